@@ -1,0 +1,140 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import session from 'express-session';
+import { Passport } from 'passport';
+import {
+  SamsaraStrategy,
+  TokenManager,
+  samsara,
+  samsaraErrorHandler,
+  samsaraLogout,
+  type SamsaraProfile,
+  type SamsaraStrategyOptions,
+  type SamsaraTokenParams,
+  type SamsaraUser,
+  type TokenManagerOptions,
+} from 'passport-samsara';
+
+/** Options of {@link createSamsaraApp}. */
+export interface SamsaraAppOptions {
+  /** SamsaraStrategy's options (client id, region, baseURL, tokenStore...); unset ones come from the environment. */
+  strategy?: SamsaraStrategyOptions;
+  /** TokenManager's options besides the store and client, which it shares with the strategy. */
+  tokens?: Omit<TokenManagerOptions, 'store' | 'client'>;
+  /** The session middleware. Default: express-session with its memory store (one process). */
+  session?: RequestHandler;
+  /**
+   * Your verify: called after the credentials are stored, with the organization's profile;
+   * what it returns joins `{ orgId, orgName }` in the session. Return false to refuse the sign-in.
+   */
+  verify?: (profile: SamsaraProfile, req: Request) => Promise<Record<string, unknown> | false>;
+}
+
+/**
+ * A Samsara Marketplace app you can mount anywhere: `parent.use('/samsara', createSamsaraApp())`.
+ * Routes, relative to where it is mounted: `/` (home), `/auth/samsara` (Connect, also the Direct
+ * Install URL), `/auth/samsara/callback`, `/vehicles` (the first page of the fleet), `POST /logout`.
+ */
+export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Express {
+  const passport = new Passport();
+  const strategy = new SamsaraStrategy(
+    { ...options.strategy, passReqToCallback: true },
+    async (req: Request, accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile) => {
+      await strategy.tokenStore.replace(profile.id, {
+        accessToken,
+        refreshToken,
+        expiresAt: params.expires_at,
+        ...(params.scope ? { scope: params.scope } : {}),
+      });
+      const user: SamsaraUser = { orgId: profile.id, orgName: profile.displayName };
+      if (!options.verify) return user;
+      const extra = await options.verify(profile, req);
+      return extra === false ? false : { ...extra, ...user };
+    },
+  );
+  passport.use(strategy);
+  passport.serializeUser((user, done) => done(null, user));
+  passport.deserializeUser((user: Express.User, done) => done(null, user));
+  const tokens = new TokenManager({ ...options.tokens, store: strategy.tokenStore, client: strategy.oauthClient });
+
+  const app = express();
+  app.use(
+    options.session ??
+      session({
+        secret: process.env.SESSION_SECRET ?? 'passport-samsara example: set SESSION_SECRET',
+        resave: false,
+        saveUninitialized: false,
+        cookie: { httpOnly: true, sameSite: 'lax' },
+      }),
+  );
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use(samsara({ tokens }));
+
+  // The callback URL follows the mount point, so the same app works at / and at /samsara.
+  // (passport's AuthenticateOptions type does not list the strategy's own callbackURL option.)
+  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
+    const options = {
+      callbackURL: `${req.baseUrl}/auth/samsara/callback`,
+      failureRedirect: `${req.baseUrl}/?signin=failed`,
+      successRedirect: `${req.baseUrl}/`,
+    };
+    passport.authenticate('samsara', options)(req, res, next);
+  };
+  app.get('/auth/samsara', authenticate);
+  app.get('/auth/samsara/callback', authenticate);
+
+  app.get('/', (req, res) => {
+    const user = req.user as SamsaraUser | undefined;
+    res.type('html').send(page(req.baseUrl, user, req.query.signin === 'failed'));
+  });
+
+  app.get('/vehicles', async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const response = await req.samsara.fetch('/fleet/vehicles?limit=50');
+      const body = (await response.json()) as { data?: Array<{ id: string; name?: string; vin?: string }> };
+      if (!response.ok) {
+        res.status(502).json({ error: { code: 'SAMSARA_API', status: response.status } });
+        return;
+      }
+      if (req.accepts(['json', 'html']) === 'json') {
+        res.json(body);
+        return;
+      }
+      const rows = (body.data ?? [])
+        .map((v) => `<tr><td>${escapeHTML(v.id)}</td><td>${escapeHTML(v.name ?? '')}</td><td>${escapeHTML(v.vin ?? '')}</td></tr>`)
+        .join('');
+      res.type('html').send(layout('Vehicles', `<p><a href="${req.baseUrl}/">Home</a></p><table id="vehicles"><tr><th>id</th><th>name</th><th>VIN</th></tr>${rows}</table>`));
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/logout', (req, res, next) => samsaraLogout({ tokens, redirect: `${req.baseUrl}/` })(req, res, next));
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) =>
+    samsaraErrorHandler({ signInPath: `${req.baseUrl}/auth/samsara` })(err, req, res, next),
+  );
+  return app;
+}
+
+function page(base: string, user: SamsaraUser | undefined, failed: boolean): string {
+  if (!user) {
+    return layout(
+      'passport-samsara example',
+      `${failed ? '<p id="error">Sign-in failed or was denied.</p>' : ''}<p><a id="connect" href="${base}/auth/samsara">Connect Samsara</a></p>`,
+    );
+  }
+  return layout(
+    'passport-samsara example',
+    `<p id="org">Signed in as <strong>${escapeHTML(user.orgName)}</strong> (organization ${escapeHTML(user.orgId)}).</p>
+<p><a id="vehicles-link" href="${base}/vehicles">List vehicles</a></p>
+<form method="post" action="${base}/logout"><button id="disconnect" type="submit">Disconnect</button></form>`,
+  );
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHTML(title)}</title></head><body><h1>${escapeHTML(title)}</h1>${body}</body></html>`;
+}
+
+function escapeHTML(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,59 @@
+import express from 'express';
+import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { Redis } from 'ioredis';
+import { RedisTokenStore, type TokenStore } from 'passport-samsara';
+import { startSamsaraEmulator } from 'passport-samsara/testing';
+import { createSamsaraApp } from './app.js';
+
+/**
+ * `npm start`. With nothing configured it runs on the built-in Samsara emulator and memory stores.
+ * Set SAMSARA_CLIENT_ID and SAMSARA_CLIENT_SECRET (and SAMSARA_REGION) for the real Samsara, and
+ * REDIS_URL plus SAMSARA_SEALING_KEYS to keep tokens and sessions in Redis.
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST ?? 'localhost';
+  const emulated = !process.env.SAMSARA_CLIENT_ID;
+  const emulator = emulated ? await startSamsaraEmulator({ port: Number(process.env.EMULATOR_PORT ?? 0) }) : undefined;
+  const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefined;
+
+  const tokenStore: TokenStore | undefined = redis ? new RedisTokenStore({ client: redis }) : undefined;
+  const app = express();
+  app.use(
+    createSamsaraApp({
+      strategy: {
+        ...(emulator ? { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } : {}),
+        ...(tokenStore ? { tokenStore } : {}),
+      },
+      ...(redis
+        ? {
+            session: session({
+              store: new RedisStore({ client: redis, prefix: 'example-sess:' }),
+              secret: process.env.SESSION_SECRET ?? 'passport-samsara example: set SESSION_SECRET',
+              resave: false,
+              saveUninitialized: false,
+              cookie: { httpOnly: true, sameSite: 'lax' },
+            }),
+          }
+        : {}),
+    }),
+  );
+  const server = app.listen(port, host, () => {
+    console.log(`passport-samsara example on http://${host}:${port}/`);
+    console.log(emulator ? `Samsara: the built-in emulator at ${emulator.url}` : 'Samsara: the real one (SAMSARA_CLIENT_ID is set)');
+    console.log(redis ? 'Tokens and sessions: Redis (REDIS_URL)' : 'Tokens and sessions: memory (set REDIS_URL for Redis)');
+  });
+  const stop = (): void => {
+    server.close();
+    void emulator?.stop();
+    redis?.disconnect();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,219 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable } from './errors.js';
+import type { TokenManager } from './tokens/manager.js';
+
+/**
+ * What the middleware puts on every request as `req.samsara`, bound to the signed-in organization.
+ *
+ * @example
+ * ```ts
+ * app.get('/vehicles', async (req, res) => {
+ *   const response = await req.samsara.fetch('/fleet/vehicles?limit=100');
+ *   res.status(response.status).json(await response.json());
+ * });
+ * ```
+ */
+export interface SamsaraRequestContext {
+  /** The token store key (organization id) of this request, or undefined when nobody is signed in. */
+  readonly key: string | undefined;
+  /** A fresh access token; `ReauthorizationRequired` when nobody is signed in or the grant is gone. */
+  accessToken(): Promise<string>;
+  /**
+   * `fetch` against Samsara's API with the Bearer token: `path` is relative to the API base URL.
+   * A 401 triggers one refresh and one retry; a 429 waits out a `Retry-After` within the bound,
+   * then throws `RateLimited`.
+   */
+  fetch(path: string, init?: RequestInit): Promise<Response_>;
+  /** Revokes the organization's grant and deletes its credentials. */
+  revoke(): Promise<void>;
+}
+type Response_ = globalThis.Response;
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Samsara access for the signed-in organization (set by `samsara()` middleware). */
+      samsara: SamsaraRequestContext;
+    }
+  }
+}
+
+/** Options of {@link samsara}. */
+export interface SamsaraMiddlewareOptions {
+  tokens: TokenManager;
+  /** The token store key of a request. Default: `req.user.orgId` (what the default verify signs in). */
+  key?: (req: Request) => string | undefined;
+  /** The longest `fetch` waits in total for Samsara's 429s, in ms. Default 5 000. */
+  maxRateLimitWait?: number;
+}
+
+/**
+ * Express middleware that gives every request `req.samsara`.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenManager({ store: strategy.tokenStore, client: strategy.oauthClient });
+ * app.use(samsara({ tokens }));
+ * app.use(samsaraErrorHandler());
+ * ```
+ */
+export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
+  const keyOf = options.key ?? ((req: Request) => (req.user as { orgId?: string } | undefined)?.orgId);
+  const maxWait = options.maxRateLimitWait ?? 5_000;
+  return (req, _res, next) => {
+    req.samsara = context(options.tokens, keyOf(req), maxWait);
+    next();
+  };
+}
+
+function context(tokens: TokenManager, key: string | undefined, maxWait: number): SamsaraRequestContext {
+  const signedIn = (): string => {
+    if (key === undefined) throw new ReauthorizationRequired('', 'nobody is signed in to Samsara on this session');
+    return key;
+  };
+  return {
+    key,
+    accessToken: () => tokens.accessToken(signedIn()),
+    revoke: () => tokens.revoke(signedIn()),
+    async fetch(path, init = {}) {
+      const org = signedIn();
+      const url = apiURL(tokens, path);
+      const send = (token: string) => {
+        const headers = new Headers(init.headers);
+        headers.set('authorization', `Bearer ${token}`);
+        if (!headers.has('accept')) headers.set('accept', 'application/json');
+        return fetch(url, { ...init, headers, redirect: 'manual', signal: init.signal ?? AbortSignal.timeout(tokens.client.timeout) });
+      };
+      const replayable = init.body === undefined || init.body === null || typeof init.body === 'string' || init.body instanceof URLSearchParams;
+      let token = await tokens.accessToken(org);
+      let response = await send(token);
+      let waited = 0;
+      let refreshed = false;
+      while (replayable) {
+        if (response.status === 401 && !refreshed) {
+          refreshed = true;
+          await response.body?.cancel();
+          token = await tokens.accessToken(org, { rejected: token });
+        } else if (response.status === 429) {
+          const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+          await response.body?.cancel();
+          if (waited + retryAfter * 1000 > maxWait) throw new RateLimited(retryAfter);
+          await sleep(retryAfter * 1000);
+          waited += retryAfter * 1000;
+        } else {
+          break;
+        }
+        response = await send(token);
+      }
+      return response;
+    },
+  };
+}
+
+/** Only URLs under Samsara's base URL: a Bearer token must never leave for another host. */
+function apiURL(tokens: TokenManager, path: string): string {
+  const base = tokens.client.endpoints.baseURL;
+  if (/^https?:\/\//i.test(path)) {
+    if (path !== base && !path.startsWith(`${base}/`)) {
+      throw new TypeError(`req.samsara.fetch only calls Samsara's API (${base}); got another origin.`);
+    }
+    return path;
+  }
+  return tokens.client.endpoints.apiURL(path);
+}
+
+/** `Retry-After` in seconds, possibly fractional (Samsara sends `0.40235`); 1 s when absent or odd. */
+export function parseRetryAfter(value: string | null): number {
+  const seconds = value === null ? NaN : Number.parseFloat(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
+}
+
+/** Options of {@link samsaraErrorHandler}. */
+export interface SamsaraErrorHandlerOptions {
+  /** Where a browser goes to sign in again after `ReauthorizationRequired`. Default `/auth/samsara`. */
+  signInPath?: string;
+}
+
+/**
+ * Maps this package's errors to HTTP: `ReauthorizationRequired` -> a redirect to the sign-in route
+ * for a browser's GET, else 401 JSON; `StoreUnavailable` and `RefreshUnavailable` -> 503 with
+ * `Retry-After`; `RateLimited` -> 429 with `Retry-After`; any other `SamsaraError` -> its `status`.
+ * The JSON body is `{ error: { code, message } }`. Anything else goes to the next error handler.
+ *
+ * @example
+ * ```ts
+ * app.use(samsaraErrorHandler({ signInPath: '/auth/samsara' }));
+ * ```
+ */
+export function samsaraErrorHandler(options: SamsaraErrorHandlerOptions = {}): ErrorRequestHandler {
+  const signInPath = options.signInPath ?? '/auth/samsara';
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!(err instanceof SamsaraError) || res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof ReauthorizationRequired && req.method === 'GET' && prefersHTML(req)) {
+      res.redirect(303, signInPath);
+      return;
+    }
+    if (err instanceof StoreUnavailable || err instanceof RefreshUnavailable || err instanceof RateLimited) {
+      res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
+    }
+    if (err instanceof ReauthorizationRequired) res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
+    res.status(err.status).json({ error: { code: err.code, message: err.message } });
+  };
+}
+
+function prefersHTML(req: Request): boolean {
+  return req.accepts(['json', 'html']) === 'html';
+}
+
+/** Options of {@link samsaraLogout}. */
+export interface SamsaraLogoutOptions {
+  tokens: TokenManager;
+  key?: (req: Request) => string | undefined;
+  /** Where to send the browser afterwards; without it the answer is 204. */
+  redirect?: string;
+  /** The session cookie's name. Default `connect.sid` (express-session's). */
+  cookieName?: string;
+}
+
+/**
+ * A route handler that disconnects: revokes the grant at Samsara, deletes the credentials, logs
+ * the user out, destroys the session and clears its cookie. The sign-out happens even when the
+ * revoke request fails; that failure (`RevokeFailed`) then goes to `next` once the session is gone.
+ *
+ * @example
+ * ```ts
+ * app.post('/logout', samsaraLogout({ tokens, redirect: '/' }));
+ * ```
+ */
+export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
+  const keyOf = options.key ?? ((req: Request) => (req.user as { orgId?: string } | undefined)?.orgId);
+  const cookieName = options.cookieName ?? 'connect.sid';
+  return (req, res, next) => {
+    const key = keyOf(req);
+    const revoked = key === undefined ? Promise.resolve(undefined) : options.tokens.revoke(key).then(() => undefined, (err: unknown) => err);
+    void revoked.then((revokeError) => {
+      const finish = (err?: unknown): void => {
+        res.clearCookie(cookieName);
+        if (err ?? revokeError) {
+          next(err ?? revokeError);
+        } else if (options.redirect) {
+          res.redirect(303, options.redirect);
+        } else {
+          res.status(204).end();
+        }
+      };
+      const destroy = (): void => {
+        // express-session's, when present (its types are the app's business, not a dependency).
+        const session = (req as { session?: { destroy(callback: (err: unknown) => void): void } }).session;
+        if (session) session.destroy(finish);
+        else finish();
+      };
+      if (typeof req.logout === 'function') req.logout({ keepSessionInfo: false }, (err: unknown) => (err ? finish(err) : destroy()));
+      else destroy();
+    });
+  };
+}

@@ -1,0 +1,38 @@
+export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
+export type {
+  SamsaraStrategyOptions,
+  SamsaraStrategyOptionsWithRequest,
+  SamsaraVerify,
+  SamsaraVerifyAsync,
+  SamsaraVerifyAsyncWithParams,
+  SamsaraVerifyCallback,
+  SamsaraVerifyCallbackWithParams,
+  SamsaraVerifyWithRequest,
+  SamsaraUser,
+  SamsaraTokenParams,
+  VerifyDone,
+} from './strategy.js';
+export { toProfile } from './profile.js';
+export type { SamsaraProfile, SamsaraOrganization } from './profile.js';
+export { resolveEndpoints, REGION_BASE_URLS } from './endpoints.js';
+export type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
+export { OAuthClient } from './oauth-client.js';
+export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
+export * from './errors.js';
+export { isFresh } from './tokens/credentials.js';
+export type { Credentials, NewCredentials } from './tokens/credentials.js';
+export { MemoryTokenStore } from './tokens/store.js';
+export type { TokenStore, LockHandle } from './tokens/store.js';
+export { RedisTokenStore } from './tokens/redis-store.js';
+export type { RedisTokenStoreOptions } from './tokens/redis-store.js';
+export { generateSealingKey, parseKeyring, seal, open } from './tokens/seal.js';
+export type { SealingKey } from './tokens/seal.js';
+export { TokenManager } from './tokens/manager.js';
+export type { TokenManagerOptions, AccessOptions } from './tokens/manager.js';
+export { samsara, samsaraErrorHandler, samsaraLogout, parseRetryAfter } from './express.js';
+export type {
+  SamsaraRequestContext,
+  SamsaraMiddlewareOptions,
+  SamsaraErrorHandlerOptions,
+  SamsaraLogoutOptions,
+} from './express.js';

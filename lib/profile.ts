@@ -1,0 +1,55 @@
+import type { Profile } from 'passport';
+import { ProfileError } from './errors.js';
+import { asRecord, parseJSON } from './http.js';
+
+/** The organization `GET /me` describes. */
+export interface SamsaraOrganization {
+  id: string;
+  name: string;
+  carrierSettings?: { carrierName?: string; dotNumber?: number; mainOfficeAddress?: string };
+}
+
+/**
+ * The passport profile of a Samsara sign-in. A grant belongs to an organization, not a person,
+ * so `id` is the organization's id.
+ *
+ * @example
+ * ```ts
+ * passport.use(new SamsaraStrategy(async (accessToken, refreshToken, profile) => ({
+ *   orgId: profile.id, orgName: profile.displayName, dot: profile.organization.carrierSettings?.dotNumber,
+ * })));
+ * ```
+ */
+export interface SamsaraProfile extends Profile {
+  provider: 'samsara';
+  organization: SamsaraOrganization;
+  _raw: string;
+  _json: Record<string, unknown>;
+}
+
+/**
+ * Turns the body of `GET /me` into a {@link SamsaraProfile}; throws `ProfileError`
+ * (`SAMSARA_PROFILE_FAILED`) when it does not name an organization.
+ *
+ * @example
+ * ```ts
+ * toProfile('{"data":{"id":"123","name":"Charlie\'s Dining Services"}}').displayName;
+ * // "Charlie's Dining Services"
+ * ```
+ */
+export function toProfile(body: string): SamsaraProfile {
+  const json = asRecord(parseJSON(body));
+  const data = asRecord(json?.data);
+  const id = data?.id;
+  if (!json || !data || (typeof id !== 'string' && typeof id !== 'number') || String(id) === '') {
+    throw new ProfileError('SAMSARA_PROFILE_FAILED', "Samsara's /me answered without an organization id.");
+  }
+  const name = typeof data.name === 'string' ? data.name : '';
+  const carrier = asRecord(data.carrierSettings);
+  const organization: SamsaraOrganization = {
+    id: String(id),
+    name,
+    ...(carrier ? { carrierSettings: carrier as SamsaraOrganization['carrierSettings'] } : {}),
+  };
+  return { provider: 'samsara', id: organization.id, displayName: name, organization, _raw: body, _json: json };
+}

@@ -1,0 +1,331 @@
+import type { Request } from 'express';
+import OAuth2Strategy, { TokenError } from 'passport-oauth2';
+import type { SamsaraRegion } from './endpoints.js';
+import { ConfigurationError, ProfileError, SamsaraError, UpstreamError } from './errors.js';
+import { boundedFetch } from './http.js';
+import { OAuthClient, type TokenSet } from './oauth-client.js';
+import { toProfile, type SamsaraProfile } from './profile.js';
+import { MemoryTokenStore, type TokenStore } from './tokens/store.js';
+
+/**
+ * The token response as passport-oauth2 hands it to a verify callback, plus `expires_at`:
+ * milliseconds since the epoch, computed once when the response arrived.
+ */
+export interface SamsaraTokenParams {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  expires_at: number;
+  token_type?: string;
+  scope?: string;
+  [field: string]: unknown;
+}
+
+/** What the default verify puts in the session: names only, never a token. */
+export interface SamsaraUser {
+  orgId: string;
+  orgName: string;
+}
+
+/** passport-oauth2's `done`. */
+export type VerifyDone = OAuth2Strategy.VerifyCallback;
+type Verified = Express.User | false;
+
+/** A verify that returns (a promise of) the user: `async (accessToken, refreshToken, profile) => user`. */
+export type SamsaraVerifyAsync = (accessToken: string, refreshToken: string, profile: SamsaraProfile) => PromiseLike<Verified>;
+/** A verify that returns (a promise of) the user and also sees the token params. */
+export type SamsaraVerifyAsyncWithParams = (
+  accessToken: string,
+  refreshToken: string,
+  params: SamsaraTokenParams,
+  profile: SamsaraProfile,
+) => PromiseLike<Verified>;
+/** A passport-style verify that calls `done`. */
+export type SamsaraVerifyCallback = (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => void;
+/** A passport-style verify that calls `done` and also sees the token params. */
+export type SamsaraVerifyCallbackWithParams = (
+  accessToken: string,
+  refreshToken: string,
+  params: SamsaraTokenParams,
+  profile: SamsaraProfile,
+  done: VerifyDone,
+) => void;
+/**
+ * Any verify form. An `async` function (or one with fewer parameters than the `done` forms) is
+ * read as returning the user; otherwise passport-oauth2's arities apply.
+ */
+export type SamsaraVerify = SamsaraVerifyAsync | SamsaraVerifyAsyncWithParams | SamsaraVerifyCallback | SamsaraVerifyCallbackWithParams;
+
+/** The verify forms of {@link SamsaraVerify}, with the request first (`passReqToCallback: true`). */
+export type SamsaraVerifyWithRequest =
+  | ((req: Request, ...rest: Parameters<SamsaraVerifyAsync>) => PromiseLike<Verified>)
+  | ((req: Request, ...rest: Parameters<SamsaraVerifyAsyncWithParams>) => PromiseLike<Verified>)
+  | ((req: Request, ...rest: Parameters<SamsaraVerifyCallback>) => void)
+  | ((req: Request, ...rest: Parameters<SamsaraVerifyCallbackWithParams>) => void);
+type WithRequest<F extends (...args: any[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
+
+/** The options of {@link SamsaraStrategy}; every one may be left out. */
+export interface SamsaraStrategyOptions {
+  /** Default: `SAMSARA_CLIENT_ID`. */
+  clientID?: string;
+  /** Default: `SAMSARA_CLIENT_SECRET`. */
+  clientSecret?: string;
+  /** Absolute, or relative to the request. Default: `SAMSARA_CALLBACK_URL`, else `/auth/samsara/callback`. */
+  callbackURL?: string;
+  /** Default: `SAMSARA_REGION`, else `us`. */
+  region?: SamsaraRegion;
+  /** Overrides `region`: a proxy or the emulator. Default: `SAMSARA_BASE_URL`. */
+  baseURL?: string;
+  /** Milliseconds each request to Samsara may take. Default 10 000. */
+  timeout?: number;
+  /** Skip `GET /me` (the default verify needs it). */
+  skipUserProfile?: boolean;
+  /** PKCE (RFC 7636): Samsara does not document it, so it is off. `true` means `S256`. */
+  pkce?: boolean | 'S256' | 'plain';
+  /** The CSRF `state` check: on unless explicitly `false`. */
+  state?: boolean;
+  /** A custom passport-oauth2 state store (replaces the session one). */
+  store?: OAuth2Strategy.StateStore;
+  /** The session key the state is kept under. Default `oauth2:samsara`. */
+  sessionKey?: string;
+  /** Trust `X-Forwarded-*` when resolving a relative callback URL. */
+  proxy?: boolean;
+  /** Where the default verify keeps credentials, keyed by organization id. Default: a `MemoryTokenStore`. */
+  tokenStore?: TokenStore;
+  passReqToCallback?: false;
+}
+
+/** {@link SamsaraStrategyOptions} for a verify that takes the request first. */
+export interface SamsaraStrategyOptionsWithRequest extends Omit<SamsaraStrategyOptions, 'passReqToCallback'> {
+  passReqToCallback: true;
+}
+
+type AnyVerify = (...args: any[]) => unknown;
+type ExchangeCode = (
+  code: string,
+  params: { redirect_uri?: string; code_verifier?: string },
+  callback: (err: unknown, accessToken?: string, refreshToken?: string, params?: Record<string, unknown>) => void,
+) => void;
+
+/**
+ * Passport strategy for Samsara OAuth 2.0: a passport-oauth2 `OAuth2Strategy` that knows Samsara's
+ * URLs and regions, authenticates to the token endpoint with HTTP Basic, bounds every request with
+ * a timeout and fetches the organization from `GET /me`. Without a verify callback it stores the
+ * credentials in `tokenStore` under the organization id and signs in `{ orgId, orgName }`, so no
+ * token reaches the session.
+ *
+ * @example
+ * ```ts
+ * // SAMSARA_CLIENT_ID and SAMSARA_CLIENT_SECRET set in the environment:
+ * passport.use(new SamsaraStrategy());
+ * app.get('/auth/samsara', passport.authenticate('samsara'));
+ * app.get('/auth/samsara/callback', passport.authenticate('samsara', { failureRedirect: '/' }), (req, res) => res.redirect('/'));
+ * ```
+ * @example
+ * ```ts
+ * passport.use(new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, params, profile) => {
+ *   await db.saveGrant(profile.id, { accessToken, refreshToken, expiresAt: params.expires_at });
+ *   return { orgId: profile.id, orgName: profile.displayName };
+ * }));
+ * ```
+ */
+export class SamsaraStrategy extends OAuth2Strategy {
+  /** Where the default verify stores credentials; share it with the token manager. */
+  readonly tokenStore: TokenStore;
+  /** The token endpoint client this strategy uses (and a token manager may share). */
+  readonly oauthClient: OAuthClient;
+  readonly #callbackPath: string;
+
+  // TypeScript types an inline callback's parameters from the first overload it tries, so the
+  // async (accessToken, refreshToken, profile) form comes first and needs no annotations; the
+  // other forms annotate their parameters.
+  constructor(options?: SamsaraStrategyOptions);
+  constructor(verify: SamsaraVerifyAsync);
+  constructor(verify: SamsaraVerify);
+  constructor(options: SamsaraStrategyOptions, verify: SamsaraVerifyAsync);
+  constructor(options: SamsaraStrategyOptions, verify: SamsaraVerify);
+  constructor(options: SamsaraStrategyOptionsWithRequest, verify: WithRequest<SamsaraVerifyAsync>);
+  constructor(options: SamsaraStrategyOptionsWithRequest, verify: SamsaraVerifyWithRequest);
+  constructor(
+    optionsOrVerify?: SamsaraStrategyOptions | SamsaraStrategyOptionsWithRequest | SamsaraVerify,
+    maybeVerify?: SamsaraVerify | SamsaraVerifyWithRequest,
+  ) {
+    const verify = (typeof optionsOrVerify === 'function' ? optionsOrVerify : maybeVerify) as AnyVerify | undefined;
+    const options = (typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {})) as
+      | SamsaraStrategyOptions
+      | SamsaraStrategyOptionsWithRequest;
+    const oauthClient = new OAuthClient(options);
+    const tokenStore = options.tokenStore ?? new MemoryTokenStore();
+    if (!verify && options.skipUserProfile) {
+      throw new ConfigurationError('The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.');
+    }
+    const passReq = options.passReqToCallback === true;
+    const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
+    const pkce = options.pkce === true ? 'S256' : options.pkce || undefined;
+    super(
+      {
+        clientID: oauthClient.clientID,
+        clientSecret: 'unused: token requests are made by OAuthClient',
+        authorizationURL: oauthClient.endpoints.authorizationURL,
+        tokenURL: oauthClient.endpoints.tokenURL,
+        callbackURL,
+        state: options.state !== false,
+        ...(options.store ? { store: options.store } : {}),
+        ...(pkce ? { pkce: pkce as unknown as boolean } : {}),
+        sessionKey: options.sessionKey ?? 'oauth2:samsara',
+        proxy: options.proxy,
+        skipUserProfile: options.skipUserProfile ?? false,
+        passReqToCallback: passReq as false,
+      },
+      adaptVerify(verify ?? storeCredentials(tokenStore), passReq) as OAuth2Strategy.VerifyFunction,
+    );
+    this.name = 'samsara';
+    this.tokenStore = tokenStore;
+    this.oauthClient = oauthClient;
+    this.#callbackPath = new URL(callbackURL, 'http://callback.invalid').pathname;
+    // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
+    // has no timeout: the exchange is ours.
+    (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
+      oauthClient.exchangeCode(code, { redirectURI: params.redirect_uri, codeVerifier: params.code_verifier }).then(
+        (set: TokenSet) => callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt }),
+        (err: unknown) => callback(err),
+      );
+    };
+  }
+
+  /**
+   * Fails a callback that carries no code (instead of passport-oauth2's restart of the flow, which
+   * would loop), then lets passport-oauth2 do the rest.
+   */
+  override authenticate(req: Request, options: Record<string, unknown> = {}): void {
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!query.error && !query.code && !body.code && (query.state !== undefined || this.#isCallback(req, options))) {
+      this.fail({ message: 'Samsara redirected back without an authorization code. Sign in again.' }, 400);
+      return;
+    }
+    super.authenticate(req, options);
+  }
+
+  /**
+   * `GET {base}/me` with the access token. Errors carry a stable code: `SAMSARA_PROFILE_FORBIDDEN`
+   * (the app lacks the "Read Org Information" scope), `SAMSARA_PROFILE_UNAUTHORIZED`,
+   * `SAMSARA_PROFILE_FAILED`.
+   */
+  override userProfile(accessToken: string, done: (err?: unknown, profile?: SamsaraProfile) => void): void {
+    this.#fetchProfile(accessToken).then(
+      (profile) => done(null, profile),
+      (err: unknown) => done(err),
+    );
+  }
+
+  async #fetchProfile(accessToken: string): Promise<SamsaraProfile> {
+    const what = "Samsara's /me";
+    let response;
+    try {
+      response = await boundedFetch(
+        this.oauthClient.endpoints.apiURL('/me'),
+        { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
+        { timeout: this.oauthClient.timeout, maxBytes: this.oauthClient.maxResponseBytes, what },
+      );
+    } catch (err) {
+      throw new ProfileError('SAMSARA_PROFILE_FAILED', `Fetching the organization failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const upstreamStatus = response.status;
+    if (upstreamStatus === 401) {
+      throw new ProfileError('SAMSARA_PROFILE_UNAUTHORIZED', `${what} rejected the access token Samsara had just issued (HTTP 401).`, { upstreamStatus });
+    }
+    if (upstreamStatus === 403) {
+      throw new ProfileError('SAMSARA_PROFILE_FORBIDDEN', `${what} answered 403: give the app the "Read Org Information" scope in the Samsara dashboard, then sign in again.`, { upstreamStatus });
+    }
+    if (upstreamStatus !== 200) {
+      throw new ProfileError('SAMSARA_PROFILE_FAILED', `${what} answered HTTP ${upstreamStatus}.`, { upstreamStatus });
+    }
+    return toProfile(response.body);
+  }
+
+  /** Lets this package's errors and passport-oauth2's `TokenError` reach the app as they are. */
+  protected _createOAuthError(message: string, err: unknown): Error {
+    if (err instanceof SamsaraError || err instanceof TokenError) return err;
+    return new UpstreamError('SAMSARA_UNREACHABLE', `${message}: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
+  }
+
+  #isCallback(req: Request, options: Record<string, unknown>): boolean {
+    const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+    const callbackPath =
+      typeof options.callbackURL === 'string'
+        ? new URL(options.callbackURL, 'http://callback.invalid').pathname
+        : this.#callbackPath;
+    return path === callbackPath;
+  }
+}
+
+/** The default verify: keep the credentials in the store, sign in names only. */
+function storeCredentials(store: TokenStore) {
+  return async (
+    accessToken: string,
+    refreshToken: string,
+    params: SamsaraTokenParams,
+    profile: SamsaraProfile,
+  ): Promise<SamsaraUser> => {
+    await store.replace(profile.id, {
+      accessToken,
+      refreshToken,
+      expiresAt: params.expires_at,
+      ...(params.scope ? { scope: params.scope } : {}),
+    });
+    return { orgId: profile.id, orgName: profile.displayName };
+  };
+}
+
+/**
+ * passport-oauth2 picks the verify's arguments by its arity, so it gets one fixed-arity wrapper
+ * that always receives the token params, and the wrapper calls the app's verify in whichever form
+ * the app wrote: `done`-style (4 or 5 parameters, +1 with the request) or promise-returning
+ * (`async`, or fewer parameters than a `done`-style one has). `done` fires once.
+ */
+function adaptVerify(verify: AnyVerify, passReq: boolean): AnyVerify {
+  const reqArgs = passReq ? 1 : 0;
+  const promiseStyle = verify.constructor.name === 'AsyncFunction' || verify.length < 4 + reqArgs;
+  const withParams = verify.length === (promiseStyle ? 4 : 5) + reqArgs;
+  const call = (
+    head: unknown[],
+    params: SamsaraTokenParams,
+    profile: SamsaraProfile,
+    done: VerifyDone,
+  ): void => {
+    let settled = false;
+    const once: VerifyDone = (err, user, info) => {
+      if (settled) return;
+      settled = true;
+      done(err, user, info);
+    };
+    const args = withParams ? [...head, params, profile] : [...head, profile];
+    let result: unknown;
+    try {
+      result = verify(...args, ...(promiseStyle ? [] : [once]));
+    } catch (err) {
+      once(err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (user) => once(null, user as Verified),
+        (err: unknown) => once(err ?? new Error('The verify callback rejected without a reason.')),
+      );
+    } else if (promiseStyle) {
+      once(null, result as Verified);
+    }
+  };
+  return passReq
+    ? (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) =>
+        call([req, at, rt], params, profile, done)
+    : (at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) =>
+        call([at, rt], params, profile, done);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}

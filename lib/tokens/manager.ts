@@ -1,0 +1,270 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenError } from 'passport-oauth2';
+import {
+  ConfigurationError,
+  ReauthorizationRequired,
+  RefreshUnavailable,
+  SamsaraError,
+  StoreUnavailable,
+  TokenRejectedError,
+  UpstreamError,
+} from '../errors.js';
+import { OAuthClient, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
+import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
+import { MemoryTokenStore, type TokenStore } from './store.js';
+
+/** Options of {@link TokenManager}. */
+export interface TokenManagerOptions {
+  /** Where credentials live. Default: a `MemoryTokenStore` (one process only). */
+  store?: TokenStore;
+  /** The token endpoint client, or the options to make one (default: from the environment). */
+  client?: OAuthClient | OAuthClientOptions;
+  /** Refresh this many ms before expiry. Default 60 000. */
+  skew?: number;
+  /**
+   * How long the refresh lock is held at most, in ms. Must exceed the client's `timeout`: a holder
+   * never starts a token request its lock would not outlive. Default: `timeout` + 10 000.
+   */
+  lockTtl?: number;
+  /** The longest a caller waits for another process's refresh, in ms. Default: `lockTtl` + 5 000. */
+  waitTimeout?: number;
+  /** Extra token requests after a transient failure (timeout, network, 5xx). Default 2. */
+  retries?: number;
+  /** The first backoff between retries, in ms (doubled each time, jittered). Default 200. */
+  retryDelay?: number;
+}
+
+/** Options of one {@link TokenManager.credentials} call. */
+export interface AccessOptions {
+  /** An access token the API has just rejected (401): refresh unless the store already moved on. */
+  rejected?: string;
+}
+
+/**
+ * Keeps each organization's access token fresh. The hot path is one store read. Near expiry,
+ * exactly one caller per key in this process (single-flight), and one process across a fleet (the
+ * store's lock), calls the token endpoint; the others wait for its result, or keep using the old
+ * token while it is still valid. New credentials are written with compare-and-set, so a late
+ * writer can never overwrite newer ones. With Samsara's rotating refresh tokens a refresh without
+ * the lock could kill the grant, so there is none: a store that cannot lock fails the call.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenManager({ store: new RedisTokenStore({ client: redis }) });
+ * const accessToken = await tokens.accessToken('1001');
+ * await fetch('https://api.samsara.com/fleet/vehicles', { headers: { authorization: `Bearer ${accessToken}` } });
+ * ```
+ */
+export class TokenManager {
+  readonly store: TokenStore;
+  readonly client: OAuthClient;
+  readonly skew: number;
+  readonly lockTtl: number;
+  readonly waitTimeout: number;
+  readonly retries: number;
+  readonly retryDelay: number;
+  readonly #inFlight = new Map<string, Promise<Credentials>>();
+  /**
+   * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
+   * token away, so these are the only copy of a working grant: the write is retried on the next
+   * call for the key, until it lands or a newer write makes it moot.
+   */
+  readonly #unsaved = new Map<string, { creds: NewCredentials; expectedVersion: number }>();
+
+  constructor(options: TokenManagerOptions = {}) {
+    this.store = options.store ?? new MemoryTokenStore();
+    this.client = options.client instanceof OAuthClient ? options.client : new OAuthClient(options.client);
+    this.skew = options.skew ?? 60_000;
+    this.lockTtl = options.lockTtl ?? this.client.timeout + 10_000;
+    this.waitTimeout = options.waitTimeout ?? this.lockTtl + 5_000;
+    this.retries = options.retries ?? 2;
+    this.retryDelay = options.retryDelay ?? 200;
+    if (this.lockTtl < this.client.timeout + 1_000) {
+      throw new ConfigurationError(
+        `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${this.client.timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
+      );
+    }
+  }
+
+  /**
+   * A valid access token for `key`, refreshed first when it is about to expire.
+   * Throws `ReauthorizationRequired` (401), `StoreUnavailable` or `RefreshUnavailable` (503).
+   */
+  async accessToken(key: string, options: AccessOptions = {}): Promise<string> {
+    return (await this.credentials(key, options)).accessToken;
+  }
+
+  /** The fresh credentials of `key`; see {@link TokenManager.accessToken}. */
+  async credentials(key: string, options: AccessOptions = {}): Promise<Credentials> {
+    const saved = await this.#saveUnsaved(key);
+    const current = saved ?? (await this.#read(key));
+    if (!this.#needsRefresh(current, options.rejected)) return current;
+    let flight = this.#inFlight.get(key);
+    if (!flight) {
+      flight = this.#refresh(key, current, options.rejected).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, flight);
+    }
+    return flight;
+  }
+
+  /**
+   * Revokes the grant at Samsara and deletes the credentials (a tombstone, so a refresh still in
+   * flight cannot write them back). Runs under the refresh lock, so it revokes the newest refresh
+   * token. When the revoke request fails the credentials are deleted all the same and
+   * `RevokeFailed` is thrown.
+   */
+  async revoke(key: string): Promise<void> {
+    const lock = await this.#acquire(key);
+    let failure: unknown;
+    try {
+      const current = await this.#guard(() => this.store.get(key));
+      if (!current) return;
+      await this.client.revoke(current.refreshToken).catch((err: unknown) => {
+        failure = err;
+      });
+      await this.#guard(() => this.store.remove(key));
+    } finally {
+      await lock?.release().catch(() => undefined);
+    }
+    if (failure) throw failure;
+  }
+
+  /** Retries the write of credentials a failed store could not take; null when there are none. */
+  async #saveUnsaved(key: string): Promise<Credentials | null> {
+    const unsaved = this.#unsaved.get(key);
+    if (!unsaved) return null;
+    const saved = await this.#guard(() => this.store.update(key, unsaved.creds, unsaved.expectedVersion));
+    this.#unsaved.delete(key);
+    return saved;
+  }
+
+  async #read(key: string): Promise<Credentials> {
+    const creds = await this.#guard(() => this.store.get(key));
+    if (!creds) throw new ReauthorizationRequired(key, 'no Samsara credentials are stored for it');
+    return creds;
+  }
+
+  #needsRefresh(creds: Credentials, rejected: string | undefined): boolean {
+    return rejected !== undefined ? creds.accessToken === rejected : !isFresh(creds, this.skew);
+  }
+
+  async #refresh(key: string, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
+    const deadline = Date.now() + this.waitTimeout;
+    for (;;) {
+      const lockedAt = Date.now();
+      const lock = await this.#guard(() => this.store.lock(key, this.lockTtl));
+      if (lock) {
+        try {
+          return await this.#refreshHolding(key, lockedAt, rejected);
+        } finally {
+          await lock.release().catch(() => undefined);
+        }
+      }
+      // Someone else is refreshing. A token that still works is served meanwhile.
+      if (rejected === undefined && seen.expiresAt > Date.now()) return seen;
+      await this.#guard(() => this.store.waitForChange(key, seen.version, deadline));
+      const latest = await this.#read(key);
+      if (!this.#needsRefresh(latest, rejected)) return latest;
+      if (Date.now() >= deadline) {
+        throw new RefreshUnavailable(
+          `Another process held the refresh lock for this Samsara organization past the ${this.waitTimeout} ms wait.`,
+        );
+      }
+      seen = latest;
+    }
+  }
+
+  async #refreshHolding(key: string, lockedAt: number, rejected: string | undefined): Promise<Credentials> {
+    // Re-read under the lock: another process may have refreshed while we queued for it.
+    const current = await this.#read(key);
+    if (!this.#needsRefresh(current, rejected)) return current;
+    let set: TokenSet;
+    try {
+      set = await this.#requestRefresh(current.refreshToken, lockedAt);
+    } catch (err) {
+      if (err instanceof TokenError && err.code === 'invalid_grant') return this.#onInvalidGrant(key, current, err);
+      // The token endpoint failed: a token that has not expired yet still serves.
+      if (rejected === undefined && current.expiresAt > Date.now()) return current;
+      throw refreshFailure(err);
+    }
+    const fresh: NewCredentials = {
+      accessToken: set.accessToken,
+      refreshToken: set.refreshToken,
+      expiresAt: set.expiresAt,
+      ...(set.scope ? { scope: set.scope } : {}),
+    };
+    let next: Credentials | null;
+    try {
+      next = await this.#guard(() => this.store.update(key, fresh, current.version));
+    } catch (err) {
+      this.#unsaved.set(key, { creds: fresh, expectedVersion: current.version });
+      throw err;
+    }
+    if (next) return next;
+    // Lost the compare-and-set: our lock expired and someone wrote newer credentials, or the
+    // credentials were removed. Theirs win; tokens nobody will keep are revoked.
+    const latest = await this.#guard(() => this.store.get(key));
+    if (latest) return latest;
+    await this.client.revoke(set.refreshToken).catch(() => undefined);
+    throw new ReauthorizationRequired(key, 'its credentials were removed while they were being refreshed');
+  }
+
+  /** The token request with bounded retries, none of which may outlive the lock. */
+  async #requestRefresh(refreshToken: string, lockedAt: number): Promise<TokenSet> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.client.refresh(refreshToken);
+      } catch (err) {
+        const backoff = this.retryDelay * 2 ** attempt * (0.5 + Math.random());
+        const lockLeft = lockedAt + this.lockTtl - Date.now() - backoff;
+        if (!isTransient(err) || attempt >= this.retries || lockLeft < this.client.timeout + 500) throw err;
+        await sleep(backoff);
+      }
+    }
+  }
+
+  async #onInvalidGrant(key: string, current: Credentials, cause: TokenError): Promise<Credentials> {
+    const latest = await this.#guard(() => this.store.get(key));
+    // Another writer rotated first (a late lock holder, a fresh sign-in): use theirs.
+    if (latest && latest.version !== current.version) return latest;
+    await this.#guard(() => this.store.remove(key, current.version));
+    throw new ReauthorizationRequired(
+      key,
+      'Samsara rejected its refresh token (invalid_grant); the grant was revoked or the app uninstalled',
+      { cause },
+    );
+  }
+
+  /** The lock for a revoke: waits out a refresh in progress, then takes it (or goes on without). */
+  async #acquire(key: string) {
+    const deadline = Date.now() + this.waitTimeout;
+    for (;;) {
+      const lock = await this.#guard(() => this.store.lock(key, this.lockTtl));
+      if (lock || Date.now() >= deadline) return lock;
+      const current = await this.#guard(() => this.store.get(key));
+      await this.#guard(() => this.store.waitForChange(key, current?.version ?? 0, deadline));
+    }
+  }
+
+  async #guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (err instanceof SamsaraError) throw err;
+      throw new StoreUnavailable(`The token store failed: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
+    }
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof UpstreamError) return true;
+  return err instanceof TokenError && (err.status >= 500 || err.code === 'temporarily_unavailable');
+}
+
+function refreshFailure(err: unknown): Error {
+  if (isTransient(err)) {
+    return new RefreshUnavailable(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (err instanceof TokenError) return new TokenRejectedError(err.code, err.message);
+  return err as Error;
+}

@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
+import type { Credentials, NewCredentials } from './credentials.js';
+import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import type { LockHandle, TokenStore } from './store.js';
+
+/**
+ * Options of {@link RedisTokenStore}.
+ *
+ * @example
+ * ```ts
+ * const options: RedisTokenStoreOptions = { client: new Redis(process.env.REDIS_URL!), timeout: 1000 };
+ * ```
+ */
+export interface RedisTokenStoreOptions {
+  /** An ioredis 5 or 6 client or `Redis.Cluster`. The store never quits it. */
+  client: Redis | Cluster;
+  /** The sealing keyring, newest first. Default: `process.env.SAMSARA_SEALING_KEYS`. */
+  keys?: string | SealingKey[];
+  /** Prefix of every Redis key; must not contain `{` or `}`. Default `'samsara:'`. */
+  prefix?: string;
+  /** Milliseconds a store operation may take before it fails with `StoreUnavailable`. Default 2000. */
+  timeout?: number;
+  /** Milliseconds a removed key's tombstone is kept (it stops late refreshes). Default 24 h. */
+  tombstoneTtl?: number;
+  /** Mean milliseconds between state polls while waiting (pub/sub can drop messages). Default 250. */
+  pollInterval?: number;
+}
+
+// Every script touches one organization's keys only, all under one hash tag: one Cluster slot.
+const SCRIPTS = {
+  // ARGV: expected version ('' = unconditional), sealed data, channel. A tombstone's version
+  // counts, so a write after a remove never reuses a version a late writer might still expect.
+  samsaraTokenWrite: {
+    numberOfKeys: 1,
+    lua: `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if ARGV[1] ~= '' and (v ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '') then
+  return false
+end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
+redis.call('PERSIST', KEYS[1])
+redis.call('PUBLISH', ARGV[3], v)
+return v`,
+  },
+  // ARGV: expected version ('' = any), tombstone ttl (ms), channel.
+  samsaraTokenRemove: {
+    numberOfKeys: 1,
+    lua: `
+local v = redis.call('HGET', KEYS[1], 'v')
+if ARGV[1] ~= '' and tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+v = (tonumber(v) or 0) + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', '')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], v)
+return 1`,
+  },
+  // KEYS: lock. ARGV: the holder's token, channel.
+  samsaraTokenUnlock: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], 'unlocked')
+return 1`,
+  },
+  // KEYS: credentials, lock. Returns { version, lock PTTL (-2: no lock) }.
+  samsaraTokenState: {
+    numberOfKeys: 2,
+    lua: `return { tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), redis.call('PTTL', KEYS[2]) }`,
+  },
+} as const;
+
+/** The few calls this store makes, its scripts included, typed alike for ioredis 5, 6 and Cluster. */
+interface ScriptedClient {
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  samsaraTokenWrite(credKey: string, expected: string, sealed: string, channel: string): Promise<number | null>;
+  samsaraTokenRemove(credKey: string, expected: string, ttl: number, channel: string): Promise<number>;
+  samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
+  samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
+}
+
+interface Subscription {
+  listeners: Set<() => void>;
+  subscribed: Promise<unknown>;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+const noop = (): void => {};
+
+/**
+ * The token store for a fleet: credentials in Redis, sealed with AES-256-GCM, written with a
+ * compare-and-set on their version, one refresh lock per organization, and pub/sub to wake the
+ * processes waiting for a refresh. Works with ioredis 5 and 6, standalone or `Redis.Cluster`.
+ *
+ * A write that fails with `StoreUnavailable` has an unknown outcome: ioredis may still deliver it
+ * later. The version compare-and-set keeps that harmless.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { RedisTokenStore } from 'passport-samsara';
+ *
+ * // SAMSARA_SEALING_KEYS="k20261129:<base64>" (see generateSealingKey)
+ * const store = new RedisTokenStore({ client: new Redis(process.env.REDIS_URL!) });
+ * process.on('SIGTERM', () => store.close());
+ * ```
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly #client: Redis | Cluster;
+  readonly #commands: ScriptedClient;
+  readonly #keyring: SealingKey[];
+  readonly #prefix: string;
+  readonly #timeout: number;
+  readonly #tombstoneTtl: number;
+  readonly #pollInterval: number;
+  readonly #subscriptions = new Map<string, Subscription>();
+  #subscriber: Redis | Cluster | undefined;
+  #closed = false;
+
+  constructor(options: RedisTokenStoreOptions) {
+    this.#keyring = parseKeyring(options.keys ?? process.env.SAMSARA_SEALING_KEYS ?? '');
+    this.#prefix = options.prefix ?? 'samsara:';
+    if (/[{}]/.test(this.#prefix)) {
+      throw new ConfigurationError(
+        'The RedisTokenStore prefix must not contain { or }: the store adds its own hash tag so that an organization\'s keys share one Cluster slot.',
+      );
+    }
+    this.#timeout = positive('timeout', options.timeout ?? 2000);
+    this.#tombstoneTtl = Math.ceil(positive('tombstoneTtl', options.tombstoneTtl ?? DAY));
+    this.#pollInterval = positive('pollInterval', options.pollInterval ?? 250);
+    this.#client = options.client;
+    for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
+    this.#commands = this.#client as unknown as ScriptedClient;
+  }
+
+  async get(key: string): Promise<Credentials | null> {
+    const credKey = this.#credKey(key);
+    const [version, sealed] = await this.#call('read', () => this.#commands.hmget(credKey, 'v', 'd'));
+    if (!sealed) return null;
+    let data: NewCredentials;
+    try {
+      data = JSON.parse(open(this.#keyring, sealed, credKey)) as NewCredentials;
+    } catch (err) {
+      if (err instanceof SealError) throw err;
+      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', { cause: err });
+    }
+    return { ...data, version: Number(version) };
+  }
+
+  async replace(key: string, creds: NewCredentials): Promise<Credentials> {
+    // Without an expected version the write script always writes.
+    return (await this.#write(key, creds, null))!;
+  }
+
+  async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
+    return this.#write(key, creds, expectedVersion);
+  }
+
+  async remove(key: string, expectedVersion?: number): Promise<boolean> {
+    const credKey = this.#credKey(key);
+    const removed = await this.#call('remove', () =>
+      this.#commands.samsaraTokenRemove(credKey, String(expectedVersion ?? ''), this.#tombstoneTtl, `${credKey}:done`),
+    );
+    return removed === 1;
+  }
+
+  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    const credKey = this.#credKey(key);
+    const lockKey = `${credKey}:lock`;
+    const token = randomBytes(16).toString('base64url');
+    const taken = await this.#call('lock', () => this.#commands.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    if (taken !== 'OK') return null;
+    return {
+      release: async () => {
+        await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, `${credKey}:done`));
+      },
+    };
+  }
+
+  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    if (Date.now() >= deadline) return;
+    const credKey = this.#credKey(key);
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    let done = false;
+    const deadlineTimer = setTimeout(stop, deadline - Date.now());
+    // Any message on the channel is a write or an unlock: either ends the wait.
+    const subscription = this.#closed ? undefined : this.#listen(`${credKey}:done`, stop);
+    const settle = async (): Promise<void> => {
+      await subscription?.subscribed;
+      while (!done) {
+        const [version, lockTtl] = await this.#call('state read', () =>
+          this.#commands.samsaraTokenState(credKey, `${credKey}:lock`),
+        );
+        if (version !== sinceVersion || lockTtl === -2) return;
+        // Also wake when the lock expires: a holder that died never publishes.
+        const jittered = this.#pollInterval * (0.5 + Math.random());
+        await pause(lockTtl >= 0 ? Math.min(jittered, lockTtl + 1) : jittered, stopped);
+      }
+    };
+    try {
+      await Promise.race([settle(), stopped]);
+    } finally {
+      done = true;
+      stop();
+      clearTimeout(deadlineTimer);
+      subscription?.unlisten();
+    }
+  }
+
+  /**
+   * Ends the store's own pub/sub connection and wakes every waiter; later waits only poll. The
+   * client passed in stays open: it is the caller's to quit.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const { listeners } of this.#subscriptions.values()) for (const listener of listeners) listener();
+    this.#subscriptions.clear();
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+  }
+
+  #credKey(key: string): string {
+    return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
+  }
+
+  async #write(key: string, creds: NewCredentials, expectedVersion: number | null): Promise<Credentials | null> {
+    const credKey = this.#credKey(key);
+    // Picked field by field: a Credentials passed in must not seal its stale version.
+    const data: NewCredentials = {
+      accessToken: creds.accessToken,
+      refreshToken: creds.refreshToken,
+      expiresAt: creds.expiresAt,
+      ...(creds.scope !== undefined && { scope: creds.scope }),
+    };
+    const sealed = seal(this.#keyring, JSON.stringify(data), credKey);
+    const version = await this.#call('write', () =>
+      this.#commands.samsaraTokenWrite(credKey, String(expectedVersion ?? ''), sealed, `${credKey}:done`),
+    );
+    return version === null ? null : { ...data, version };
+  }
+
+  /** Subscribes the channel once however many waiters share it, and unsubscribes after the last. */
+  #listen(channel: string, listener: () => void): { subscribed: Promise<unknown>; unlisten(): void } {
+    let subscription = this.#subscriptions.get(channel);
+    if (!subscription) {
+      const subscriber = this.#connectSubscriber();
+      subscription = { listeners: new Set(), subscribed: this.#call('subscribe', () => subscriber.subscribe(channel)) };
+      this.#subscriptions.set(channel, subscription);
+    }
+    const current = subscription;
+    current.listeners.add(listener);
+    return {
+      subscribed: current.subscribed,
+      unlisten: () => {
+        current.listeners.delete(listener);
+        if (current.listeners.size > 0 || this.#subscriptions.get(channel) !== current) return;
+        this.#subscriptions.delete(channel);
+        // A failed unsubscribe is moot: the subscription dies with its connection at close().
+        this.#subscriber?.unsubscribe(channel).catch(noop);
+      },
+    };
+  }
+
+  #connectSubscriber(): Redis | Cluster {
+    if (this.#subscriber) return this.#subscriber;
+    // Queue while connecting even if the caller's client fails fast: this connection is new.
+    const subscriber = this.#client.isCluster
+      ? (this.#client as Cluster).duplicate([], { enableOfflineQueue: true })
+      : (this.#client as Redis).duplicate({ enableOfflineQueue: true });
+    // Its failures surface as timeouts of the waits; unhandled, ioredis would print each one.
+    subscriber.on('error', noop);
+    subscriber.on('message', (channel: string) => {
+      for (const listener of this.#subscriptions.get(channel)?.listeners ?? []) listener();
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+
+  /** Every failure becomes `StoreUnavailable`, within `timeout` even while ioredis queues offline. */
+  async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailable(`The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`)),
+        this.#timeout,
+      );
+    });
+    try {
+      return await Promise.race([command(), timedOut]);
+    } catch (err) {
+      if (err instanceof StoreUnavailable) throw err;
+      throw new StoreUnavailable(`The token store (Redis) failed the ${what}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new ConfigurationError(`RedisTokenStore option ${name} must be a positive number of milliseconds.`);
+  }
+  return value;
+}
+
+/** Waits `ms` or until `stopped`, whichever comes first, leaving no timer behind. */
+async function pause(ms: number, stopped: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import type { Credentials, NewCredentials } from './credentials.js';
+
+/**
+ * A held lock. `release()` deletes it only if it is still this holder's (compare-and-delete), so a
+ * holder that outlived its ttl cannot free someone else's lock.
+ */
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+/**
+ * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
+ * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailable`.
+ *
+ * @example
+ * ```ts
+ * const creds = await store.get('1001');
+ * const next = await store.update('1001', refreshed, creds.version); // null: someone else wrote first
+ * ```
+ */
+export interface TokenStore {
+  /** The credentials, or null when there are none (never stored, or removed). */
+  get(key: string): Promise<Credentials | null>;
+  /** Unconditional write of a new grant (a sign-in): supersedes anything stored, tombstones too. */
+  replace(key: string, creds: NewCredentials): Promise<Credentials>;
+  /** Compare-and-set: writes only if the stored version is `expectedVersion`; null when it is not. */
+  update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null>;
+  /**
+   * Deletes the credentials, leaving a tombstone that a late `update` cannot pass. With
+   * `expectedVersion`, deletes only that version (false when another write came first).
+   */
+  remove(key: string, expectedVersion?: number): Promise<boolean>;
+  /** Takes the key's refresh lock for `ttlMs`, or null when someone else holds it. */
+  lock(key: string, ttlMs: number): Promise<LockHandle | null>;
+  /**
+   * Resolves once the key's version differs from `sinceVersion`, the key's lock is free, or the
+   * clock passes `deadline` (ms since the epoch), whichever comes first.
+   */
+  waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void>;
+}
+
+interface Slot {
+  creds: Credentials | null;
+  version: number;
+  lock: { owner: object; expiresAt: number } | null;
+}
+
+/**
+ * The in-process token store: enough for one process (and the default), useless for a fleet.
+ *
+ * @example
+ * ```ts
+ * const manager = new TokenManager({ store: new MemoryTokenStore() });
+ * ```
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #slots = new Map<string, Slot>();
+  readonly #changes = new EventEmitter().setMaxListeners(0);
+
+  async get(key: string): Promise<Credentials | null> {
+    const creds = this.#slots.get(key)?.creds;
+    return creds ? { ...creds } : null;
+  }
+
+  async replace(key: string, creds: NewCredentials): Promise<Credentials> {
+    return this.#write(key, creds);
+  }
+
+  async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
+    const slot = this.#slots.get(key);
+    if (!slot?.creds || slot.version !== expectedVersion) return null;
+    return this.#write(key, creds);
+  }
+
+  async remove(key: string, expectedVersion?: number): Promise<boolean> {
+    const slot = this.#slots.get(key);
+    if (expectedVersion !== undefined && slot?.version !== expectedVersion) return false;
+    this.#slot(key).creds = null;
+    this.#bump(key);
+    return true;
+  }
+
+  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    const slot = this.#slot(key);
+    if (slot.lock && slot.lock.expiresAt > Date.now()) return null;
+    const owner = {};
+    slot.lock = { owner, expiresAt: Date.now() + ttlMs };
+    return {
+      release: async () => {
+        if (slot.lock?.owner !== owner) return;
+        slot.lock = null;
+        this.#changes.emit(key);
+      },
+    };
+  }
+
+  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    const settled = (): boolean => {
+      const slot = this.#slots.get(key);
+      return !slot || slot.version !== sinceVersion || !slot.lock || slot.lock.expiresAt <= Date.now();
+    };
+    if (settled()) return;
+    await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout;
+      // Wake at the lock's expiry too: a holder that died never announces anything.
+      const arm = (): void => {
+        const lockExpiry = this.#slots.get(key)?.lock?.expiresAt ?? deadline;
+        timer = setTimeout(check, Math.max(0, Math.min(deadline, lockExpiry) - Date.now()));
+      };
+      const check = (): void => {
+        clearTimeout(timer);
+        if (settled() || Date.now() >= deadline) {
+          this.#changes.off(key, check);
+          resolve();
+        } else {
+          arm();
+        }
+      };
+      this.#changes.on(key, check);
+      arm();
+    });
+  }
+
+  #slot(key: string): Slot {
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      slot = { creds: null, version: 0, lock: null };
+      this.#slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  #write(key: string, creds: NewCredentials): Credentials {
+    const slot = this.#slot(key);
+    slot.creds = { ...creds, version: slot.version + 1 };
+    this.#bump(key, slot.creds.version);
+    return { ...slot.creds };
+  }
+
+  #bump(key: string, version = this.#slot(key).version + 1): void {
+    this.#slot(key).version = version;
+    this.#changes.emit(key);
+  }
+}

@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OAuthClient, RedisTokenStore, StoreUnavailable, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { seedGrant } from './support/grants.js';
+import { connect, startRedis, type RedisServer } from './support/redis.js';
+
+describe('TokenManager when Redis dies mid-request', function () {
+  this.timeout(30_000);
+  let emulator: SamsaraEmulator;
+  let redis: RedisServer;
+  let client: Redis;
+  let store: RedisTokenStore;
+  let manager: TokenManager;
+  const STORE_TIMEOUT = 300;
+
+  beforeEach(async () => {
+    emulator = await startSamsaraEmulator();
+    // Persistent, so a SIGKILLed Redis comes back with what it acknowledged: anything missing then is the library's loss.
+    redis = await startRedis({ persistent: true });
+    client = connect('ioredis 5', redis) as Redis;
+    store = new RedisTokenStore({ client, keys: generateSealingKey(), prefix: 'down:', timeout: STORE_TIMEOUT });
+    manager = new TokenManager({
+      store,
+      client: new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, timeout: 1_000 }),
+    });
+  });
+  afterEach(async () => {
+    redis.resume();
+    await store.close();
+    client.disconnect();
+    await redis.stop();
+    await emulator.stop();
+  });
+
+  async function expectFastStoreUnavailable(): Promise<void> {
+    const started = Date.now();
+    const err = await manager.accessToken('1001').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(StoreUnavailable);
+    expect(err).to.include({ code: 'SAMSARA_STORE_UNAVAILABLE', status: 503 });
+    expect(Date.now() - started).to.be.below(STORE_TIMEOUT + 700);
+  }
+
+  async function eventually(): Promise<string> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await manager.accessToken('1001');
+      } catch (err) {
+        if (!(err instanceof StoreUnavailable) || Date.now() > deadline) throw err;
+        await sleep(100);
+      }
+    }
+  }
+
+  it('SIGKILL: fails fast with StoreUnavailable, then serves the same credentials once Redis is back', async () => {
+    const seeded = await seedGrant(emulator, store, '1001', 3600_000);
+    await redis.kill();
+    await expectFastStoreUnavailable();
+    await redis.restart();
+    expect(await eventually()).to.equal(seeded.accessToken);
+    expect(await store.get('1001')).to.deep.equal(seeded);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('SIGSTOP: fails fast with StoreUnavailable, then recovers on SIGCONT', async () => {
+    const seeded = await seedGrant(emulator, store, '1001', 3600_000);
+    redis.pause();
+    await expectFastStoreUnavailable();
+    redis.resume();
+    expect(await eventually()).to.equal(seeded.accessToken);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('an expired token while Redis is stopped: no refresh without the lock', async () => {
+    await seedGrant(emulator, store);
+    redis.pause();
+    await expectFastStoreUnavailable();
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('killed during a refresh: the rotated credentials are kept and written once Redis is back', async () => {
+    const seeded = await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'delay', ms: 200 });
+    const refreshing = manager.accessToken('1001').catch((e: unknown) => e);
+    await sleep(80);
+    await redis.kill();
+    expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+    expect(emulator.grantStatus(seeded.refreshToken)).to.equal('rotated');
+
+    await redis.restart();
+    const token = await eventually();
+    const stored = (await store.get('1001')) as Credentials;
+    expect(token).to.equal(stored.accessToken).and.not.equal(seeded.accessToken);
+    expect(stored.version).to.equal(seeded.version + 1);
+    expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+});

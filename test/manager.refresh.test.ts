@@ -1,0 +1,157 @@
+import { expect } from 'chai';
+import {
+  MemoryTokenStore,
+  OAuthClient,
+  ReauthorizationRequired,
+  RefreshUnavailable,
+  RevokeFailed,
+  TokenManager,
+  TokenRejectedError,
+  type Credentials,
+} from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { seedGrant } from './support/grants.js';
+
+describe('TokenManager: refreshing in one process', () => {
+  let emulator: SamsaraEmulator;
+  let store: MemoryTokenStore;
+  let manager: TokenManager;
+
+  beforeEach(async () => {
+    emulator = await startSamsaraEmulator();
+    store = new MemoryTokenStore();
+    manager = new TokenManager({
+      store,
+      client: new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, timeout: 400 }),
+      retryDelay: 20,
+    });
+  });
+  afterEach(() => emulator.stop());
+
+  it('serves a fresh token without calling the token endpoint', async () => {
+    const creds = await seedGrant(emulator, store, '1001', 3600_000);
+    expect(await manager.accessToken('1001')).to.equal(creds.accessToken);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('refreshes a token inside the skew window once, for 100 concurrent callers, and rotates the stored refresh token', async () => {
+    const old = await seedGrant(emulator, store, '1001', 30_000); // valid, but inside the 60 s skew
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => manager.accessToken('1001')));
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+    const stored = (await store.get('1001')) as Credentials;
+    expect(new Set(tokens).size).to.be.at.most(2); // the old one while the refresh ran, then the new one
+    expect(tokens[tokens.length - 1]).to.be.oneOf([stored.accessToken, old.accessToken]);
+    expect(stored.accessToken).to.not.equal(old.accessToken);
+    expect(stored.refreshToken).to.not.equal(old.refreshToken);
+    expect(stored.version).to.equal(old.version + 1);
+    expect(stored.expiresAt).to.be.closeTo(Date.now() + 3600_000, 5_000);
+    expect(emulator.grantStatus(old.refreshToken)).to.equal('rotated');
+    expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
+  });
+
+  it('makes every caller wait for the new token when the old one has expired', async () => {
+    await seedGrant(emulator, store);
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => manager.accessToken('1001')));
+    const stored = (await store.get('1001')) as Credentials;
+    expect(new Set(tokens)).to.deep.equal(new Set([stored.accessToken]));
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+
+  it('refreshes a token the API rejected, once, unless the store already moved on', async () => {
+    const old = await seedGrant(emulator, store, '1001', 3600_000);
+    const [a, b] = await Promise.all([
+      manager.accessToken('1001', { rejected: old.accessToken }),
+      manager.accessToken('1001', { rejected: old.accessToken }),
+    ]);
+    expect(a).to.equal(b).and.not.equal(old.accessToken);
+    expect(await manager.accessToken('1001', { rejected: old.accessToken })).to.equal(a);
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+
+  it('raises ReauthorizationRequired and deletes the credentials when the grant is dead', async () => {
+    const creds = await seedGrant(emulator, store);
+    await new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url }).revoke(creds.refreshToken);
+    const err = await manager.accessToken('1001').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ReauthorizationRequired);
+    expect(err).to.include({ code: 'SAMSARA_REAUTHORIZE', status: 401, key: '1001' });
+    expect((err as Error).message).to.include('invalid_grant').and.not.include(creds.refreshToken);
+    expect(await store.get('1001')).to.equal(null);
+  });
+
+  it('raises ReauthorizationRequired for an organization with no credentials', async () => {
+    const err = await manager.accessToken('nobody').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ReauthorizationRequired);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('retries transient failures with backoff and then succeeds', async () => {
+    await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'status', status: 503, body: 'busy', contentType: 'text/plain' }, 2);
+    const token = await manager.accessToken('1001');
+    expect(token).to.equal((await store.get('1001'))!.accessToken);
+    expect(emulator.counters.tokenRequests).to.equal(3);
+  });
+
+  it('serves the old token while it is still valid when the token endpoint keeps failing', async () => {
+    const old = await seedGrant(emulator, store, '1001', 30_000);
+    emulator.injectFault('token', { type: 'hang' }, 3);
+    expect(await manager.accessToken('1001')).to.equal(old.accessToken);
+    expect(await store.get('1001')).to.deep.equal(old);
+  });
+
+  it('fails with RefreshUnavailable (503) when the token endpoint keeps failing and the token has expired', async () => {
+    const old = await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'status', status: 502, body: 'bad gateway', contentType: 'text/plain' }, 3);
+    const err = await manager.accessToken('1001').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RefreshUnavailable);
+    expect(err).to.include({ code: 'SAMSARA_REFRESH_TIMEOUT', status: 503 });
+    expect(emulator.counters.tokenRequests).to.equal(3);
+    expect(await store.get('1001'), 'nothing is dropped while it may still work').to.deep.equal(old);
+  });
+
+  it('reports a refused client as TokenRejectedError and keeps the credentials', async () => {
+    const old = await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'status', status: 401, body: '{"error":"invalid_client"}', contentType: 'application/json' });
+    const err = await manager.accessToken('1001').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TokenRejectedError);
+    expect(err).to.include({ code: 'SAMSARA_TOKEN_REJECTED', oauthError: 'invalid_client', status: 502 });
+    expect(await store.get('1001')).to.deep.equal(old);
+  });
+
+  it('revokes the grant at Samsara and leaves no credentials', async () => {
+    const creds = await seedGrant(emulator, store, '1001', 3600_000);
+    await manager.revoke('1001');
+    expect(emulator.counters.revocations).to.equal(1);
+    expect(emulator.grantStatus(creds.refreshToken)).to.equal('revoked');
+    expect(await store.get('1001')).to.equal(null);
+    await manager.revoke('1001'); // nothing left: a no-op
+    expect(emulator.counters.revocations).to.equal(1);
+  });
+
+  it('deletes the credentials even when the revoke request fails, and says so', async () => {
+    await seedGrant(emulator, store, '1001', 3600_000);
+    emulator.injectFault('revoke', { type: 'status', status: 500, body: 'oops', contentType: 'text/plain' });
+    const err = await manager.revoke('1001').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RevokeFailed);
+    expect(await store.get('1001')).to.equal(null);
+  });
+
+  it('revokes the newest refresh token when a revoke races a refresh', async () => {
+    await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'delay', ms: 150 });
+    const refreshing = manager.accessToken('1001').then(
+      (token) => ({ token }),
+      (err: unknown) => ({ err }),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    await manager.revoke('1001');
+    await refreshing;
+    expect(await store.get('1001')).to.equal(null);
+    expect(emulator.activeGrants('1001')).to.equal(0);
+    expect(emulator.counters.revocations).to.equal(1);
+  });
+
+  it('refuses a lock ttl that a token request could outlive', () => {
+    expect(() => new TokenManager({ store, client: manager.client, lockTtl: 500 })).to.throw(/lockTtl/);
+  });
+});

@@ -1,0 +1,227 @@
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryTokenStore, RedisTokenStore, generateSealingKey, type NewCredentials, type TokenStore } from 'passport-samsara';
+import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
+
+/** Two handles on one backend, as two processes of a fleet would hold. */
+interface Backend {
+  stores: [TokenStore, TokenStore];
+  teardown(): Promise<void>;
+}
+
+async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
+  const target = flavor === 'ioredis 5 Cluster' ? await startRedisCluster() : await startRedis();
+  const clients = [connect(flavor, target), connect(flavor, target)];
+  const keys = generateSealingKey('ktest');
+  // A long poll interval proves that waiters wake by pub/sub and the lock's expiry, not by polling.
+  const stores = clients.map((client) => new RedisTokenStore({ client, keys, pollInterval: 10_000 }));
+  return {
+    stores: [stores[0]!, stores[1]!],
+    teardown: async () => {
+      await Promise.all(stores.map((store) => store.close()));
+      clients.forEach((client) => client.disconnect());
+      await target.stop();
+    },
+  };
+}
+
+const backends: [string, () => Promise<Backend>][] = [
+  ['MemoryTokenStore', async () => {
+    const store = new MemoryTokenStore();
+    return { stores: [store, store], teardown: async () => {} };
+  }],
+  ['RedisTokenStore on ioredis 5', () => redisBackend('ioredis 5')],
+  ['RedisTokenStore on ioredis 6', () => redisBackend('ioredis 6')],
+  ['RedisTokenStore on a 3-node Cluster', () => redisBackend('ioredis 5 Cluster')],
+];
+
+let serial = 0;
+const freshKey = (): string => `org-${++serial}`;
+const grant = (n: number): NewCredentials => ({
+  accessToken: `access-${n}`,
+  refreshToken: `refresh-${n}`,
+  expiresAt: 1_900_000_000_000 + n,
+  scope: 'admin:read',
+});
+
+async function elapsed(promise: Promise<unknown>): Promise<number> {
+  const started = Date.now();
+  await promise;
+  return Date.now() - started;
+}
+
+for (const [name, start] of backends) {
+  describe(`TokenStore contract: ${name}`, () => {
+    let backend: Backend;
+    let store: TokenStore;
+    let other: TokenStore;
+
+    before(async () => {
+      backend = await start();
+      [store, other] = backend.stores;
+    });
+    after(() => backend?.teardown());
+
+    describe('reads and writes', () => {
+      it('returns null for a key never written', async () => {
+        expect(await store.get(freshKey())).to.equal(null);
+      });
+
+      it('replace writes unconditionally and bumps the version each time', async () => {
+        const key = freshKey();
+        expect(await store.replace(key, grant(1))).to.deep.equal({ ...grant(1), version: 1 });
+        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: 2 });
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 2 });
+      });
+
+      it('keeps credentials without a scope', async () => {
+        const key = freshKey();
+        const bare: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1 };
+        await store.replace(key, bare);
+        expect(await other.get(key)).to.deep.equal({ ...bare, version: 1 });
+      });
+
+      it('keeps keys apart whatever characters they hold', async () => {
+        const base = `odd ${freshKey()}`;
+        await store.replace(`${base}{x}:lock/é`, grant(1));
+        await store.replace(base, grant(2));
+        expect((await store.get(`${base}{x}:lock/é`))?.accessToken).to.equal('access-1');
+        expect((await store.get(base))?.accessToken).to.equal('access-2');
+      });
+
+      it('update is a compare-and-set on the version', async () => {
+        const key = freshKey();
+        const first = await store.replace(key, grant(1));
+        expect(await other.update(key, grant(2), first.version)).to.deep.equal({ ...grant(2), version: 2 });
+        expect(await store.update(key, grant(3), first.version)).to.equal(null);
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 2 });
+      });
+
+      it('update does not create a key', async () => {
+        const key = freshKey();
+        expect(await store.update(key, grant(1), 0)).to.equal(null);
+        expect(await store.get(key)).to.equal(null);
+      });
+    });
+
+    describe('remove', () => {
+      it('leaves a tombstone that a late update cannot pass', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        expect(await store.remove(key)).to.equal(true);
+        expect(await store.get(key)).to.equal(null);
+        expect(await other.update(key, grant(2), version)).to.equal(null);
+        expect(await other.update(key, grant(2), version + 1)).to.equal(null);
+        expect(await store.get(key)).to.equal(null);
+      });
+
+      it('is followed by a replace that continues past the tombstone version', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1));
+        await store.remove(key);
+        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: 3 });
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 3 });
+      });
+
+      it('with expectedVersion removes only that version', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1));
+        const second = await store.replace(key, grant(2));
+        expect(await other.remove(key, 1)).to.equal(false);
+        expect(await store.get(key)).to.deep.equal(second);
+        expect(await other.remove(key, second.version)).to.equal(true);
+        expect(await store.get(key)).to.equal(null);
+      });
+
+      it('with expectedVersion does nothing to a key never written', async () => {
+        expect(await store.remove(freshKey(), 1)).to.equal(false);
+      });
+    });
+
+    describe('lock', () => {
+      it('is exclusive until released', async () => {
+        const key = freshKey();
+        const held = await store.lock(key, 5000);
+        expect(held).to.not.equal(null);
+        expect(await other.lock(key, 5000)).to.equal(null);
+        expect(await store.lock(key, 5000)).to.equal(null);
+        await held!.release();
+        const next = await other.lock(key, 5000);
+        expect(next).to.not.equal(null);
+        await next!.release();
+      });
+
+      it('release is compare-and-delete: an expired holder cannot free its successor\'s lock', async () => {
+        const key = freshKey();
+        const stale = await store.lock(key, 50);
+        await sleep(120);
+        const successor = await other.lock(key, 5000);
+        expect(successor).to.not.equal(null);
+        await stale!.release();
+        expect(await store.lock(key, 5000)).to.equal(null);
+        await successor!.release();
+      });
+
+      it('expires after its ttl', async () => {
+        const key = freshKey();
+        expect(await store.lock(key, 80)).to.not.equal(null);
+        expect(await other.lock(key, 80)).to.equal(null);
+        await sleep(150);
+        expect(await other.lock(key, 5000)).to.not.equal(null);
+      });
+    });
+
+    describe('waitForChange', () => {
+      it('wakes on an update by another process', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        const lock = await other.lock(key, 10_000);
+        const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
+        await sleep(100);
+        await other.update(key, grant(2), version);
+        expect(await waited).to.be.within(90, 1000);
+        await lock!.release();
+      });
+
+      it('wakes when the holder releases the lock', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        const lock = await other.lock(key, 10_000);
+        const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
+        await sleep(100);
+        await lock!.release();
+        expect(await waited).to.be.within(90, 1000);
+      });
+
+      it('wakes when the lock expires (a holder that died)', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        await other.lock(key, 300);
+        expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.within(250, 1200);
+      });
+
+      it('returns at the deadline when nothing happens', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        const lock = await other.lock(key, 10_000);
+        expect(await elapsed(store.waitForChange(key, version, Date.now() + 300))).to.be.within(280, 800);
+        await lock!.release();
+      });
+
+      it('returns at once when the version already moved', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1));
+        const { version } = await other.replace(key, grant(2));
+        const lock = await other.lock(key, 10_000);
+        expect(await elapsed(store.waitForChange(key, version - 1, Date.now() + 5000))).to.be.below(300);
+        await lock!.release();
+      });
+
+      it('returns at once when no one holds the lock', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.below(300);
+      });
+    });
+  });
+}

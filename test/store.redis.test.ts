@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type Redis from 'ioredis';
+import { ConfigurationError, RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { connect, startRedis, type RedisServer } from './support/redis.js';
+
+const keys = generateSealingKey('kredis');
+const grant: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000_000 };
+
+describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
+  let server: RedisServer;
+  let client: Redis;
+  let writer: Redis;
+  let store: RedisTokenStore;
+  let other: RedisTokenStore;
+  const prefix = `redis-test-${process.pid}:`;
+
+  before(async () => {
+    server = await startRedis();
+    client = connect('ioredis 5', server) as Redis;
+    writer = connect('ioredis 5', server) as Redis;
+    store = new RedisTokenStore({ client, keys, prefix, tombstoneTtl: 500, pollInterval: 10_000 });
+    other = new RedisTokenStore({ client: writer, keys, prefix });
+  });
+  after(async () => {
+    await store?.close();
+    await other?.close();
+    client?.disconnect();
+    writer?.disconnect();
+    await server?.stop();
+  });
+
+  const numsub = async (key: string): Promise<number> => {
+    const [, count] = (await writer.pubsub('NUMSUB', `${prefix}{org:${key}}:done`)) as [string, number];
+    return count;
+  };
+
+  it('keeps a key\'s credentials, lock and channel under one hash tag', async () => {
+    await store.replace('org/1', grant);
+    const lock = await store.lock('org/1', 5000);
+    expect(await writer.keys(`${prefix}*`)).to.have.members([`${prefix}{org:org%2F1}`, `${prefix}{org:org%2F1}:lock`]);
+    expect(await writer.hget(`${prefix}{org:org%2F1}`, 'v')).to.equal('1');
+    await lock!.release();
+  });
+
+  it('expires a tombstone after tombstoneTtl and keeps live credentials forever', async () => {
+    await store.replace('2', grant);
+    await store.remove('2');
+    const ttl = await writer.pttl(`${prefix}{org:2}`);
+    expect(ttl).to.be.within(1, 500);
+    await store.replace('2', grant);
+    expect(await writer.pttl(`${prefix}{org:2}`)).to.equal(-1);
+    await store.remove('2');
+    await sleep(600);
+    expect(await writer.exists(`${prefix}{org:2}`)).to.equal(0);
+  });
+
+  it('shares one subscription between the waiters of a key and drops it after the last', async () => {
+    const { version } = await other.replace('3', grant);
+    const lock = await other.lock('3', 10_000);
+    const short = store.waitForChange('3', version, Date.now() + 200);
+    const long = store.waitForChange('3', version, Date.now() + 5000);
+    await sleep(100);
+    expect(await numsub('3')).to.equal(1);
+    await short;
+    expect(await numsub('3')).to.equal(1);
+    await other.update('3', grant, version);
+    await long;
+    await sleep(50);
+    expect(await numsub('3')).to.equal(0);
+    await lock!.release();
+  });
+
+  it('close() wakes the waiters and ends its own connection, never the client', async () => {
+    const closing = new RedisTokenStore({ client, keys, prefix, pollInterval: 10_000 });
+    const { version } = await other.replace('4', grant);
+    const lock = await other.lock('4', 10_000);
+    const waiting = closing.waitForChange('4', version, Date.now() + 5000);
+    await sleep(100);
+    const before = (await writer.client('LIST')) as string;
+    const started = Date.now();
+    await closing.close();
+    await waiting;
+    expect(Date.now() - started).to.be.below(100);
+    await sleep(50);
+    expect(((await writer.client('LIST')) as string).split('\n').length).to.be.below(before.split('\n').length);
+    expect(await client.ping()).to.equal('PONG');
+    // Without its subscriber, a closed store's waits still end, by polling.
+    expect(await closing.waitForChange('4', version, Date.now() + 100)).to.equal(undefined);
+    await lock!.release();
+  });
+
+  it('rejects a prefix that would break the hash tag, and non-positive durations', () => {
+    expect(() => new RedisTokenStore({ client, keys, prefix: 'app:{x}:' })).to.throw(ConfigurationError, /hash tag/);
+    expect(() => new RedisTokenStore({ client, keys, timeout: 0 })).to.throw(ConfigurationError, /timeout/);
+    expect(() => new RedisTokenStore({ client, keys, pollInterval: Number.NaN })).to.throw(ConfigurationError, /pollInterval/);
+  });
+
+  it('loads without ioredis installed (it is an optional peer)', async () => {
+    const script = `
+      const Module = require('node:module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (/^ioredis/.test(request)) throw new Error('ioredis was required');
+        return resolve.call(this, request, ...rest);
+      };
+      const { MemoryTokenStore, RedisTokenStore } = require('passport-samsara');
+      new MemoryTokenStore();
+      console.log(typeof RedisTokenStore);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: __dirname });
+    expect(stdout.trim()).to.equal('function');
+  });
+});

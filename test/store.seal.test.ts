@@ -1,0 +1,183 @@
+import { expect } from 'chai';
+import type Redis from 'ioredis';
+import {
+  ConfigurationError,
+  RedisTokenStore,
+  SealError,
+  generateSealingKey,
+  open,
+  parseKeyring,
+  seal,
+  type NewCredentials,
+} from 'passport-samsara';
+import { connect, startRedis, type RedisServer } from './support/redis.js';
+
+const grant: NewCredentials = {
+  accessToken: 'ACCESS-TOKEN-SECRET-1',
+  refreshToken: 'REFRESH-TOKEN-SECRET-1',
+  expiresAt: 1_900_000_000_000,
+  scope: 'admin:read',
+};
+const k1 = generateSealingKey('k1');
+const k2 = generateSealingKey('k2');
+const secretOf = (entry: string): string => entry.slice(entry.indexOf(':') + 1);
+
+describe('Sealing: seal, open and the keyring', () => {
+  const keyring = parseKeyring(`${k2},${k1}`);
+
+  it('generates keyring entries with a date id by default', () => {
+    const entry = generateSealingKey();
+    expect(entry).to.match(/^k\d{8}:[A-Za-z0-9+/]{43}=$/);
+    expect(parseKeyring(entry)[0]!.secret).to.have.length(32);
+  });
+
+  it('round-trips with the newest key and names it in the sealed value', () => {
+    const sealed = seal(keyring, 'hello', 'aad');
+    expect(sealed).to.match(/^v1\.k2\.[\w-]{16}\.[\w-]+\.[\w-]{22}$/);
+    expect(open(keyring, sealed, 'aad')).to.equal('hello');
+    expect(open(parseKeyring(k2), seal(keyring, '', 'aad'), 'aad')).to.equal('');
+  });
+
+  it('opens with any key of the ring', () => {
+    const sealed = seal(parseKeyring(k1), 'old', 'aad');
+    expect(open(keyring, sealed, 'aad')).to.equal('old');
+  });
+
+  it('refuses another AAD, a tampered part, an unknown kid and a foreign format with SealError', () => {
+    const sealed = seal(keyring, 'hello', 'aad');
+    const parts = sealed.split('.');
+    const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
+    const attempts = [
+      () => open(keyring, sealed, 'other-aad'),
+      ...[2, 3, 4].map((i) => () => open(keyring, parts.map((part, j) => (j === i ? flip(part) : part)).join('.'), 'aad')),
+      () => open(keyring, `${sealed}A`, 'aad'),
+      () => open(parseKeyring(k1), sealed, 'aad'),
+      () => open(keyring, 'plaintext-token', 'aad'),
+      () => open(keyring, sealed.replace(/^v1/, 'v2'), 'aad'),
+    ];
+    for (const attempt of attempts) expect(attempt).to.throw(SealError);
+    expect(() => open(parseKeyring(k1), sealed, 'aad')).to.throw(/"k2".*not in the keyring/);
+  });
+
+  it('never puts a secret or the plaintext in an error message', () => {
+    const sealed = seal(keyring, 'PLAINTEXT-SECRET', 'aad');
+    for (const attempt of [() => open(keyring, sealed, 'x'), () => open(parseKeyring(k1), sealed, 'aad')]) {
+      const message = (() => {
+        try {
+          attempt();
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return '';
+      })();
+      expect(message).to.not.include('PLAINTEXT-SECRET').and.not.include(secretOf(k1)).and.not.include(secretOf(k2));
+    }
+  });
+
+  it('rejects a bad keyring with ConfigurationError, echoing no secret', () => {
+    const short = `bad:${Buffer.alloc(16, 7).toString('base64')}`;
+    const bad = [
+      '',
+      ' , ',
+      secretOf(k1),
+      short,
+      `k1:${secretOf(k2)},${k1}`,
+      `${'x'.repeat(33)}:${secretOf(k1)}`,
+      `k1:not base64!`,
+    ];
+    for (const spec of bad) {
+      expect(() => parseKeyring(spec), spec).to.throw(ConfigurationError);
+      try {
+        parseKeyring(spec);
+      } catch (err) {
+        expect((err as Error).message).to.not.include(secretOf(k1)).and.not.include(secretOf(k2)).and.not.include(secretOf(short));
+      }
+    }
+    expect(() => parseKeyring([{ id: 'k1', secret: Buffer.alloc(31) }])).to.throw(ConfigurationError, /"k1".*32 bytes/);
+    expect(() => generateSealingKey('no spaces')).to.throw(ConfigurationError);
+  });
+
+  it('accepts an array keyring and entries with surrounding blanks', () => {
+    const fromArray = parseKeyring([{ id: 'k9', secret: Buffer.alloc(32, 1) }]);
+    expect(fromArray.map(({ id }) => id)).to.deep.equal(['k9']);
+    expect(parseKeyring(` ${k2} ,\n${k1},`).map(({ id }) => id)).to.deep.equal(['k2', 'k1']);
+  });
+});
+
+describe('Sealing in RedisTokenStore', () => {
+  let server: RedisServer;
+  let client: Redis;
+  const prefix = `seal-test-${process.pid}:`;
+  const storeWith = (keys: string): RedisTokenStore => new RedisTokenStore({ client, keys, prefix });
+  const credKey = (key: string): string => `${prefix}{org:${key}}`;
+
+  before(async () => {
+    server = await startRedis();
+    client = connect('ioredis 5', server) as Redis;
+  });
+  after(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+
+  it('keeps no token in plaintext in Redis', async () => {
+    await storeWith(k1).replace('1001', grant);
+    const raw = await client.hgetall(credKey('1001'));
+    expect(raw).to.have.keys('v', 'd');
+    expect(raw.v).to.equal('1');
+    expect(raw.d).to.match(/^v1\.k1\./);
+    const dump = JSON.stringify(raw) + (await client.dumpBuffer(credKey('1001'))).toString('latin1');
+    for (const secret of [grant.accessToken, grant.refreshToken, grant.scope!]) expect(dump).to.not.include(secret);
+  });
+
+  it('reads values sealed under an older key after rotation, and seals the next write with the newest', async () => {
+    await storeWith(k1).replace('1002', grant);
+    const rotated = storeWith(`${k2},${k1}`);
+    const read = await rotated.get('1002');
+    expect(read).to.deep.equal({ ...grant, version: 1 });
+    await rotated.update('1002', { ...grant, accessToken: 'ACCESS-2' }, read!.version);
+    expect(await client.hget(credKey('1002'), 'd')).to.match(/^v1\.k2\./);
+    expect((await storeWith(k2).get('1002'))?.accessToken).to.equal('ACCESS-2');
+  });
+
+  it('fails with SealError naming the kid when the keyring lacks it', async () => {
+    await storeWith(k2).replace('1003', grant);
+    const error = await storeWith(k1).get('1003').then(
+      () => expect.fail('get resolved'),
+      (err: unknown) => err,
+    );
+    expect(error).to.be.instanceOf(SealError).with.property('code', 'SAMSARA_SEAL');
+    expect((error as Error).message).to.include('"k2"').and.not.include(secretOf(k2));
+  });
+
+  it('fails with SealError when the value was tampered with or copied from another key', async () => {
+    const store = storeWith(k1);
+    await store.replace('1004', grant);
+    await store.replace('1005', { ...grant, accessToken: 'OTHER' });
+    const sealed = (await client.hget(credKey('1004'), 'd'))!;
+    await client.hset(credKey('1005'), 'd', sealed);
+    const parts = sealed.split('.');
+    parts[3] = (parts[3]![0] === 'A' ? 'B' : 'A') + parts[3]!.slice(1);
+    await client.hset(credKey('1004'), 'd', parts.join('.'));
+    for (const key of ['1004', '1005']) {
+      await store.get(key).then(() => expect.fail(`get(${key}) resolved`), (err: unknown) => expect(err).to.be.instanceOf(SealError));
+    }
+  });
+
+  it('uses SAMSARA_SEALING_KEYS by default and explains how to make a key when there is none', () => {
+    const saved = process.env.SAMSARA_SEALING_KEYS;
+    try {
+      delete process.env.SAMSARA_SEALING_KEYS;
+      expect(() => new RedisTokenStore({ client }))
+        .to.throw(ConfigurationError)
+        .with.property('message')
+        .that.includes(`node -p "require('passport-samsara').generateSealingKey()"`)
+        .and.includes('SAMSARA_SEALING_KEYS');
+      process.env.SAMSARA_SEALING_KEYS = k1;
+      expect(new RedisTokenStore({ client })).to.be.instanceOf(RedisTokenStore);
+    } finally {
+      if (saved === undefined) delete process.env.SAMSARA_SEALING_KEYS;
+      else process.env.SAMSARA_SEALING_KEYS = saved;
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import { MemoryTokenStore, SamsaraStrategy } from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
+
+describe('SamsaraStrategy: the authorization-code flow through Express', () => {
+  let emulator: SamsaraEmulator;
+  let app: TestApp;
+  let tokenStore: MemoryTokenStore;
+
+  beforeEach(async () => {
+    emulator = await startSamsaraEmulator({ autoApprove: true, accessTokenTtl: 3600 });
+    tokenStore = new MemoryTokenStore();
+    app = await startApp(
+      new SamsaraStrategy({
+        clientID: emulator.clientId,
+        clientSecret: emulator.clientSecret,
+        baseURL: emulator.url,
+        tokenStore,
+      }),
+    );
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await emulator.stop();
+  });
+
+  it('redirects to authorize with client_id, state, response_type and the resolved redirect_uri', async () => {
+    const { authorizeURL } = await authorizeRedirect(app);
+    expect(authorizeURL.origin + authorizeURL.pathname).to.equal(`${emulator.url}/oauth2/authorize`);
+    expect(authorizeURL.searchParams.get('client_id')).to.equal(emulator.clientId);
+    expect(authorizeURL.searchParams.get('response_type')).to.equal('code');
+    expect(authorizeURL.searchParams.get('redirect_uri')).to.equal(`${app.url}/auth/samsara/callback`);
+    expect(authorizeURL.searchParams.get('state')).to.match(/^[\w-]{8,}$/);
+    expect(authorizeURL.searchParams.has('code_challenge')).to.equal(false);
+  });
+
+  it('signs the organization in, stores its credentials by org id, and keeps every token out of the session', async () => {
+    const before = Date.now();
+    const { callback } = await authorizeRedirect(app);
+    const res = await app.agent.get(pathOf(callback)).expect(200);
+    const after = Date.now();
+    expect(res.body.user).to.deep.equal({ orgId: '1001', orgName: "Charlie's Dining Services" });
+
+    const creds = await tokenStore.get('1001');
+    expect(creds).to.not.equal(null);
+    expect(creds!.accessToken).to.be.a('string').with.length.greaterThan(20);
+    expect(creds!.refreshToken).to.be.a('string').with.length.greaterThan(20);
+    expect(creds!.expiresAt).to.be.within(before + 3600_000, after + 3600_000);
+    expect(emulator.grantStatus(creds!.refreshToken)).to.equal('active');
+
+    const whoami = await app.agent.get('/whoami').expect(200);
+    expect(whoami.body.user).to.deep.equal(res.body.user);
+    const sessions = JSON.stringify((app.sessions as unknown as { sessions: unknown }).sessions);
+    expect(sessions).to.include('1001');
+    expect(sessions).to.not.include(creds!.accessToken);
+    expect(sessions).to.not.include(creds!.refreshToken);
+    expect(sessions).to.not.include(callback.searchParams.get('code')!);
+    expect(emulator.counters.grants.authorization_code).to.equal(1);
+  });
+
+  it('fails a forged state with 403 and sends no token request', async () => {
+    const { callback } = await authorizeRedirect(app);
+    callback.searchParams.set('state', 'forged-state-value');
+    const res = await app.agent.get(pathOf(callback)).expect(403);
+    expect(res.body.fail.message).to.match(/state/i);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+    expect(await tokenStore.get('1001')).to.equal(null);
+  });
+
+  it('fails a missing state with 403 and sends no token request', async () => {
+    const { callback } = await authorizeRedirect(app);
+    callback.searchParams.delete('state');
+    await app.agent.get(pathOf(callback)).expect(403);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('fails a callback from another browser session (no state in its session) with 403', async () => {
+    const { callback } = await authorizeRedirect(app);
+    const stranger = (await import('supertest')).default.agent(app.url);
+    await stranger.get(pathOf(callback)).expect(403);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('fails access_denied with Samsara\'s description', async () => {
+    await app.agent.get('/auth/samsara').expect(302);
+    const res = await app.agent
+      .get('/auth/samsara/callback?error=access_denied&error_description=The+user+denied+access&state=x')
+      .expect(401);
+    expect(res.body.fail.message).to.equal('The user denied access');
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('turns another callback error into an AuthorizationError with its code', async () => {
+    const res = await app.agent.get('/auth/samsara/callback?error=server_error&error_description=Oops').expect(500);
+    expect(res.body.error).to.include({ name: 'AuthorizationError', code: 'server_error', message: 'Oops' });
+  });
+
+  it('fails a callback without a code with 400 instead of restarting the flow', async () => {
+    const { callback } = await authorizeRedirect(app);
+    callback.searchParams.delete('code');
+    const res = await app.agent.get(pathOf(callback)).expect(400);
+    expect(res.body.fail.message).to.match(/without an authorization code/);
+    const bare = await app.agent.get('/auth/samsara/callback').expect(400);
+    expect(bare.body.fail.message).to.match(/without an authorization code/);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('fails a replayed code with the token endpoint\'s invalid_grant and keeps no credentials from it', async () => {
+    const { callback } = await authorizeRedirect(app);
+    await app.agent.get(pathOf(callback)).expect(200);
+    const stored = await tokenStore.get('1001');
+
+    // A second sign-in attempt in the same browser, replaying the first code with a fresh state.
+    const { callback: second } = await authorizeRedirect(app);
+    second.searchParams.set('code', callback.searchParams.get('code')!);
+    const res = await app.agent.get(pathOf(second)).expect(500);
+    expect(res.body.error).to.include({ name: 'TokenError', code: 'invalid_grant', status: 400 });
+    expect(emulator.counters.invalidGrant).to.equal(1);
+    // The emulator revokes what a replayed code produced (RFC 6749 §4.1.2); the store was not written.
+    expect(await tokenStore.get('1001')).to.deep.equal(stored);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * One process of a "fleet": a TokenManager on a RedisTokenStore, driven by its parent over IPC.
+ * The parent (test/support/fleet.ts) forks several and makes them all ask for the same token.
+ */
+import Redis, { Cluster } from 'ioredis';
+import { OAuthClient, RedisTokenStore, TokenManager } from 'passport-samsara';
+
+export interface WorkerConfig {
+  redis: { host: string; port: number } | { cluster: { host: string; port: number }[] };
+  prefix: string;
+  keys: string;
+  emulator: { url: string; clientId: string; clientSecret: string };
+  timeout: number;
+  lockTtl: number;
+  waitTimeout?: number;
+  /** Stop before the compare-and-set write until the parent says `resume` (a process paused at the worst moment). */
+  pauseBeforeUpdate?: boolean;
+}
+
+export type WorkerRequest = { id: number; cmd: 'burst'; key: string; n: number } | { cmd: 'resume' };
+export type Outcome = { token: string } | { error: { name: string; code?: string; message: string } };
+export type WorkerMessage = { ready: true } | { id: number; outcomes: Outcome[] } | { event: 'paused' };
+
+const config = JSON.parse(process.env.FLEET_WORKER_CONFIG as string) as WorkerConfig;
+const client =
+  'cluster' in config.redis ? new Cluster(config.redis.cluster) : new Redis({ host: config.redis.host, port: config.redis.port });
+client.on('error', () => {});
+const store = new RedisTokenStore({ client, keys: config.keys, prefix: config.prefix });
+const send = (message: WorkerMessage): void => {
+  process.send?.(message);
+};
+
+let resume: (() => void) | undefined;
+if (config.pauseBeforeUpdate) {
+  const update = store.update.bind(store);
+  store.update = async (...args) => {
+    send({ event: 'paused' });
+    await new Promise<void>((r) => (resume = r));
+    return update(...args);
+  };
+}
+
+const manager = new TokenManager({
+  store,
+  client: new OAuthClient({
+    clientID: config.emulator.clientId,
+    clientSecret: config.emulator.clientSecret,
+    baseURL: config.emulator.url,
+    timeout: config.timeout,
+  }),
+  lockTtl: config.lockTtl,
+  ...(config.waitTimeout ? { waitTimeout: config.waitTimeout } : {}),
+});
+
+process.on('message', (message: WorkerRequest) => {
+  if (message.cmd === 'resume') {
+    resume?.();
+    return;
+  }
+  void Promise.allSettled(Array.from({ length: message.n }, () => manager.accessToken(message.key))).then((results) => {
+    send({
+      id: message.id,
+      outcomes: results.map((r) =>
+        r.status === 'fulfilled'
+          ? { token: r.value }
+          : { error: { name: (r.reason as Error).name, code: (r.reason as { code?: string }).code, message: (r.reason as Error).message } },
+      ),
+    });
+  });
+});
+process.on('disconnect', () => process.exit(0));
+
+void client.ping().then(() => send({ ready: true }));

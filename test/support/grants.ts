@@ -1,0 +1,21 @@
+import type { Credentials, TokenStore } from 'passport-samsara';
+import type { SamsaraEmulator } from 'passport-samsara/testing';
+
+/**
+ * Puts a real grant of the emulator's into a store, as a sign-in would, with the local expiry
+ * moved `expiresInMs` from now (negative: already expired here, so the next call must refresh).
+ */
+export async function seedGrant(
+  emulator: SamsaraEmulator,
+  store: TokenStore,
+  key = '1001',
+  expiresInMs = -1_000,
+): Promise<Credentials> {
+  const grant = emulator.issueGrant(key);
+  return store.replace(key, {
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    expiresAt: Date.now() + expiresInMs,
+    scope: grant.scope,
+  });
+}
