@@ -171,9 +171,21 @@ export class OAuthClient {
   }
 }
 
+/**
+ * Whether a token request failure is worth retrying: no answer, an HTTP error without an OAuth
+ * body, or an OAuth error Samsara answered with a 5xx or `temporarily_unavailable`.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof UpstreamError) return true;
+  return err instanceof TokenError && (err.status === UPSTREAM_FAILED || err.code === 'temporarily_unavailable');
+}
+
+/** The status of a TokenError Samsara answered with a 5xx: a bad gateway, from our side. */
+const UPSTREAM_FAILED = 502;
+
 /** The HTTP status our app should answer with when the token endpoint refuses. */
 function tokenErrorStatus(error: string, upstreamStatus: number): number {
-  if (upstreamStatus >= 500) return 502;
+  if (upstreamStatus >= 500) return UPSTREAM_FAILED;
   // A rejected client is our configuration's fault, not the visitor's.
   if (error === 'invalid_client' || error === 'unauthorized_client') return 500;
   return 400;

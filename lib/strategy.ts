@@ -134,7 +134,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
   readonly tokenStore: TokenStore;
   /** The token endpoint client this strategy uses (and a token manager may share). */
   readonly oauthClient: OAuthClient;
-  readonly #callbackPath: string;
+  // TS-private, not #private: passport calls authenticate on Object.create(strategy) per request,
+  // and a #private member fails its brand check there.
+  private readonly callbackPath: string;
 
   // TypeScript types an inline callback's parameters from the first overload it tries, so the
   // async (accessToken, refreshToken, profile) form comes first and needs no annotations; the
@@ -182,7 +184,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
     this.name = 'samsara';
     this.tokenStore = tokenStore;
     this.oauthClient = oauthClient;
-    this.#callbackPath = new URL(callbackURL, 'http://callback.invalid').pathname;
+    this.callbackPath = new URL(callbackURL, 'http://callback.invalid').pathname;
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
@@ -200,7 +202,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
   override authenticate(req: Request, options: Record<string, unknown> = {}): void {
     const query = (req.query ?? {}) as Record<string, unknown>;
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (!query.error && !query.code && !body.code && (query.state !== undefined || this.#isCallback(req, options))) {
+    if (!query.error && !query.code && !body.code && (query.state !== undefined || this.isCallback(req, options))) {
       this.fail({ message: 'Samsara redirected back without an authorization code. Sign in again.' }, 400);
       return;
     }
@@ -213,13 +215,13 @@ export class SamsaraStrategy extends OAuth2Strategy {
    * `SAMSARA_PROFILE_FAILED`.
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: SamsaraProfile) => void): void {
-    this.#fetchProfile(accessToken).then(
+    this.fetchProfile(accessToken).then(
       (profile) => done(null, profile),
       (err: unknown) => done(err),
     );
   }
 
-  async #fetchProfile(accessToken: string): Promise<SamsaraProfile> {
+  private async fetchProfile(accessToken: string): Promise<SamsaraProfile> {
     const what = "Samsara's /me";
     let response;
     try {
@@ -252,12 +254,12 @@ export class SamsaraStrategy extends OAuth2Strategy {
     return new UpstreamError('SAMSARA_UNREACHABLE', `${message}: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
   }
 
-  #isCallback(req: Request, options: Record<string, unknown>): boolean {
+  private isCallback(req: Request, options: Record<string, unknown>): boolean {
     const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
     const callbackPath =
       typeof options.callbackURL === 'string'
         ? new URL(options.callbackURL, 'http://callback.invalid').pathname
-        : this.#callbackPath;
+        : this.callbackPath;
     return path === callbackPath;
   }
 }

@@ -29,8 +29,8 @@ describe('SamsaraStrategy: options and the environment', () => {
     }
   }
 
-  it('is named samsara and exported as Strategy and default', async () => {
-    const mod = await import('passport-samsara');
+  it('is named samsara and exported as Strategy and default', () => {
+    const mod = require('passport-samsara') as typeof import('passport-samsara');
     expect(mod.Strategy).to.equal(SamsaraStrategy);
     expect(mod.default).to.equal(SamsaraStrategy);
     expect(new SamsaraStrategy({ clientID: 'id', clientSecret: 'secret' }).name).to.equal('samsara');

@@ -7,9 +7,8 @@ import {
   SamsaraError,
   StoreUnavailable,
   TokenRejectedError,
-  UpstreamError,
 } from '../errors.js';
-import { OAuthClient, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
+import { OAuthClient, isTransient, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
 import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryTokenStore, type TokenStore } from './store.js';
 
@@ -254,11 +253,6 @@ export class TokenManager {
       throw new StoreUnavailable(`The token store failed: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
     }
   }
-}
-
-function isTransient(err: unknown): boolean {
-  if (err instanceof UpstreamError) return true;
-  return err instanceof TokenError && (err.status >= 500 || err.code === 'temporarily_unavailable');
 }
 
 function refreshFailure(err: unknown): Error {
