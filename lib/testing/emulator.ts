@@ -465,12 +465,12 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
       if (req.method !== 'POST') throw oauthError(405, 'invalid_request', 'Use POST.');
       return handleRevoke(req, res, new URLSearchParams(body), fault);
     }
+    if (endpoint === 'api') counters.apiCalls++;
     if (await applyFault(req, res, fault)) return;
     if (endpoint === 'authorize') {
       if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, { html: 'Use GET or POST.' });
       return handleAuthorize(req, res, req.method === 'POST' ? new URLSearchParams(body) : url.searchParams);
     }
-    counters.apiCalls++;
     handleApi(req, res, url);
   }
 
