@@ -24,7 +24,7 @@ export type { Credentials, NewCredentials } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/store.js';
 export type { TokenStore, LockHandle } from './tokens/store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
-export type { RedisTokenStoreOptions } from './tokens/redis-store.js';
+export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
 export { generateSealingKey, parseKeyring, seal, open } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';

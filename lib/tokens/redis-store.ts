@@ -1,9 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
 import type { Credentials, NewCredentials } from './credentials.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import type { LockHandle, TokenStore } from './store.js';
+
+/**
+ * The part of an ioredis client the store uses: ioredis 5 or 6, standalone or `Redis.Cluster`.
+ * Structural, so that the package's types do not need ioredis installed.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * const client: RedisClientLike = new Redis(process.env.REDIS_URL!);
+ * ```
+ */
+export interface RedisClientLike {
+  readonly isCluster?: boolean;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  /** ioredis: `duplicate(options)`; Cluster: `duplicate(startupNodes, options)`. */
+  duplicate(...args: never[]): RedisSubscriberLike;
+}
+
+/** A pub/sub connection made by {@link RedisClientLike.duplicate}. */
+export interface RedisSubscriberLike {
+  on(event: 'message' | 'error', listener: (...args: any[]) => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
+}
 
 /**
  * Options of {@link RedisTokenStore}.
@@ -15,7 +39,7 @@ import type { LockHandle, TokenStore } from './store.js';
  */
 export interface RedisTokenStoreOptions {
   /** An ioredis 5 or 6 client or `Redis.Cluster`. The store never quits it. */
-  client: Redis | Cluster;
+  client: RedisClientLike;
   /** The sealing keyring, newest first. Default: `process.env.SAMSARA_SEALING_KEYS`. */
   keys?: string | SealingKey[];
   /** Prefix of every Redis key; must not contain `{` or `}`. Default `'samsara:'`. */
@@ -110,7 +134,7 @@ const noop = (): void => {};
  * ```
  */
 export class RedisTokenStore implements TokenStore {
-  readonly #client: Redis | Cluster;
+  readonly #client: RedisClientLike;
   readonly #commands: ScriptedClient;
   readonly #keyring: SealingKey[];
   readonly #prefix: string;
@@ -118,7 +142,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #tombstoneTtl: number;
   readonly #pollInterval: number;
   readonly #subscriptions = new Map<string, Subscription>();
-  #subscriber: Redis | Cluster | undefined;
+  #subscriber: RedisSubscriberLike | undefined;
   #closed = false;
 
   constructor(options: RedisTokenStoreOptions) {
@@ -266,12 +290,13 @@ export class RedisTokenStore implements TokenStore {
     };
   }
 
-  #connectSubscriber(): Redis | Cluster {
+  #connectSubscriber(): RedisSubscriberLike {
     if (this.#subscriber) return this.#subscriber;
     // Queue while connecting even if the caller's client fails fast: this connection is new.
+    const client = this.#client as unknown as { duplicate(...args: unknown[]): RedisSubscriberLike };
     const subscriber = this.#client.isCluster
-      ? (this.#client as Cluster).duplicate([], { enableOfflineQueue: true })
-      : (this.#client as Redis).duplicate({ enableOfflineQueue: true });
+      ? client.duplicate([], { enableOfflineQueue: true })
+      : client.duplicate({ enableOfflineQueue: true });
     // Its failures surface as timeouts of the waits; unhandled, ioredis would print each one.
     subscriber.on('error', noop);
     subscriber.on('message', (channel: string) => {

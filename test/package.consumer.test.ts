@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = resolve(__dirname, '..', '..');
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
+
+describe('the packed package, as a consumer installs it', function () {
+  this.timeout(180_000);
+  let scratch: string;
+  let tarball: string;
+
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'passport-samsara-consumer-'));
+    await run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
+    tarball = join(scratch, readdirSync(scratch).find((f) => f.endsWith('.tgz')) as string);
+    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: scratch });
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('ships dist with its .d.ts, the README, CHANGELOG and LICENSE, and no sources or tests', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const files = stdout.split('\n').filter(Boolean);
+    expect(files).to.include.members([
+      'package/dist/index.js',
+      'package/dist/index.d.ts',
+      'package/dist/index.mjs',
+      'package/dist/index.d.mts',
+      'package/dist/testing/index.js',
+      'package/dist/testing/index.d.ts',
+      'package/README.md',
+      'package/CHANGELOG.md',
+      'package/LICENSE',
+    ]);
+    expect(files.filter((f) => /^package\/(lib|test|example|bench)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.mts'))).to.deep.equal([]);
+  });
+
+  it('passes publint and arethetypeswrong', async () => {
+    const lint = await run(bin('publint'), [tarball]);
+    expect(lint.stdout).to.include('All good');
+    const attw = await run(bin('attw'), [tarball, '--format', 'json']).catch((err: { stdout: string }) => err);
+    const report = JSON.parse(attw.stdout) as { analysis: { problems: unknown[] } };
+    expect(report.analysis.problems).to.deep.equal([]);
+  });
+
+  it('works with require()', async () => {
+    writeFileSync(
+      join(scratch, 'use.cjs'),
+      `const assert = require('node:assert');
+const samsara = require('passport-samsara');
+const strategy = new samsara.SamsaraStrategy({ clientID: 'id', clientSecret: 'secret' });
+assert.strictEqual(strategy.name, 'samsara');
+assert.strictEqual(samsara.Strategy, samsara.SamsaraStrategy);
+assert.strictEqual(samsara.default, samsara.SamsaraStrategy);
+assert.strictEqual(typeof samsara.TokenManager, 'function');
+assert.strictEqual(typeof require('passport-samsara/testing').startSamsaraEmulator, 'function');
+console.log('cjs ok');`,
+    );
+    expect((await run('node', ['use.cjs'], { cwd: scratch })).stdout).to.equal('cjs ok\n');
+  });
+
+  it('works with import, default and named, and shares one instance with require()', async () => {
+    writeFileSync(
+      join(scratch, 'use.mjs'),
+      `import assert from 'node:assert';
+import { createRequire } from 'node:module';
+import SamsaraStrategy, { SamsaraStrategy as Named, Strategy, TokenManager, ReauthorizationRequired } from 'passport-samsara';
+import { startSamsaraEmulator } from 'passport-samsara/testing';
+assert.strictEqual(SamsaraStrategy, Named);
+assert.strictEqual(Strategy, Named);
+assert.strictEqual(typeof TokenManager, 'function');
+assert.strictEqual(createRequire(import.meta.url)('passport-samsara').ReauthorizationRequired, ReauthorizationRequired);
+const emulator = await startSamsaraEmulator();
+const me = await fetch(emulator.url + '/me');
+assert.strictEqual(me.status, 401);
+await emulator.stop();
+console.log('esm ok');`,
+    );
+    expect((await run('node', ['use.mjs'], { cwd: scratch })).stdout).to.equal('esm ok\n');
+  });
+
+  it('type-checks a strict TypeScript consumer, CommonJS and ES module', async () => {
+    const source = `import { SamsaraStrategy, TokenManager, samsara, type SamsaraProfile } from 'passport-samsara';
+import { startSamsaraEmulator } from 'passport-samsara/testing';
+const strategy = new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, profile) => ({ orgId: profile.id, n: accessToken.length + refreshToken.length }));
+const tokens = new TokenManager({ store: strategy.tokenStore, client: strategy.oauthClient });
+const handler = samsara({ tokens });
+const org: (p: SamsaraProfile) => string = (p) => p.organization.name;
+void startSamsaraEmulator;
+void handler;
+void org;
+`;
+    writeFileSync(join(scratch, 'consumer.cts'), source);
+    writeFileSync(join(scratch, 'consumer.mts'), `${source}import Default from 'passport-samsara';\nconst d: typeof SamsaraStrategy = Default;\nvoid d;\n`);
+    writeFileSync(
+      join(scratch, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] }, files: ['consumer.cts', 'consumer.mts'] }),
+    );
+    const result = await run(bin('tsc'), ['-p', scratch]).catch((err: { stdout: string }) => err);
+    expect(result.stdout).to.equal('');
+  });
+});
