@@ -65,6 +65,17 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
     expect(a.body.access_token).to.not.equal(b.body.access_token);
   });
 
+  it('with revokeOnReuse, revokes the whole grant when a rotated refresh token comes back', async () => {
+    emulator.configure({ revokeOnReuse: true });
+    const grant = emulator.issueGrant();
+    const first = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: grant.refreshToken });
+    expect(emulator.grantStatus(first.body.refresh_token)).to.equal('active');
+    const reuse = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: grant.refreshToken });
+    expect(reuse.body.error).to.equal('invalid_grant');
+    expect(emulator.grantStatus(first.body.refresh_token)).to.equal('revoked');
+    expect((await api(emulator, '/me', first.body.access_token)).status).to.equal(401);
+  });
+
   it('revokes the whole grant (refresh and access tokens) and answers 200 for unknown tokens', async () => {
     const grant = emulator.issueGrant();
     const revoked = await postForm(emulator, '/oauth2/revoke', { token: grant.refreshToken });

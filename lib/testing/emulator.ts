@@ -58,6 +58,11 @@ export interface EmulatorOptions {
   codeTtl?: number;
   /** Milliseconds a rotated-out refresh token keeps working. Default 0: strictly single use. */
   refreshTokenReuseGrace?: number;
+  /**
+   * Reuse detection (OAuth 2.0 Security BCP): a rotated-out refresh token presented again revokes
+   * the whole grant. Samsara does not document it either way. Default false.
+   */
+  revokeOnReuse?: boolean;
   /** Milliseconds added before every response. Default 0. */
   latency?: number;
   /** API requests per second per access token before 429. Default 150 (Samsara's limit). */
@@ -118,7 +123,9 @@ export interface SamsaraEmulator {
   injectFault(endpoint: EmulatorEndpoint, fault: EmulatorFault, times?: number): void;
   clearFaults(): void;
   configure(
-    changes: Partial<Pick<EmulatorOptions, 'accessTokenTtl' | 'refreshTokenReuseGrace' | 'latency' | 'rateLimit' | 'autoApprove'>>,
+    changes: Partial<
+      Pick<EmulatorOptions, 'accessTokenTtl' | 'refreshTokenReuseGrace' | 'revokeOnReuse' | 'latency' | 'rateLimit' | 'autoApprove'>
+    >,
   ): void;
   issueGrant(orgId?: string, clientId?: string): IssuedGrant;
   /** Every live access token (of that organization) expires now. */
@@ -189,6 +196,7 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     autoApprove: options.autoApprove ?? false,
     accessTokenTtl: options.accessTokenTtl ?? 3600,
     refreshTokenReuseGrace: options.refreshTokenReuseGrace ?? 0,
+    revokeOnReuse: options.revokeOnReuse ?? false,
     latency: options.latency ?? 0,
     rateLimit: options.rateLimit ?? 150,
   };
@@ -343,6 +351,7 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
       throw oauthError(400, 'invalid_grant', 'The refresh token is invalid or revoked.');
     }
     if (record.rotatedAt !== undefined && clock() - record.rotatedAt > settings.refreshTokenReuseGrace) {
+      if (settings.revokeOnReuse) record.grant.revoked = true;
       throw oauthError(400, 'invalid_grant', 'The refresh token was already used.');
     }
     record.rotatedAt ??= clock();

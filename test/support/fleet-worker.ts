@@ -15,6 +15,8 @@ export interface WorkerConfig {
   waitTimeout?: number;
   /** Stop before the compare-and-set write until the parent says `resume` (a process paused at the worst moment). */
   pauseBeforeUpdate?: boolean;
+  /** Every lock is granted: a fleet that locks per process only, as Samsara's recipe does (benchmarks). */
+  unlocked?: boolean;
 }
 
 export type WorkerRequest = { id: number; cmd: 'burst'; key: string; n: number } | { cmd: 'resume' };
@@ -39,6 +41,8 @@ if (config.pauseBeforeUpdate) {
     return update(...args);
   };
 }
+
+if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
 
 const manager = new TokenManager({
   store,

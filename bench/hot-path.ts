@@ -1,0 +1,69 @@
+/**
+ * The hot path: `accessToken()` for an organization whose token is fresh (one store read), on the
+ * memory store and on Redis (127.0.0.1:6379), sequential and 100 at a time; and the heap after
+ * 200 000 calls, to show nothing accumulates. Run: npm run bench (or node --expose-gc build/bench/hot-path.js).
+ */
+import Redis from 'ioredis';
+import { performance } from 'node:perf_hooks';
+import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, type TokenStore } from 'passport-samsara';
+import { summarize, table } from './stats.js';
+
+const client = new OAuthClient({ clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' });
+
+async function measure(name: string, store: TokenStore, calls: number, concurrency: number): Promise<Record<string, string | number>> {
+  const manager = new TokenManager({ store, client });
+  await store.replace('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  for (let i = 0; i < 500; i++) await manager.accessToken('1001'); // warm-up
+  const latencies: number[] = [];
+  const started = performance.now();
+  let issued = 0;
+  const lane = async (): Promise<void> => {
+    while (issued < calls) {
+      issued++;
+      const t = performance.now();
+      await manager.accessToken('1001');
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const seconds = (performance.now() - started) / 1000;
+  return { store: name, concurrency, calls, 'calls/s': Math.round(calls / seconds), ...summarize(latencies) };
+}
+
+async function heapAfter(calls: number): Promise<string> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return 'run with --expose-gc';
+  const store = new MemoryTokenStore();
+  const manager = new TokenManager({ store, client });
+  await store.replace('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  for (let i = 0; i < 10_000; i++) await manager.accessToken('1001');
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < calls; i++) await manager.accessToken('1001');
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  return `${(grown / 1024).toFixed(1)} KiB heap growth after ${calls} calls (${(grown / calls).toFixed(2)} bytes/call)`;
+}
+
+export async function hotPath(): Promise<string> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  await redis.connect();
+  const redisStore = new RedisTokenStore({ client: redis, keys: generateSealingKey('bench'), prefix: `bench-${process.pid}:` });
+  const rows = [
+    await measure('memory', new MemoryTokenStore(), 200_000, 1),
+    await measure('memory', new MemoryTokenStore(), 200_000, 100),
+    await measure('redis', redisStore, 20_000, 1),
+    await measure('redis', redisStore, 50_000, 100),
+  ];
+  await redis.del(`bench-${process.pid}:{org:1001}`);
+  await redisStore.close();
+  redis.disconnect();
+  return `### Hot path: accessToken() with a fresh token\n\n${table(rows)}\n\n${await heapAfter(200_000)}`;
+}
+
+if (require.main === module) {
+  hotPath().then(console.log, (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,18 @@
+/** Small helpers for the benchmark scripts: percentiles and aligned tables. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function summarize(samplesMs: number[]): { p50: string; p99: string; max: string } {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const fmt = (v: number): string => `${v.toFixed(v < 1 ? 3 : 1)} ms`;
+  return { p50: fmt(percentile(sorted, 50)), p99: fmt(percentile(sorted, 99)), max: fmt(sorted[sorted.length - 1]) };
+}
+
+export function table(rows: Array<Record<string, string | number>>): string {
+  const headers = Object.keys(rows[0]);
+  const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => String(r[h]).length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(headers.map((h) => String(r[h]))))].join('\n');
+}
