@@ -1,116 +1,178 @@
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { REDIRECT, authorize, codeFor, postForm } from './support/raw-oauth.js';
+import { REDIRECT, api, authorize, postForm } from './support/raw-oauth.js';
 
-describe('Samsara emulator: authorize and the code exchange', () => {
+const ORGS = [
+  { id: '1001', name: "Charlie's Dining Services" },
+  { id: '2002', name: 'Acme <Freight> & Sons' },
+];
+
+/** What a browser would submit from the consent page: its form's fields, then the button pressed. */
+function consentForm(html: string, choices: Record<string, string>): URLSearchParams {
+  const form = /<form method="post" action="\/oauth2\/authorize">([\s\S]*?)<\/form>/.exec(html);
+  if (!form) throw new Error('the consent page has no form that posts back to /oauth2/authorize');
+  const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+  const fields = new URLSearchParams();
+  for (const [, name, value] of form[1].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields.append(name, unescape(value));
+  for (const [name, value] of Object.entries(choices)) fields.append(name, value);
+  return fields;
+}
+
+function submit(emulator: SamsaraEmulator, fields: URLSearchParams): Promise<Response> {
+  return fetch(`${emulator.url}/oauth2/authorize`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: fields,
+  });
+}
+
+function locationOf(res: Response): URL {
+  expect(res.status, 'a redirect').to.equal(302);
+  return new URL(res.headers.get('location') as string);
+}
+
+describe('Samsara emulator: the authorize endpoint', () => {
   let emulator: SamsaraEmulator;
-  let now: number;
 
   beforeEach(async () => {
-    now = Date.now();
-    emulator = await startSamsaraEmulator({ clock: () => now });
+    emulator = await startSamsaraEmulator({ organizations: ORGS });
   });
   afterEach(() => emulator.stop());
 
-  it('shows a consent page with Allow and Deny that carries the request along', async () => {
+  it('shows a consent page naming the app, with an organization choice and Allow and Deny buttons', async () => {
     const res = await authorize(emulator, { state: 'xyz' });
     expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^text\/html/);
     const html = await res.text();
-    expect(html).to.include('id="allow"').and.include('id="deny"').and.include('name="org_id"');
-    expect(html).to.include('value="xyz"').and.include(`value="${REDIRECT}"`);
+    expect(html).to.include(emulator.clientId);
+    expect(html).to.match(/<button id="allow"[^>]*>Allow</).and.match(/<button id="deny"[^>]*>Deny</);
+    expect(html).to.include('<select name="org_id">').and.include('<option value="2002">Acme &#60;Freight&#62; &#38; Sons</option>');
   });
 
-  it('redirects with a code and the exact state on Allow, and access_denied on Deny', async () => {
-    const form = (decision: string) =>
-      fetch(`${emulator.url}/oauth2/authorize`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: emulator.clientId, redirect_uri: REDIRECT, response_type: 'code', state: 'a b&c', org_id: '1001', decision }),
-      });
-    const allowed = new URL((await form('allow')).headers.get('location') as string);
-    expect(allowed.origin + allowed.pathname).to.equal(REDIRECT);
-    expect(allowed.searchParams.get('state')).to.equal('a b&c');
-    expect(allowed.searchParams.get('code')).to.match(/^[\w-]{43}$/);
-    const denied = new URL((await form('deny')).headers.get('location') as string);
-    expect(denied.searchParams.get('error')).to.equal('access_denied');
-    expect(denied.searchParams.get('error_description')).to.equal('The user denied access');
-    expect(denied.searchParams.has('code')).to.equal(false);
+  it('runs the whole code flow through the consent form: Allow for the chosen org, code, tokens, /me', async () => {
+    const state = 'st&"<>\' =x';
+    const page = await (await authorize(emulator, { state })).text();
+    const back = locationOf(await submit(emulator, consentForm(page, { org_id: '2002', decision: 'allow' })));
+    expect(back.origin + back.pathname).to.equal(REDIRECT);
+    expect(back.searchParams.get('state')).to.equal(state);
+    const code = back.searchParams.get('code') as string;
+    expect(code).to.match(/^[\w-]{43,}$/);
+
+    const tokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    expect(tokens.status).to.equal(200);
+    const me = await api(emulator, '/me', tokens.body.access_token);
+    expect(me.body.data).to.include({ id: '2002', name: 'Acme <Freight> & Sons' });
   });
 
-  it('never redirects for an unknown client or an unregistered redirect_uri', async () => {
-    const unknown = await authorize(emulator, { client_id: 'who' });
-    expect(unknown.status).to.equal(400);
-    expect(unknown.headers.get('location')).to.equal(null);
-    const offsite = await authorize(emulator, { redirect_uri: 'https://evil.example.com/cb' });
-    expect(offsite.status).to.equal(400);
-    expect(offsite.headers.get('location')).to.equal(null);
+  it('redirects access_denied with the state on Deny, and issues no code', async () => {
+    const page = await (await authorize(emulator, { state: 's1' })).text();
+    const back = locationOf(await submit(emulator, consentForm(page, { org_id: '1001', decision: 'deny' })));
+    expect(Object.fromEntries(back.searchParams)).to.deep.equal({
+      error: 'access_denied',
+      error_description: 'The user denied access',
+      state: 's1',
+    });
+    expect(back.search).to.include('error_description=The+user+denied+access');
   });
 
-  it('matches registered redirect URIs exactly when a client lists them', async () => {
-    const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: ['http://127.0.0.1:9/cb'] }], autoApprove: true });
+  it('redirects at once with autoApprove, for the first org or the one named, and omits an unsent state', async () => {
+    emulator.configure({ autoApprove: true });
+    const first = locationOf(await authorize(emulator, {}));
+    expect(first.searchParams.has('state')).to.equal(false);
+    const firstTokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: first.searchParams.get('code') as string, redirect_uri: REDIRECT });
+    expect((await api(emulator, '/me', firstTokens.body.access_token)).body.data.id).to.equal('1001');
+
+    emulator.configure({ autoApprove: '2002' });
+    const named = locationOf(await authorize(emulator, { state: 'n' }));
+    const namedTokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: named.searchParams.get('code') as string, redirect_uri: REDIRECT });
+    expect((await api(emulator, '/me', namedTokens.body.access_token)).body.data.id).to.equal('2002');
+    expect(() => emulator.configure({ autoApprove: '9999' })).to.throw(RangeError, /9999/);
+  });
+
+  it('never redirects for an unknown client or an unacceptable redirect_uri: a 400 page instead', async () => {
+    const cases: Array<Record<string, string>> = [
+      { client_id: 'who' },
+      { client_id: '' },
+      { redirect_uri: 'https://evil.example.com/cb' },
+      { redirect_uri: 'https://127.0.0.1:9/cb' }, // loopback, but not plain http
+      { redirect_uri: 'http://127.0.0.1@evil.example.com/cb' },
+      { redirect_uri: 'http://127.0.0.1:9/cb#frag' },
+      { redirect_uri: 'not a url' },
+    ];
+    for (const params of cases) {
+      const res = await authorize(emulator, { ...params, response_type: 'token' });
+      expect(res.status, JSON.stringify(params)).to.equal(400);
+      expect(res.headers.get('location'), JSON.stringify(params)).to.equal(null);
+      expect(res.headers.get('content-type')).to.match(/^text\/html/);
+    }
+    const twice = await fetch(`${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&redirect_uri=x`, { redirect: 'manual' });
+    expect(twice.status).to.equal(400);
+    // Without a registered URL there is nothing to fall back on.
+    const missing = await fetch(`${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&response_type=code`, { redirect: 'manual' });
+    expect(missing.status).to.equal(400);
+  });
+
+  it('accepts any plain-http loopback URL for a client without registered URLs', async () => {
+    emulator.configure({ autoApprove: true });
+    for (const uri of ['http://localhost:3000/cb', 'http://127.0.0.2/x?keep=1', 'http://[::1]:8080/cb']) {
+      const back = locationOf(await authorize(emulator, { redirect_uri: uri }));
+      expect(back.href.startsWith(uri), uri).to.equal(true);
+      expect(back.searchParams.get('code')).to.be.a('string');
+    }
+  });
+
+  it('re-checks client and redirect_uri on the consent POST', async () => {
+    const page = await (await authorize(emulator, { state: 's' })).text();
+    const tampered = consentForm(page, { org_id: '1001', decision: 'allow' });
+    tampered.set('redirect_uri', 'https://evil.example.com/cb');
+    const res = await submit(emulator, tampered);
+    expect(res.status).to.equal(400);
+    expect(res.headers.get('location')).to.equal(null);
+    const unknownOrg = await submit(emulator, consentForm(page, { org_id: '31337', decision: 'allow' }));
+    expect(unknownOrg.status).to.equal(400);
+  });
+
+  it('matches registered redirect URLs exactly, and uses the single one when redirect_uri is omitted', async () => {
+    const registered = 'https://app.example.com/auth/samsara/callback';
+    const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [registered] }], autoApprove: true });
     try {
-      const exact = await fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/cb')}`, { redirect: 'manual' });
-      expect(exact.status).to.equal(302);
-      const other = await fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/other')}`, { redirect: 'manual' });
-      expect(other.status).to.equal(400);
-      const omitted = await fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code`, { redirect: 'manual' });
-      expect(new URL(omitted.headers.get('location') as string).pathname).to.equal('/cb');
+      const go = (query: string) => fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code${query}`, { redirect: 'manual' });
+      expect(locationOf(await go(`&redirect_uri=${encodeURIComponent(registered)}`)).pathname).to.equal('/auth/samsara/callback');
+      expect((await go(`&redirect_uri=${encodeURIComponent(`${registered}/`)}`)).status).to.equal(400);
+      expect((await go(`&redirect_uri=${encodeURIComponent(REDIRECT)}`)).status, 'loopback is no exception once URLs are registered').to.equal(400);
+      const omitted = locationOf(await go('&state=o'));
+      expect(omitted.origin + omitted.pathname).to.equal(registered);
+      expect(omitted.searchParams.get('state')).to.equal('o');
     } finally {
       await strict.stop();
     }
   });
 
-  it('redirects unsupported_response_type with the state', async () => {
-    const res = await authorize(emulator, { response_type: 'token', state: 'st' });
-    const location = new URL(res.headers.get('location') as string);
-    expect(location.searchParams.get('error')).to.equal('unsupported_response_type');
-    expect(location.searchParams.get('state')).to.equal('st');
+  it('redirects errors in the other parameters, with the state', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ response_type: 'token' }, 'unsupported_response_type'],
+      [{ response_type: '' }, 'unsupported_response_type'],
+      [{ code_challenge: 'c'.repeat(43), code_challenge_method: 'S512' }, 'invalid_request'],
+      [{ code_challenge: 'too-short' }, 'invalid_request'],
+    ];
+    for (const [params, error] of cases) {
+      const back = locationOf(await authorize(emulator, { state: 'st', ...params }));
+      expect(back.searchParams.get('error'), JSON.stringify(params)).to.equal(error);
+      expect(back.searchParams.get('state')).to.equal('st');
+      expect(back.searchParams.has('code')).to.equal(false);
+    }
+    const base = `${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const noType = locationOf(await fetch(`${base}&state=a`, { redirect: 'manual' }));
+    expect(noType.searchParams.get('error_description')).to.equal('response_type is required.');
+    const repeated = locationOf(await fetch(`${base}&response_type=code&state=a&state=b`, { redirect: 'manual' }));
+    expect(repeated.searchParams.get('error_description')).to.equal('state is repeated.');
   });
 
-  describe('codes', () => {
-    beforeEach(() => emulator.configure({ autoApprove: true }));
-
-    it('are single use, and a replayed code revokes what it produced', async () => {
-      const code = await codeFor(emulator);
-      const first = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
-      expect(first.status).to.equal(200);
-      expect(first.headers.get('cache-control')).to.equal('no-store');
-      expect(first.body).to.include({ token_type: 'Bearer', expires_in: 3600 });
-      const replay = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
-      expect(replay.status).to.equal(400);
-      expect(replay.body.error).to.equal('invalid_grant');
-      expect(emulator.grantStatus(first.body.refresh_token)).to.equal('revoked');
-      expect(emulator.counters.invalidGrant).to.equal(1);
-    });
-
-    it('are bound to the redirect_uri of the authorize request', async () => {
-      const code = await codeFor(emulator);
-      const other = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/elsewhere' });
-      expect(other.body.error).to.equal('invalid_grant');
-      const code2 = await codeFor(emulator);
-      const missing = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: code2 });
-      expect(missing.body.error).to.equal('invalid_grant');
-    });
-
-    it('expire after codeTtl', async () => {
-      const code = await codeFor(emulator);
-      now += 601_000;
-      const res = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
-      expect(res.body).to.include({ error: 'invalid_grant' });
-      expect(res.body.error_description).to.match(/expired/);
-    });
-
-    it('check a PKCE S256 verifier', async () => {
-      const verifier = 'v'.repeat(50);
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
-      const code = await codeFor(emulator, { code_challenge: challenge, code_challenge_method: 'S256' });
-      const wrong = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: 'x'.repeat(50) });
-      expect(wrong.body.error).to.equal('invalid_grant');
-      const code2 = await codeFor(emulator, { code_challenge: challenge, code_challenge_method: 'S256' });
-      const right = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: code2, redirect_uri: REDIRECT, code_verifier: verifier });
-      expect(right.status).to.equal(200);
-    });
+  it('answers 405 to other methods', async () => {
+    const res = await fetch(`${emulator.url}/oauth2/authorize`, { method: 'PUT' });
+    expect(res.status).to.equal(405);
+    expect(res.headers.get('allow')).to.equal('GET, POST');
+    expect(res.headers.get('content-type')).to.match(/^text\/html/);
   });
 });

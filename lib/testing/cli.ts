@@ -2,28 +2,59 @@
 import { parseArgs } from 'node:util';
 import { startSamsaraEmulator } from './emulator.js';
 
-// `npm run emulator` / `npx samsara-emulator`: a local Samsara for manual testing.
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '4010' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'auto-approve': { type: 'boolean', default: false },
-    'access-token-ttl': { type: 'string', default: '3600' },
-  },
-});
+// `npx samsara-emulator` / `npm run emulator`: a local Samsara for trying the package by hand.
+const USAGE = `Usage: samsara-emulator [--port N] [--host H] [--auto-approve] [--access-token-ttl S]
+
+  --port N               port to listen on (default: $PORT, else 4010; 0 picks a free one)
+  --host H               interface to listen on (default: 127.0.0.1)
+  --auto-approve         skip the consent page and approve for the first organization
+  --access-token-ttl S   access-token lifetime in seconds (default: 3600)`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function wholeNumber(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) fail(`${name} must be a whole number, not "${text}".`);
+  return Number(text);
+}
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'auto-approve': { type: 'boolean' },
+        'access-token-ttl': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 startSamsaraEmulator({
-  host: values.host,
-  port: Number(values.port),
-  autoApprove: values['auto-approve'],
-  accessTokenTtl: Number(values['access-token-ttl']),
+  host: values.host ?? '127.0.0.1',
+  port: wholeNumber('--port', values.port ?? process.env.PORT ?? '4010'),
+  autoApprove: values['auto-approve'] ?? false,
+  accessTokenTtl: wholeNumber('--access-token-ttl', values['access-token-ttl'] ?? '3600'),
 }).then(
   (emulator) => {
-    console.log(`Samsara emulator on ${emulator.url}`);
+    console.log(`Samsara emulator listening on ${emulator.url}`);
     console.log(`  SAMSARA_BASE_URL=${emulator.url}`);
     console.log(`  SAMSARA_CLIENT_ID=${emulator.clientId}`);
     console.log(`  SAMSARA_CLIENT_SECRET=${emulator.clientSecret}   (the emulator's public test secret)`);
-    const stop = (): void => {
+    const stop = (signal: NodeJS.Signals): void => {
+      console.log(`${signal}: stopping the emulator.`);
       void emulator.stop().then(() => process.exit(0));
     };
     process.once('SIGINT', stop);

@@ -1,14 +1,30 @@
-/** Deterministic, realistic Samsara fleet data for the emulator: the same org always has the same vehicles. */
+// Deterministic, realistic fleet data for the emulator: the same organization id always yields the
+// same vehicles, so a test can assert on "Fleet Truck #1" across runs and machines.
 
-/** A vehicle as `GET /fleet/vehicles` returns it (SAMSARA.md). */
+/**
+ * A vehicle as the emulator's `GET /fleet/vehicles` returns it: Samsara's Vehicle object, where only
+ * `id` and `createdAtTime` are always present.
+ *
+ * @example
+ * ```ts
+ * import type { EmulatedVehicle } from 'passport-samsara/testing';
+ *
+ * const res = await fetch(`${samsara.url}/fleet/vehicles?limit=10`, { headers: { authorization: `Bearer ${token}` } });
+ * const { data } = (await res.json()) as { data: EmulatedVehicle[] };
+ * console.log(data[0].name); // "Fleet Truck #1"
+ * ```
+ */
 export interface EmulatedVehicle {
   id: string;
+  /** RFC 3339. */
   createdAtTime: string;
+  /** RFC 3339. */
   updatedAtTime?: string;
   name?: string;
   vin?: string;
   make?: string;
   model?: string;
+  /** A string, as Samsara sends it. */
   year?: string;
   licensePlate?: string;
   serial?: string;
@@ -22,7 +38,7 @@ export interface EmulatedVehicle {
   externalIds?: Record<string, string>;
 }
 
-const MAKES: Array<[string, string[]]> = [
+const MAKES: Array<[make: string, models: string[]]> = [
   ['Freightliner', ['Cascadia', 'M2 106']],
   ['Kenworth', ['T680', 'W900']],
   ['Peterbilt', ['579', '389']],
@@ -36,37 +52,57 @@ const TAGS = [
   { id: '4120', name: 'Refrigerated' },
 ];
 const DRIVERS = ['Ana Ruiz', 'Ben Okafor', 'Chen Wei', 'Dana Fox', 'Eli Novak', 'Farah Haddad'];
-const VIN_CHARS = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
+const LETTERS = 'ABCDEFGHJKLMNPRSTUVWXYZ'; // VINs never use I, O or Q
+const VIN_CHARS = `${LETTERS}0123456789`;
+const DAY = 86_400_000;
 
-/** The vehicles of one organization, generated from its id. */
+/**
+ * The first `count` vehicles of an organization, generated from its id.
+ *
+ * @example
+ * ```ts
+ * vehiclesOf('1001', 2).map((v) => v.name); // ['Fleet Truck #1', 'Fleet Truck #2']
+ * ```
+ */
 export function vehiclesOf(orgId: string, count: number): EmulatedVehicle[] {
   const random = prng(orgId);
   const pick = <T>(items: ArrayLike<T>): T => items[Math.floor(random() * items.length)];
+  const chars = (alphabet: string, length: number): string => Array.from({ length }, () => pick(alphabet)).join('');
   const base = Date.UTC(2021, 0, 4);
   return Array.from({ length: count }, (_, i) => {
-    const created = base + Math.floor(random() * 3 * 365 * 86_400_000);
+    const created = base + Math.floor(random() * 3 * 365 * DAY);
+    // Steps wider than the random part keep ids unique and ascending, as Samsara's are.
     const id = String(212_014_918_000_000 + i * 1_733 + Math.floor(random() * 1_000));
-    const vehicle: EmulatedVehicle = { id, createdAtTime: new Date(created).toISOString() };
-    if (i % 25 === 24) return vehicle; // some vehicles carry nothing but the required fields
+    const vehicle: EmulatedVehicle = { id, createdAtTime: rfc3339(created) };
+    // Some vehicles carry nothing but the required fields, so clients meet the sparse shape early.
+    if (i % 25 === 24) return vehicle;
     const [make, models] = pick(MAKES);
-    const serial = Array.from({ length: 10 }, () => pick(VIN_CHARS.slice(0, 23))).join('');
+    const serial = `G${chars(LETTERS, 3)}-${chars(LETTERS, 3)}-${chars(LETTERS, 3)}`;
+    const light = make === 'Ford';
     Object.assign(vehicle, {
       name: `Fleet Truck #${i + 1}`,
-      vin: Array.from({ length: 17 }, () => pick(VIN_CHARS)).join(''),
+      vin: chars(VIN_CHARS, 17),
       make,
       model: pick(models),
       year: String(2015 + Math.floor(random() * 11)),
-      licensePlate: `${pick(VIN_CHARS.slice(0, 23))}${pick(VIN_CHARS.slice(0, 23))}${String(1000 + i).slice(-4)}`,
-      serial: `G${serial.slice(0, 3)}-${serial.slice(3, 6)}-${serial.slice(6, 9)}`,
-      gateway: { model: 'VG54NA', serial: `G${serial.slice(0, 3)}-${serial.slice(3, 6)}-${serial.slice(6, 9)}` },
-      updatedAtTime: new Date(created + Math.floor(random() * 30 * 86_400_000)).toISOString(),
-      vehicleType: make === 'Ford' ? 'passenger' : 'truck',
-      vehicleRegulationMode: make === 'Ford' ? 'unregulated' : 'regulated',
+      licensePlate: `${chars(LETTERS, 2)}${String(1000 + i).slice(-4)}`,
+      serial,
+      gateway: { model: i % 7 === 0 ? 'VG34' : 'VG54NA', serial },
+      updatedAtTime: rfc3339(created + Math.floor(random() * 30 * DAY)),
+      vehicleType: light ? 'passenger' : 'truck',
+      vehicleRegulationMode: light ? 'unregulated' : 'regulated',
     });
+    if (i % 7 === 0) vehicle.esn = String(4_412_000_000 + i);
     if (i % 3 === 0) vehicle.tags = [pick(TAGS)];
     if (i % 4 === 1) vehicle.staticAssignedDriver = { id: String(52_000 + (i % DRIVERS.length)), name: DRIVERS[i % DRIVERS.length] };
+    if (i % 5 === 2) vehicle.externalIds = { maintenanceId: `MX-${10_000 + i}` };
+    if (i % 11 === 3) vehicle.notes = 'Liftgate serviced; check tire pressure weekly.';
     return vehicle;
   });
+}
+
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** mulberry32 seeded from a string: cheap, deterministic, good enough for fake fleets. */

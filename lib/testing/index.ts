@@ -1,8 +1,23 @@
-export {
-  startSamsaraEmulator,
-  EMULATOR_CLIENT_ID,
-  EMULATOR_CLIENT_SECRET,
-} from './emulator.js';
+/**
+ * `passport-samsara/testing`: a local Samsara (OAuth 2.0 authorize, token and revoke endpoints,
+ * `GET /me`, `GET /fleet/vehicles`) for tests, benchmarks and the example app, with faults,
+ * latency, a movable clock and counters. It is written from Samsara's documentation and the RFCs,
+ * not from this package's client, so a client bug shows up as a failing test.
+ *
+ * @example
+ * ```ts
+ * import { startSamsaraEmulator } from 'passport-samsara/testing';
+ *
+ * const samsara = await startSamsaraEmulator({ autoApprove: true });
+ * const grant = samsara.issueGrant();
+ * const me = await fetch(`${samsara.url}/me`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
+ * console.log((await me.json()).data.name); // "Charlie's Dining Services"
+ * await samsara.stop();
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { startSamsaraEmulator, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from './emulator.js';
 export type {
   SamsaraEmulator,
   EmulatorOptions,
