@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { createSamsaraApp } from '../example/app.js';
+import { clientOf } from './support/grants.js';
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -34,7 +35,7 @@ describe('the example app in a real browser, mounted inside another app', functi
     parent.use(
       '/samsara',
       createSamsaraApp({
-        strategy: { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url },
+        strategy: { ...clientOf(emulator) },
         verify: async (profile) => (profile.id === 'blocked' ? false : { plan: 'trial' }),
       }),
     );

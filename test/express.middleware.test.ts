@@ -16,7 +16,7 @@ import {
   type TokenStore,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { seedGrant } from './support/grants.js';
+import { clientOf, seedGrant } from './support/grants.js';
 
 describe('Express: req.samsara, the error handler and logout', () => {
   let emulator: SamsaraEmulator;
@@ -29,7 +29,7 @@ describe('Express: req.samsara, the error handler and logout', () => {
   async function startApp(tokenStore: TokenStore, maxRateLimitWait = 5_000): Promise<void> {
     tokens = new TokenManager({
       store: tokenStore,
-      client: new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, timeout: 1_000 }),
+      client: new OAuthClient({ ...clientOf(emulator), timeout: 1_000 }),
     });
     const app = express();
     app.use(session({ secret: 'test', resave: false, saveUninitialized: true }));

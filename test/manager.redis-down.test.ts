@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OAuthClient, RedisTokenStore, StoreUnavailable, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { seedGrant } from './support/grants.js';
+import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 describe('TokenManager when Redis dies mid-request', function () {
@@ -23,7 +23,7 @@ describe('TokenManager when Redis dies mid-request', function () {
     store = new RedisTokenStore({ client, keys: generateSealingKey(), prefix: 'down:', timeout: STORE_TIMEOUT });
     manager = new TokenManager({
       store,
-      client: new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, timeout: 1_000 }),
+      client: new OAuthClient({ ...clientOf(emulator), timeout: 1_000 }),
     });
   });
   afterEach(async () => {

@@ -10,7 +10,7 @@ import {
   type Credentials,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { seedGrant } from './support/grants.js';
+import { clientOf, seedGrant } from './support/grants.js';
 
 describe('TokenManager: refreshing in one process', () => {
   let emulator: SamsaraEmulator;
@@ -22,7 +22,7 @@ describe('TokenManager: refreshing in one process', () => {
     store = new MemoryTokenStore();
     manager = new TokenManager({
       store,
-      client: new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, timeout: 400 }),
+      client: new OAuthClient({ ...clientOf(emulator), timeout: 400 }),
       retryDelay: 20,
     });
   });
@@ -70,7 +70,7 @@ describe('TokenManager: refreshing in one process', () => {
 
   it('raises ReauthorizationRequired and deletes the credentials when the grant is dead', async () => {
     const creds = await seedGrant(emulator, store);
-    await new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url }).revoke(creds.refreshToken);
+    await new OAuthClient({ ...clientOf(emulator) }).revoke(creds.refreshToken);
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ReauthorizationRequired);
     expect(err).to.include({ code: 'SAMSARA_REAUTHORIZE', status: 401, key: '1001' });

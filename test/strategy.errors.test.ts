@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MemoryTokenStore, SamsaraStrategy } from 'passport-samsara';
 import { startSamsaraEmulator, type EmulatorFault, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
+import { clientOf } from './support/grants.js';
 
 describe('SamsaraStrategy: token and profile failures during sign-in', () => {
   let emulator: SamsaraEmulator;
@@ -13,9 +14,7 @@ describe('SamsaraStrategy: token and profile failures during sign-in', () => {
     tokenStore = new MemoryTokenStore();
     app = await startApp(
       new SamsaraStrategy({
-        clientID: emulator.clientId,
-        clientSecret: emulator.clientSecret,
-        baseURL: emulator.url,
+        ...clientOf(emulator),
         timeout: 500,
         tokenStore,
       }),

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MemoryTokenStore, SamsaraStrategy } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
+import { clientOf } from './support/grants.js';
 
 describe('SamsaraStrategy: the authorization-code flow through Express', () => {
   let emulator: SamsaraEmulator;
@@ -13,9 +14,7 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
     tokenStore = new MemoryTokenStore();
     app = await startApp(
       new SamsaraStrategy({
-        clientID: emulator.clientId,
-        clientSecret: emulator.clientSecret,
-        baseURL: emulator.url,
+        ...clientOf(emulator),
         tokenStore,
       }),
     );

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { ConfigurationError, SamsaraStrategy } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
+import { clientOf } from './support/grants.js';
 
 const ENV_KEYS = ['SAMSARA_CLIENT_ID', 'SAMSARA_CLIENT_SECRET', 'SAMSARA_CALLBACK_URL', 'SAMSARA_REGION', 'SAMSARA_BASE_URL'];
 
@@ -112,7 +113,7 @@ describe('SamsaraStrategy: options and the environment', () => {
 
     it('sends a PKCE S256 challenge when pkce is on, and the verifier with the code', async () => {
       const app = await startApp(
-        new SamsaraStrategy({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, pkce: true }),
+        new SamsaraStrategy({ ...clientOf(emulator), pkce: true }),
       );
       try {
         const { authorizeURL, callback } = await authorizeRedirect(app);
@@ -128,7 +129,7 @@ describe('SamsaraStrategy: options and the environment', () => {
     it('skips /me with skipUserProfile and a verify of its own', async () => {
       const app = await startApp(
         new SamsaraStrategy(
-          { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url, skipUserProfile: true },
+          { ...clientOf(emulator), skipUserProfile: true },
           async (_at, _rt, profile) => ({ profileSeen: profile !== undefined }),
         ),
       );

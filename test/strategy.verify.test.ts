@@ -10,6 +10,7 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
+import { clientOf } from './support/grants.js';
 
 interface Seen {
   req?: boolean;
@@ -27,7 +28,7 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
   });
   after(() => emulator.stop());
 
-  const options = () => ({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url });
+  const options = () => clientOf(emulator);
 
   async function signInWith(strategy: SamsaraStrategy): Promise<{ status: number; body: any }> {
     const app = await startApp(strategy);

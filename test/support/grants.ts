@@ -19,3 +19,8 @@ export async function seedGrant(
     scope: grant.scope,
   });
 }
+
+/** The client options that point the package at an emulator. */
+export function clientOf(emulator: SamsaraEmulator): { clientID: string; clientSecret: string; baseURL: string } {
+  return { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url };
+}
