@@ -12,6 +12,7 @@ import {
   type SamsaraTokenParams,
   type SamsaraUser,
   type TokenManagerOptions,
+  type VerifyDone,
 } from 'passport-samsara';
 
 /** Options of {@link createSamsaraApp}. */
@@ -23,8 +24,9 @@ export interface SamsaraAppOptions {
   /** The session middleware. Default: express-session with its memory store (one process). */
   session?: RequestHandler;
   /**
-   * Your verify: called after the credentials are stored, with the organization's profile;
-   * what it returns joins `{ orgId, orgName }` in the session. Return false to refuse the sign-in.
+   * Your verify: called with the organization's profile before its credentials are stored; what
+   * it returns joins `{ orgId, orgName }` in the session. Return false to refuse the sign-in (and
+   * keep nothing).
    */
   verify?: (profile: SamsaraProfile, req: Request) => Promise<Record<string, unknown> | false>;
 }
@@ -38,7 +40,12 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
   const passport = new Passport();
   const strategy = new SamsaraStrategy(
     { ...options.strategy, passReqToCallback: true },
-    async (req: Request, accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile) => {
+    // Five parameters after req: passport's arity for (…, params, profile, done); this one returns
+    // a promise instead of calling done.
+    async (req: Request, accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+      const extra = options.verify ? await options.verify(profile, req) : {};
+      // A refused organization's grant is never stored.
+      if (extra === false) return false;
       await strategy.tokenStore.replace(profile.id, {
         accessToken,
         refreshToken,
@@ -46,9 +53,7 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
         ...(params.scope ? { scope: params.scope } : {}),
       });
       const user: SamsaraUser = { orgId: profile.id, orgName: profile.displayName };
-      if (!options.verify) return user;
-      const extra = await options.verify(profile, req);
-      return extra === false ? false : { ...extra, ...user };
+      return { ...extra, ...user };
     },
   );
   passport.use(strategy);
@@ -60,7 +65,7 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
   app.use(
     options.session ??
       session({
-        secret: process.env.SESSION_SECRET ?? 'passport-samsara example: set SESSION_SECRET',
+        secret: sessionSecret(),
         resave: false,
         saveUninitialized: false,
         cookie: { httpOnly: true, sameSite: 'lax' },
@@ -91,11 +96,12 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
   app.get('/vehicles', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const response = await req.samsara.fetch('/fleet/vehicles?limit=50');
-      const body = (await response.json()) as { data?: Array<{ id: string; name?: string; vin?: string }> };
       if (!response.ok) {
+        await response.body?.cancel();
         res.status(502).json({ error: { code: 'SAMSARA_API', status: response.status } });
         return;
       }
+      const body = (await response.json()) as { data?: Array<{ id: string; name?: string; vin?: string }> };
       if (req.accepts(['json', 'html']) === 'json') {
         res.json(body);
         return;
@@ -114,6 +120,15 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
     samsaraErrorHandler({ signInPath: `${req.baseUrl}/auth/samsara` })(err, req, res, next),
   );
   return app;
+}
+
+/** SESSION_SECRET; a fixed one only while nothing real is configured (the emulator). */
+export function sessionSecret(): string {
+  if (process.env.SESSION_SECRET) return process.env.SESSION_SECRET;
+  if (process.env.SAMSARA_CLIENT_ID) {
+    throw new Error('Set SESSION_SECRET (a long random string) to run the example against the real Samsara.');
+  }
+  return 'passport-samsara example on the emulator';
 }
 
 function page(base: string, user: SamsaraUser | undefined, failed: boolean): string {

@@ -4,7 +4,7 @@ import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
 import { RedisTokenStore, type TokenStore } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
-import { createSamsaraApp } from './app.js';
+import { createSamsaraApp, sessionSecret } from './app.js';
 
 /**
  * `npm start`. With nothing configured it runs on the built-in Samsara emulator and memory stores.
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
         ? {
             session: session({
               store: new RedisStore({ client: redis, prefix: 'example-sess:' }),
-              secret: process.env.SESSION_SECRET ?? 'passport-samsara example: set SESSION_SECRET',
+              secret: sessionSecret(),
               resave: false,
               saveUninitialized: false,
               cookie: { httpOnly: true, sameSite: 'lax' },

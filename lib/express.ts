@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable } from './errors.js';
+import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable, UpstreamError } from './errors.js';
 import type { TokenManager } from './tokens/manager.js';
 
 /**
@@ -79,11 +79,22 @@ function context(tokens: TokenManager, key: string | undefined, maxWait: number)
     async fetch(path, init = {}) {
       const org = signedIn();
       const url = apiURL(tokens, path);
-      const send = (token: string) => {
+      const send = async (token: string): Promise<Response_> => {
         const headers = new Headers(init.headers);
         headers.set('authorization', `Bearer ${token}`);
         if (!headers.has('accept')) headers.set('accept', 'application/json');
-        return fetch(url, { ...init, headers, redirect: 'manual', signal: init.signal ?? AbortSignal.timeout(tokens.client.timeout) });
+        const signal = init.signal ?? AbortSignal.timeout(tokens.client.timeout);
+        try {
+          // redirect: 'manual': a redirect must not carry the Bearer token to wherever it points.
+          return await fetch(url, { ...init, headers, redirect: 'manual', signal });
+        } catch (err) {
+          const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+          throw new UpstreamError(
+            timedOut ? 'SAMSARA_TIMEOUT' : 'SAMSARA_UNREACHABLE',
+            timedOut ? `Samsara's API did not answer within ${tokens.client.timeout} ms.` : "Samsara's API could not be reached.",
+            { cause: err },
+          );
+        }
       };
       const replayable = init.body === undefined || init.body === null || typeof init.body === 'string' || init.body instanceof URLSearchParams;
       let token = await tokens.accessToken(org);
@@ -98,9 +109,11 @@ function context(tokens: TokenManager, key: string | undefined, maxWait: number)
         } else if (response.status === 429) {
           const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
           await response.body?.cancel();
-          if (waited + retryAfter * 1000 > maxWait) throw new RateLimited(retryAfter);
-          await sleep(retryAfter * 1000);
-          waited += retryAfter * 1000;
+          // A floor on each wait, so that `Retry-After: 0` cannot turn into a busy loop.
+          const wait = Math.max(MIN_RATE_LIMIT_WAIT, retryAfter * 1000);
+          if (waited + wait > maxWait) throw new RateLimited(retryAfter);
+          await sleep(wait);
+          waited += wait;
         } else {
           break;
         }
@@ -110,6 +123,8 @@ function context(tokens: TokenManager, key: string | undefined, maxWait: number)
     },
   };
 }
+
+const MIN_RATE_LIMIT_WAIT = 50;
 
 /** Only URLs under Samsara's base URL: a Bearer token must never leave for another host. */
 function apiURL(tokens: TokenManager, path: string): string {
@@ -161,9 +176,19 @@ export function samsaraErrorHandler(options: SamsaraErrorHandlerOptions = {}): E
       res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
     }
     if (err instanceof ReauthorizationRequired) res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
-    res.status(err.status).json({ error: { code: err.code, message: err.message } });
+    // A server-side failure's message names internals (a Redis address, Samsara's own words): the
+    // client gets a fixed sentence, the app's logs get the error itself.
+    const message = err.status >= 500 ? SERVER_SIDE_MESSAGES[err.status] ?? 'Samsara is unavailable; try again later.' : err.message;
+    res.status(err.status).json({ error: { code: err.code, message } });
   };
 }
+
+const SERVER_SIDE_MESSAGES: Record<number, string> = {
+  500: 'The Samsara integration is misconfigured.',
+  502: 'Samsara answered unexpectedly; try again later.',
+  503: 'Samsara access is briefly unavailable; retry after the Retry-After delay.',
+  504: 'Samsara did not answer in time; try again later.',
+};
 
 function prefersHTML(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html';
@@ -183,6 +208,7 @@ export interface SamsaraLogoutOptions {
  * A route handler that disconnects: revokes the grant at Samsara, deletes the credentials, logs
  * the user out, destroys the session and clears its cookie. The sign-out happens even when the
  * revoke request fails; that failure (`RevokeFailed`) then goes to `next` once the session is gone.
+ * When the token store is unavailable nothing is signed out and `StoreUnavailable` goes to `next`.
  *
  * @example
  * ```ts
@@ -196,6 +222,12 @@ export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
     const key = keyOf(req);
     const revoked = key === undefined ? Promise.resolve(undefined) : options.tokens.revoke(key).then(() => undefined, (err: unknown) => err);
     void revoked.then((revokeError) => {
+      // The store could not even be read: the credentials are still there, so keep the session
+      // (and with it the key) for a retry.
+      if (revokeError instanceof StoreUnavailable) {
+        next(revokeError);
+        return;
+      }
       const finish = (err?: unknown): void => {
         res.clearCookie(cookieName);
         if (err ?? revokeError) {

@@ -4,7 +4,6 @@ export type {
   SamsaraStrategyOptionsWithRequest,
   SamsaraVerify,
   SamsaraVerifyAsync,
-  SamsaraVerifyAsyncWithParams,
   SamsaraVerifyCallback,
   SamsaraVerifyCallbackWithParams,
   SamsaraVerifyWithRequest,

@@ -176,8 +176,16 @@ export class OAuthClient {
  * body, or an OAuth error Samsara answered with a 5xx or `temporarily_unavailable`.
  */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof UpstreamError) return true;
+  if (err instanceof UpstreamError) {
+    const status = err.upstreamStatus;
+    return status === undefined || status >= 500 || status === 408 || status === 429;
+  }
   return err instanceof TokenError && (err.status === UPSTREAM_FAILED || err.code === 'temporarily_unavailable');
+}
+
+/** The OAuth `error` (e.g. `invalid_grant`) of a token endpoint refusal, or undefined. */
+export function oauthErrorOf(err: unknown): string | undefined {
+  return err instanceof TokenError ? err.code : undefined;
 }
 
 /** The status of a TokenError Samsara answered with a 5xx: a bad gateway, from our side. */

@@ -31,37 +31,73 @@ export interface SamsaraUser {
 export type VerifyDone = OAuth2Strategy.VerifyCallback;
 type Verified = Express.User | false;
 
-/** A verify that returns (a promise of) the user: `async (accessToken, refreshToken, profile) => user`. */
-export type SamsaraVerifyAsync = (accessToken: string, refreshToken: string, profile: SamsaraProfile) => PromiseLike<Verified>;
-/** A verify that returns (a promise of) the user and also sees the token params. */
-export type SamsaraVerifyAsyncWithParams = (
+/**
+ * A verify that returns the user (or a promise of it; `false` refuses):
+ * `async (accessToken, refreshToken, profile) => user`.
+ *
+ * @example
+ * ```ts
+ * const verify: SamsaraVerifyAsync = async (accessToken, refreshToken, profile) => ({ orgId: profile.id });
+ * ```
+ */
+export type SamsaraVerifyAsync = (accessToken: string, refreshToken: string, profile: SamsaraProfile) => Verified | PromiseLike<Verified>;
+/**
+ * passport's verify: calls `done` (it may also be `async` and return a promise of the user).
+ *
+ * @example
+ * ```ts
+ * const verify: SamsaraVerifyCallback = (accessToken, refreshToken, profile, done) => done(null, { orgId: profile.id });
+ * ```
+ */
+export type SamsaraVerifyCallback = (
   accessToken: string,
   refreshToken: string,
-  params: SamsaraTokenParams,
   profile: SamsaraProfile,
-) => PromiseLike<Verified>;
-/** A passport-style verify that calls `done`. */
-export type SamsaraVerifyCallback = (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => void;
-/** A passport-style verify that calls `done` and also sees the token params. */
+  done: VerifyDone,
+) => void | PromiseLike<Verified | void>;
+/**
+ * passport's verify with the token params: five parameters, so `params` comes before `profile`.
+ * It may call `done` or return (a promise of) the user.
+ *
+ * @example
+ * ```ts
+ * const verify: SamsaraVerifyCallbackWithParams = async (accessToken, refreshToken, params, profile) =>
+ *   ({ orgId: profile.id, expiresAt: params.expires_at });
+ * ```
+ */
 export type SamsaraVerifyCallbackWithParams = (
   accessToken: string,
   refreshToken: string,
   params: SamsaraTokenParams,
   profile: SamsaraProfile,
   done: VerifyDone,
-) => void;
+) => void | PromiseLike<Verified | void>;
 /**
- * Any verify form. An `async` function (or one with fewer parameters than the `done` forms) is
- * read as returning the user; otherwise passport-oauth2's arities apply.
+ * Any verify form. As in passport-oauth2 the number of declared parameters decides the arguments:
+ * 3 or fewer `(accessToken, refreshToken, profile)`, 4 `(…, profile, done)`, 5
+ * `(…, params, profile, done)` (one more each with `passReqToCallback`). Every form may call
+ * `done` or return (a promise of) the user; the first answer wins.
+ *
+ * @example
+ * ```ts
+ * const verify: SamsaraVerify = async (accessToken, refreshToken, profile) => ({ orgId: profile.id });
+ * ```
  */
-export type SamsaraVerify = SamsaraVerifyAsync | SamsaraVerifyAsyncWithParams | SamsaraVerifyCallback | SamsaraVerifyCallbackWithParams;
+export type SamsaraVerify = SamsaraVerifyAsync | SamsaraVerifyCallback | SamsaraVerifyCallbackWithParams;
 
-/** The verify forms of {@link SamsaraVerify}, with the request first (`passReqToCallback: true`). */
+/**
+ * The verify forms of {@link SamsaraVerify}, with the request first (`passReqToCallback: true`).
+ *
+ * @example
+ * ```ts
+ * const verify: SamsaraVerifyWithRequest = async (req: Request, accessToken: string, refreshToken: string, profile: SamsaraProfile) =>
+ *   ({ orgId: profile.id, invitedBy: req.query.invite });
+ * ```
+ */
 export type SamsaraVerifyWithRequest =
-  | ((req: Request, ...rest: Parameters<SamsaraVerifyAsync>) => PromiseLike<Verified>)
-  | ((req: Request, ...rest: Parameters<SamsaraVerifyAsyncWithParams>) => PromiseLike<Verified>)
-  | ((req: Request, ...rest: Parameters<SamsaraVerifyCallback>) => void)
-  | ((req: Request, ...rest: Parameters<SamsaraVerifyCallbackWithParams>) => void);
+  | WithRequest<SamsaraVerifyAsync>
+  | WithRequest<SamsaraVerifyCallback>
+  | WithRequest<SamsaraVerifyCallbackWithParams>;
 type WithRequest<F extends (...args: any[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
 
 /** The options of {@link SamsaraStrategy}; every one may be left out. */
@@ -139,8 +175,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
   private readonly callbackPath: string;
 
   // TypeScript types an inline callback's parameters from the first overload it tries, so the
-  // async (accessToken, refreshToken, profile) form comes first and needs no annotations; the
-  // other forms annotate their parameters.
+  // (accessToken, refreshToken, profile) form comes first and needs no annotations; the other
+  // forms annotate their parameters.
   constructor(options?: SamsaraStrategyOptions);
   constructor(verify: SamsaraVerifyAsync);
   constructor(verify: SamsaraVerify);
@@ -160,6 +196,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const tokenStore = options.tokenStore ?? new MemoryTokenStore();
     if (!verify && options.skipUserProfile) {
       throw new ConfigurationError('The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.');
+    }
+    if (options.pkce && options.state === false) {
+      throw new ConfigurationError('PKCE keeps its verifier with the state: pkce needs state, so it cannot be used with state: false.');
     }
     const passReq = options.passReqToCallback === true;
     const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
@@ -271,6 +310,7 @@ function storeCredentials(store: TokenStore) {
     refreshToken: string,
     params: SamsaraTokenParams,
     profile: SamsaraProfile,
+    _done: VerifyDone, // declared so that passport's arity rule hands over the params
   ): Promise<SamsaraUser> => {
     await store.replace(profile.id, {
       accessToken,
@@ -284,40 +324,35 @@ function storeCredentials(store: TokenStore) {
 
 /**
  * passport-oauth2 picks the verify's arguments by its arity, so it gets one fixed-arity wrapper
- * that always receives the token params, and the wrapper calls the app's verify in whichever form
- * the app wrote: `done`-style (4 or 5 parameters, +1 with the request) or promise-returning
- * (`async`, or fewer parameters than a `done`-style one has). `done` fires once.
+ * that always receives the token params, and the wrapper calls the app's verify with passport's
+ * arities (3 or fewer: no `done`; 4: `done`; 5: params and `done`; +1 with the request). Every form
+ * may answer through `done` or by returning (a promise of) the user; the first answer wins, and
+ * a promise that resolves to undefined leaves the answer to `done`.
  */
 function adaptVerify(verify: AnyVerify, passReq: boolean): AnyVerify {
-  const reqArgs = passReq ? 1 : 0;
-  const promiseStyle = verify.constructor.name === 'AsyncFunction' || verify.length < 4 + reqArgs;
-  const withParams = verify.length === (promiseStyle ? 4 : 5) + reqArgs;
-  const call = (
-    head: unknown[],
-    params: SamsaraTokenParams,
-    profile: SamsaraProfile,
-    done: VerifyDone,
-  ): void => {
+  const withParams = verify.length >= 5 + (passReq ? 1 : 0);
+  const call = (head: unknown[], params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone): void => {
     let settled = false;
     const once: VerifyDone = (err, user, info) => {
       if (settled) return;
       settled = true;
       done(err, user, info);
     };
-    const args = withParams ? [...head, params, profile] : [...head, profile];
     let result: unknown;
     try {
-      result = verify(...args, ...(promiseStyle ? [] : [once]));
+      result = verify(...head, ...(withParams ? [params, profile] : [profile]), once);
     } catch (err) {
       once(err);
       return;
     }
     if (isThenable(result)) {
       result.then(
-        (user) => once(null, user as Verified),
+        (user) => {
+          if (user !== undefined) once(null, user as Verified);
+        },
         (err: unknown) => once(err ?? new Error('The verify callback rejected without a reason.')),
       );
-    } else if (promiseStyle) {
+    } else if (result !== undefined) {
       once(null, result as Verified);
     }
   };

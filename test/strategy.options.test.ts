@@ -97,6 +97,10 @@ describe('SamsaraStrategy: options and the environment', () => {
     expect(off.searchParams.has('state')).to.equal(false);
   });
 
+  it('refuses pkce together with state: false, clearly', () => {
+    expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', pkce: true, state: false })).to.throw(ConfigurationError, /pkce needs state/);
+  });
+
   it('refuses skipUserProfile with the default verify, which keys credentials by organization', () => {
     expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', skipUserProfile: true })).to.throw(
       ConfigurationError,

@@ -85,11 +85,21 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
       },
     },
     {
-      title: 'async (accessToken, refreshToken, params, profile)',
+      title: 'async (accessToken, refreshToken, params, profile, done) returning the user',
       withParams: true,
-      make: (seen) => async (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile) => {
-        Object.assign(seen, { accessToken, refreshToken, params, profile });
-        return { id: profile.id };
+      make: (seen) =>
+        async (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+          Object.assign(seen, { accessToken, refreshToken, params, profile });
+          return { id: profile.id };
+        },
+    },
+    {
+      title: 'async (accessToken, refreshToken, profile, done) calling done',
+      withParams: false,
+      make: (seen) => async (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => {
+        Object.assign(seen, { accessToken, refreshToken, profile });
+        await new Promise((r) => setTimeout(r, 5));
+        done(null, { id: profile.id });
       },
     },
   ];
@@ -106,26 +116,24 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
     it(`calls a ${c.title.replace('(', '(req, ')} verify with the request first`, async () => {
       const seen: Seen = {};
       const inner = c.make(seen) as (...args: unknown[]) => unknown;
-      const withReq: SamsaraVerifyWithRequest =
-        c.title.startsWith('async')
-          ? c.withParams
-            ? async (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile) => {
+      // The same verify with the request in front: one more declared parameter.
+      const arity = (c.make({}) as (...args: unknown[]) => unknown).length;
+      const withReq = (
+        arity === 3
+          ? async (req: Request, at: string, rt: string, profile: SamsaraProfile) => {
+              seen.req = typeof req.get === 'function';
+              return inner(at, rt, profile);
+            }
+          : arity === 4
+            ? (req: Request, at: string, rt: string, profile: SamsaraProfile, done: VerifyDone) => {
                 seen.req = typeof req.get === 'function';
-                return (await inner(at, rt, params, profile)) as Express.User;
+                return inner(at, rt, profile, done);
               }
-            : async (req: Request, at: string, rt: string, profile: SamsaraProfile) => {
+            : (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
                 seen.req = typeof req.get === 'function';
-                return (await inner(at, rt, profile)) as Express.User;
+                return inner(at, rt, params, profile, done);
               }
-          : c.withParams
-            ? (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
-                seen.req = typeof req.get === 'function';
-                inner(at, rt, params, profile, done);
-              }
-            : (req: Request, at: string, rt: string, profile: SamsaraProfile, done: VerifyDone) => {
-                seen.req = typeof req.get === 'function';
-                inner(at, rt, profile, done);
-              };
+      ) as SamsaraVerifyWithRequest;
       const res = await signInWith(new SamsaraStrategy({ ...options(), passReqToCallback: true }, withReq));
       expect(res.status).to.equal(200);
       expect(res.body.user).to.deep.equal({ id: '1001' });
@@ -158,7 +166,19 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
     expect(refusedByPromise.status).to.equal(401);
   });
 
-  it('turns a verify that throws or rejects into an error, once', async () => {
+  it('reads a 4-parameter verify as (accessToken, refreshToken, profile, done), as passport-oauth2 does', async () => {
+    let fourth: unknown;
+    const res = await signInWith(
+      new SamsaraStrategy(options(), ((_at: string, _rt: string, third: SamsaraProfile, done: VerifyDone) => {
+        fourth = done;
+        return Promise.resolve({ third: third.provider });
+      }) as SamsaraVerify),
+    );
+    expect(res.body.user).to.deep.equal({ third: 'samsara' });
+    expect(fourth).to.be.a('function');
+  });
+
+  it('turns a verify that throws or rejects into an error', async () => {
     const thrown = await signInWith(
       new SamsaraStrategy(options(), (_at: string, _rt: string, _profile: SamsaraProfile, _done: VerifyDone) => {
         throw new Error('verify exploded');

@@ -49,16 +49,17 @@ startSamsaraEmulator({
   accessTokenTtl: wholeNumber('--access-token-ttl', values['access-token-ttl'] ?? '3600'),
 }).then(
   (emulator) => {
-    console.log(`Samsara emulator listening on ${emulator.url}`);
-    console.log(`  SAMSARA_BASE_URL=${emulator.url}`);
-    console.log(`  SAMSARA_CLIENT_ID=${emulator.clientId}`);
-    console.log(`  SAMSARA_CLIENT_SECRET=${emulator.clientSecret}   (the emulator's public test secret)`);
+    // Handlers first: whoever reads the banner may signal at once.
     const stop = (signal: NodeJS.Signals): void => {
       console.log(`${signal}: stopping the emulator.`);
       void emulator.stop().then(() => process.exit(0));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    console.log(`Samsara emulator listening on ${emulator.url}`);
+    console.log(`  SAMSARA_BASE_URL=${emulator.url}`);
+    console.log(`  SAMSARA_CLIENT_ID=${emulator.clientId}`);
+    console.log(`  SAMSARA_CLIENT_SECRET=${emulator.clientSecret}   (the emulator's public test secret)`);
   },
   (err: unknown) => {
     console.error(`The emulator could not start: ${err instanceof Error ? err.message : String(err)}`);

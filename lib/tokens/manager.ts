@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TokenError } from 'passport-oauth2';
 import {
   ConfigurationError,
   ReauthorizationRequired,
@@ -8,7 +7,7 @@ import {
   StoreUnavailable,
   TokenRejectedError,
 } from '../errors.js';
-import { OAuthClient, isTransient, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
+import { OAuthClient, isTransient, oauthErrorOf, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
 import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryTokenStore, type TokenStore } from './store.js';
 
@@ -98,9 +97,17 @@ export class TokenManager {
     const saved = await this.#saveUnsaved(key);
     const current = saved ?? (await this.#read(key));
     if (!this.#needsRefresh(current, options.rejected)) return current;
+    const refreshed = await this.#join(key, current, options.rejected);
+    // A flight started by a caller that could make do with the old token may bring back the very
+    // token this caller saw rejected: then it needs a flight of its own.
+    return refreshed.accessToken === options.rejected ? this.#join(key, refreshed, options.rejected) : refreshed;
+  }
+
+  /** The refresh in flight for `key` in this process, or a new one. */
+  #join(key: string, current: Credentials, rejected: string | undefined): Promise<Credentials> {
     let flight = this.#inFlight.get(key);
     if (!flight) {
-      flight = this.#refresh(key, current, options.rejected).finally(() => this.#inFlight.delete(key));
+      flight = this.#refresh(key, current, rejected).finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, flight);
     }
     return flight;
@@ -108,9 +115,9 @@ export class TokenManager {
 
   /**
    * Revokes the grant at Samsara and deletes the credentials (a tombstone, so a refresh still in
-   * flight cannot write them back). Runs under the refresh lock, so it revokes the newest refresh
-   * token. When the revoke request fails the credentials are deleted all the same and
-   * `RevokeFailed` is thrown.
+   * flight cannot write them back). It first waits, up to `waitTimeout`, for a refresh in progress
+   * to finish, so that it revokes the newest refresh token. When the revoke request fails the
+   * credentials are deleted all the same and `RevokeFailed` is thrown.
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#acquire(key);
@@ -133,7 +140,7 @@ export class TokenManager {
     const unsaved = this.#unsaved.get(key);
     if (!unsaved) return null;
     const saved = await this.#guard(() => this.store.update(key, unsaved.creds, unsaved.expectedVersion));
-    this.#unsaved.delete(key);
+    if (this.#unsaved.get(key) === unsaved) this.#unsaved.delete(key);
     return saved;
   }
 
@@ -144,7 +151,7 @@ export class TokenManager {
   }
 
   #needsRefresh(creds: Credentials, rejected: string | undefined): boolean {
-    return rejected !== undefined ? creds.accessToken === rejected : !isFresh(creds, this.skew);
+    return creds.accessToken === rejected || !isFresh(creds, this.skew);
   }
 
   async #refresh(key: string, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
@@ -153,10 +160,11 @@ export class TokenManager {
       const lockedAt = Date.now();
       const lock = await this.#guard(() => this.store.lock(key, this.lockTtl));
       if (lock) {
+        const hold = { keepLock: false };
         try {
-          return await this.#refreshHolding(key, lockedAt, rejected);
+          return await this.#refreshHolding(key, lockedAt, rejected, hold);
         } finally {
-          await lock.release().catch(() => undefined);
+          if (!hold.keepLock) await lock.release().catch(() => undefined);
         }
       }
       // Someone else is refreshing. A token that still works is served meanwhile.
@@ -167,13 +175,19 @@ export class TokenManager {
       if (Date.now() >= deadline) {
         throw new RefreshUnavailable(
           `Another process held the refresh lock for this Samsara organization past the ${this.waitTimeout} ms wait.`,
+          { retryAfter: Math.ceil(this.lockTtl / 1000) },
         );
       }
       seen = latest;
     }
   }
 
-  async #refreshHolding(key: string, lockedAt: number, rejected: string | undefined): Promise<Credentials> {
+  async #refreshHolding(
+    key: string,
+    lockedAt: number,
+    rejected: string | undefined,
+    hold: { keepLock: boolean },
+  ): Promise<Credentials> {
     // Re-read under the lock: another process may have refreshed while we queued for it.
     const current = await this.#read(key);
     if (!this.#needsRefresh(current, rejected)) return current;
@@ -181,9 +195,9 @@ export class TokenManager {
     try {
       set = await this.#requestRefresh(current.refreshToken, lockedAt);
     } catch (err) {
-      if (err instanceof TokenError && err.code === 'invalid_grant') return this.#onInvalidGrant(key, current, err);
+      if (oauthErrorOf(err) === 'invalid_grant') return this.#onInvalidGrant(key, current, err);
       // The token endpoint failed: a token that has not expired yet still serves.
-      if (rejected === undefined && current.expiresAt > Date.now()) return current;
+      if (current.accessToken !== rejected && current.expiresAt > Date.now()) return current;
       throw refreshFailure(err);
     }
     const fresh: NewCredentials = {
@@ -196,7 +210,10 @@ export class TokenManager {
     try {
       next = await this.#guard(() => this.store.update(key, fresh, current.version));
     } catch (err) {
+      // These are now the grant's only working tokens. Keep them, and keep the lock until it
+      // expires, so no other process spends the rotated-out refresh token meanwhile.
       this.#unsaved.set(key, { creds: fresh, expectedVersion: current.version });
+      hold.keepLock = true;
       throw err;
     }
     if (next) return next;
@@ -211,22 +228,27 @@ export class TokenManager {
   /** The token request with bounded retries, none of which may outlive the lock. */
   async #requestRefresh(refreshToken: string, lockedAt: number): Promise<TokenSet> {
     for (let attempt = 0; ; attempt++) {
+      if (lockedAt + this.lockTtl - Date.now() < this.client.timeout + LOCK_MARGIN) {
+        throw new RefreshUnavailable('The refresh lock would expire before a token request could finish; not sending one.');
+      }
       try {
         return await this.client.refresh(refreshToken);
       } catch (err) {
-        const backoff = this.retryDelay * 2 ** attempt * (0.5 + Math.random());
-        const lockLeft = lockedAt + this.lockTtl - Date.now() - backoff;
-        if (!isTransient(err) || attempt >= this.retries || lockLeft < this.client.timeout + 500) throw err;
-        await sleep(backoff);
+        if (!isTransient(err) || attempt >= this.retries) throw err;
+        await sleep(this.retryDelay * 2 ** attempt * (0.5 + Math.random()));
       }
     }
   }
 
-  async #onInvalidGrant(key: string, current: Credentials, cause: TokenError): Promise<Credentials> {
+  async #onInvalidGrant(key: string, current: Credentials, cause: unknown): Promise<Credentials> {
     const latest = await this.#guard(() => this.store.get(key));
     // Another writer rotated first (a late lock holder, a fresh sign-in): use theirs.
     if (latest && latest.version !== current.version) return latest;
-    await this.#guard(() => this.store.remove(key, current.version));
+    // A conditional remove: a late writer holding this grant's next tokens may still land.
+    if (!(await this.#guard(() => this.store.remove(key, current.version)))) {
+      const written = await this.#guard(() => this.store.get(key));
+      if (written) return written;
+    }
     throw new ReauthorizationRequired(
       key,
       'Samsara rejected its refresh token (invalid_grant); the grant was revoked or the app uninstalled',
@@ -241,7 +263,8 @@ export class TokenManager {
       const lock = await this.#guard(() => this.store.lock(key, this.lockTtl));
       if (lock || Date.now() >= deadline) return lock;
       const current = await this.#guard(() => this.store.get(key));
-      await this.#guard(() => this.store.waitForChange(key, current?.version ?? 0, deadline));
+      if (!current) return null; // nothing left to revoke
+      await this.#guard(() => this.store.waitForChange(key, current.version, deadline));
     }
   }
 
@@ -256,9 +279,14 @@ export class TokenManager {
 }
 
 function refreshFailure(err: unknown): Error {
+  if (err instanceof RefreshUnavailable) return err;
   if (isTransient(err)) {
     return new RefreshUnavailable(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
   }
-  if (err instanceof TokenError) return new TokenRejectedError(err.code, err.message);
+  const oauthError = oauthErrorOf(err);
+  if (oauthError) return new TokenRejectedError(oauthError, (err as Error).message);
   return err as Error;
 }
+
+/** Time a token request needs beyond its own timeout before the lock ends: the write after it. */
+const LOCK_MARGIN = 500;

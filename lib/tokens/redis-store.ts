@@ -56,29 +56,37 @@ export interface RedisTokenStoreOptions {
 const SCRIPTS = {
   // ARGV: expected version ('' = unconditional), sealed data, channel. A tombstone's version
   // counts, so a write after a remove never reuses a version a late writer might still expect.
+  // Field r: the version a conditional remove (a dead grant) replaced; a late write expecting it
+  // may still land, since only a live grant could have produced its refresh token.
   samsaraTokenWrite: {
     numberOfKeys: 1,
     lua: `
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if ARGV[1] ~= '' and (v ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '') then
-  return false
+if ARGV[1] ~= '' then
+  local live = (redis.call('HGET', KEYS[1], 'd') or '') ~= ''
+  local expected = tonumber(ARGV[1])
+  if not ((live and v == expected) or (not live and tonumber(redis.call('HGET', KEYS[1], 'r') or '') == expected)) then
+    return false
+  end
 end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
+redis.call('HDEL', KEYS[1], 'r')
 redis.call('PERSIST', KEYS[1])
 redis.call('PUBLISH', ARGV[3], v)
 return v`,
   },
-  // ARGV: expected version ('' = any), tombstone ttl (ms), channel.
+  // ARGV: expected version ('' = any: a final tombstone), tombstone ttl (ms), channel.
   samsaraTokenRemove: {
     numberOfKeys: 1,
     lua: `
 local v = redis.call('HGET', KEYS[1], 'v')
-if ARGV[1] ~= '' and tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
-v = (tonumber(v) or 0) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', '')
+if ARGV[1] ~= '' and (tonumber(v) ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '') then return 0 end
+local next = (tonumber(v) or 0) + 1
+redis.call('HSET', KEYS[1], 'v', next, 'd', '')
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'r', v) else redis.call('HDEL', KEYS[1], 'r') end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], v)
+redis.call('PUBLISH', ARGV[3], next)
 return 1`,
   },
   // KEYS: lock. ARGV: the holder's token, channel.

@@ -24,11 +24,16 @@ export interface TokenStore {
   get(key: string): Promise<Credentials | null>;
   /** Unconditional write of a new grant (a sign-in): supersedes anything stored, tombstones too. */
   replace(key: string, creds: NewCredentials): Promise<Credentials>;
-  /** Compare-and-set: writes only if the stored version is `expectedVersion`; null when it is not. */
+  /**
+   * Compare-and-set: writes only if the stored version is `expectedVersion` (or a conditional
+   * remove replaced exactly that version: see `remove`); null when it is not.
+   */
   update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null>;
   /**
    * Deletes the credentials, leaving a tombstone that a late `update` cannot pass. With
-   * `expectedVersion`, deletes only that version (false when another write came first).
+   * `expectedVersion` (a grant found dead), deletes only that version (false when another write
+   * came first), and a late `update` expecting that same version may still land: it carries
+   * tokens only a live grant could have issued.
    */
   remove(key: string, expectedVersion?: number): Promise<boolean>;
   /** Takes the key's refresh lock for `ttlMs`, or null when someone else holds it. */
@@ -43,6 +48,8 @@ export interface TokenStore {
 interface Slot {
   creds: Credentials | null;
   version: number;
+  /** The version a conditional remove replaced: a late update expecting it may still write. */
+  revivable: number | null;
   lock: { owner: object; expiresAt: number } | null;
 }
 
@@ -69,14 +76,16 @@ export class MemoryTokenStore implements TokenStore {
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
     const slot = this.#slots.get(key);
-    if (!slot?.creds || slot.version !== expectedVersion) return null;
+    const current = slot?.creds ? slot.version : slot?.revivable;
+    if (current !== expectedVersion) return null;
     return this.#write(key, creds);
   }
 
   async remove(key: string, expectedVersion?: number): Promise<boolean> {
-    const slot = this.#slots.get(key);
-    if (expectedVersion !== undefined && slot?.version !== expectedVersion) return false;
-    this.#slot(key).creds = null;
+    const slot = this.#slot(key);
+    if (expectedVersion !== undefined && (!slot.creds || slot.version !== expectedVersion)) return false;
+    slot.creds = null;
+    slot.revivable = expectedVersion ?? null;
     this.#bump(key);
     return true;
   }
@@ -125,7 +134,7 @@ export class MemoryTokenStore implements TokenStore {
   #slot(key: string): Slot {
     let slot = this.#slots.get(key);
     if (!slot) {
-      slot = { creds: null, version: 0, lock: null };
+      slot = { creds: null, version: 0, revivable: null, lock: null };
       this.#slots.set(key, slot);
     }
     return slot;
@@ -134,6 +143,7 @@ export class MemoryTokenStore implements TokenStore {
   #write(key: string, creds: NewCredentials): Credentials {
     const slot = this.#slot(key);
     slot.creds = { ...creds, version: slot.version + 1 };
+    slot.revivable = null;
     this.#bump(key, slot.creds.version);
     return { ...slot.creds };
   }
