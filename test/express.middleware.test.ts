@@ -117,6 +117,23 @@ describe('Express: req.samsara, the error handler and logout', () => {
     expect(Number(limited!.headers['retry-after'])).to.be.at.least(1);
   });
 
+  it('keeps a floor under Retry-After: 0, so a 429 storm cannot become a busy loop', async () => {
+    await startApp(store, 200);
+    await seedGrant(emulator, store, '1001', 3600_000);
+    emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '0' } }, 1_000);
+    const res = await request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').expect(429);
+    expect(res.body.error.code).to.equal('SAMSARA_RATE_LIMITED');
+    expect(emulator.counters.apiCalls).to.be.within(2, 5);
+  });
+
+  it('maps an API that cannot be reached to SAMSARA_UNREACHABLE (502) with a fixed message', async () => {
+    await startApp(store);
+    await seedGrant(emulator, store, '1001', 3600_000);
+    emulator.injectFault('api', { type: 'drop' });
+    const res = await request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').expect(502);
+    expect(res.body.error).to.deep.equal({ code: 'SAMSARA_UNREACHABLE', message: 'Samsara answered unexpectedly; try again later.' });
+  });
+
   it('refuses to send the token to another origin', async () => {
     await startApp(store);
     await seedGrant(emulator, store, '1001', 3600_000);
@@ -156,6 +173,24 @@ describe('Express: req.samsara, the error handler and logout', () => {
     expect(res.headers['set-cookie']?.[0]).to.match(/^connect\.sid=;.*Expires=Thu, 01 Jan 1970/);
     expect(emulator.grantStatus(creds.refreshToken)).to.equal('revoked');
     expect(await store.get('1001')).to.equal(null);
+  });
+
+  it('does not sign out when the token store is down: the session keeps its key for a retry', async () => {
+    // Reads work, locks fail: the store went down between two requests.
+    const down = new (class extends MemoryTokenStore {
+      override async lock(): Promise<never> {
+        throw new StoreUnavailable('Redis did not answer within 500 ms.');
+      }
+    })();
+    await startApp(down);
+    await seedGrant(emulator, down, '1001', 3600_000);
+    const agent = request.agent(url);
+    await agent.get('/token').set('x-org', '1001').expect(200);
+    const res = await agent.post('/logout').set('x-org', '1001').set('accept', 'application/json').expect(503);
+    expect(res.headers['set-cookie']).to.equal(undefined);
+    expect(res.body.error.message).to.not.include('Redis');
+    expect(await down.get('1001')).to.not.equal(null);
+    expect(emulator.counters.revocations).to.equal(0);
   });
 
   it('parses Retry-After as fractional seconds', () => {

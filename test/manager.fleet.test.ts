@@ -131,6 +131,29 @@ describe('TokenManager across a fleet: forked processes, one Redis, the emulator
       expect(emulator.counters.invalidGrant).to.equal(0);
     });
 
+    it('a late writer under strict rotation: the other process finds the grant "dead", yet the late writer\'s rotated tokens land', async () => {
+      const late = await worker({ pauseBeforeUpdate: true });
+      const prompt = await worker();
+      const seeded = await seedGrant(emulator, store);
+      const paused = late.paused();
+      const lateResult = late.burst('1001', 1);
+      await paused;
+      // The late writer holds the only live refresh token; the prompt one presents the rotated one.
+      const [promptOutcome] = await prompt.burst('1001', 1);
+      expect(promptOutcome).to.have.nested.property('error.code', 'SAMSARA_REAUTHORIZE');
+      expect(await store.get('1001')).to.equal(null);
+
+      late.resume();
+      const [lateOutcome] = await lateResult;
+      const stored = (await store.get('1001')) as Credentials;
+      expect(stored.refreshToken).to.not.equal(seeded.refreshToken);
+      expect(tokensOf([lateOutcome])).to.deep.equal([stored.accessToken]);
+      expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
+      expect(emulator.counters.revocations).to.equal(0);
+      // and the fleet goes on with it
+      expect(tokensOf(await prompt.burst('1001', 3))).to.deep.equal([stored.accessToken, stored.accessToken, stored.accessToken]);
+    });
+
     it('a late writer (paused past its lock ttl after refreshing) cannot overwrite the newer credentials', async () => {
       // Samsara may keep a rotated refresh token alive for a moment; with that grace both refreshes succeed.
       emulator.configure({ refreshTokenReuseGrace: 60_000 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
+import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OAuthClient, RedisTokenStore, StoreUnavailable, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
+import { OAuthClient, ReauthorizationRequired, RedisTokenStore, StoreUnavailable, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
@@ -13,6 +13,7 @@ describe('TokenManager when Redis dies mid-request', function () {
   let client: Redis;
   let store: RedisTokenStore;
   let manager: TokenManager;
+  let keys: string;
   const STORE_TIMEOUT = 300;
 
   beforeEach(async () => {
@@ -20,7 +21,8 @@ describe('TokenManager when Redis dies mid-request', function () {
     // Persistent, so a SIGKILLed Redis comes back with what it acknowledged: anything missing then is the library's loss.
     redis = await startRedis({ persistent: true });
     client = connect('ioredis 5', redis) as Redis;
-    store = new RedisTokenStore({ client, keys: generateSealingKey(), prefix: 'down:', timeout: STORE_TIMEOUT });
+    keys = generateSealingKey();
+    store = new RedisTokenStore({ client, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
     manager = new TokenManager({
       store,
       client: new OAuthClient({ ...clientOf(emulator), timeout: 1_000 }),
@@ -78,6 +80,41 @@ describe('TokenManager when Redis dies mid-request', function () {
     redis.pause();
     await expectFastStoreUnavailable();
     expect(emulator.counters.tokenRequests).to.equal(0);
+  });
+
+  it('killed during a refresh: another process that then finds the grant "dead" does not lose it', async () => {
+    // A's client neither queues nor resends a command Redis never answered (ioredis's defaults
+    // would deliver A's write after the restart, the kinder outcome the next test shows).
+    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    strict.on('error', () => undefined);
+    const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
+    const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 2_000 });
+    const b = new TokenManager({ store, client: manager.client, lockTtl: 2_000 });
+    try {
+      const seeded = await seedGrant(emulator, store);
+      emulator.injectFault('token', { type: 'delay', ms: 200 });
+      const refreshing = a.accessToken('1001').catch((e: unknown) => e);
+      await sleep(80);
+      await redis.kill();
+      expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+      await redis.restart();
+      await sleep(300); // the clients reconnect
+
+      // B waits out A's lock (A kept it), then presents the rotated-out refresh token.
+      const bErr = await b.accessToken('1001').catch((e: unknown) => e);
+      expect(bErr).to.be.instanceOf(ReauthorizationRequired);
+      expect(await store.get('1001')).to.equal(null);
+
+      // A still holds the grant's only live tokens, and they land over B's tombstone.
+      const token = await a.accessToken('1001');
+      const stored = (await store.get('1001')) as Credentials;
+      expect(token).to.equal(stored.accessToken).and.not.equal(seeded.accessToken);
+      expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
+      expect(await b.accessToken('1001')).to.equal(token);
+    } finally {
+      await aStore.close();
+      strict.disconnect();
+    }
   });
 
   it('killed during a refresh: the rotated credentials are kept and written once Redis is back', async () => {

@@ -151,6 +151,53 @@ describe('TokenManager: refreshing in one process', () => {
     expect(emulator.counters.revocations).to.equal(1);
   });
 
+  it('gives a caller whose token was rejected a refresh of its own, even when it joined a flight that served the old token', async () => {
+    const old = await seedGrant(emulator, store, '1001', 30_000); // still valid, inside the skew
+    const foreign = (await store.lock('1001', 5_000))!; // another process is refreshing
+    setTimeout(() => void foreign.release(), 200);
+    const [relaxed, rejected] = await Promise.all([
+      manager.accessToken('1001'),
+      manager.accessToken('1001', { rejected: old.accessToken }),
+    ]);
+    expect(relaxed).to.equal(old.accessToken);
+    expect(rejected).to.not.equal(old.accessToken);
+    expect(rejected).to.equal((await store.get('1001'))!.accessToken);
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+
+  it('revokes nothing and returns at once when the credentials are already gone and another process holds the lock', async () => {
+    await seedGrant(emulator, store, '1001', 3600_000);
+    await store.remove('1001');
+    const foreign = (await store.lock('1001', 5_000))!;
+    const started = Date.now();
+    await manager.revoke('1001');
+    expect(Date.now() - started).to.be.below(200);
+    expect(emulator.counters.revocations).to.equal(0);
+    await foreign.release();
+  });
+
+  it('does not retry a non-OAuth 4xx from the token endpoint, and keeps the credentials', async () => {
+    const old = await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'status', status: 400, body: '{"message":"Bad Request","requestId":"r"}', contentType: 'application/json' });
+    const err = await manager.accessToken('1001').catch((e: unknown) => e);
+    expect(err).to.include({ code: 'SAMSARA_UPSTREAM', status: 502 });
+    expect(emulator.counters.tokenRequests).to.equal(1);
+    expect(await store.get('1001')).to.deep.equal(old);
+  });
+
+  it('a token response lost after Samsara rotated: fatal under strict rotation, recovered by a retry within a reuse grace', async () => {
+    await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'drop-after-grant' });
+    expect(await manager.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequired);
+    expect(await store.get('1001')).to.equal(null);
+
+    await seedGrant(emulator, store);
+    emulator.configure({ refreshTokenReuseGrace: 10_000 });
+    emulator.injectFault('token', { type: 'drop-after-grant' });
+    const token = await manager.accessToken('1001');
+    expect(token).to.equal((await store.get('1001'))!.accessToken);
+  });
+
   it('refuses a lock ttl that a token request could outlive', () => {
     expect(() => new TokenManager({ store, client: manager.client, lockTtl: 500 })).to.throw(/lockTtl/);
   });

@@ -136,6 +136,33 @@ for (const [name, start] of backends) {
       it('with expectedVersion does nothing to a key never written', async () => {
         expect(await store.remove(freshKey(), 1)).to.equal(false);
       });
+
+      it('with expectedVersion (a dead grant) lets a late update expecting that version land, once', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        expect(await store.remove(key, version)).to.equal(true);
+        expect(await other.update(key, grant(2), version + 1), 'the tombstone\'s own version').to.equal(null);
+        const revived = await other.update(key, grant(2), version);
+        expect(revived).to.deep.equal({ ...grant(2), version: version + 2 });
+        expect(await store.get(key)).to.deep.equal(revived);
+        expect(await store.update(key, grant(3), version), 'the revival is spent').to.equal(null);
+      });
+
+      it('without expectedVersion (a sign-out) is final: no late update revives the key', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1));
+        await store.remove(key, version);
+        await store.remove(key);
+        expect(await other.update(key, grant(2), version)).to.equal(null);
+        expect(await store.get(key)).to.equal(null);
+      });
+
+      it('with expectedVersion does nothing to a tombstone', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1));
+        await store.remove(key);
+        expect(await store.remove(key, 2)).to.equal(false);
+      });
     });
 
     describe('lock', () => {
