@@ -1,9 +1,23 @@
 import { ConfigurationError } from './errors.js';
 
-/** A Samsara cloud. Apps are created per cloud, each with its own client id. */
+/**
+ * A Samsara cloud. Apps are created per cloud, each with its own client id.
+ *
+ * @example
+ * ```ts
+ * new SamsaraStrategy({ region: 'eu' as SamsaraRegion });
+ * ```
+ */
 export type SamsaraRegion = 'us' | 'eu';
 
-/** The API base URL of each region. */
+/**
+ * The API base URL of each region.
+ *
+ * @example
+ * ```ts
+ * REGION_BASE_URLS.eu; // 'https://api.eu.samsara.com'
+ * ```
+ */
 export const REGION_BASE_URLS: Readonly<Record<SamsaraRegion, string>> = Object.freeze({
   us: 'https://api.samsara.com',
   eu: 'https://api.eu.samsara.com',

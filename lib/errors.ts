@@ -4,7 +4,14 @@
  * No message ever contains a token, a secret or an authorization code.
  */
 
-/** The stable codes of {@link SamsaraError}. */
+/**
+ * The stable codes of {@link SamsaraError}.
+ *
+ * @example
+ * ```ts
+ * if ((err as SamsaraError).code === ('SAMSARA_REAUTHORIZE' satisfies SamsaraErrorCode)) res.redirect('/auth/samsara');
+ * ```
+ */
 export type SamsaraErrorCode =
   | 'SAMSARA_CONFIG'
   | 'SAMSARA_TOKEN_REJECTED'

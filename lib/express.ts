@@ -39,7 +39,14 @@ declare global {
   }
 }
 
-/** Options of {@link samsara}. */
+/**
+ * Options of {@link samsara}.
+ *
+ * @example
+ * ```ts
+ * app.use(samsara({ tokens, key: (req) => req.get('x-samsara-org'), maxRateLimitWait: 2_000 }));
+ * ```
+ */
 export interface SamsaraMiddlewareOptions {
   tokens: TokenManager;
   /** The token store key of a request. Default: `req.user.orgId` (what the default verify signs in). */
@@ -138,13 +145,27 @@ function apiURL(tokens: TokenManager, path: string): string {
   return tokens.client.endpoints.apiURL(path);
 }
 
-/** `Retry-After` in seconds, possibly fractional (Samsara sends `0.40235`); 1 s when absent or odd. */
+/**
+ * `Retry-After` in seconds, possibly fractional (Samsara sends `0.40235`); 1 s when absent or odd.
+ *
+ * @example
+ * ```ts
+ * parseRetryAfter('0.40235'); // 0.40235
+ * ```
+ */
 export function parseRetryAfter(value: string | null): number {
   const seconds = value === null ? NaN : Number.parseFloat(value);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
 }
 
-/** Options of {@link samsaraErrorHandler}. */
+/**
+ * Options of {@link samsaraErrorHandler}.
+ *
+ * @example
+ * ```ts
+ * app.use(samsaraErrorHandler({ signInPath: '/samsara/auth/samsara' }));
+ * ```
+ */
 export interface SamsaraErrorHandlerOptions {
   /** Where a browser goes to sign in again after `ReauthorizationRequired`. Default `/auth/samsara`. */
   signInPath?: string;
@@ -194,7 +215,14 @@ function prefersHTML(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html';
 }
 
-/** Options of {@link samsaraLogout}. */
+/**
+ * Options of {@link samsaraLogout}.
+ *
+ * @example
+ * ```ts
+ * app.post('/logout', samsaraLogout({ tokens, redirect: '/', cookieName: 'sid' }));
+ * ```
+ */
 export interface SamsaraLogoutOptions {
   tokens: TokenManager;
   key?: (req: Request) => string | undefined;

@@ -2,10 +2,16 @@ import { TokenError } from 'passport-oauth2';
 import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
 import { BadResponseError, ConfigurationError, RevokeFailed, UpstreamError } from './errors.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
+import { positiveOption } from './options.js';
 
 /**
  * How to reach Samsara's token endpoint. Unset values come from the environment
  * (`SAMSARA_CLIENT_ID`, `SAMSARA_CLIENT_SECRET`, `SAMSARA_REGION`, `SAMSARA_BASE_URL`).
+ *
+ * @example
+ * ```ts
+ * const client = new OAuthClient({ region: 'eu', timeout: 5_000 } satisfies OAuthClientOptions);
+ * ```
  */
 export interface OAuthClientOptions {
   clientID?: string;
@@ -73,8 +79,8 @@ export class OAuthClient {
         `Samsara needs ${missing.join(' and ')}: copy them from your app's page in the Samsara dashboard.`,
       );
     }
-    this.timeout = positive(options.timeout, DEFAULT_TIMEOUT, 'timeout');
-    this.maxResponseBytes = positive(options.maxResponseBytes, DEFAULT_MAX_BYTES, 'maxResponseBytes');
+    this.timeout = positiveOption('Samsara', 'timeout', options.timeout, DEFAULT_TIMEOUT);
+    this.maxResponseBytes = positiveOption('Samsara', 'maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_BYTES);
     this.endpoints = resolveEndpoints(options, env);
     this.clientID = clientID as string;
     // Samsara's recipe and samples send id:secret as they are, without RFC 6749 §2.3.1's form
@@ -174,6 +180,11 @@ export class OAuthClient {
 /**
  * Whether a token request failure is worth retrying: no answer, an HTTP error without an OAuth
  * body, or an OAuth error Samsara answered with a 5xx or `temporarily_unavailable`.
+ *
+ * @example
+ * ```ts
+ * if (isTransient(err)) retryLater();
+ * ```
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof UpstreamError) {
@@ -183,7 +194,14 @@ export function isTransient(err: unknown): boolean {
   return err instanceof TokenError && (err.status === UPSTREAM_FAILED || err.code === 'temporarily_unavailable');
 }
 
-/** The OAuth `error` (e.g. `invalid_grant`) of a token endpoint refusal, or undefined. */
+/**
+ * The OAuth `error` (e.g. `invalid_grant`) of a token endpoint refusal, or undefined.
+ *
+ * @example
+ * ```ts
+ * if (oauthErrorOf(err) === 'invalid_grant') askToSignInAgain();
+ * ```
+ */
 export function oauthErrorOf(err: unknown): string | undefined {
   return err instanceof TokenError ? err.code : undefined;
 }
@@ -202,10 +220,4 @@ function tokenErrorStatus(error: string, upstreamStatus: number): number {
 function describeOAuthError(response: BoundedResponse): string {
   const error = asRecord(parseJSON(response.body))?.error;
   return typeof error === 'string' ? ` (${error})` : '';
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive number.`);
-  return value;
 }

@@ -2,7 +2,14 @@ import type { Profile } from 'passport';
 import { ProfileError } from './errors.js';
 import { asRecord, parseJSON } from './http.js';
 
-/** The organization `GET /me` describes. */
+/**
+ * The organization `GET /me` describes.
+ *
+ * @example
+ * ```ts
+ * const org: SamsaraOrganization = profile.organization; // { id: '1001', name: "Charlie's Dining Services" }
+ * ```
+ */
 export interface SamsaraOrganization {
   id: string;
   name: string;

@@ -10,6 +10,11 @@ import { MemoryTokenStore, type TokenStore } from './tokens/store.js';
 /**
  * The token response as passport-oauth2 hands it to a verify callback, plus `expires_at`:
  * milliseconds since the epoch, computed once when the response arrived.
+ *
+ * @example
+ * ```ts
+ * async (accessToken, refreshToken, params: SamsaraTokenParams, profile, done) => ({ orgId: profile.id, expiresAt: params.expires_at })
+ * ```
  */
 export interface SamsaraTokenParams {
   access_token: string;
@@ -21,13 +26,27 @@ export interface SamsaraTokenParams {
   [field: string]: unknown;
 }
 
-/** What the default verify puts in the session: names only, never a token. */
+/**
+ * What the default verify puts in the session: names only, never a token.
+ *
+ * @example
+ * ```ts
+ * app.get('/', (req, res) => res.send(`Hello ${(req.user as SamsaraUser).orgName}`));
+ * ```
+ */
 export interface SamsaraUser {
   orgId: string;
   orgName: string;
 }
 
-/** passport-oauth2's `done`. */
+/**
+ * passport-oauth2's `done`.
+ *
+ * @example
+ * ```ts
+ * const verify = (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => done(null, { orgId: profile.id });
+ * ```
+ */
 export type VerifyDone = OAuth2Strategy.VerifyCallback;
 type Verified = Express.User | false;
 
@@ -100,7 +119,14 @@ export type SamsaraVerifyWithRequest =
   | WithRequest<SamsaraVerifyCallbackWithParams>;
 type WithRequest<F extends (...args: any[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
 
-/** The options of {@link SamsaraStrategy}; every one may be left out. */
+/**
+ * The options of {@link SamsaraStrategy}; every one may be left out.
+ *
+ * @example
+ * ```ts
+ * new SamsaraStrategy({ region: 'eu', callbackURL: 'https://app.example.com/auth/samsara/callback', tokenStore: redisStore });
+ * ```
+ */
 export interface SamsaraStrategyOptions {
   /** Default: `SAMSARA_CLIENT_ID`. */
   clientID?: string;
@@ -131,7 +157,14 @@ export interface SamsaraStrategyOptions {
   passReqToCallback?: false;
 }
 
-/** {@link SamsaraStrategyOptions} for a verify that takes the request first. */
+/**
+ * {@link SamsaraStrategyOptions} for a verify that takes the request first.
+ *
+ * @example
+ * ```ts
+ * new SamsaraStrategy({ passReqToCallback: true }, async (req: Request, accessToken: string, refreshToken: string, profile: SamsaraProfile) => ({ orgId: profile.id }));
+ * ```
+ */
 export interface SamsaraStrategyOptionsWithRequest extends Omit<SamsaraStrategyOptions, 'passReqToCallback'> {
   passReqToCallback: true;
 }

@@ -44,6 +44,11 @@ describe('TokenManager when Redis dies mid-request', function () {
     expect(Date.now() - started).to.be.below(STORE_TIMEOUT + 700);
   }
 
+  /** Waits until the refresh is at the token endpoint (which delays it), so Redis dies mid-refresh. */
+  async function untilTokenRequest(): Promise<void> {
+    while (emulator.counters.grants.refresh_token === 0) await sleep(5);
+  }
+
   async function eventually(): Promise<string> {
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -94,7 +99,7 @@ describe('TokenManager when Redis dies mid-request', function () {
       const seeded = await seedGrant(emulator, store);
       emulator.injectFault('token', { type: 'delay', ms: 200 });
       const refreshing = a.accessToken('1001').catch((e: unknown) => e);
-      await sleep(80);
+      await untilTokenRequest();
       await redis.kill();
       expect(await refreshing).to.be.instanceOf(StoreUnavailable);
       await redis.restart();
@@ -121,7 +126,7 @@ describe('TokenManager when Redis dies mid-request', function () {
     const seeded = await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'delay', ms: 200 });
     const refreshing = manager.accessToken('1001').catch((e: unknown) => e);
-    await sleep(80);
+    await untilTokenRequest();
     await redis.kill();
     expect(await refreshing).to.be.instanceOf(StoreUnavailable);
     expect(emulator.grantStatus(seeded.refreshToken)).to.equal('rotated');

@@ -17,7 +17,14 @@ export interface Credentials {
   version: number;
 }
 
-/** Credentials as they come from the token endpoint, before a store gives them a version. */
+/**
+ * Credentials as they come from the token endpoint, before a store gives them a version.
+ *
+ * @example
+ * ```ts
+ * await store.replace('1001', { accessToken, refreshToken, expiresAt: Date.now() + 3600_000 } satisfies NewCredentials);
+ * ```
+ */
 export type NewCredentials = Omit<Credentials, 'version'>;
 
 /**

@@ -7,11 +7,19 @@ import {
   StoreUnavailable,
   TokenRejectedError,
 } from '../errors.js';
+import { positiveOption } from '../options.js';
 import { OAuthClient, isTransient, oauthErrorOf, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
 import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryTokenStore, type TokenStore } from './store.js';
 
-/** Options of {@link TokenManager}. */
+/**
+ * Options of {@link TokenManager}.
+ *
+ * @example
+ * ```ts
+ * new TokenManager({ store, client: strategy.oauthClient, skew: 120_000 } satisfies TokenManagerOptions);
+ * ```
+ */
 export interface TokenManagerOptions {
   /** Where credentials live. Default: a `MemoryTokenStore` (one process only). */
   store?: TokenStore;
@@ -32,7 +40,14 @@ export interface TokenManagerOptions {
   retryDelay?: number;
 }
 
-/** Options of one {@link TokenManager.credentials} call. */
+/**
+ * Options of one {@link TokenManager.credentials} call.
+ *
+ * @example
+ * ```ts
+ * const token = await tokens.accessToken(orgId, { rejected: tokenThatGot401 } satisfies AccessOptions);
+ * ```
+ */
 export interface AccessOptions {
   /** An access token the API has just rejected (401): refresh unless the store already moved on. */
   rejected?: string;
@@ -73,10 +88,10 @@ export class TokenManager {
     this.store = options.store ?? new MemoryTokenStore();
     this.client = options.client instanceof OAuthClient ? options.client : new OAuthClient(options.client);
     this.skew = options.skew ?? 60_000;
-    this.lockTtl = options.lockTtl ?? this.client.timeout + 10_000;
-    this.waitTimeout = options.waitTimeout ?? this.lockTtl + 5_000;
+    this.lockTtl = positiveOption('TokenManager', 'lockTtl', options.lockTtl, this.client.timeout + 10_000);
+    this.waitTimeout = positiveOption('TokenManager', 'waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
     this.retries = options.retries ?? 2;
-    this.retryDelay = options.retryDelay ?? 200;
+    this.retryDelay = positiveOption('TokenManager', 'retryDelay', options.retryDelay, 200);
     if (this.lockTtl < this.client.timeout + 1_000) {
       throw new ConfigurationError(
         `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${this.client.timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
 import type { Credentials, NewCredentials } from './credentials.js';
+import { positiveOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import type { LockHandle, TokenStore } from './store.js';
 
@@ -21,7 +22,14 @@ export interface RedisClientLike {
   duplicate(...args: never[]): RedisSubscriberLike;
 }
 
-/** A pub/sub connection made by {@link RedisClientLike.duplicate}. */
+/**
+ * A pub/sub connection made by {@link RedisClientLike.duplicate}.
+ *
+ * @example
+ * ```ts
+ * const subscriber: RedisSubscriberLike = new Redis().duplicate();
+ * ```
+ */
 export interface RedisSubscriberLike {
   on(event: 'message' | 'error', listener: (...args: any[]) => void): unknown;
   subscribe(channel: string): Promise<unknown>;
@@ -161,9 +169,9 @@ export class RedisTokenStore implements TokenStore {
         'The RedisTokenStore prefix must not contain { or }: the store adds its own hash tag so that an organization\'s keys share one Cluster slot.',
       );
     }
-    this.#timeout = positive('timeout', options.timeout ?? 2000);
-    this.#tombstoneTtl = Math.ceil(positive('tombstoneTtl', options.tombstoneTtl ?? DAY));
-    this.#pollInterval = positive('pollInterval', options.pollInterval ?? 250);
+    this.#timeout = positiveOption('RedisTokenStore', 'timeout', options.timeout, 2000);
+    this.#tombstoneTtl = Math.ceil(positiveOption('RedisTokenStore', 'tombstoneTtl', options.tombstoneTtl, DAY));
+    this.#pollInterval = positiveOption('RedisTokenStore', 'pollInterval', options.pollInterval, 250);
     this.#client = options.client;
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
     this.#commands = this.#client as unknown as ScriptedClient;
@@ -332,13 +340,6 @@ export class RedisTokenStore implements TokenStore {
       clearTimeout(timer);
     }
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new ConfigurationError(`RedisTokenStore option ${name} must be a positive number of milliseconds.`);
-  }
-  return value;
 }
 
 /** Waits `ms` or until `stopped`, whichever comes first, leaving no timer behind. */

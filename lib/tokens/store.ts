@@ -4,6 +4,18 @@ import type { Credentials, NewCredentials } from './credentials.js';
 /**
  * A held lock. `release()` deletes it only if it is still this holder's (compare-and-delete), so a
  * holder that outlived its ttl cannot free someone else's lock.
+ *
+ * @example
+ * ```ts
+ * const lock = await store.lock('1001', 20_000);
+ * if (lock) {
+ *   try {
+ *     await refreshUnderLock();
+ *   } finally {
+ *     await lock.release();
+ *   }
+ * }
+ * ```
  */
 export interface LockHandle {
   release(): Promise<void>;
