@@ -102,10 +102,12 @@ describe('TokenManager when Redis dies mid-request', function () {
       await untilTokenRequest();
       await redis.kill();
       expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+      // Redis stays down past A's lock, so A's background retries give up before it is back.
+      await sleep(2_200);
       await redis.restart();
       await sleep(300); // the clients reconnect
 
-      // B waits out A's lock (A kept it), then presents the rotated-out refresh token.
+      // B finds no lock and presents the rotated-out refresh token.
       const bErr = await b.accessToken('1001').catch((e: unknown) => e);
       expect(bErr).to.be.instanceOf(ReauthorizationRequired);
       expect(await store.get('1001')).to.equal(null);
@@ -116,6 +118,31 @@ describe('TokenManager when Redis dies mid-request', function () {
       expect(token).to.equal(stored.accessToken).and.not.equal(seeded.accessToken);
       expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
       expect(await b.accessToken('1001')).to.equal(token);
+    } finally {
+      await aStore.close();
+      strict.disconnect();
+    }
+  });
+
+  it('killed during a refresh and back within the lock: the kept credentials are written in the background', async () => {
+    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    strict.on('error', () => undefined);
+    const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
+    try {
+      const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 3_000 });
+      const seeded = await seedGrant(emulator, store);
+      emulator.injectFault('token', { type: 'delay', ms: 200 });
+      const refreshing = a.accessToken('1001').catch((e: unknown) => e);
+      await untilTokenRequest();
+      await redis.kill();
+      expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+      await redis.restart();
+      // Nobody asks A again; its retries land the write anyway, and everyone else gets it.
+      const token = await eventually();
+      const stored = (await store.get('1001')) as Credentials;
+      expect(token).to.equal(stored.accessToken).and.not.equal(seeded.accessToken);
+      expect(emulator.counters.grants.refresh_token).to.equal(1);
+      expect(emulator.counters.invalidGrant).to.equal(0);
     } finally {
       await aStore.close();
       strict.disconnect();

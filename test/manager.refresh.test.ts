@@ -176,6 +176,15 @@ describe('TokenManager: refreshing in one process', () => {
     await foreign.release();
   });
 
+  it('a sign-out makes a dead-grant tombstone final: a late writer cannot bring the grant back', async () => {
+    const seeded = await seedGrant(emulator, store);
+    await store.remove('1001', seeded.version); // another process found the grant dead
+    await manager.revoke('1001');
+    const late = await store.update('1001', { accessToken: 'late', refreshToken: 'late', expiresAt: Date.now() + 3600_000 }, seeded.version);
+    expect(late).to.equal(null);
+    expect(await store.get('1001')).to.equal(null);
+  });
+
   it('does not retry a non-OAuth 4xx from the token endpoint, and keeps the credentials', async () => {
     const old = await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'status', status: 400, body: '{"message":"Bad Request","requestId":"r"}', contentType: 'application/json' });

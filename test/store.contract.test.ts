@@ -69,16 +69,17 @@ for (const [name, start] of backends) {
 
       it('replace writes unconditionally and bumps the version each time', async () => {
         const key = freshKey();
-        expect(await store.replace(key, grant(1))).to.deep.equal({ ...grant(1), version: 1 });
-        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: 2 });
-        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 2 });
+        const first = await store.replace(key, grant(1));
+        expect(first).to.deep.equal({ ...grant(1), version: first.version });
+        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: first.version + 1 });
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 1 });
       });
 
       it('keeps credentials without a scope', async () => {
         const key = freshKey();
         const bare: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1 };
-        await store.replace(key, bare);
-        expect(await other.get(key)).to.deep.equal({ ...bare, version: 1 });
+        const { version } = await store.replace(key, bare);
+        expect(await other.get(key)).to.deep.equal({ ...bare, version });
       });
 
       it('keeps keys apart whatever characters they hold', async () => {
@@ -92,9 +93,9 @@ for (const [name, start] of backends) {
       it('update is a compare-and-set on the version', async () => {
         const key = freshKey();
         const first = await store.replace(key, grant(1));
-        expect(await other.update(key, grant(2), first.version)).to.deep.equal({ ...grant(2), version: 2 });
+        expect(await other.update(key, grant(2), first.version)).to.deep.equal({ ...grant(2), version: first.version + 1 });
         expect(await store.update(key, grant(3), first.version)).to.equal(null);
-        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 2 });
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 1 });
       });
 
       it('update does not create a key', async () => {
@@ -117,10 +118,10 @@ for (const [name, start] of backends) {
 
       it('is followed by a replace that continues past the tombstone version', async () => {
         const key = freshKey();
-        await store.replace(key, grant(1));
+        const first = await store.replace(key, grant(1));
         await store.remove(key);
-        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: 3 });
-        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: 3 });
+        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: first.version + 2 });
+        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 2 });
       });
 
       it('with expectedVersion removes only that version', async () => {
@@ -155,6 +156,12 @@ for (const [name, start] of backends) {
         await store.remove(key);
         expect(await other.update(key, grant(2), version)).to.equal(null);
         expect(await store.get(key)).to.equal(null);
+      });
+
+      it('starts a key\'s versions at the clock, so they never repeat across its lifetimes', async () => {
+        const before = Date.now();
+        const { version } = await store.replace(freshKey(), grant(1));
+        expect(version).to.be.within(before, Date.now() + 1_000);
       });
 
       it('with expectedVersion does nothing to a tombstone', async () => {

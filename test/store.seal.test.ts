@@ -121,20 +121,20 @@ describe('Sealing in RedisTokenStore', () => {
   });
 
   it('keeps no token in plaintext in Redis', async () => {
-    await storeWith(k1).replace('1001', grant);
+    const { version } = await storeWith(k1).replace('1001', grant);
     const raw = await client.hgetall(credKey('1001'));
     expect(raw).to.have.keys('v', 'd');
-    expect(raw.v).to.equal('1');
+    expect(raw.v).to.equal(String(version));
     expect(raw.d).to.match(/^v1\.k1\./);
     const dump = JSON.stringify(raw) + (await client.dumpBuffer(credKey('1001'))).toString('latin1');
     for (const secret of [grant.accessToken, grant.refreshToken, grant.scope!]) expect(dump).to.not.include(secret);
   });
 
   it('reads values sealed under an older key after rotation, and seals the next write with the newest', async () => {
-    await storeWith(k1).replace('1002', grant);
+    const written = await storeWith(k1).replace('1002', grant);
     const rotated = storeWith(`${k2},${k1}`);
     const read = await rotated.get('1002');
-    expect(read).to.deep.equal({ ...grant, version: 1 });
+    expect(read).to.deep.equal({ ...grant, version: written.version });
     await rotated.update('1002', { ...grant, accessToken: 'ACCESS-2' }, read!.version);
     expect(await client.hget(credKey('1002'), 'd')).to.match(/^v1\.k2\./);
     expect((await storeWith(k2).get('1002'))?.accessToken).to.equal('ACCESS-2');

@@ -82,7 +82,7 @@ export class TokenManager {
    * token away, so these are the only copy of a working grant: the write is retried on the next
    * call for the key, until it lands or a newer write makes it moot.
    */
-  readonly #unsaved = new Map<string, { creds: NewCredentials; expectedVersion: number }>();
+  readonly #unsaved = new Map<string, Unsaved>();
 
   constructor(options: TokenManagerOptions = {}) {
     this.store = options.store ?? new MemoryTokenStore();
@@ -139,7 +139,12 @@ export class TokenManager {
     let failure: unknown;
     try {
       const current = await this.#guard(() => this.store.get(key));
-      if (!current) return;
+      if (!current) {
+        // Nothing to revoke here, but a dead-grant tombstone must become final: a sign-out is
+        // not to be undone by a late writer.
+        await this.#guard(() => this.store.remove(key));
+        return;
+      }
       await this.client.revoke(current.refreshToken).catch((err: unknown) => {
         failure = err;
       });
@@ -157,6 +162,17 @@ export class TokenManager {
     const saved = await this.#guard(() => this.store.update(key, unsaved.creds, unsaved.expectedVersion));
     if (this.#unsaved.get(key) === unsaved) this.#unsaved.delete(key);
     return saved;
+  }
+
+  /**
+   * Retries an unsaved write in the background until the kept lock runs out: after that another
+   * process may spend the rotated-out refresh token. Errors are the next caller's to see.
+   */
+  async #retryUnsaved(key: string, unsaved: Unsaved, until: number): Promise<void> {
+    while (this.#unsaved.get(key) === unsaved && Date.now() + UNSAVED_RETRY < until) {
+      await sleep(UNSAVED_RETRY * (0.5 + Math.random()));
+      await this.#saveUnsaved(key).catch(() => undefined);
+    }
   }
 
   async #read(key: string): Promise<Credentials> {
@@ -227,8 +243,10 @@ export class TokenManager {
     } catch (err) {
       // These are now the grant's only working tokens. Keep them, and keep the lock until it
       // expires, so no other process spends the rotated-out refresh token meanwhile.
-      this.#unsaved.set(key, { creds: fresh, expectedVersion: current.version });
+      const unsaved = { creds: fresh, expectedVersion: current.version };
+      this.#unsaved.set(key, unsaved);
       hold.keepLock = true;
+      void this.#retryUnsaved(key, unsaved, lockedAt + this.lockTtl);
       throw err;
     }
     if (next) return next;
@@ -302,6 +320,14 @@ function refreshFailure(err: unknown): Error {
   if (oauthError) return new TokenRejectedError(oauthError, (err as Error).message);
   return err as Error;
 }
+
+interface Unsaved {
+  creds: NewCredentials;
+  expectedVersion: number;
+}
+
+/** Mean milliseconds between background retries of an unsaved write. */
+const UNSAVED_RETRY = 250;
 
 /** Time a token request needs beyond its own timeout before the lock ends: the write after it. */
 const LOCK_MARGIN = 500;

@@ -69,7 +69,13 @@ const SCRIPTS = {
   samsaraTokenWrite: {
     numberOfKeys: 1,
     lua: `
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '')
+if v == nil then
+  -- A key's versions start at the clock, so they never repeat across its lifetimes (a tombstone
+  -- that expired, a Redis that lost its data): a late write cannot match a newer grant's version.
+  local t = redis.call('TIME')
+  v = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 if ARGV[1] ~= '' then
   local live = (redis.call('HGET', KEYS[1], 'd') or '') ~= ''
   local expected = tonumber(ARGV[1])
@@ -90,7 +96,12 @@ return v`,
     lua: `
 local v = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] ~= '' and (tonumber(v) ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '') then return 0 end
-local next = (tonumber(v) or 0) + 1
+local base = tonumber(v)
+if base == nil then
+  local t = redis.call('TIME')
+  base = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local next = base + 1
 redis.call('HSET', KEYS[1], 'v', next, 'd', '')
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'r', v) else redis.call('HDEL', KEYS[1], 'r') end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

@@ -146,7 +146,8 @@ export class MemoryTokenStore implements TokenStore {
   #slot(key: string): Slot {
     let slot = this.#slots.get(key);
     if (!slot) {
-      slot = { creds: null, version: 0, revivable: null, lock: null };
+      // Versions start at the clock, as in the Redis store: they never repeat across a key's lifetimes.
+      slot = { creds: null, version: Date.now(), revivable: null, lock: null };
       this.#slots.set(key, slot);
     }
     return slot;
