@@ -44,9 +44,35 @@ describe('TokenManager when Redis dies mid-request', function () {
     expect(Date.now() - started).to.be.below(STORE_TIMEOUT + 700);
   }
 
-  /** Waits until the refresh is at the token endpoint (which delays it), so Redis dies mid-refresh. */
-  async function untilTokenRequest(): Promise<void> {
+  /**
+   * A second process's store, on a client that neither queues nor resends a command Redis never
+   * answered: ioredis's defaults would deliver a write lost in the crash after the restart, the
+   * kinder outcome the last test shows. `close()` ends its client too.
+   */
+  function strictStore(): RedisTokenStore {
+    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    strict.on('error', () => undefined);
+    const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
+    const close = aStore.close.bind(aStore);
+    aStore.close = async () => {
+      await close();
+      strict.disconnect();
+    };
+    return aStore;
+  }
+
+  /**
+   * Seeds an expired grant, lets `refresher` refresh it, and kills Redis while the (delayed) token
+   * request is at the emulator: the refresh fails with StoreUnavailable after Samsara rotated.
+   */
+  async function killMidRefresh(refresher: TokenManager): Promise<Credentials> {
+    const seeded = await seedGrant(emulator, store);
+    emulator.injectFault('token', { type: 'delay', ms: 200 });
+    const refreshing = refresher.accessToken('1001').catch((e: unknown) => e);
     while (emulator.counters.grants.refresh_token === 0) await sleep(5);
+    await redis.kill();
+    expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+    return seeded;
   }
 
   async function eventually(): Promise<string> {
@@ -88,20 +114,11 @@ describe('TokenManager when Redis dies mid-request', function () {
   });
 
   it('killed during a refresh: another process that then finds the grant "dead" does not lose it', async () => {
-    // A's client neither queues nor resends a command Redis never answered (ioredis's defaults
-    // would deliver A's write after the restart, the kinder outcome the next test shows).
-    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-    strict.on('error', () => undefined);
-    const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
+    const aStore = strictStore();
     const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 2_000 });
     const b = new TokenManager({ store, client: manager.client, lockTtl: 2_000 });
     try {
-      const seeded = await seedGrant(emulator, store);
-      emulator.injectFault('token', { type: 'delay', ms: 200 });
-      const refreshing = a.accessToken('1001').catch((e: unknown) => e);
-      await untilTokenRequest();
-      await redis.kill();
-      expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+      const seeded = await killMidRefresh(a);
       // Redis stays down past A's lock, so A's background retries give up before it is back.
       await sleep(2_200);
       await redis.restart();
@@ -120,22 +137,14 @@ describe('TokenManager when Redis dies mid-request', function () {
       expect(await b.accessToken('1001')).to.equal(token);
     } finally {
       await aStore.close();
-      strict.disconnect();
     }
   });
 
   it('killed during a refresh and back within the lock: the kept credentials are written in the background', async () => {
-    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-    strict.on('error', () => undefined);
-    const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
+    const aStore = strictStore();
     try {
       const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 3_000 });
-      const seeded = await seedGrant(emulator, store);
-      emulator.injectFault('token', { type: 'delay', ms: 200 });
-      const refreshing = a.accessToken('1001').catch((e: unknown) => e);
-      await untilTokenRequest();
-      await redis.kill();
-      expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+      const seeded = await killMidRefresh(a);
       await redis.restart();
       // Nobody asks A again; its retries land the write anyway, and everyone else gets it.
       const token = await eventually();
@@ -145,17 +154,11 @@ describe('TokenManager when Redis dies mid-request', function () {
       expect(emulator.counters.invalidGrant).to.equal(0);
     } finally {
       await aStore.close();
-      strict.disconnect();
     }
   });
 
   it('killed during a refresh: the rotated credentials are kept and written once Redis is back', async () => {
-    const seeded = await seedGrant(emulator, store);
-    emulator.injectFault('token', { type: 'delay', ms: 200 });
-    const refreshing = manager.accessToken('1001').catch((e: unknown) => e);
-    await untilTokenRequest();
-    await redis.kill();
-    expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+    const seeded = await killMidRefresh(manager);
     expect(emulator.grantStatus(seeded.refreshToken)).to.equal('rotated');
 
     await redis.restart();
