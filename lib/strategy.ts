@@ -261,11 +261,18 @@ export class SamsaraStrategy extends OAuth2Strategy {
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
       oauthClient.exchangeCode(code, { redirectURI: params.redirect_uri, codeVerifier: params.code_verifier }).then(
-        (set: TokenSet) => callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt }),
+        (set: TokenSet) => {
+          // /me comes next; if it fails, nobody will keep this grant, so it is revoked then.
+          if (!options.skipUserProfile) this.pendingGrants.set(set.accessToken, set.refreshToken);
+          callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt });
+        },
         (err: unknown) => callback(err),
       );
     };
   }
+
+  /** Refresh tokens of sign-ins between the code exchange and `/me`, by access token. */
+  private readonly pendingGrants = new Map<string, string>();
 
   /**
    * Fails a callback that carries no code (instead of passport-oauth2's restart of the flow, which
@@ -287,9 +294,15 @@ export class SamsaraStrategy extends OAuth2Strategy {
    * `SAMSARA_PROFILE_FAILED`.
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: SamsaraProfile) => void): void {
+    const refreshToken = this.pendingGrants.get(accessToken);
+    this.pendingGrants.delete(accessToken);
     this.fetchProfile(accessToken).then(
       (profile) => done(null, profile),
-      (err: unknown) => done(err),
+      (err: unknown) => {
+        // A grant whose sign-in failed here would stay live at Samsara, held by no one.
+        if (refreshToken) void this.oauthClient.revoke(refreshToken).catch(() => undefined);
+        done(err);
+      },
     );
   }
 

@@ -71,6 +71,11 @@ describe('SamsaraStrategy: token and profile failures during sign-in', () => {
       const error = await callbackWithFault('api', fault);
       expect(error).to.include({ name: 'ProfileError', code, status });
       if (code === 'SAMSARA_PROFILE_FORBIDDEN') expect(error.message).to.include('Read Org Information');
+      // The grant the failed sign-in received is revoked, not left live at Samsara.
+      const deadline = Date.now() + 2_000;
+      while (emulator.activeGrants('1001') > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(emulator.activeGrants('1001')).to.equal(0);
+      expect(emulator.counters.revocations).to.equal(1);
     });
   }
 });
