@@ -49,9 +49,10 @@ describe('TokenManager when Redis dies mid-request', function () {
    * answered: ioredis's defaults would deliver a write lost in the crash after the restart, the
    * kinder outcome the last test shows. `close()` ends its client too.
    */
-  function strictStore(): RedisTokenStore {
-    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+  async function strictStore(): Promise<RedisTokenStore> {
+    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: true });
     strict.on('error', () => undefined);
+    await strict.connect(); // without an offline queue, a command before the connection fails
     const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
     const close = aStore.close.bind(aStore);
     aStore.close = async () => {
@@ -67,9 +68,16 @@ describe('TokenManager when Redis dies mid-request', function () {
    */
   async function killMidRefresh(refresher: TokenManager): Promise<Credentials> {
     const seeded = await seedGrant(emulator, store);
-    emulator.injectFault('token', { type: 'delay', ms: 200 });
-    const refreshing = refresher.accessToken('1001').catch((e: unknown) => e);
-    while (emulator.counters.grants.refresh_token === 0) await sleep(5);
+    emulator.injectFault('token', { type: 'delay', ms: 500 });
+    let settled = false;
+    const refreshing = refresher.accessToken('1001').then(
+      (token) => ((settled = true), token),
+      (e: unknown) => ((settled = true), e),
+    );
+    while (emulator.counters.grants.refresh_token === 0) {
+      if (settled) throw new Error(`the refresh ended before reaching the token endpoint: ${String(await refreshing)}`);
+      await sleep(5);
+    }
     await redis.kill();
     expect(await refreshing).to.be.instanceOf(StoreUnavailable);
     return seeded;
@@ -114,7 +122,7 @@ describe('TokenManager when Redis dies mid-request', function () {
   });
 
   it('killed during a refresh: another process that then finds the grant "dead" does not lose it', async () => {
-    const aStore = strictStore();
+    const aStore = await strictStore();
     const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 2_000 });
     const b = new TokenManager({ store, client: manager.client, lockTtl: 2_000 });
     try {
@@ -141,7 +149,7 @@ describe('TokenManager when Redis dies mid-request', function () {
   });
 
   it('killed during a refresh and back within the lock: the kept credentials are written in the background', async () => {
-    const aStore = strictStore();
+    const aStore = await strictStore();
     try {
       const a = new TokenManager({ store: aStore, client: manager.client, lockTtl: 3_000 });
       const seeded = await killMidRefresh(a);
