@@ -39,6 +39,11 @@ declare global {
   }
 }
 
+/** The default key: the organization the default verify signed in. */
+function signedInOrg(req: Request): string | undefined {
+  return (req.user as { orgId?: string } | undefined)?.orgId;
+}
+
 /**
  * Options of {@link samsara}.
  *
@@ -66,7 +71,7 @@ export interface SamsaraMiddlewareOptions {
  * ```
  */
 export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
-  const keyOf = options.key ?? ((req: Request) => (req.user as { orgId?: string } | undefined)?.orgId);
+  const keyOf = options.key ?? signedInOrg;
   const maxWait = options.maxRateLimitWait ?? 5_000;
   return (req, _res, next) => {
     req.samsara = context(options.tokens, keyOf(req), maxWait);
@@ -244,7 +249,7 @@ export interface SamsaraLogoutOptions {
  * ```
  */
 export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
-  const keyOf = options.key ?? ((req: Request) => (req.user as { orgId?: string } | undefined)?.orgId);
+  const keyOf = options.key ?? signedInOrg;
   const cookieName = options.cookieName ?? 'connect.sid';
   return (req, res, next) => {
     const key = keyOf(req);

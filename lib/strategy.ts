@@ -256,7 +256,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
     this.name = 'samsara';
     this.tokenStore = tokenStore;
     this.oauthClient = oauthClient;
-    this.callbackPath = new URL(callbackURL, 'http://callback.invalid').pathname;
+    this.callbackPath = pathOf(callbackURL);
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
@@ -343,7 +343,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
     const callbackPath =
       typeof options.callbackURL === 'string'
-        ? new URL(options.callbackURL, 'http://callback.invalid').pathname
+        ? pathOf(options.callbackURL)
         : this.callbackPath;
     return path === callbackPath;
   }
@@ -407,6 +407,11 @@ function adaptVerify(verify: AnyVerify, passReq: boolean): AnyVerify {
         call([req, at, rt], params, profile, done)
     : (at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) =>
         call([at, rt], params, profile, done);
+}
+
+/** The path of an absolute or relative URL. */
+function pathOf(url: string): string {
+  return new URL(url, 'http://callback.invalid').pathname;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

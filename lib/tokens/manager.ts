@@ -79,8 +79,9 @@ export class TokenManager {
   readonly #inFlight = new Map<string, Promise<Credentials>>();
   /**
    * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
-   * token away, so these are the only copy of a working grant: the write is retried on the next
-   * call for the key, until it lands or a newer write makes it moot.
+   * token away, so these are the only copy of a working grant: the write is retried in the
+   * background while the kept lock lasts, then on the next call for the key, until it lands or a
+   * newer write makes it moot.
    */
   readonly #unsaved = new Map<string, Unsaved>();
 
