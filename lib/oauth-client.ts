@@ -2,7 +2,7 @@ import { TokenError } from 'passport-oauth2';
 import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
 import { BadResponseError, ConfigurationError, RevokeFailed, UpstreamError } from './errors.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
-import { positiveOption } from './options.js';
+import { numberOption } from './options.js';
 
 /**
  * How to reach Samsara's token endpoint. Unset values come from the environment
@@ -79,8 +79,8 @@ export class OAuthClient {
         `Samsara needs ${missing.join(' and ')}: copy them from your app's page in the Samsara dashboard.`,
       );
     }
-    this.timeout = positiveOption('Samsara', 'timeout', options.timeout, DEFAULT_TIMEOUT);
-    this.maxResponseBytes = positiveOption('Samsara', 'maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_BYTES);
+    this.timeout = numberOption('Samsara', 'timeout', options.timeout, DEFAULT_TIMEOUT);
+    this.maxResponseBytes = numberOption('Samsara', 'maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_BYTES);
     this.endpoints = resolveEndpoints(options, env);
     this.clientID = clientID as string;
     // Samsara's recipe and samples send id:secret as they are, without RFC 6749 §2.3.1's form

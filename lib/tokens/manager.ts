@@ -7,7 +7,7 @@ import {
   StoreUnavailable,
   TokenRejectedError,
 } from '../errors.js';
-import { positiveOption } from '../options.js';
+import { numberOption } from '../options.js';
 import { OAuthClient, isTransient, oauthErrorOf, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
 import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryTokenStore, type TokenStore } from './store.js';
@@ -89,10 +89,10 @@ export class TokenManager {
     this.store = options.store ?? new MemoryTokenStore();
     this.client = options.client instanceof OAuthClient ? options.client : new OAuthClient(options.client);
     this.skew = options.skew ?? 60_000;
-    this.lockTtl = positiveOption('TokenManager', 'lockTtl', options.lockTtl, this.client.timeout + 10_000);
-    this.waitTimeout = positiveOption('TokenManager', 'waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
+    this.lockTtl = numberOption('TokenManager', 'lockTtl', options.lockTtl, this.client.timeout + 10_000);
+    this.waitTimeout = numberOption('TokenManager', 'waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
     this.retries = options.retries ?? 2;
-    this.retryDelay = positiveOption('TokenManager', 'retryDelay', options.retryDelay, 200);
+    this.retryDelay = numberOption('TokenManager', 'retryDelay', options.retryDelay, 200);
     if (this.lockTtl < this.client.timeout + 1_000) {
       throw new ConfigurationError(
         `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${this.client.timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,

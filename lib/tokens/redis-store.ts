@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
 import type { Credentials, NewCredentials } from './credentials.js';
-import { positiveOption } from '../options.js';
+import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import type { LockHandle, TokenStore } from './store.js';
 
@@ -180,9 +180,9 @@ export class RedisTokenStore implements TokenStore {
         'The RedisTokenStore prefix must not contain { or }: the store adds its own hash tag so that an organization\'s keys share one Cluster slot.',
       );
     }
-    this.#timeout = positiveOption('RedisTokenStore', 'timeout', options.timeout, 2000);
-    this.#tombstoneTtl = Math.ceil(positiveOption('RedisTokenStore', 'tombstoneTtl', options.tombstoneTtl, DAY));
-    this.#pollInterval = positiveOption('RedisTokenStore', 'pollInterval', options.pollInterval, 250);
+    this.#timeout = numberOption('RedisTokenStore', 'timeout', options.timeout, 2000);
+    this.#tombstoneTtl = Math.ceil(numberOption('RedisTokenStore', 'tombstoneTtl', options.tombstoneTtl, DAY));
+    this.#pollInterval = numberOption('RedisTokenStore', 'pollInterval', options.pollInterval, 250);
     this.#client = options.client;
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
     this.#commands = this.#client as unknown as ScriptedClient;
