@@ -12,7 +12,7 @@ const client = new OAuthClient({ clientID: 'bench', clientSecret: 'bench', baseU
 
 async function measure(name: string, store: TokenStore, calls: number, concurrency: number): Promise<Record<string, string | number>> {
   const manager = new TokenManager({ store, client });
-  await store.replace('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  await manager.connect('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
   for (let i = 0; i < 500; i++) await manager.accessToken('1001'); // warm-up
   const latencies: number[] = [];
   const started = performance.now();
@@ -35,7 +35,7 @@ async function heapAfter(calls: number): Promise<string> {
   if (!gc) return 'run with --expose-gc';
   const store = new MemoryTokenStore();
   const manager = new TokenManager({ store, client });
-  await store.replace('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  await manager.connect('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
   for (let i = 0; i < 10_000; i++) await manager.accessToken('1001');
   gc();
   const before = process.memoryUsage().heapUsed;

@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, isFresh, type Credentials } from 'passport-samsara';
+import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, type GrantTokens } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { startWorker } from '../test/support/fleet.js';
 import { summarize, table } from './stats.js';
@@ -18,9 +18,9 @@ const ROUNDS = 5;
 const WORKERS = 4;
 const PER_WORKER = 100;
 
-async function seed(emulator: SamsaraEmulator, store: { replace: MemoryTokenStore['replace'] }): Promise<void> {
+async function seed(emulator: SamsaraEmulator, manager: TokenManager): Promise<void> {
   const grant = emulator.issueGrant('1001');
-  await store.replace('1001', { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1_000 });
+  await manager.connect('1001', { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1_000 });
 }
 
 async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<string, string | number>> {
@@ -29,6 +29,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   const keys = generateSealingKey('bench');
   const prefix = `bench-${randomUUID().slice(0, 8)}:`;
   const store = new RedisTokenStore({ client: redis, keys, prefix });
+  const seeder = new TokenManager({ store, client: { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } });
   const workers = await Promise.all(
     Array.from({ length: WORKERS }, () =>
       startWorker({
@@ -46,7 +47,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   let failed = 0;
   let grantsLost = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    await seed(emulator, store);
+    await seed(emulator, seeder);
     const started = performance.now();
     const outcomes = (await Promise.all(workers.map((w) => w.burst('1001', PER_WORKER)))).flat();
     walls.push(performance.now() - started);
@@ -72,14 +73,14 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
 }
 
 /** Samsara's recipe, in one process: a mutex, and callers that find it held sleep 0.5 s and look again. */
-async function recipe(emulator: SamsaraEmulator, client: OAuthClient, creds: Credentials, callers: number): Promise<number[]> {
+async function recipe(emulator: SamsaraEmulator, client: OAuthClient, creds: GrantTokens, callers: number): Promise<number[]> {
   let locked = false;
   const latencies: number[] = [];
   await Promise.all(
     Array.from({ length: callers }, async () => {
       const t = performance.now();
       while (locked) await sleep(500);
-      if (!isFresh(creds, 0)) {
+      if (creds.expiresAt <= Date.now()) {
         locked = true;
         const set = await client.refresh(creds.refreshToken);
         Object.assign(creds, { accessToken: set.accessToken, refreshToken: set.refreshToken, expiresAt: set.expiresAt });
@@ -99,12 +100,11 @@ async function oneProcess(): Promise<Array<Record<string, string | number>>> {
   for (const [name, run] of [
     ['recipe: mutex + 0.5 s busy-wait', async () => {
       const grant = emulator.issueGrant('1001');
-      return recipe(emulator, client, { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1, version: 1 }, 100);
+      return recipe(emulator, client, { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1 }, 100);
     }],
     ['passport-samsara: single-flight', async () => {
-      const store = new MemoryTokenStore();
-      await seed(emulator, store);
-      const manager = new TokenManager({ store, client });
+      const manager = new TokenManager({ store: new MemoryTokenStore(), client });
+      await seed(emulator, manager);
       return Promise.all(Array.from({ length: 100 }, async () => {
         const t = performance.now();
         await manager.accessToken('1001');

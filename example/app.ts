@@ -11,16 +11,18 @@ import {
   type SamsaraStrategyOptions,
   type SamsaraTokenParams,
   type SamsaraUser,
-  type TokenManagerOptions,
   type VerifyDone,
 } from 'passport-samsara';
 
 /** Options of {@link createSamsaraApp}. */
 export interface SamsaraAppOptions {
-  /** SamsaraStrategy's options (client id, region, baseURL, tokenStore...); unset ones come from the environment. */
-  strategy?: SamsaraStrategyOptions;
-  /** TokenManager's options besides the store and client, which it shares with the strategy. */
-  tokens?: Omit<TokenManagerOptions, 'store' | 'client'>;
+  /**
+   * The token manager that owns the organizations' grants (its store, its client, its revocation
+   * scope). Default: one on a `MemoryTokenStore`, with a client from the environment.
+   */
+  tokens?: TokenManager;
+  /** SamsaraStrategy's other options (PKCE, state store...); the client is the manager's. */
+  strategy?: Omit<SamsaraStrategyOptions, 'tokens' | 'clientID' | 'clientSecret' | 'region' | 'baseURL' | 'timeout'>;
   /** The session middleware. Default: express-session with its memory store (one process). */
   session?: RequestHandler;
   /**
@@ -38,20 +40,16 @@ export interface SamsaraAppOptions {
  */
 export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Express {
   const passport = new Passport();
+  const tokens = options.tokens ?? new TokenManager();
   const strategy = new SamsaraStrategy(
-    { ...options.strategy, passReqToCallback: true },
+    { ...options.strategy, tokens, passReqToCallback: true },
     // Five parameters after req: passport's arity for (…, params, profile, done); this one returns
     // a promise instead of calling done.
-    async (req: Request, accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+    async (req: Request, _accessToken: string, _refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
       const extra = options.verify ? await options.verify(profile, req) : {};
-      // A refused organization's grant is never stored.
+      // A refused organization's grant is never stored: the strategy lets it go.
       if (extra === false) return false;
-      await strategy.tokenStore.replace(profile.id, {
-        accessToken,
-        refreshToken,
-        expiresAt: params.expires_at,
-        ...(params.scope ? { scope: params.scope } : {}),
-      });
+      await tokens.connect(profile.id, params);
       const user: SamsaraUser = { orgId: profile.id, orgName: profile.displayName };
       return { ...extra, ...user };
     },
@@ -59,7 +57,6 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
   passport.use(strategy);
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));
-  const tokens = new TokenManager({ ...options.tokens, store: strategy.tokenStore, client: strategy.oauthClient });
 
   const app = express();
   app.use(
@@ -68,7 +65,7 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
         secret: sessionSecret(),
         resave: false,
         saveUninitialized: false,
-        cookie: { httpOnly: true, sameSite: 'lax' },
+        cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto' },
       }),
   );
   app.use(passport.initialize());

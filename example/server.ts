@@ -2,7 +2,7 @@ import express from 'express';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
-import { RedisTokenStore, type TokenStore } from 'passport-samsara';
+import { MemoryTokenStore, RedisTokenStore, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
 import { createSamsaraApp, sessionSecret } from './app.js';
 
@@ -18,14 +18,14 @@ async function main(): Promise<void> {
   const emulator = emulated ? await startSamsaraEmulator({ port: Number(process.env.EMULATOR_PORT ?? 0) }) : undefined;
   const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefined;
 
-  const tokenStore: TokenStore | undefined = redis ? new RedisTokenStore({ client: redis }) : undefined;
+  const tokens = new TokenManager({
+    store: redis ? new RedisTokenStore({ client: redis }) : new MemoryTokenStore(),
+    ...(emulator ? { client: { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } } : {}),
+  });
   const app = express();
   app.use(
     createSamsaraApp({
-      strategy: {
-        ...(emulator ? { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } : {}),
-        ...(tokenStore ? { tokenStore } : {}),
-      },
+      tokens,
       ...(redis
         ? {
             session: session({
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
               secret: sessionSecret(),
               resave: false,
               saveUninitialized: false,
-              cookie: { httpOnly: true, sameSite: 'lax' },
+              cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto' },
             }),
           }
         : {}),

@@ -27,7 +27,8 @@ export type SamsaraErrorCode =
   | 'SAMSARA_REFRESH_TIMEOUT'
   | 'SAMSARA_SEAL'
   | 'SAMSARA_RATE_LIMITED'
-  | 'SAMSARA_REVOKE_FAILED';
+  | 'SAMSARA_REVOKE_FAILED'
+  | 'SAMSARA_CROSS_SITE';
 
 /**
  * The base class of every error of this package.
@@ -110,25 +111,41 @@ export class UpstreamError extends SamsaraError {
 }
 
 /**
- * The token endpoint refused a request with an RFC 6749 §5.2 error other than the ones the token
- * manager handles itself (for example `invalid_client`: check the client id and secret).
+ * The token endpoint refused a request with an RFC 6749 §5.2 error (`oauthError`, e.g.
+ * `invalid_grant` or `invalid_client`). The token manager handles `invalid_grant` itself
+ * (`ReauthorizationRequired`) and retries the `transient` ones; during sign-in the strategy hands
+ * it to passport as passport-oauth2's `TokenError`. `status` is 400 for a refused sign-in code,
+ * 500 for a rejected client (check the client id and secret), 502 otherwise.
  *
  * @example
  * ```ts
- * if (err instanceof TokenRejectedError) console.error(err.oauthError); // e.g. 'invalid_client'
+ * if (err instanceof TokenRejectedError && err.oauthError === 'invalid_client') alertOps('check SAMSARA_CLIENT_SECRET');
  * ```
  */
 export class TokenRejectedError extends SamsaraError {
   /** The `error` field of the token endpoint's answer, e.g. `invalid_client`. */
   readonly oauthError: string;
+  /** Samsara's `error_description`, when it sent one (printable characters only, at most 200). */
+  readonly description: string | undefined;
+  /** The HTTP status of the token endpoint's answer. */
+  readonly upstreamStatus: number;
+  /** Whether a retry may succeed: Samsara answered 5xx or `temporarily_unavailable`. */
+  readonly transient: boolean;
 
-  constructor(oauthError: string, description: string | undefined) {
+  constructor(
+    oauthError: string,
+    options: { description?: string | undefined; upstreamStatus: number; status: number; transient: boolean },
+  ) {
+    const { description } = options;
     super(
       'SAMSARA_TOKEN_REJECTED',
-      502,
-      `Samsara's token endpoint refused the refresh (${oauthError}${description ? `: ${description}` : ''}).`,
+      options.status,
+      `Samsara's token endpoint refused the request (${oauthError}${description ? `: ${description}` : ''}).`,
     );
     this.oauthError = oauthError;
+    this.description = description;
+    this.upstreamStatus = options.upstreamStatus;
+    this.transient = options.transient;
   }
 }
 
@@ -258,5 +275,20 @@ export class RateLimited extends SamsaraError {
 export class RevokeFailed extends SamsaraError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SAMSARA_REVOKE_FAILED', 502, message, options);
+  }
+}
+
+/**
+ * A request that may only come from the app's own pages (Disconnect) came from another origin:
+ * another site, a sibling subdomain or another port of the same host. Nothing was done. HTTP 403.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof CrossSiteRequestError) res.status(403).send('Disconnect from the app itself.');
+ * ```
+ */
+export class CrossSiteRequestError extends SamsaraError {
+  constructor(message: string) {
+    super('SAMSARA_CROSS_SITE', 403, message);
   }
 }

@@ -40,7 +40,7 @@ declare global {
 }
 
 /** The default key: the organization the default verify signed in. */
-function signedInOrg(req: Request): string | undefined {
+export function signedInOrg(req: Request): string | undefined {
   return (req.user as { orgId?: string } | undefined)?.orgId;
 }
 
@@ -218,67 +218,4 @@ const SERVER_SIDE_MESSAGES: Record<number, string> = {
 
 function prefersHTML(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html';
-}
-
-/**
- * Options of {@link samsaraLogout}.
- *
- * @example
- * ```ts
- * app.post('/logout', samsaraLogout({ tokens, redirect: '/', cookieName: 'sid' }));
- * ```
- */
-export interface SamsaraLogoutOptions {
-  tokens: TokenManager;
-  key?: (req: Request) => string | undefined;
-  /** Where to send the browser afterwards; without it the answer is 204. */
-  redirect?: string;
-  /** The session cookie's name. Default `connect.sid` (express-session's). */
-  cookieName?: string;
-}
-
-/**
- * A route handler that disconnects: revokes the grant at Samsara, deletes the credentials, logs
- * the user out, destroys the session and clears its cookie. The sign-out happens even when the
- * revoke request fails; that failure (`RevokeFailed`) then goes to `next` once the session is gone.
- * When the token store is unavailable nothing is signed out and `StoreUnavailable` goes to `next`.
- *
- * @example
- * ```ts
- * app.post('/logout', samsaraLogout({ tokens, redirect: '/' }));
- * ```
- */
-export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
-  const keyOf = options.key ?? signedInOrg;
-  const cookieName = options.cookieName ?? 'connect.sid';
-  return (req, res, next) => {
-    const key = keyOf(req);
-    const revoked = key === undefined ? Promise.resolve(undefined) : options.tokens.revoke(key).then(() => undefined, (err: unknown) => err);
-    void revoked.then((revokeError) => {
-      // The store could not even be read: the credentials are still there, so keep the session
-      // (and with it the key) for a retry.
-      if (revokeError instanceof StoreUnavailable) {
-        next(revokeError);
-        return;
-      }
-      const finish = (err?: unknown): void => {
-        res.clearCookie(cookieName);
-        if (err ?? revokeError) {
-          next(err ?? revokeError);
-        } else if (options.redirect) {
-          res.redirect(303, options.redirect);
-        } else {
-          res.status(204).end();
-        }
-      };
-      const destroy = (): void => {
-        // express-session's, when present (its types are the app's business, not a dependency).
-        const session = (req as { session?: { destroy(callback: (err: unknown) => void): void } }).session;
-        if (session) session.destroy(finish);
-        else finish();
-      };
-      if (typeof req.logout === 'function') req.logout({ keepSessionInfo: false }, (err: unknown) => (err ? finish(err) : destroy()));
-      else destroy();
-    });
-  };
 }

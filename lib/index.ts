@@ -18,8 +18,7 @@ export type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
 export { OAuthClient } from './oauth-client.js';
 export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors.js';
-export { isFresh } from './tokens/credentials.js';
-export type { Credentials, NewCredentials } from './tokens/credentials.js';
+export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/store.js';
 export type { TokenStore, LockHandle } from './tokens/store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
@@ -27,11 +26,8 @@ export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } fro
 export { generateSealingKey, parseKeyring, seal, open } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
-export type { TokenManagerOptions, AccessOptions } from './tokens/manager.js';
-export { samsara, samsaraErrorHandler, samsaraLogout, parseRetryAfter } from './express.js';
-export type {
-  SamsaraRequestContext,
-  SamsaraMiddlewareOptions,
-  SamsaraErrorHandlerOptions,
-  SamsaraLogoutOptions,
-} from './express.js';
+export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export { samsara, samsaraErrorHandler, parseRetryAfter } from './express.js';
+export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
+export { samsaraLogout } from './logout.js';
+export type { SamsaraLogoutOptions } from './logout.js';

@@ -1,8 +1,8 @@
-import { TokenError } from 'passport-oauth2';
 import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
-import { BadResponseError, ConfigurationError, RevokeFailed, UpstreamError } from './errors.js';
+import { BadResponseError, ConfigurationError, RevokeFailed, TokenRejectedError, UpstreamError } from './errors.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
 import { numberOption } from './options.js';
+import type { GrantTokens } from './tokens/credentials.js';
 
 /**
  * How to reach Samsara's token endpoint. Unset values come from the environment
@@ -34,12 +34,7 @@ export interface OAuthClientOptions {
  * new Date(set.expiresAt); // receipt time + expires_in
  * ```
  */
-export interface TokenSet {
-  accessToken: string;
-  refreshToken: string;
-  /** Milliseconds since the epoch. */
-  expiresAt: number;
-  scope?: string;
+export interface TokenSet extends GrantTokens {
   /** The response as Samsara sent it. */
   raw: Record<string, unknown>;
 }
@@ -51,8 +46,8 @@ const DEFAULT_MAX_BYTES = 64 * 1024;
  * Samsara's token endpoint: code exchange, refresh and revocation. The client authenticates with
  * HTTP Basic only (RFC 6749 §2.3.1: one method per request, so the secret never rides in the
  * body), every request has a deadline, and every answer is validated before anything is kept.
- * An RFC 6749 §5.2 error body becomes passport-oauth2's `TokenError` (its `code` is the OAuth
- * `error`, e.g. `invalid_grant`).
+ * An RFC 6749 §5.2 error body becomes a `TokenRejectedError` (its `oauthError` is the OAuth
+ * `error`, e.g. `invalid_grant`); the client knows nothing of passport.
  *
  * @example
  * ```ts
@@ -93,12 +88,12 @@ export class OAuthClient {
     const form: Record<string, string> = { grant_type: 'authorization_code', code };
     if (params.redirectURI) form.redirect_uri = params.redirectURI;
     if (params.codeVerifier) form.code_verifier = params.codeVerifier;
-    return this.#token(form);
+    return this.#token(form, 'code');
   }
 
   /** Refreshes (RFC 6749 §6). Samsara rotates refresh tokens: the one passed in is dead afterwards. */
   async refresh(refreshToken: string): Promise<TokenSet> {
-    return this.#token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    return this.#token({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh');
   }
 
   /**
@@ -117,39 +112,26 @@ export class OAuthClient {
     }
   }
 
-  async #token(form: Record<string, string>): Promise<TokenSet> {
+  async #token(form: Record<string, string>, purpose: 'code' | 'refresh'): Promise<TokenSet> {
     const what = "Samsara's token endpoint";
     const response = await this.#post(this.endpoints.tokenURL, form, what);
     const receivedAt = Date.now();
     const json = asRecord(parseJSON(response.body));
     if (response.status !== 200) {
-      if (typeof json?.error === 'string') {
-        throw new TokenError(
-          typeof json.error_description === 'string' ? json.error_description : undefined,
-          json.error,
-          typeof json.error_uri === 'string' ? json.error_uri : undefined,
-          tokenErrorStatus(json.error, response.status),
-        );
-      }
+      if (typeof json?.error === 'string') throw rejection(json, response.status, purpose);
       throw new UpstreamError('SAMSARA_UPSTREAM', `${what} answered HTTP ${response.status} without an OAuth error.`, {
         upstreamStatus: response.status,
       });
     }
     if (!json) throw new BadResponseError(`${what} answered 200 with a body that is not a JSON object.`);
-    const accessToken = json.access_token;
+    const accessToken = tokenValue(json.access_token, 'an access_token', what);
+    const refreshToken = tokenValue(json.refresh_token, 'a refresh_token', what);
     const expiresIn = Number(json.expires_in);
-    const refreshToken = json.refresh_token;
-    if (typeof accessToken !== 'string' || accessToken === '') {
-      throw new BadResponseError(`${what} answered 200 without an access_token.`);
-    }
-    if (json.expires_in === undefined || json.expires_in === null || !Number.isFinite(expiresIn) || expiresIn <= 0) {
-      throw new BadResponseError(`${what} answered 200 without a positive expires_in.`);
-    }
-    if (typeof refreshToken !== 'string' || refreshToken === '') {
-      throw new BadResponseError(`${what} answered 200 without a refresh_token.`);
+    if (json.expires_in === undefined || json.expires_in === null || !(expiresIn > 0 && expiresIn <= MAX_EXPIRES_IN)) {
+      throw new BadResponseError(`${what} answered 200 without an expires_in between 0 and ${MAX_EXPIRES_IN} seconds.`);
     }
     if (json.token_type !== undefined && String(json.token_type).toLowerCase() !== 'bearer') {
-      throw new BadResponseError(`${what} issued a token of type "${String(json.token_type)}", not Bearer.`);
+      throw new BadResponseError(`${what} issued a token whose type is not Bearer.`);
     }
     return {
       accessToken,
@@ -179,45 +161,59 @@ export class OAuthClient {
 
 /**
  * Whether a token request failure is worth retrying: no answer, an HTTP error without an OAuth
- * body, or an OAuth error Samsara answered with a 5xx or `temporarily_unavailable`.
- *
- * @example
- * ```ts
- * if (isTransient(err)) retryLater();
- * ```
+ * body (5xx, 408, 429), or an OAuth error Samsara answered with a 5xx or `temporarily_unavailable`.
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof UpstreamError) {
     const status = err.upstreamStatus;
     return status === undefined || status >= 500 || status === 408 || status === 429;
   }
-  return err instanceof TokenError && (err.status === UPSTREAM_FAILED || err.code === 'temporarily_unavailable');
+  return err instanceof TokenRejectedError && err.transient;
+}
+
+/** The OAuth `error` (e.g. `invalid_grant`) of a token endpoint refusal, or undefined. */
+export function oauthErrorOf(err: unknown): string | undefined {
+  return err instanceof TokenRejectedError ? err.oauthError : undefined;
 }
 
 /**
- * The OAuth `error` (e.g. `invalid_grant`) of a token endpoint refusal, or undefined.
- *
- * @example
- * ```ts
- * if (oauthErrorOf(err) === 'invalid_grant') askToSignInAgain();
- * ```
+ * RFC 6750 §2.1's b64token: what may stand after `Bearer ` in a header. Anything else (a CR/LF
+ * above all) could forge a header or a log line, so it is refused, not escaped.
  */
-export function oauthErrorOf(err: unknown): string | undefined {
-  return err instanceof TokenError ? err.code : undefined;
+const TOKEN_SYNTAX = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_TOKEN_LENGTH = 4096;
+/** A year: an `expires_in` beyond it is nonsense (`1e308` would be valid forever). */
+const MAX_EXPIRES_IN = 366 * 24 * 3600;
+
+/** `field` names the token with its article: "an access_token". */
+function tokenValue(value: unknown, field: string, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new BadResponseError(`${what} answered 200 without ${field}.`);
+  if (value.length > MAX_TOKEN_LENGTH || !TOKEN_SYNTAX.test(value)) {
+    throw new BadResponseError(
+      `${what} answered 200 with ${field} that is not an RFC 6750 token of at most ${MAX_TOKEN_LENGTH} characters.`,
+    );
+  }
+  return value;
 }
 
-/** The status of a TokenError Samsara answered with a 5xx: a bad gateway, from our side. */
-const UPSTREAM_FAILED = 502;
-
-/** The HTTP status our app should answer with when the token endpoint refuses. */
-function tokenErrorStatus(error: string, upstreamStatus: number): number {
-  if (upstreamStatus >= 500) return UPSTREAM_FAILED;
+/** An RFC 6749 §5.2 error answer, as the status our app should answer with sees it. */
+function rejection(json: Record<string, unknown>, upstreamStatus: number, purpose: 'code' | 'refresh'): TokenRejectedError {
+  const error = printable(json.error as string, 64) || 'invalid_request';
+  const transient = upstreamStatus >= 500 || error === 'temporarily_unavailable';
+  let status = purpose === 'code' ? 400 : 502;
   // A rejected client is our configuration's fault, not the visitor's.
-  if (error === 'invalid_client' || error === 'unauthorized_client') return 500;
-  return 400;
+  if (error === 'invalid_client' || error === 'unauthorized_client') status = 500;
+  if (transient) status = 502;
+  const description = typeof json.error_description === 'string' ? printable(json.error_description, 200) : '';
+  return new TokenRejectedError(error, { description: description || undefined, upstreamStatus, status, transient });
+}
+
+/** Printable ASCII only (RFC 6749 §5.2 allows no more), cut to `max`: it may reach a log line. */
+function printable(text: string, max: number): string {
+  return text.replace(/[^\x20-\x7e]/g, '').slice(0, max);
 }
 
 function describeOAuthError(response: BoundedResponse): string {
   const error = asRecord(parseJSON(response.body))?.error;
-  return typeof error === 'string' ? ` (${error})` : '';
+  return typeof error === 'string' ? ` (${printable(error, 64)})` : '';
 }

@@ -1,11 +1,12 @@
 import type { Request } from 'express';
 import OAuth2Strategy, { TokenError } from 'passport-oauth2';
 import type { SamsaraRegion } from './endpoints.js';
-import { ConfigurationError, ProfileError, SamsaraError, UpstreamError } from './errors.js';
+import { ConfigurationError, ProfileError, SamsaraError, TokenRejectedError, UpstreamError } from './errors.js';
 import { boundedFetch } from './http.js';
-import { OAuthClient, type TokenSet } from './oauth-client.js';
+import type { TokenSet } from './oauth-client.js';
 import { toProfile, type SamsaraProfile } from './profile.js';
-import { MemoryTokenStore, type TokenStore } from './tokens/store.js';
+import type { TokenResponse } from './tokens/credentials.js';
+import { TokenManager } from './tokens/manager.js';
 
 /**
  * The token response as passport-oauth2 hands it to a verify callback, plus `expires_at`:
@@ -16,13 +17,9 @@ import { MemoryTokenStore, type TokenStore } from './tokens/store.js';
  * async (accessToken, refreshToken, params: SamsaraTokenParams, profile, done) => ({ orgId: profile.id, expiresAt: params.expires_at })
  * ```
  */
-export interface SamsaraTokenParams {
-  access_token: string;
-  refresh_token: string;
+export interface SamsaraTokenParams extends TokenResponse {
   expires_in: number;
-  expires_at: number;
   token_type?: string;
-  scope?: string;
   [field: string]: unknown;
 }
 
@@ -124,10 +121,17 @@ type WithRequest<F extends (...args: any[]) => unknown> = (req: Request, ...rest
  *
  * @example
  * ```ts
- * new SamsaraStrategy({ region: 'eu', callbackURL: 'https://app.example.com/auth/samsara/callback', tokenStore: redisStore });
+ * new SamsaraStrategy({ tokens, callbackURL: 'https://app.example.com/auth/samsara/callback' });
  * ```
  */
 export interface SamsaraStrategyOptions {
+  /**
+   * The token manager that owns the organizations' grants: the default verify connects them
+   * there, and a sign-in that fails or is refused lets its grant go there. Default: a manager on
+   * a `MemoryTokenStore` with a client from the options below (`strategy.tokens`). With `tokens`,
+   * the client options below must be left out: the manager's client is the one used.
+   */
+  tokens?: TokenManager;
   /** Default: `SAMSARA_CLIENT_ID`. */
   clientID?: string;
   /** Default: `SAMSARA_CLIENT_SECRET`. */
@@ -152,8 +156,6 @@ export interface SamsaraStrategyOptions {
   sessionKey?: string;
   /** Trust `X-Forwarded-*` when resolving a relative callback URL. */
   proxy?: boolean;
-  /** Where the default verify keeps credentials, keyed by organization id. Default: a `MemoryTokenStore`. */
-  tokenStore?: TokenStore;
   passReqToCallback?: false;
 }
 
@@ -179,9 +181,10 @@ type ExchangeCode = (
 /**
  * Passport strategy for Samsara OAuth 2.0: a passport-oauth2 `OAuth2Strategy` that knows Samsara's
  * URLs and regions, authenticates to the token endpoint with HTTP Basic, bounds every request with
- * a timeout and fetches the organization from `GET /me`. Without a verify callback it stores the
- * credentials in `tokenStore` under the organization id and signs in `{ orgId, orgName }`, so no
- * token reaches the session.
+ * a timeout and fetches the organization from `GET /me`. Without a verify callback it connects
+ * the grant in its token manager (`strategy.tokens`) under the organization id and signs in
+ * `{ orgId, orgName }`, so no token reaches the session. A sign-in that fails or is refused after
+ * the code exchange lets its grant go (`tokens.discard`): no grant is left live and unheld.
  *
  * @example
  * ```ts
@@ -192,17 +195,16 @@ type ExchangeCode = (
  * ```
  * @example
  * ```ts
- * passport.use(new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, params, profile) => {
- *   await db.saveGrant(profile.id, { accessToken, refreshToken, expiresAt: params.expires_at });
+ * const strategy = new SamsaraStrategy({ tokens }, async (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
+ *   if (!(await accounts.allows(profile.id))) return false; // refused: the grant is let go
+ *   await strategy.tokens.connect(profile.id, params);
  *   return { orgId: profile.id, orgName: profile.displayName };
- * }));
+ * });
  * ```
  */
 export class SamsaraStrategy extends OAuth2Strategy {
-  /** Where the default verify stores credentials; share it with the token manager. */
-  readonly tokenStore: TokenStore;
-  /** The token endpoint client this strategy uses (and a token manager may share). */
-  readonly oauthClient: OAuthClient;
+  /** The token manager that owns the grants this strategy receives: share it with `samsara()`. */
+  readonly tokens: TokenManager;
   // TS-private, not #private: passport calls authenticate on Object.create(strategy) per request,
   // and a #private member fails its brand check there.
   private readonly callbackPath: string;
@@ -225,8 +227,13 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const options = (typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {})) as
       | SamsaraStrategyOptions
       | SamsaraStrategyOptionsWithRequest;
-    const oauthClient = new OAuthClient(options);
-    const tokenStore = options.tokenStore ?? new MemoryTokenStore();
+    const tokens = options.tokens ?? new TokenManager({ client: clientOptionsOf(options) });
+    if (options.tokens && CLIENT_OPTIONS.some((name) => options[name] !== undefined)) {
+      throw new ConfigurationError(
+        `Pass either tokens or the client options (${CLIENT_OPTIONS.join(', ')}), not both: with tokens, its client is the one used.`,
+      );
+    }
+    const oauthClient = tokens.client;
     if (!verify && options.skipUserProfile) {
       throw new ConfigurationError('The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.');
     }
@@ -251,19 +258,18 @@ export class SamsaraStrategy extends OAuth2Strategy {
         skipUserProfile: options.skipUserProfile ?? false,
         passReqToCallback: passReq as false,
       },
-      adaptVerify(verify ?? storeCredentials(tokenStore), passReq) as OAuth2Strategy.VerifyFunction,
+      adaptVerify(verify ?? connectGrant(tokens), passReq, tokens) as OAuth2Strategy.VerifyFunction,
     );
     this.name = 'samsara';
-    this.tokenStore = tokenStore;
-    this.oauthClient = oauthClient;
+    this.tokens = tokens;
     this.callbackPath = pathOf(callbackURL);
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
       oauthClient.exchangeCode(code, { redirectURI: params.redirect_uri, codeVerifier: params.code_verifier }).then(
         (set: TokenSet) => {
-          // /me comes next; if it fails, nobody will keep this grant, so it is revoked then.
-          if (!options.skipUserProfile) this.pendingGrants.set(set.accessToken, set.refreshToken);
+          // /me comes next; if it fails, nobody will keep this grant, so it is let go then.
+          if (!options.skipUserProfile) this.pendingGrants.set(set.accessToken, set);
           callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt });
         },
         (err: unknown) => callback(err),
@@ -271,8 +277,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
     };
   }
 
-  /** Refresh tokens of sign-ins between the code exchange and `/me`, by access token. */
-  private readonly pendingGrants = new Map<string, string>();
+  /** Sign-ins between the code exchange and `/me`, by access token. */
+  private readonly pendingGrants = new Map<string, TokenSet>();
 
   /**
    * Fails a callback that carries no code (instead of passport-oauth2's restart of the flow, which
@@ -294,13 +300,14 @@ export class SamsaraStrategy extends OAuth2Strategy {
    * `SAMSARA_PROFILE_FAILED`.
    */
   override userProfile(accessToken: string, done: (err?: unknown, profile?: SamsaraProfile) => void): void {
-    const refreshToken = this.pendingGrants.get(accessToken);
+    const grant = this.pendingGrants.get(accessToken);
     this.pendingGrants.delete(accessToken);
     this.fetchProfile(accessToken).then(
       (profile) => done(null, profile),
       (err: unknown) => {
-        // A grant whose sign-in failed here would stay live at Samsara, held by no one.
-        if (refreshToken) void this.oauthClient.revoke(refreshToken).catch(() => undefined);
+        // A grant whose sign-in failed here would stay live at Samsara, held by no one. Its
+        // organization never became known, so it is revoked.
+        if (grant) this.tokens.discard(undefined, grant).catch(() => undefined);
         done(err);
       },
     );
@@ -311,9 +318,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
     let response;
     try {
       response = await boundedFetch(
-        this.oauthClient.endpoints.apiURL('/me'),
+        this.tokens.client.endpoints.apiURL('/me'),
         { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
-        { timeout: this.oauthClient.timeout, maxBytes: this.oauthClient.maxResponseBytes, what },
+        { timeout: this.tokens.client.timeout, maxBytes: this.tokens.client.maxResponseBytes, what },
       );
     } catch (err) {
       throw new ProfileError('SAMSARA_PROFILE_FAILED', `Fetching the organization failed: ${(err as Error).message}`, {
@@ -333,9 +340,16 @@ export class SamsaraStrategy extends OAuth2Strategy {
     return toProfile(response.body);
   }
 
-  /** Lets this package's errors and passport-oauth2's `TokenError` reach the app as they are. */
+  /**
+   * At the passport boundary: a refusal of the code exchange becomes passport-oauth2's
+   * `TokenError` (as any passport-oauth2 strategy reports it), this package's other errors pass
+   * as they are.
+   */
   protected _createOAuthError(message: string, err: unknown): Error {
-    if (err instanceof SamsaraError || err instanceof TokenError) return err;
+    if (err instanceof TokenRejectedError) {
+      return new TokenError(err.description ?? err.message, err.oauthError, undefined, err.status);
+    }
+    if (err instanceof SamsaraError) return err;
     return new UpstreamError('SAMSARA_UNREACHABLE', `${message}: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
   }
 
@@ -349,23 +363,25 @@ export class SamsaraStrategy extends OAuth2Strategy {
   }
 }
 
-/** The default verify: keep the credentials in the store, sign in names only. */
-function storeCredentials(store: TokenStore) {
+/** The default verify: connect the grant in the token manager, sign in names only. */
+function connectGrant(tokens: TokenManager) {
   return async (
-    accessToken: string,
-    refreshToken: string,
+    _accessToken: string,
+    _refreshToken: string,
     params: SamsaraTokenParams,
     profile: SamsaraProfile,
     _done: VerifyDone, // declared so that passport's arity rule hands over the params
   ): Promise<SamsaraUser> => {
-    await store.replace(profile.id, {
-      accessToken,
-      refreshToken,
-      expiresAt: params.expires_at,
-      ...(params.scope ? { scope: params.scope } : {}),
-    });
+    await tokens.connect(profile.id, params);
     return { orgId: profile.id, orgName: profile.displayName };
   };
+}
+
+/** The client options a strategy passes to the token manager it builds. */
+const CLIENT_OPTIONS = ['clientID', 'clientSecret', 'region', 'baseURL', 'timeout'] as const;
+
+function clientOptionsOf(options: SamsaraStrategyOptions | SamsaraStrategyOptionsWithRequest) {
+  return Object.fromEntries(CLIENT_OPTIONS.flatMap((name) => (options[name] === undefined ? [] : [[name, options[name]]])));
 }
 
 /**
@@ -373,15 +389,17 @@ function storeCredentials(store: TokenStore) {
  * that always receives the token params, and the wrapper calls the app's verify with passport's
  * arities (3 or fewer: no `done`; 4: `done`; 5: params and `done`; +1 with the request). Every form
  * may answer through `done` or by returning (a promise of) the user; the first answer wins, and
- * a promise that resolves to undefined leaves the answer to `done`.
+ * a promise that resolves to undefined leaves the answer to `done`. A verify that refuses (`false`)
+ * or fails lets the grant go: nobody would hold it otherwise.
  */
-function adaptVerify(verify: AnyVerify, passReq: boolean): AnyVerify {
+function adaptVerify(verify: AnyVerify, passReq: boolean, tokens: TokenManager): AnyVerify {
   const withParams = verify.length >= 5 + (passReq ? 1 : 0);
   const call = (head: unknown[], params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone): void => {
     let settled = false;
     const once: VerifyDone = (err, user, info) => {
       if (settled) return;
       settled = true;
+      if (err || !user) tokens.discard(profile?.id, params).catch(() => undefined);
       done(err, user, info);
     };
     let result: unknown;

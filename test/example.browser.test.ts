@@ -3,6 +3,7 @@ import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { createSamsaraApp } from '../example/app.js';
 import { clientOf } from './support/grants.js';
@@ -25,6 +26,9 @@ describe('the example app in a real browser, mounted inside another app', functi
   let base: string;
   let browser: Browser;
   let page: Page;
+  /** A page on another port of the same host: same-site (SameSite=Lax cookies go along), another origin. */
+  let attacker: Server;
+  let attackerBase: string;
 
   before(async () => {
     emulator = await startSamsaraEmulator();
@@ -35,7 +39,7 @@ describe('the example app in a real browser, mounted inside another app', functi
     parent.use(
       '/samsara',
       createSamsaraApp({
-        strategy: { ...clientOf(emulator) },
+        tokens: new TokenManager({ client: clientOf(emulator) }),
         verify: async (profile) => (profile.id === 'blocked' ? false : { plan: 'trial' }),
       }),
     );
@@ -43,12 +47,25 @@ describe('the example app in a real browser, mounted inside another app', functi
       const s = parent.listen(0, '127.0.0.1', () => resolve(s));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/samsara`;
+    const evil = express();
+    evil.get('/', (_req, res) => {
+      res.send(`<form id="f" method="post" action="${base}/logout"></form><script>document.getElementById('f').submit()</script>`);
+    });
+    evil.get('/fetch', (_req, res) => {
+      res.send(`<script>fetch(${JSON.stringify(`${base}/logout`)}, { method: 'POST', mode: 'no-cors', credentials: 'include' }).then(() => { document.title = 'sent'; })</script>`);
+    });
+    attacker = await new Promise((resolve) => {
+      const s = evil.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    attackerBase = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
   });
   after(async () => {
     await browser?.close();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
+    attacker?.closeAllConnections();
+    await new Promise((r) => attacker?.close(r));
     await emulator?.stop();
   });
   beforeEach(async () => {
@@ -81,6 +98,29 @@ describe('the example app in a real browser, mounted inside another app', functi
     // Signed out: the vehicles page sends the browser to sign in again.
     await page.goto(`${base}/vehicles`);
     await page.waitForURL(`${emulator.url}/oauth2/authorize?**`);
+  });
+
+  it('refuses a Disconnect posted by a page on another origin of the same site: 403, the grant live, still signed in', async () => {
+    await page.goto(`${base}/`);
+    await page.click('#connect');
+    await page.click('#allow');
+    await page.waitForURL(`${base}/`);
+    const revocations = emulator.counters.revocations;
+    const live = emulator.activeGrants('1001');
+
+    const refused = page.waitForResponse(`${base}/logout`);
+    await page.goto(`${attackerBase}/`);
+    expect((await refused).status()).to.equal(403);
+    await page.goto(`${attackerBase}/fetch`);
+    await page.waitForFunction('document.title === "sent"');
+
+    expect(emulator.counters.revocations).to.equal(revocations);
+    expect(emulator.activeGrants('1001')).to.equal(live);
+    await page.goto(`${base}/`);
+    expect(await page.textContent('#org')).to.include('1001');
+    await page.click('#disconnect');
+    await page.waitForURL(`${base}/`);
+    expect(await page.locator('#connect').count()).to.equal(1);
   });
 
   it('shows a failed sign-in when the organization denies access', async () => {

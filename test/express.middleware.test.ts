@@ -11,14 +11,13 @@ import {
   TokenManager,
   samsara,
   samsaraErrorHandler,
-  samsaraLogout,
   parseRetryAfter,
   type TokenStore,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 
-describe('Express: req.samsara, the error handler and logout', () => {
+describe('Express: req.samsara and the error handler', () => {
   let emulator: SamsaraEmulator;
   let store: MemoryTokenStore;
   let tokens: TokenManager;
@@ -57,7 +56,6 @@ describe('Express: req.samsara, the error handler and logout', () => {
         res.status(400).json({ message: (err as Error).message });
       }
     });
-    app.post('/logout', samsaraLogout({ tokens, key: (req) => req.get('x-org') ?? undefined }));
     app.use(samsaraErrorHandler({ signInPath: '/auth/samsara' }));
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -162,35 +160,6 @@ describe('Express: req.samsara, the error handler and logout', () => {
     const res = await request(url).get('/token').set('x-org', '1001').set('accept', 'application/json').expect(503);
     expect(res.headers['retry-after']).to.equal('2');
     expect(res.body.error.code).to.equal('SAMSARA_STORE_UNAVAILABLE');
-  });
-
-  it('logs out: revokes the grant, deletes the credentials, destroys the session, clears the cookie', async () => {
-    await startApp(store);
-    const creds = await seedGrant(emulator, store, '1001', 3600_000);
-    const agent = request.agent(url);
-    await agent.get('/token').set('x-org', '1001').expect(200);
-    const res = await agent.post('/logout').set('x-org', '1001').expect(204);
-    expect(res.headers['set-cookie']?.[0]).to.match(/^connect\.sid=;.*Expires=Thu, 01 Jan 1970/);
-    expect(emulator.grantStatus(creds.refreshToken)).to.equal('revoked');
-    expect(await store.get('1001')).to.equal(null);
-  });
-
-  it('does not sign out when the token store is down: the session keeps its key for a retry', async () => {
-    // Reads work, locks fail: the store went down between two requests.
-    const down = new (class extends MemoryTokenStore {
-      override async lock(): Promise<never> {
-        throw new StoreUnavailable('Redis did not answer within 500 ms.');
-      }
-    })();
-    await startApp(down);
-    await seedGrant(emulator, down, '1001', 3600_000);
-    const agent = request.agent(url);
-    await agent.get('/token').set('x-org', '1001').expect(200);
-    const res = await agent.post('/logout').set('x-org', '1001').set('accept', 'application/json').expect(503);
-    expect(res.headers['set-cookie']).to.equal(undefined);
-    expect(res.body.error.message).to.not.include('Redis');
-    expect(await down.get('1001')).to.not.equal(null);
-    expect(emulator.counters.revocations).to.equal(0);
   });
 
   it('parses Retry-After as fractional seconds', () => {

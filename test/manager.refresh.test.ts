@@ -109,12 +109,12 @@ describe('TokenManager: refreshing in one process', () => {
     expect(await store.get('1001'), 'nothing is dropped while it may still work').to.deep.equal(old);
   });
 
-  it('reports a refused client as TokenRejectedError and keeps the credentials', async () => {
+  it('reports a refused client as TokenRejectedError (500: our configuration) and keeps the credentials', async () => {
     const old = await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'status', status: 401, body: '{"error":"invalid_client"}', contentType: 'application/json' });
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(TokenRejectedError);
-    expect(err).to.include({ code: 'SAMSARA_TOKEN_REJECTED', oauthError: 'invalid_client', status: 502 });
+    expect(err).to.include({ code: 'SAMSARA_TOKEN_REJECTED', oauthError: 'invalid_client', status: 500, transient: false });
     expect(await store.get('1001')).to.deep.equal(old);
   });
 
@@ -128,12 +128,16 @@ describe('TokenManager: refreshing in one process', () => {
     expect(emulator.counters.revocations).to.equal(1);
   });
 
-  it('deletes the credentials even when the revoke request fails, and says so', async () => {
-    await seedGrant(emulator, store, '1001', 3600_000);
+  it('keeps a grant whose revoke request fails (still working, still connected), says so, and revokes it on a retry', async () => {
+    const seeded = await seedGrant(emulator, store, '1001', 3600_000);
     emulator.injectFault('revoke', { type: 'status', status: 500, body: 'oops', contentType: 'text/plain' });
     const err = await manager.revoke('1001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(RevokeFailed);
+    expect(await store.get('1001')).to.deep.equal(seeded);
+    expect(emulator.grantStatus(seeded.refreshToken)).to.equal('active');
+    await manager.revoke('1001');
     expect(await store.get('1001')).to.equal(null);
+    expect(emulator.grantStatus(seeded.refreshToken)).to.equal('revoked');
   });
 
   it('revokes the newest refresh token when a revoke races a refresh', async () => {
@@ -166,8 +170,8 @@ describe('TokenManager: refreshing in one process', () => {
   });
 
   it('revokes nothing and returns at once when the credentials are already gone and another process holds the lock', async () => {
-    await seedGrant(emulator, store, '1001', 3600_000);
-    await store.remove('1001');
+    const seeded = await seedGrant(emulator, store, '1001', 3600_000);
+    await store.forget('1001', [seeded.grantId]);
     const foreign = (await store.lock('1001', 5_000))!;
     const started = Date.now();
     await manager.revoke('1001');
@@ -180,7 +184,7 @@ describe('TokenManager: refreshing in one process', () => {
     const seeded = await seedGrant(emulator, store);
     await store.remove('1001', seeded.version); // another process found the grant dead
     await manager.revoke('1001');
-    const late = await store.update('1001', { accessToken: 'late', refreshToken: 'late', expiresAt: Date.now() + 3600_000 }, seeded.version);
+    const late = await store.update('1001', { ...seeded, accessToken: 'late', refreshToken: 'late' }, seeded.version);
     expect(late).to.equal(null);
     expect(await store.get('1001')).to.equal(null);
   });

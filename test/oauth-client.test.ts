@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { TokenError } from 'passport-oauth2';
-import { BadResponseError, OAuthClient, RevokeFailed, UpstreamError } from 'passport-samsara';
+import { BadResponseError, OAuthClient, RevokeFailed, TokenRejectedError, UpstreamError } from 'passport-samsara';
 import { json, startRecordingServer } from './support/recording-server.js';
 
 describe('OAuthClient: what the token endpoint receives and what it may answer', () => {
@@ -38,11 +37,21 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     expect(set.expiresAt).to.be.within(before + 3600_000, Date.now() + 3600_000);
   });
 
-  it('turns an RFC 6749 error body into passport-oauth2\'s TokenError', async () => {
+  it('turns an RFC 6749 error body into its own TokenRejectedError, never passport\'s', async () => {
     server.reply(json(400, { error: 'invalid_grant', error_description: 'refresh token already used' }));
     const err = await client.refresh('dead').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(TokenError);
-    expect(err).to.include({ code: 'invalid_grant', message: 'refresh token already used', status: 400 });
+    expect(err).to.be.instanceOf(TokenRejectedError);
+    expect(err).to.include({
+      code: 'SAMSARA_TOKEN_REJECTED',
+      oauthError: 'invalid_grant',
+      description: 'refresh token already used',
+      upstreamStatus: 400,
+      transient: false,
+    });
+    server.reply(json(503, { error: 'temporarily_unavailable', error_description: 'line one\r\nX-Forged: yes' }));
+    const busy = await client.exchangeCode('c').catch((e: unknown) => e);
+    expect(busy).to.include({ oauthError: 'temporarily_unavailable', transient: true, status: 502, upstreamStatus: 503 });
+    expect((busy as Error).message).to.not.match(/[\r\n]/);
   });
 
   const broken: Array<[string, (res: import('node:http').ServerResponse) => void, RegExp]> = [

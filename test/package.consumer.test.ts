@@ -88,7 +88,7 @@ console.log('esm ok');`,
     const source = `import { SamsaraStrategy, TokenManager, samsara, type SamsaraProfile } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
 const strategy = new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, profile) => ({ orgId: profile.id, n: accessToken.length + refreshToken.length }));
-const tokens = new TokenManager({ store: strategy.tokenStore, client: strategy.oauthClient });
+const tokens: TokenManager = strategy.tokens;
 const handler = samsara({ tokens });
 const org: (p: SamsaraProfile) => string = (p) => p.organization.name;
 void startSamsaraEmulator;

@@ -37,12 +37,16 @@ const backends: [string, () => Promise<Backend>][] = [
 
 let serial = 0;
 const freshKey = (): string => `org-${++serial}`;
-const grant = (n: number): NewCredentials => ({
-  accessToken: `access-${n}`,
-  refreshToken: `refresh-${n}`,
+/** The tokens of grant `n`, at rotation `turn` (a refresh rotates the tokens, not the grant). */
+const grant = (n: number, turn = 0): NewCredentials => ({
+  accessToken: `access-${n}-${turn}`,
+  refreshToken: `refresh-${n}-${turn}`,
   expiresAt: 1_900_000_000_000 + n,
   scope: 'admin:read',
+  grantId: `g${n}`,
 });
+const MAX = 3;
+const ids = (grants: NewCredentials[]): string[] => grants.map((g) => g.grantId);
 
 async function elapsed(promise: Promise<unknown>): Promise<number> {
   const started = Date.now();
@@ -63,39 +67,48 @@ for (const [name, start] of backends) {
     after(() => backend?.teardown());
 
     describe('reads and writes', () => {
-      it('returns null for a key never written', async () => {
-        expect(await store.get(freshKey())).to.equal(null);
+      it('returns null and no retired grants for a key never written', async () => {
+        const key = freshKey();
+        expect(await store.get(key)).to.equal(null);
+        expect(await store.retired(key)).to.deep.equal([]);
       });
 
       it('replace writes unconditionally and bumps the version each time', async () => {
         const key = freshKey();
-        const first = await store.replace(key, grant(1));
+        const first = await store.replace(key, grant(1), MAX);
         expect(first).to.deep.equal({ ...grant(1), version: first.version });
-        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: first.version + 1 });
+        expect(await other.replace(key, grant(2), MAX)).to.deep.equal({ ...grant(2), version: first.version + 1 });
         expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 1 });
       });
 
       it('keeps credentials without a scope', async () => {
         const key = freshKey();
-        const bare: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1 };
-        const { version } = await store.replace(key, bare);
+        const bare: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1, grantId: 'g' };
+        const { version } = await store.replace(key, bare, MAX);
         expect(await other.get(key)).to.deep.equal({ ...bare, version });
+      });
+
+      it('keeps only the fields it stores', async () => {
+        const key = freshKey();
+        const stale = { ...grant(1), version: 7, extra: 'not stored' } as NewCredentials;
+        const { version } = await store.replace(key, stale, MAX);
+        expect(await other.get(key)).to.deep.equal({ ...grant(1), version });
       });
 
       it('keeps keys apart whatever characters they hold', async () => {
         const base = `odd ${freshKey()}`;
-        await store.replace(`${base}{x}:lock/é`, grant(1));
-        await store.replace(base, grant(2));
-        expect((await store.get(`${base}{x}:lock/é`))?.accessToken).to.equal('access-1');
-        expect((await store.get(base))?.accessToken).to.equal('access-2');
+        await store.replace(`${base}{x}:lock/é`, grant(1), MAX);
+        await store.replace(base, grant(2), MAX);
+        expect((await store.get(`${base}{x}:lock/é`))?.accessToken).to.equal('access-1-0');
+        expect((await store.get(base))?.accessToken).to.equal('access-2-0');
       });
 
       it('update is a compare-and-set on the version', async () => {
         const key = freshKey();
-        const first = await store.replace(key, grant(1));
-        expect(await other.update(key, grant(2), first.version)).to.deep.equal({ ...grant(2), version: first.version + 1 });
-        expect(await store.update(key, grant(3), first.version)).to.equal(null);
-        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 1 });
+        const first = await store.replace(key, grant(1), MAX);
+        expect(await other.update(key, grant(1, 1), first.version)).to.deep.equal({ ...grant(1, 1), version: first.version + 1 });
+        expect(await store.update(key, grant(1, 2), first.version)).to.equal(null);
+        expect(await store.get(key)).to.deep.equal({ ...grant(1, 1), version: first.version + 1 });
       });
 
       it('update does not create a key', async () => {
@@ -103,72 +116,134 @@ for (const [name, start] of backends) {
         expect(await store.update(key, grant(1), 0)).to.equal(null);
         expect(await store.get(key)).to.equal(null);
       });
+
+      it('starts a key\'s versions at the clock, so they never repeat across its lifetimes', async () => {
+        const before = Date.now();
+        const { version } = await store.replace(freshKey(), grant(1), MAX);
+        expect(version).to.be.within(before, Date.now() + 1_000);
+      });
     });
 
-    describe('remove', () => {
-      it('leaves a tombstone that a late update cannot pass', async () => {
+    describe('retired grants', () => {
+      it('replace retires the grant it replaces, oldest first, and never the same grant', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
-        expect(await store.remove(key)).to.equal(true);
+        await store.replace(key, grant(1), MAX);
+        await other.replace(key, grant(1, 1), MAX);
+        expect(await store.retired(key), 'the same grant signed in again').to.deep.equal([]);
+        await other.replace(key, grant(2), MAX);
+        await store.replace(key, grant(3), MAX);
+        expect(await other.retired(key)).to.deep.equal([grant(1, 1), grant(2)]);
+        expect(await store.get(key)).to.include(grant(3));
+      });
+
+      it('keeps at most maxRetired, dropping the oldest', async () => {
+        const key = freshKey();
+        for (let n = 1; n <= 5; n++) await store.replace(key, grant(n), MAX);
+        expect(ids(await other.retired(key))).to.deep.equal(['g2', 'g3', 'g4']);
+      });
+
+      it('retire leaves the current grant alone, updates a retired one, appends a new one', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        const current = await store.replace(key, grant(2), MAX);
+        expect(await other.retire(key, grant(2, 5), MAX, true)).to.equal(true);
+        expect(await store.get(key)).to.deep.equal(current);
+        expect(await other.retire(key, grant(1, 1), MAX, true)).to.equal(true);
+        expect(await other.retire(key, grant(9), MAX, true)).to.equal(true);
+        expect(await store.retired(key)).to.deep.equal([grant(1, 1), grant(9)]);
+        expect(await store.get(key), 'the current grant and its version are untouched').to.deep.equal(current);
+      });
+
+      it('retire with onlyIfKept writes nothing where no grant is kept', async () => {
+        const key = freshKey();
+        expect(await store.retire(key, grant(1), MAX, true)).to.equal(false);
+        expect(await store.retired(key)).to.deep.equal([]);
+        expect(await store.retire(key, grant(1), MAX, false)).to.equal(true);
+        expect(await other.retired(key)).to.deep.equal([grant(1)]);
+        expect(await other.retire(key, grant(2), MAX, true), 'a retired grant is a kept grant').to.equal(true);
+      });
+
+      it('forget removes exactly the grants named, and a forgotten current grant leaves a final tombstone', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        await store.replace(key, grant(2), MAX);
+        const { version } = await store.replace(key, grant(3), MAX);
+        await other.forget(key, ['g1', 'g7']);
+        expect(ids(await store.retired(key))).to.deep.equal(['g2']);
+        expect(await store.get(key)).to.include(grant(3));
+        await other.forget(key, ['g3']);
         expect(await store.get(key)).to.equal(null);
-        expect(await other.update(key, grant(2), version)).to.equal(null);
-        expect(await other.update(key, grant(2), version + 1)).to.equal(null);
+        expect(ids(await store.retired(key)), 'g2 was not named').to.deep.equal(['g2']);
+        expect(await other.update(key, grant(3, 1), version), 'a late refresh of g3').to.equal(null);
         expect(await store.get(key)).to.equal(null);
       });
 
-      it('is followed by a replace that continues past the tombstone version', async () => {
+      it('forget does not touch a current grant that replaced the one it read', async () => {
         const key = freshKey();
-        const first = await store.replace(key, grant(1));
-        await store.remove(key);
-        expect(await other.replace(key, grant(2))).to.deep.equal({ ...grant(2), version: first.version + 2 });
-        expect(await store.get(key)).to.deep.equal({ ...grant(2), version: first.version + 2 });
+        await store.replace(key, grant(1), MAX);
+        const newer = await other.replace(key, grant(2), MAX); // a sign-in that raced a Disconnect of g1
+        await store.forget(key, ['g1']);
+        expect(await other.get(key)).to.deep.equal(newer);
+        expect(await store.retired(key)).to.deep.equal([]);
       });
 
-      it('with expectedVersion removes only that version', async () => {
+      it('a retired grant survives the current grant\'s removal', async () => {
         const key = freshKey();
-        await store.replace(key, grant(1));
-        const second = await store.replace(key, grant(2));
-        expect(await other.remove(key, 1)).to.equal(false);
+        await store.replace(key, grant(1), MAX);
+        const { version } = await store.replace(key, grant(2), MAX);
+        expect(await other.remove(key, version)).to.equal(true);
+        await other.forget(key, ['g2']);
+        expect(await store.retired(key)).to.deep.equal([grant(1)]);
+      });
+    });
+
+    describe('remove (a dead grant)', () => {
+      it('removes only the version it names', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        const second = await store.replace(key, grant(2), MAX);
+        expect(await other.remove(key, second.version - 1)).to.equal(false);
         expect(await store.get(key)).to.deep.equal(second);
         expect(await other.remove(key, second.version)).to.equal(true);
         expect(await store.get(key)).to.equal(null);
       });
 
-      it('with expectedVersion does nothing to a key never written', async () => {
+      it('does nothing to a key never written', async () => {
         expect(await store.remove(freshKey(), 1)).to.equal(false);
       });
 
-      it('with expectedVersion (a dead grant) lets a late update expecting that version land, once', async () => {
+      it('is followed by a replace that continues past the tombstone version', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
-        expect(await store.remove(key, version)).to.equal(true);
-        expect(await other.update(key, grant(2), version + 1), 'the tombstone\'s own version').to.equal(null);
-        const revived = await other.update(key, grant(2), version);
-        expect(revived).to.deep.equal({ ...grant(2), version: version + 2 });
-        expect(await store.get(key)).to.deep.equal(revived);
-        expect(await store.update(key, grant(3), version), 'the revival is spent').to.equal(null);
+        const first = await store.replace(key, grant(1), MAX);
+        await store.remove(key, first.version);
+        expect(await other.replace(key, grant(2), MAX)).to.deep.equal({ ...grant(2), version: first.version + 2 });
       });
 
-      it('without expectedVersion (a sign-out) is final: no late update revives the key', async () => {
+      it('lets a late update expecting that version land, once', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
+        expect(await store.remove(key, version)).to.equal(true);
+        expect(await other.update(key, grant(1, 1), version + 1), 'the tombstone\'s own version').to.equal(null);
+        const revived = await other.update(key, grant(1, 1), version);
+        expect(revived).to.deep.equal({ ...grant(1, 1), version: version + 2 });
+        expect(await store.get(key)).to.deep.equal(revived);
+        expect(await store.update(key, grant(1, 2), version), 'the revival is spent').to.equal(null);
+      });
+
+      it('is made final by a forget (a sign-out): no late update revives the key', async () => {
+        const key = freshKey();
+        const { version } = await store.replace(key, grant(1), MAX);
         await store.remove(key, version);
-        await store.remove(key);
-        expect(await other.update(key, grant(2), version)).to.equal(null);
+        await store.forget(key, []);
+        expect(await other.update(key, grant(1, 1), version)).to.equal(null);
         expect(await store.get(key)).to.equal(null);
       });
 
-      it('starts a key\'s versions at the clock, so they never repeat across its lifetimes', async () => {
-        const before = Date.now();
-        const { version } = await store.replace(freshKey(), grant(1));
-        expect(version).to.be.within(before, Date.now() + 1_000);
-      });
-
-      it('with expectedVersion does nothing to a tombstone', async () => {
+      it('does nothing to a tombstone', async () => {
         const key = freshKey();
-        await store.replace(key, grant(1));
-        await store.remove(key);
-        expect(await store.remove(key, 2)).to.equal(false);
+        const { version } = await store.replace(key, grant(1), MAX);
+        await store.forget(key, ['g1']);
+        expect(await store.remove(key, version + 1)).to.equal(false);
       });
     });
 
@@ -208,18 +283,18 @@ for (const [name, start] of backends) {
     describe('waitForChange', () => {
       it('wakes on an update by another process', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
         const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
         await sleep(100);
-        await other.update(key, grant(2), version);
+        await other.update(key, grant(1, 1), version);
         expect(await waited).to.be.within(90, 1000);
         await lock!.release();
       });
 
       it('wakes when the holder releases the lock', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
         const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
         await sleep(100);
@@ -229,14 +304,14 @@ for (const [name, start] of backends) {
 
       it('wakes when the lock expires (a holder that died)', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
         await other.lock(key, 300);
         expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.within(250, 1200);
       });
 
       it('returns at the deadline when nothing happens', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
         expect(await elapsed(store.waitForChange(key, version, Date.now() + 300))).to.be.within(280, 800);
         await lock!.release();
@@ -244,8 +319,8 @@ for (const [name, start] of backends) {
 
       it('returns at once when the version already moved', async () => {
         const key = freshKey();
-        await store.replace(key, grant(1));
-        const { version } = await other.replace(key, grant(2));
+        await store.replace(key, grant(1), MAX);
+        const { version } = await other.replace(key, grant(2), MAX);
         const lock = await other.lock(key, 10_000);
         expect(await elapsed(store.waitForChange(key, version - 1, Date.now() + 5000))).to.be.below(300);
         await lock!.release();
@@ -253,7 +328,7 @@ for (const [name, start] of backends) {
 
       it('returns at once when no one holds the lock', async () => {
         const key = freshKey();
-        const { version } = await store.replace(key, grant(1));
+        const { version } = await store.replace(key, grant(1), MAX);
         expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.below(300);
       });
     });

@@ -10,6 +10,7 @@ const grant = (n: number): NewCredentials => ({
   accessToken: `ACCESS-SECRET-${n}`,
   refreshToken: `REFRESH-SECRET-${n}`,
   expiresAt: 1_900_000_000_000,
+  grantId: `g${n}`,
 });
 
 /** Resolves with how long `operation` took to fail, after checking it failed the right way. */
@@ -60,16 +61,18 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
         store.get('org'),
         // ioredis may deliver these after recovery: a timeout is no rollback. So they touch a
         // scratch key or expect a stale version, and change nothing the test checks.
-        store.replace('scratch', grant(9)),
+        store.replace('scratch', grant(9), 10),
         store.update('org', grant(9), 99),
         store.remove('org', 99),
+        store.retire('org', grant(9), 10, true),
+        store.retired('org'),
         store.lock('other', 100),
         store.waitForChange('org', 1, Date.now() + 10_000),
       ];
     }
 
     it('fails every operation with StoreUnavailable within the timeout after SIGKILL, and recovers after a restart', async () => {
-      const { version } = await store.replace('org', grant(1));
+      const { version } = await store.replace('org', grant(1), 10);
       const held = await store.lock('org', 10_000);
       const waiting = unavailable(store.waitForChange('org', version, Date.now() + 10_000));
       await sleep(50);
@@ -82,7 +85,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
 
       await server.restart();
       expect(await eventually(() => store.get('org'))).to.equal(null);
-      const rewritten = await store.replace('org', grant(2));
+      const rewritten = await store.replace('org', grant(2), 10);
       await held!.release();
       const lock = await store.lock('org', 10_000);
       expect(lock).to.not.equal(null);
@@ -92,7 +95,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
     });
 
     it('fails every operation with StoreUnavailable within the timeout under SIGSTOP, and keeps the data after SIGCONT', async () => {
-      const written = await store.replace('org', grant(1));
+      const written = await store.replace('org', grant(1), 10);
       server.pause();
       try {
         const durations = await Promise.all(everyOperation().map(unavailable));

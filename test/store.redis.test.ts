@@ -7,7 +7,7 @@ import { ConfigurationError, RedisTokenStore, generateSealingKey, type NewCreden
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 const keys = generateSealingKey('kredis');
-const grant: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000_000 };
+const grant: NewCredentials = { accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000_000, grantId: 'g1' };
 
 describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   let server: RedisServer;
@@ -38,7 +38,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   };
 
   it('keeps a key\'s credentials, lock and channel under one hash tag', async () => {
-    const { version } = await store.replace('org/1', grant);
+    const { version } = await store.replace('org/1', grant, 10);
     const lock = await store.lock('org/1', 5000);
     expect(await writer.keys(`${prefix}*`)).to.have.members([`${prefix}{org:org%2F1}`, `${prefix}{org:org%2F1}:lock`]);
     expect(await writer.hget(`${prefix}{org:org%2F1}`, 'v')).to.equal(String(version));
@@ -46,19 +46,34 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   });
 
   it('expires a tombstone after tombstoneTtl and keeps live credentials forever', async () => {
-    await store.replace('2', grant);
-    await store.remove('2');
+    await store.replace('2', grant, 10);
+    await store.forget('2', ['g1']);
     const ttl = await writer.pttl(`${prefix}{org:2}`);
     expect(ttl).to.be.within(1, 500);
-    await store.replace('2', grant);
+    const { version } = await store.replace('2', grant, 10);
     expect(await writer.pttl(`${prefix}{org:2}`)).to.equal(-1);
-    await store.remove('2');
+    await store.remove('2', version);
     await sleep(600);
     expect(await writer.exists(`${prefix}{org:2}`)).to.equal(0);
   });
 
+  it('never expires a key that holds a retired grant, and seals retired grants too', async () => {
+    const retiree: NewCredentials = { ...grant, accessToken: 'RETIRED-ACCESS', refreshToken: 'RETIRED-REFRESH', grantId: 'g0' };
+    await store.replace('5', retiree, 10);
+    const { version } = await store.replace('5', grant, 10);
+    await store.remove('5', version);
+    expect(await writer.pttl(`${prefix}{org:5}`)).to.equal(-1);
+    await store.forget('5', []);
+    expect(await writer.pttl(`${prefix}{org:5}`)).to.equal(-1);
+    const raw = JSON.stringify(await writer.hgetall(`${prefix}{org:5}`));
+    expect(raw).to.not.include('RETIRED');
+    expect(await store.retired('5')).to.deep.equal([retiree]);
+    await store.forget('5', ['g0']);
+    expect(await writer.pttl(`${prefix}{org:5}`)).to.be.within(1, 500);
+  });
+
   it('shares one subscription between the waiters of a key and drops it after the last', async () => {
-    const { version } = await other.replace('3', grant);
+    const { version } = await other.replace('3', grant, 10);
     const lock = await other.lock('3', 10_000);
     const short = store.waitForChange('3', version, Date.now() + 200);
     const long = store.waitForChange('3', version, Date.now() + 5000);
@@ -75,7 +90,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
 
   it('close() wakes the waiters and ends its own connection, never the client', async () => {
     const closing = new RedisTokenStore({ client, keys, prefix, pollInterval: 10_000 });
-    const { version } = await other.replace('4', grant);
+    const { version } = await other.replace('4', grant, 10);
     const lock = await other.lock('4', 10_000);
     const waiting = closing.waitForChange('4', version, Date.now() + 5000);
     await sleep(100);

@@ -17,6 +17,7 @@ const grant: NewCredentials = {
   refreshToken: 'REFRESH-TOKEN-SECRET-1',
   expiresAt: 1_900_000_000_000,
   scope: 'admin:read',
+  grantId: 'g1',
 };
 const k1 = generateSealingKey('k1');
 const k2 = generateSealingKey('k2');
@@ -121,9 +122,10 @@ describe('Sealing in RedisTokenStore', () => {
   });
 
   it('keeps no token in plaintext in Redis', async () => {
-    const { version } = await storeWith(k1).replace('1001', grant);
+    const { version } = await storeWith(k1).replace('1001', grant, 10);
     const raw = await client.hgetall(credKey('1001'));
-    expect(raw).to.have.keys('v', 'd');
+    expect(raw).to.have.keys('v', 'd', 'c');
+    expect(raw.c).to.equal(grant.grantId);
     expect(raw.v).to.equal(String(version));
     expect(raw.d).to.match(/^v1\.k1\./);
     const dump = JSON.stringify(raw) + (await client.dumpBuffer(credKey('1001'))).toString('latin1');
@@ -131,7 +133,7 @@ describe('Sealing in RedisTokenStore', () => {
   });
 
   it('reads values sealed under an older key after rotation, and seals the next write with the newest', async () => {
-    const written = await storeWith(k1).replace('1002', grant);
+    const written = await storeWith(k1).replace('1002', grant, 10);
     const rotated = storeWith(`${k2},${k1}`);
     const read = await rotated.get('1002');
     expect(read).to.deep.equal({ ...grant, version: written.version });
@@ -141,7 +143,7 @@ describe('Sealing in RedisTokenStore', () => {
   });
 
   it('fails with SealError naming the kid when the keyring lacks it', async () => {
-    await storeWith(k2).replace('1003', grant);
+    await storeWith(k2).replace('1003', grant, 10);
     const error = await storeWith(k1).get('1003').then(
       () => expect.fail('get resolved'),
       (err: unknown) => err,
@@ -152,8 +154,8 @@ describe('Sealing in RedisTokenStore', () => {
 
   it('fails with SealError when the value was tampered with or copied from another key', async () => {
     const store = storeWith(k1);
-    await store.replace('1004', grant);
-    await store.replace('1005', { ...grant, accessToken: 'OTHER' });
+    await store.replace('1004', grant, 10);
+    await store.replace('1005', { ...grant, accessToken: 'OTHER' }, 10);
     const sealed = (await client.hget(credKey('1004'), 'd'))!;
     await client.hset(credKey('1005'), 'd', sealed);
     const parts = sealed.split('.');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemoryTokenStore, SamsaraStrategy } from 'passport-samsara';
+import { MemoryTokenStore, SamsaraStrategy, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type EmulatorFault, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
@@ -12,13 +12,8 @@ describe('SamsaraStrategy: token and profile failures during sign-in', () => {
   beforeEach(async () => {
     emulator = await startSamsaraEmulator({ autoApprove: true });
     tokenStore = new MemoryTokenStore();
-    app = await startApp(
-      new SamsaraStrategy({
-        ...clientOf(emulator),
-        timeout: 500,
-        tokenStore,
-      }),
-    );
+    const tokens = new TokenManager({ store: tokenStore, client: { ...clientOf(emulator), timeout: 500 } });
+    app = await startApp(new SamsaraStrategy({ tokens }));
   });
   afterEach(async () => {
     await app.close();

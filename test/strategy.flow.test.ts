@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemoryTokenStore, SamsaraStrategy } from 'passport-samsara';
+import { MemoryTokenStore, SamsaraStrategy, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
@@ -12,12 +12,7 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
   beforeEach(async () => {
     emulator = await startSamsaraEmulator({ autoApprove: true, accessTokenTtl: 3600 });
     tokenStore = new MemoryTokenStore();
-    app = await startApp(
-      new SamsaraStrategy({
-        ...clientOf(emulator),
-        tokenStore,
-      }),
-    );
+    app = await startApp(new SamsaraStrategy({ tokens: new TokenManager({ store: tokenStore, client: clientOf(emulator) }) }));
   });
 
   afterEach(async () => {

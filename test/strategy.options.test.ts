@@ -68,13 +68,13 @@ describe('SamsaraStrategy: options and the environment', () => {
   });
 
   it('derives every URL from the EU region (option or SAMSARA_REGION)', () => {
-    const byOption = new SamsaraStrategy({ clientID: 'i', clientSecret: 's', region: 'eu' }).oauthClient.endpoints;
+    const byOption = new SamsaraStrategy({ clientID: 'i', clientSecret: 's', region: 'eu' }).tokens.client.endpoints;
     expect(byOption.authorizationURL).to.equal('https://api.eu.samsara.com/oauth2/authorize');
     expect(byOption.tokenURL).to.equal('https://api.eu.samsara.com/oauth2/token');
     expect(byOption.revocationURL).to.equal('https://api.eu.samsara.com/oauth2/revoke');
     expect(byOption.apiURL('/fleet/vehicles')).to.equal('https://api.eu.samsara.com/fleet/vehicles');
     process.env.SAMSARA_REGION = 'EU';
-    expect(new SamsaraStrategy({ clientID: 'i', clientSecret: 's' }).oauthClient.endpoints.tokenURL).to.equal(
+    expect(new SamsaraStrategy({ clientID: 'i', clientSecret: 's' }).tokens.client.endpoints.tokenURL).to.equal(
       'https://api.eu.samsara.com/oauth2/token',
     );
     process.env.SAMSARA_REGION = 'ca';
@@ -83,7 +83,7 @@ describe('SamsaraStrategy: options and the environment', () => {
 
   it('derives every URL from baseURL, which wins over the region', () => {
     const urls = new SamsaraStrategy({ clientID: 'i', clientSecret: 's', region: 'eu', baseURL: 'http://127.0.0.1:4010/proxy/' })
-      .oauthClient.endpoints;
+      .tokens.client.endpoints;
     expect(urls.authorizationURL).to.equal('http://127.0.0.1:4010/proxy/oauth2/authorize');
     expect(urls.tokenURL).to.equal('http://127.0.0.1:4010/proxy/oauth2/token');
     expect(urls.apiURL('me')).to.equal('http://127.0.0.1:4010/proxy/me');

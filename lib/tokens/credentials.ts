@@ -1,40 +1,108 @@
+import { createHash } from 'node:crypto';
+
 /**
- * One organization's OAuth credentials, as the token store keeps them.
+ * The tokens of one grant, as the token endpoint issued them (camelCase, expiry in ms since the
+ * epoch). `OAuthClient` returns this shape; `TokenManager.connect` takes it.
  *
  * @example
  * ```ts
- * const creds: Credentials = await store.get('1001') ?? fail();
- * if (isFresh(creds, 60_000)) use(creds.accessToken);
+ * const tokens: GrantTokens = { accessToken, refreshToken, expiresAt: Date.now() + 3600_000, scope: 'read_org' };
+ * await manager.connect(orgId, tokens);
  * ```
  */
-export interface Credentials {
+export interface GrantTokens {
   accessToken: string;
   refreshToken: string;
   /** Milliseconds since the epoch: time of receipt + `expires_in`. */
   expiresAt: number;
   scope?: string;
-  /** Set by the store: +1 on every write; compare-and-set compares it. */
+}
+
+/**
+ * A token response as passport-oauth2 hands it to a verify callback (`params`), with `expires_at`
+ * in ms since the epoch. `TokenManager.connect` takes it as it is.
+ *
+ * @example
+ * ```ts
+ * await strategy.tokens.connect(profile.id, params satisfies TokenResponse);
+ * ```
+ */
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  expires_at: number;
+  scope?: string;
+}
+
+/**
+ * One organization's credentials, as the token store keeps them: the tokens, the grant they
+ * belong to, and the store's version of them.
+ *
+ * @example
+ * ```ts
+ * const creds = await store.get('1001');
+ * if (creds) console.log(creds.grantId, new Date(creds.expiresAt));
+ * ```
+ */
+export interface Credentials extends GrantTokens {
+  /**
+   * Which grant these tokens belong to: fixed at sign-in and kept across refreshes, which rotate
+   * the tokens but not the grant. A removal names the grants it removes, so it never removes one
+   * it did not read.
+   */
+  grantId: string;
+  /** Set by the store: it grows on every write; compare-and-set compares it. */
   version: number;
 }
 
 /**
- * Credentials as they come from the token endpoint, before a store gives them a version.
+ * Credentials before a store gives them a version: what a write takes, and what a retired grant is.
  *
  * @example
  * ```ts
- * await store.replace('1001', { accessToken, refreshToken, expiresAt: Date.now() + 3600_000 } satisfies NewCredentials);
+ * const retired: NewCredentials[] = await store.retired('1001');
  * ```
  */
 export type NewCredentials = Omit<Credentials, 'version'>;
 
+/** `tokens` in the camelCase shape, whichever shape they came in. */
+export function grantTokensOf(tokens: GrantTokens | TokenResponse): GrantTokens {
+  if ('accessToken' in tokens) {
+    const { accessToken, refreshToken, expiresAt, scope } = tokens;
+    return { accessToken, refreshToken, expiresAt, ...(scope ? { scope } : {}) };
+  }
+  return {
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    expiresAt: tokens.expires_at,
+    ...(tokens.scope ? { scope: tokens.scope } : {}),
+  };
+}
+
 /**
- * Whether the access token is still good for at least `skewMs` more milliseconds.
- *
- * @example
- * ```ts
- * isFresh({ accessToken, refreshToken, expiresAt: Date.now() + 3600_000, version: 1 }, 60_000); // true
- * ```
+ * The id of the grant whose first refresh token this is: a truncated SHA-256, so it names the
+ * grant without revealing any token, and the sign-in that received the grant and whoever later
+ * discards it arrive at the same id without passing anything along.
  */
+export function grantIdOf(firstRefreshToken: string): string {
+  return createHash('sha256').update(firstRefreshToken).digest('base64url').slice(0, 22);
+}
+
+/** Whether the access token is still good for at least `skewMs` more milliseconds. */
 export function isFresh(creds: Pick<Credentials, 'expiresAt'>, skewMs: number, now = Date.now()): boolean {
   return creds.expiresAt - skewMs > now;
+}
+
+/**
+ * Exactly the fields a store keeps, picked one by one: a `Credentials` passed in must not carry
+ * its stale version (or anything else) into the store.
+ */
+export function storedFieldsOf(creds: NewCredentials): NewCredentials {
+  return {
+    accessToken: creds.accessToken,
+    refreshToken: creds.refreshToken,
+    expiresAt: creds.expiresAt,
+    grantId: creds.grantId,
+    ...(creds.scope !== undefined && { scope: creds.scope }),
+  };
 }

@@ -1,15 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ConfigurationError,
-  ReauthorizationRequired,
-  RefreshUnavailable,
-  SamsaraError,
-  StoreUnavailable,
-  TokenRejectedError,
-} from '../errors.js';
+import { ConfigurationError, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable } from '../errors.js';
 import { numberOption } from '../options.js';
 import { OAuthClient, isTransient, oauthErrorOf, type OAuthClientOptions, type TokenSet } from '../oauth-client.js';
-import { isFresh, type Credentials, type NewCredentials } from './credentials.js';
+import {
+  grantIdOf,
+  grantTokensOf,
+  isFresh,
+  type Credentials,
+  type GrantTokens,
+  type NewCredentials,
+  type TokenResponse,
+} from './credentials.js';
 import { MemoryTokenStore, type TokenStore } from './store.js';
 
 /**
@@ -17,7 +18,7 @@ import { MemoryTokenStore, type TokenStore } from './store.js';
  *
  * @example
  * ```ts
- * new TokenManager({ store, client: strategy.oauthClient, skew: 120_000 } satisfies TokenManagerOptions);
+ * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 } satisfies TokenManagerOptions);
  * ```
  */
 export interface TokenManagerOptions {
@@ -38,7 +39,27 @@ export interface TokenManagerOptions {
   retries?: number;
   /** The first backoff between retries, in ms (doubled each time, jittered). Default 200. */
   retryDelay?: number;
+  /**
+   * What one revoke reaches at Samsara, which Samsara does not document for certain.
+   * `'organization'` (the default, the safe reading): every grant of the organization, so a
+   * grant the app will not use is retired rather than revoked (revoking it would end the grant
+   * the app keeps) and waits for Disconnect. `'grant'` (RFC 7009): only that grant's tokens, so
+   * such grants are revoked at once and at most one grant per organization is live.
+   */
+  revocation?: RevocationScope;
+  /** Retired grants kept per organization; past it the oldest is dropped. Default 10. */
+  maxRetiredGrants?: number;
 }
+
+/**
+ * What one revoke request reaches at Samsara: see {@link TokenManagerOptions.revocation}.
+ *
+ * @example
+ * ```ts
+ * new TokenManager({ store, revocation: 'grant' satisfies RevocationScope });
+ * ```
+ */
+export type RevocationScope = 'organization' | 'grant';
 
 /**
  * Options of one {@link TokenManager.credentials} call.
@@ -54,6 +75,10 @@ export interface AccessOptions {
 }
 
 /**
+ * Owns an organization's grants: stores them at sign-in (`connect`), keeps each access token
+ * fresh, and revokes them (`revoke`). The strategy, the Express middleware and background jobs
+ * all share one manager, and with it one store and one OAuth client.
+ *
  * Keeps each organization's access token fresh. The hot path is one store read. Near expiry,
  * exactly one caller per key in this process (single-flight), and one process across a fleet (the
  * store's lock), calls the token endpoint; the others wait for its result, or keep using the old
@@ -64,6 +89,7 @@ export interface AccessOptions {
  * @example
  * ```ts
  * const tokens = new TokenManager({ store: new RedisTokenStore({ client: redis }) });
+ * passport.use(new SamsaraStrategy({ tokens }));
  * const accessToken = await tokens.accessToken('1001');
  * await fetch('https://api.samsara.com/fleet/vehicles', { headers: { authorization: `Bearer ${accessToken}` } });
  * ```
@@ -76,6 +102,8 @@ export class TokenManager {
   readonly waitTimeout: number;
   readonly retries: number;
   readonly retryDelay: number;
+  readonly revocation: RevocationScope;
+  readonly maxRetiredGrants: number;
   readonly #inFlight = new Map<string, Promise<Credentials>>();
   /**
    * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
@@ -84,15 +112,24 @@ export class TokenManager {
    * newer write makes it moot.
    */
   readonly #unsaved = new Map<string, Unsaved>();
+  /** Work that outlives the call that started it (see {@link TokenManager.idle}). */
+  readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: TokenManagerOptions = {}) {
     this.store = options.store ?? new MemoryTokenStore();
     this.client = options.client instanceof OAuthClient ? options.client : new OAuthClient(options.client);
-    this.skew = options.skew ?? 60_000;
-    this.lockTtl = numberOption('TokenManager', 'lockTtl', options.lockTtl, this.client.timeout + 10_000);
-    this.waitTimeout = numberOption('TokenManager', 'waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
-    this.retries = options.retries ?? 2;
-    this.retryDelay = numberOption('TokenManager', 'retryDelay', options.retryDelay, 200);
+    const option = (name: string, value: number | undefined, fallback: number, range?: Parameters<typeof numberOption>[4]) =>
+      numberOption('TokenManager', name, value, fallback, range);
+    this.skew = option('skew', options.skew, 60_000, { min: 0 });
+    this.lockTtl = option('lockTtl', options.lockTtl, this.client.timeout + 10_000);
+    this.waitTimeout = option('waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
+    this.retries = option('retries', options.retries, 2, { min: 0, max: 10, integer: true });
+    this.retryDelay = option('retryDelay', options.retryDelay, 200);
+    this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, { min: 1, max: 100, integer: true });
+    this.revocation = options.revocation ?? 'organization';
+    if (this.revocation !== 'organization' && this.revocation !== 'grant') {
+      throw new ConfigurationError(`TokenManager option revocation must be 'organization' or 'grant', not ${String(this.revocation)}.`);
+    }
     if (this.lockTtl < this.client.timeout + 1_000) {
       throw new ConfigurationError(
         `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${this.client.timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
@@ -130,39 +167,149 @@ export class TokenManager {
   }
 
   /**
-   * Revokes the grant at Samsara and deletes the credentials (a tombstone, so a refresh still in
-   * flight cannot write them back). It first waits, up to `waitTimeout`, for a refresh in progress
-   * to finish, so that it revokes the newest refresh token. When the revoke request fails the
-   * credentials are deleted all the same and `RevokeFailed` is thrown.
+   * Stores a grant the organization just gave (a sign-in) as its current credentials and returns
+   * them. The grant it replaces is not forgotten: it is retired, and with `revocation: 'grant'`
+   * revoked at once. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase)
+   * or passport's `params` (`access_token`, `refresh_token`, `expires_at`).
+   */
+  async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
+    const creds = newGrant(tokens);
+    const stored = await this.#guard(() => this.store.replace(key, creds, this.maxRetiredGrants));
+    if (this.revocation === 'grant') await this.#revokeRetired(key);
+    return stored;
+  }
+
+  /**
+   * Lets go of a grant the app received but will not keep (a sign-in its verify refused, or
+   * that failed after the code exchange). It is revoked, unless revoking could end a grant the
+   * organization keeps (`revocation: 'organization'` and another grant is kept): then it is
+   * retired beside that one until Disconnect. `key` undefined (the organization never became
+   * known): revoked. A store that is down is retried for a while, then the grant is revoked.
+   */
+  discard(key: string | undefined, tokens: GrantTokens | TokenResponse): Promise<void> {
+    return this.#track(this.#discard(key, newGrant(tokens)));
+  }
+
+  async #discard(key: string | undefined, creds: NewCredentials): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#letGo(key, creds);
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreUnavailable)) throw err;
+        // Nothing may stay live that no one holds: past the retries, revoke.
+        if (attempt >= DISCARD_RETRIES) return this.client.revoke(creds.refreshToken);
+        await sleep(this.retryDelay * 2 ** attempt * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  /**
+   * Disconnect: revokes every grant the app holds for `key` at Samsara (the current one and the
+   * retired ones), then forgets exactly those, leaving a final tombstone, so a refresh in flight
+   * cannot write them back and a sign-in that raced the revoke keeps its new grant. It first
+   * waits, up to `waitTimeout`, for a refresh in progress, so that it revokes the newest refresh
+   * token. A grant whose revoke fails is kept (still working, still connected) and
+   * `RevokeFailed` is thrown: call `revoke` again.
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#acquire(key);
     let failure: unknown;
     try {
       const current = await this.#guard(() => this.store.get(key));
-      if (!current) {
-        // Nothing to revoke here, but a dead-grant tombstone must become final: a sign-out is
-        // not to be undone by a late writer.
-        await this.#guard(() => this.store.remove(key));
-        return;
+      const newest = this.#unsaved.get(key)?.creds;
+      const grants = [...(current ? [newest?.grantId === current.grantId ? newest : current] : [])];
+      grants.push(...(await this.#guard(() => this.store.retired(key))));
+      const revoked: string[] = [];
+      for (const grant of grants) {
+        await this.client.revoke(grant.refreshToken).then(
+          () => revoked.push(grant.grantId),
+          (err: unknown) => (failure ??= err),
+        );
       }
-      await this.client.revoke(current.refreshToken).catch((err: unknown) => {
-        failure = err;
-      });
-      await this.#guard(() => this.store.remove(key));
+      await this.#guard(() => this.store.forget(key, revoked));
+      if (newest && revoked.includes(newest.grantId)) this.#unsaved.delete(key);
     } finally {
       await lock?.release().catch(() => undefined);
     }
     if (failure) throw failure;
   }
 
+  /**
+   * Resolves once the work this manager does in the background has finished: retried writes of
+   * refreshed credentials, and discarded grants waiting for the store. For tests and shutdown.
+   */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /** `work`, tracked until it settles for {@link TokenManager.idle}. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    const untrack = (): void => void this.#background.delete(tracked);
+    const tracked: Promise<void> = work.then(untrack, untrack);
+    this.#background.add(tracked);
+    return work;
+  }
+
+  /**
+   * A grant the app holds but will not use: revoked when that cannot end a kept grant, else
+   * retired; kept (retired) too when its revoke fails, so that Disconnect can try again.
+   */
+  async #letGo(key: string | undefined, creds: NewCredentials): Promise<void> {
+    if (key !== undefined && this.revocation === 'organization') {
+      if (await this.#guard(() => this.store.retire(key, creds, this.maxRetiredGrants, true))) return;
+    }
+    try {
+      await this.client.revoke(creds.refreshToken);
+    } catch (err) {
+      if (key === undefined) throw err;
+      await this.#guard(() => this.store.retire(key, creds, this.maxRetiredGrants, false));
+    }
+  }
+
+  /** Per-grant revocation: the retired grants of `key` are revoked and forgotten; failures stay. */
+  async #revokeRetired(key: string): Promise<void> {
+    const revoked: string[] = [];
+    for (const grant of await this.#guard(() => this.store.retired(key))) {
+      await this.client.revoke(grant.refreshToken).then(
+        () => revoked.push(grant.grantId),
+        () => undefined,
+      );
+    }
+    if (revoked.length > 0) await this.#guard(() => this.store.forget(key, revoked));
+  }
+
+  /**
+   * Writes refreshed credentials with compare-and-set. When another write came first, theirs
+   * win, and ours are not dropped: the same grant's newer tokens make ours moot; a different
+   * grant's (a sign-in meanwhile) leaves ours to be retired or revoked.
+   */
+  async #keep(key: string, fresh: NewCredentials, expectedVersion: number): Promise<Credentials> {
+    const next = await this.#guard(() => this.store.update(key, fresh, expectedVersion));
+    if (next) return next;
+    const latest = await this.#guard(() => this.store.get(key));
+    if (latest?.grantId === fresh.grantId) return latest;
+    await this.#letGo(key, fresh);
+    if (latest) return latest;
+    throw new ReauthorizationRequired(key, 'its credentials were removed while they were being refreshed');
+  }
+
   /** Retries the write of credentials a failed store could not take; null when there are none. */
   async #saveUnsaved(key: string): Promise<Credentials | null> {
     const unsaved = this.#unsaved.get(key);
     if (!unsaved) return null;
-    const saved = await this.#guard(() => this.store.update(key, unsaved.creds, unsaved.expectedVersion));
-    if (this.#unsaved.get(key) === unsaved) this.#unsaved.delete(key);
-    return saved;
+    const settle = (): void => {
+      if (this.#unsaved.get(key) === unsaved) this.#unsaved.delete(key);
+    };
+    try {
+      const saved = await this.#keep(key, unsaved.creds, unsaved.expectedVersion);
+      settle();
+      return saved;
+    } catch (err) {
+      // The store is still down: they stay unsaved. Anything else settled their fate.
+      if (!(err instanceof StoreUnavailable)) settle();
+      throw err;
+    }
   }
 
   /**
@@ -232,31 +379,19 @@ export class TokenManager {
       if (current.accessToken !== rejected && current.expiresAt > Date.now()) return current;
       throw refreshFailure(err);
     }
-    const fresh: NewCredentials = {
-      accessToken: set.accessToken,
-      refreshToken: set.refreshToken,
-      expiresAt: set.expiresAt,
-      ...(set.scope ? { scope: set.scope } : {}),
-    };
-    let next: Credentials | null;
+    const fresh: NewCredentials = { ...grantTokensOf(set), grantId: current.grantId };
     try {
-      next = await this.#guard(() => this.store.update(key, fresh, current.version));
+      return await this.#keep(key, fresh, current.version);
     } catch (err) {
+      if (!(err instanceof StoreUnavailable)) throw err;
       // These are now the grant's only working tokens. Keep them, and keep the lock until it
       // expires, so no other process spends the rotated-out refresh token meanwhile.
       const unsaved = { creds: fresh, expectedVersion: current.version };
       this.#unsaved.set(key, unsaved);
       hold.keepLock = true;
-      void this.#retryUnsaved(key, unsaved, lockedAt + this.lockTtl);
+      void this.#track(this.#retryUnsaved(key, unsaved, lockedAt + this.lockTtl));
       throw err;
     }
-    if (next) return next;
-    // Lost the compare-and-set: our lock expired and someone wrote newer credentials, or the
-    // credentials were removed. Theirs win; tokens nobody will keep are revoked.
-    const latest = await this.#guard(() => this.store.get(key));
-    if (latest) return latest;
-    await this.client.revoke(set.refreshToken).catch(() => undefined);
-    throw new ReauthorizationRequired(key, 'its credentials were removed while they were being refreshed');
   }
 
   /** The token request with bounded retries, none of which may outlive the lock. */
@@ -317,15 +452,22 @@ function refreshFailure(err: unknown): Error {
   if (isTransient(err)) {
     return new RefreshUnavailable(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
   }
-  const oauthError = oauthErrorOf(err);
-  if (oauthError) return new TokenRejectedError(oauthError, (err as Error).message);
   return err as Error;
+}
+
+/** A grant just received: its tokens, named by the id every later holder will arrive at. */
+function newGrant(tokens: GrantTokens | TokenResponse): NewCredentials {
+  const granted = grantTokensOf(tokens);
+  return { ...granted, grantId: grantIdOf(granted.refreshToken) };
 }
 
 interface Unsaved {
   creds: NewCredentials;
   expectedVersion: number;
 }
+
+/** Store retries of a discarded grant's fate before it is revoked regardless. */
+const DISCARD_RETRIES = 6;
 
 /** Mean milliseconds between background retries of an unsaved write. */
 const UNSAVED_RETRY = 250;

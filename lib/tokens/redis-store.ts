@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
-import type { Credentials, NewCredentials } from './credentials.js';
+import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import type { LockHandle, TokenStore } from './store.js';
 
 /**
@@ -58,80 +59,6 @@ export interface RedisTokenStoreOptions {
   tombstoneTtl?: number;
   /** Mean milliseconds between state polls while waiting (pub/sub can drop messages). Default 250. */
   pollInterval?: number;
-}
-
-// Every script touches one organization's keys only, all under one hash tag: one Cluster slot.
-const SCRIPTS = {
-  // ARGV: expected version ('' = unconditional), sealed data, channel. A tombstone's version
-  // counts, so a write after a remove never reuses a version a late writer might still expect.
-  // Field r: the version a conditional remove (a dead grant) replaced; a late write expecting it
-  // may still land, since only a live grant could have produced its refresh token.
-  samsaraTokenWrite: {
-    numberOfKeys: 1,
-    lua: `
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '')
-if v == nil then
-  -- A key's versions start at the clock, so they never repeat across its lifetimes (a tombstone
-  -- that expired, a Redis that lost its data): a late write cannot match a newer grant's version.
-  local t = redis.call('TIME')
-  v = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-if ARGV[1] ~= '' then
-  local live = (redis.call('HGET', KEYS[1], 'd') or '') ~= ''
-  local expected = tonumber(ARGV[1])
-  if not ((live and v == expected) or (not live and tonumber(redis.call('HGET', KEYS[1], 'r') or '') == expected)) then
-    return false
-  end
-end
-v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2])
-redis.call('HDEL', KEYS[1], 'r')
-redis.call('PERSIST', KEYS[1])
-redis.call('PUBLISH', ARGV[3], v)
-return v`,
-  },
-  // ARGV: expected version ('' = any: a final tombstone), tombstone ttl (ms), channel.
-  samsaraTokenRemove: {
-    numberOfKeys: 1,
-    lua: `
-local v = redis.call('HGET', KEYS[1], 'v')
-if ARGV[1] ~= '' and (tonumber(v) ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '') then return 0 end
-local base = tonumber(v)
-if base == nil then
-  local t = redis.call('TIME')
-  base = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local next = base + 1
-redis.call('HSET', KEYS[1], 'v', next, 'd', '')
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'r', v) else redis.call('HDEL', KEYS[1], 'r') end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], next)
-return 1`,
-  },
-  // KEYS: lock. ARGV: the holder's token, channel.
-  samsaraTokenUnlock: {
-    numberOfKeys: 1,
-    lua: `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], 'unlocked')
-return 1`,
-  },
-  // KEYS: credentials, lock. Returns { version, lock PTTL (-2: no lock) }.
-  samsaraTokenState: {
-    numberOfKeys: 2,
-    lua: `return { tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), redis.call('PTTL', KEYS[2]) }`,
-  },
-} as const;
-
-/** The few calls this store makes, its scripts included, typed alike for ioredis 5, 6 and Cluster. */
-interface ScriptedClient {
-  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
-  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
-  samsaraTokenWrite(credKey: string, expected: string, sealed: string, channel: string): Promise<number | null>;
-  samsaraTokenRemove(credKey: string, expected: string, ttl: number, channel: string): Promise<number>;
-  samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
-  samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
 }
 
 interface Subscription {
@@ -191,30 +118,48 @@ export class RedisTokenStore implements TokenStore {
   async get(key: string): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
     const [version, sealed] = await this.#call('read', () => this.#commands.hmget(credKey, 'v', 'd'));
-    if (!sealed) return null;
-    let data: NewCredentials;
-    try {
-      data = JSON.parse(open(this.#keyring, sealed, credKey)) as NewCredentials;
-    } catch (err) {
-      if (err instanceof SealError) throw err;
-      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', { cause: err });
-    }
-    return { ...data, version: Number(version) };
+    return sealed ? { ...this.#open(sealed, credKey), version: Number(version) } : null;
   }
 
-  async replace(key: string, creds: NewCredentials): Promise<Credentials> {
+  async retired(key: string): Promise<NewCredentials[]> {
+    const credKey = this.#credKey(key);
+    const fields = await this.#call('read', () => this.#commands.hgetall(credKey));
+    const ids = (fields.q ?? '').split(' ').filter(Boolean);
+    return ids.flatMap((id) => {
+      const sealed = fields[`g:${id}`];
+      return sealed ? [this.#open(sealed, credKey)] : [];
+    });
+  }
+
+  async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     // Without an expected version the write script always writes.
-    return (await this.#write(key, creds, null))!;
+    return (await this.#write(key, creds, null, maxRetired))!;
   }
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
-    return this.#write(key, creds, expectedVersion);
+    return this.#write(key, creds, expectedVersion, 0);
   }
 
-  async remove(key: string, expectedVersion?: number): Promise<boolean> {
+  async retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean> {
+    const credKey = this.#credKey(key);
+    const sealed = this.#seal(creds, credKey);
+    const kept = await this.#call('retire', () =>
+      this.#commands.samsaraTokenRetire(credKey, creds.grantId, sealed, maxRetired, onlyIfKept ? '1' : '0'),
+    );
+    return kept === 1;
+  }
+
+  async forget(key: string, grantIds: readonly string[]): Promise<void> {
+    const credKey = this.#credKey(key);
+    await this.#call('forget', () =>
+      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, `${credKey}:done`, ...grantIds),
+    );
+  }
+
+  async remove(key: string, expectedVersion: number): Promise<boolean> {
     const credKey = this.#credKey(key);
     const removed = await this.#call('remove', () =>
-      this.#commands.samsaraTokenRemove(credKey, String(expectedVersion ?? ''), this.#tombstoneTtl, `${credKey}:done`),
+      this.#commands.samsaraTokenRemove(credKey, expectedVersion, this.#tombstoneTtl, `${credKey}:done`),
     );
     return removed === 1;
   }
@@ -279,20 +224,40 @@ export class RedisTokenStore implements TokenStore {
     return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
   }
 
-  async #write(key: string, creds: NewCredentials, expectedVersion: number | null): Promise<Credentials | null> {
+  async #write(
+    key: string,
+    creds: NewCredentials,
+    expectedVersion: number | null,
+    maxRetired: number,
+  ): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
-    // Picked field by field: a Credentials passed in must not seal its stale version.
-    const data: NewCredentials = {
-      accessToken: creds.accessToken,
-      refreshToken: creds.refreshToken,
-      expiresAt: creds.expiresAt,
-      ...(creds.scope !== undefined && { scope: creds.scope }),
-    };
-    const sealed = seal(this.#keyring, JSON.stringify(data), credKey);
+    const sealed = this.#seal(creds, credKey);
     const version = await this.#call('write', () =>
-      this.#commands.samsaraTokenWrite(credKey, String(expectedVersion ?? ''), sealed, `${credKey}:done`),
+      this.#commands.samsaraTokenWrite(
+        credKey,
+        String(expectedVersion ?? ''),
+        sealed,
+        `${credKey}:done`,
+        creds.grantId,
+        maxRetired,
+      ),
     );
-    return version === null ? null : { ...data, version };
+    return version === null ? null : { ...storedFieldsOf(creds), version };
+  }
+
+  #seal(creds: NewCredentials, credKey: string): string {
+    return seal(this.#keyring, JSON.stringify(storedFieldsOf(creds)), credKey);
+  }
+
+  #open(sealed: string, credKey: string): NewCredentials {
+    try {
+      return JSON.parse(open(this.#keyring, sealed, credKey)) as NewCredentials;
+    } catch (err) {
+      if (err instanceof SealError) throw err;
+      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', {
+        cause: err,
+      });
+    }
   }
 
   /** Subscribes the channel once however many waiters share it, and unsubscribes after the last. */

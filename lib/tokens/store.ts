@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Credentials, NewCredentials } from './credentials.js';
+import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 
 /**
  * A held lock. `release()` deletes it only if it is still this holder's (compare-and-delete), so a
@@ -25,6 +25,11 @@ export interface LockHandle {
  * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
  * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailable`.
  *
+ * Each key holds at most one current grant (what `get` returns and refreshes rotate) and a
+ * bounded list of retired ones: grants the app received and still holds, but no longer uses (a
+ * grant a later sign-in replaced, a refresh that lost to a newer grant). Every removal names what
+ * it removes, a version or grant ids, so it never removes what it did not read.
+ *
  * @example
  * ```ts
  * const creds = await store.get('1001');
@@ -32,22 +37,40 @@ export interface LockHandle {
  * ```
  */
 export interface TokenStore {
-  /** The credentials, or null when there are none (never stored, or removed). */
+  /** The current credentials, or null when there are none (never stored, or removed). */
   get(key: string): Promise<Credentials | null>;
-  /** Unconditional write of a new grant (a sign-in): supersedes anything stored, tombstones too. */
-  replace(key: string, creds: NewCredentials): Promise<Credentials>;
+  /** The retired grants, oldest first. */
+  retired(key: string): Promise<NewCredentials[]>;
+  /**
+   * A sign-in: `creds` become current, over anything stored, tombstones too. The grant they
+   * replace is retired, not forgotten (unless it is the same grant); past `maxRetired` retired
+   * grants the oldest is dropped.
+   */
+  replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials>;
   /**
    * Compare-and-set: writes only if the stored version is `expectedVersion` (or a conditional
    * remove replaced exactly that version: see `remove`); null when it is not.
    */
   update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null>;
   /**
-   * Deletes the credentials, leaving a tombstone that a late `update` cannot pass. With
-   * `expectedVersion` (a grant found dead), deletes only that version (false when another write
-   * came first), and a late `update` expecting that same version may still land: it carries
-   * tokens only a live grant could have issued.
+   * Keeps a grant the app holds but will not use: nothing when it is the current grant, its
+   * entry updated when it is already retired, else appended (dropping the oldest past
+   * `maxRetired`). With `onlyIfKept`, nothing is written (false) when the key holds no grant at
+   * all, current or retired.
    */
-  remove(key: string, expectedVersion?: number): Promise<boolean>;
+  retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean>;
+  /**
+   * Removes exactly the grants named (current or retired), after their revocation. When no
+   * current grant is left, the tombstone is final: no late `update` can write past it.
+   */
+  forget(key: string, grantIds: readonly string[]): Promise<void>;
+  /**
+   * A grant found dead: deletes the current credentials if their version is still
+   * `expectedVersion` (false when another write came first), leaving a tombstone. A late
+   * `update` expecting that same version may still land: it carries tokens only a live grant
+   * could have issued.
+   */
+  remove(key: string, expectedVersion: number): Promise<boolean>;
   /** Takes the key's refresh lock for `ttlMs`, or null when someone else holds it. */
   lock(key: string, ttlMs: number): Promise<LockHandle | null>;
   /**
@@ -62,6 +85,7 @@ interface Slot {
   version: number;
   /** The version a conditional remove replaced: a late update expecting it may still write. */
   revivable: number | null;
+  retired: NewCredentials[];
   lock: { owner: object; expiresAt: number } | null;
 }
 
@@ -70,7 +94,7 @@ interface Slot {
  *
  * @example
  * ```ts
- * const manager = new TokenManager({ store: new MemoryTokenStore() });
+ * const tokens = new TokenManager({ store: new MemoryTokenStore() });
  * ```
  */
 export class MemoryTokenStore implements TokenStore {
@@ -82,7 +106,15 @@ export class MemoryTokenStore implements TokenStore {
     return creds ? { ...creds } : null;
   }
 
-  async replace(key: string, creds: NewCredentials): Promise<Credentials> {
+  async retired(key: string): Promise<NewCredentials[]> {
+    return (this.#slots.get(key)?.retired ?? []).map((grant) => ({ ...grant }));
+  }
+
+  async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
+    const slot = this.#slot(key);
+    if (slot.creds && slot.creds.grantId !== creds.grantId) {
+      pushRetired(slot, storedFieldsOf(slot.creds), maxRetired);
+    }
     return this.#write(key, creds);
   }
 
@@ -93,11 +125,30 @@ export class MemoryTokenStore implements TokenStore {
     return this.#write(key, creds);
   }
 
-  async remove(key: string, expectedVersion?: number): Promise<boolean> {
+  async retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean> {
     const slot = this.#slot(key);
-    if (expectedVersion !== undefined && (!slot.creds || slot.version !== expectedVersion)) return false;
+    if (slot.creds?.grantId === creds.grantId) return true;
+    if (onlyIfKept && !slot.creds && slot.retired.length === 0) return false;
+    pushRetired(slot, storedFieldsOf(creds), maxRetired);
+    return true;
+  }
+
+  async forget(key: string, grantIds: readonly string[]): Promise<void> {
+    const slot = this.#slots.get(key);
+    if (!slot) return;
+    slot.retired = slot.retired.filter((grant) => !grantIds.includes(grant.grantId));
+    if (slot.creds && grantIds.includes(slot.creds.grantId)) {
+      slot.creds = null;
+      this.#bump(key);
+    }
+    if (!slot.creds) slot.revivable = null;
+  }
+
+  async remove(key: string, expectedVersion: number): Promise<boolean> {
+    const slot = this.#slots.get(key);
+    if (!slot?.creds || slot.version !== expectedVersion) return false;
     slot.creds = null;
-    slot.revivable = expectedVersion ?? null;
+    slot.revivable = expectedVersion;
     this.#bump(key);
     return true;
   }
@@ -147,7 +198,7 @@ export class MemoryTokenStore implements TokenStore {
     let slot = this.#slots.get(key);
     if (!slot) {
       // Versions start at the clock, as in the Redis store: they never repeat across a key's lifetimes.
-      slot = { creds: null, version: Date.now(), revivable: null, lock: null };
+      slot = { creds: null, version: Date.now(), revivable: null, retired: [], lock: null };
       this.#slots.set(key, slot);
     }
     return slot;
@@ -155,7 +206,7 @@ export class MemoryTokenStore implements TokenStore {
 
   #write(key: string, creds: NewCredentials): Credentials {
     const slot = this.#slot(key);
-    slot.creds = { ...creds, version: slot.version + 1 };
+    slot.creds = { ...storedFieldsOf(creds), version: slot.version + 1 };
     slot.revivable = null;
     this.#bump(key, slot.creds.version);
     return { ...slot.creds };
@@ -165,4 +216,15 @@ export class MemoryTokenStore implements TokenStore {
     this.#slot(key).version = version;
     this.#changes.emit(key);
   }
+}
+
+/** Appends a retired grant, or updates its entry, keeping at most `max` (the newest). */
+function pushRetired(slot: Slot, grant: NewCredentials, max: number): void {
+  const at = slot.retired.findIndex((retired) => retired.grantId === grant.grantId);
+  if (at >= 0) {
+    slot.retired[at] = grant;
+    return;
+  }
+  slot.retired.push(grant);
+  if (slot.retired.length > max) slot.retired.splice(0, slot.retired.length - max);
 }

@@ -1,9 +1,10 @@
-import type { Credentials, TokenStore } from 'passport-samsara';
+import { TokenManager, type Credentials, type TokenStore } from 'passport-samsara';
 import type { SamsaraEmulator } from 'passport-samsara/testing';
 
 /**
- * Puts a real grant of the emulator's into a store, as a sign-in would, with the local expiry
- * moved `expiresInMs` from now (negative: already expired here, so the next call must refresh).
+ * Puts a real grant of the emulator's into a store, as a sign-in would (`TokenManager.connect`),
+ * with the local expiry moved `expiresInMs` from now (negative: already expired here, so the next
+ * call must refresh).
  */
 export async function seedGrant(
   emulator: SamsaraEmulator,
@@ -12,7 +13,7 @@ export async function seedGrant(
   expiresInMs = -1_000,
 ): Promise<Credentials> {
   const grant = emulator.issueGrant(key);
-  return store.replace(key, {
+  return new TokenManager({ store, client: clientOf(emulator) }).connect(key, {
     accessToken: grant.accessToken,
     refreshToken: grant.refreshToken,
     expiresAt: Date.now() + expiresInMs,

@@ -1,0 +1,138 @@
+// The Lua scripts of RedisTokenStore, and the client calls they become. Each runs atomically in
+// Redis, which is what makes a compare-and-set, a retirement or a removal one step for the fleet.
+
+// Every script touches one organization's keys only, all under one hash tag: one Cluster slot.
+// The credentials hash: v (version), d (the current grant, sealed), c (its grant id), r (the
+// version a dead-grant removal replaced), q (retired grant ids, oldest first, space-separated),
+// g:<grant id> (each retired grant, sealed).
+const LUA_HELPERS = `
+-- A key's versions start at the clock, so they never repeat across its lifetimes (a tombstone
+-- that expired, a Redis that lost its data): a late write cannot match a newer grant's version.
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function retire(key, id, sealed, max)
+  local field = 'g:' .. id
+  if redis.call('HEXISTS', key, field) == 1 then
+    redis.call('HSET', key, field, sealed)
+    return
+  end
+  redis.call('HSET', key, field, sealed)
+  local ids = {}
+  for each in string.gmatch(redis.call('HGET', key, 'q') or '', '%S+') do ids[#ids + 1] = each end
+  ids[#ids + 1] = id
+  while #ids > max do redis.call('HDEL', key, 'g:' .. table.remove(ids, 1)) end
+  redis.call('HSET', key, 'q', table.concat(ids, ' '))
+end
+`;
+
+export const SCRIPTS = {
+  // ARGV: expected version ('' = a sign-in: unconditional), sealed data, channel, grant id, max
+  // retired. A tombstone's version counts, so a write after a remove never reuses a version a late
+  // writer might still expect. Field r: a late write expecting the version a dead-grant removal
+  // replaced may still land, since only a live grant could have produced its refresh token.
+  samsaraTokenWrite: {
+    numberOfKeys: 1,
+    lua: `${LUA_HELPERS}
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()
+local current = redis.call('HGET', KEYS[1], 'd') or ''
+if ARGV[1] ~= '' then
+  local expected = tonumber(ARGV[1])
+  local revivable = tonumber(redis.call('HGET', KEYS[1], 'r') or '')
+  if not ((current ~= '' and v == expected) or (current == '' and revivable == expected)) then return false end
+elseif current ~= '' then
+  local c = redis.call('HGET', KEYS[1], 'c') or ''
+  if c ~= ARGV[4] then retire(KEYS[1], c, current, tonumber(ARGV[5])) end
+end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4])
+redis.call('HDEL', KEYS[1], 'r')
+redis.call('PERSIST', KEYS[1])
+redis.call('PUBLISH', ARGV[3], v)
+return v`,
+  },
+  // ARGV: grant id, sealed data, max retired, only if kept ('1' or '0'). 1: kept; 0: not written.
+  samsaraTokenRetire: {
+    numberOfKeys: 1,
+    lua: `${LUA_HELPERS}
+local current = redis.call('HGET', KEYS[1], 'd') or ''
+if current ~= '' and redis.call('HGET', KEYS[1], 'c') == ARGV[1] then return 1 end
+if ARGV[4] == '1' and current == '' and (redis.call('HGET', KEYS[1], 'q') or '') == '' then return 0 end
+retire(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]))
+redis.call('PERSIST', KEYS[1])
+return 1`,
+  },
+  // ARGV: tombstone ttl (ms), channel, then the grant ids to forget.
+  samsaraTokenForget: {
+    numberOfKeys: 1,
+    lua: `${LUA_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local forget = {}
+for i = 3, #ARGV do forget[ARGV[i]] = true end
+local kept = {}
+for id in string.gmatch(redis.call('HGET', KEYS[1], 'q') or '', '%S+') do
+  if forget[id] then redis.call('HDEL', KEYS[1], 'g:' .. id) else kept[#kept + 1] = id end
+end
+redis.call('HSET', KEYS[1], 'q', table.concat(kept, ' '))
+local current = redis.call('HGET', KEYS[1], 'd') or ''
+if current ~= '' and forget[redis.call('HGET', KEYS[1], 'c') or ''] then
+  local v = (tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()) + 1
+  redis.call('HSET', KEYS[1], 'v', v, 'd', '')
+  redis.call('PUBLISH', ARGV[2], v)
+  current = ''
+end
+if current == '' then
+  -- No current grant left: the tombstone is final, a sign-out is not undone by a late writer.
+  redis.call('HDEL', KEYS[1], 'r')
+  if #kept == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
+return 1`,
+  },
+  // ARGV: expected version, tombstone ttl (ms), channel. Retired grants keep the key alive.
+  samsaraTokenRemove: {
+    numberOfKeys: 1,
+    lua: `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '')
+if v == nil or v ~= tonumber(ARGV[1]) or (redis.call('HGET', KEYS[1], 'd') or '') == '' then return 0 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'd', '', 'r', v)
+if (redis.call('HGET', KEYS[1], 'q') or '') == '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], v + 1)
+return 1`,
+  },
+  // KEYS: lock. ARGV: the holder's token, channel.
+  samsaraTokenUnlock: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], 'unlocked')
+return 1`,
+  },
+  // KEYS: credentials, lock. Returns { version, lock PTTL (-2: no lock) }.
+  samsaraTokenState: {
+    numberOfKeys: 2,
+    lua: `return { tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), redis.call('PTTL', KEYS[2]) }`,
+  },
+} as const;
+
+/** The few calls this store makes, its scripts included, typed alike for ioredis 5, 6 and Cluster. */
+export interface ScriptedClient {
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  samsaraTokenWrite(
+    credKey: string,
+    expected: string,
+    sealed: string,
+    channel: string,
+    grantId: string,
+    maxRetired: number,
+  ): Promise<number | null>;
+  samsaraTokenRetire(credKey: string, grantId: string, sealed: string, maxRetired: number, onlyIfKept: string): Promise<number>;
+  samsaraTokenForget(credKey: string, ttl: number, channel: string, ...grantIds: string[]): Promise<number>;
+  samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
+  samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
+  samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
+}
+
