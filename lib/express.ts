@@ -1,7 +1,11 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable, UpstreamError } from './errors.js';
+import { parseRetryAfter } from './retry-after.js';
 import type { TokenManager } from './tokens/manager.js';
+
+// Re-exported: the package's index has always found it here.
+export { parseRetryAfter } from './retry-after.js';
 
 /**
  * What the middleware puts on every request as `req.samsara`, bound to the signed-in organization.
@@ -148,19 +152,6 @@ function apiURL(tokens: TokenManager, path: string): string {
     return path;
   }
   return tokens.client.endpoints.apiURL(path);
-}
-
-/**
- * `Retry-After` in seconds, possibly fractional (Samsara sends `0.40235`); 1 s when absent or odd.
- *
- * @example
- * ```ts
- * parseRetryAfter('0.40235'); // 0.40235
- * ```
- */
-export function parseRetryAfter(value: string | null): number {
-  const seconds = value === null ? NaN : Number.parseFloat(value);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
 }
 
 /**
