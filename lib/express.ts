@@ -1,7 +1,11 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable, UpstreamError } from './errors.js';
+import { DEFAULT_MAX_RATE_LIMIT_WAIT, callSamsara, type CallSamsaraOptions } from './api.js';
+import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable } from './errors.js';
+import { numberOption } from './options.js';
 import type { TokenManager } from './tokens/manager.js';
+
+// Re-exported: the package's index has always found it here.
+export { parseRetryAfter } from './retry-after.js';
 
 /**
  * What the middleware puts on every request as `req.samsara`, bound to the signed-in organization.
@@ -20,9 +24,11 @@ export interface SamsaraRequestContext {
   /** A fresh access token; `ReauthorizationRequired` when nobody is signed in or the grant is gone. */
   accessToken(): Promise<string>;
   /**
-   * `fetch` against Samsara's API with the Bearer token: `path` is relative to the API base URL.
-   * A 401 triggers one refresh and one retry; a 429 waits out a `Retry-After` within the bound,
-   * then throws `RateLimited`.
+   * `fetch` against Samsara's API with the Bearer token: `path` is relative to the API base URL
+   * (an absolute URL elsewhere is refused). A 401 triggers one refresh and one retry; a 429 waits
+   * out a `Retry-After` within the bound, then throws `RateLimited`; neither resends a stream body.
+   * `init.signal` aborts with its own reason; the client's timeout applies either way
+   * (`UpstreamError` `SAMSARA_TIMEOUT`).
    */
   fetch(path: string, init?: RequestInit): Promise<Response_>;
   /** Revokes the organization's grant and deletes its credentials. */
@@ -72,14 +78,15 @@ export interface SamsaraMiddlewareOptions {
  */
 export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
   const keyOf = options.key ?? signedInOrg;
-  const maxWait = options.maxRateLimitWait ?? 5_000;
+  // Checked here, so a bad value fails when the app starts rather than on its first 429.
+  const maxRateLimitWait = numberOption('samsara()', 'maxRateLimitWait', options.maxRateLimitWait, DEFAULT_MAX_RATE_LIMIT_WAIT, { min: 0 });
   return (req, _res, next) => {
-    req.samsara = context(options.tokens, keyOf(req), maxWait);
+    req.samsara = context(options.tokens, keyOf(req), { maxRateLimitWait });
     next();
   };
 }
 
-function context(tokens: TokenManager, key: string | undefined, maxWait: number): SamsaraRequestContext {
+function context(tokens: TokenManager, key: string | undefined, apiOptions: CallSamsaraOptions): SamsaraRequestContext {
   const signedIn = (): string => {
     if (key === undefined) throw new ReauthorizationRequired('', 'nobody is signed in to Samsara on this session');
     return key;
@@ -88,79 +95,8 @@ function context(tokens: TokenManager, key: string | undefined, maxWait: number)
     key,
     accessToken: () => tokens.accessToken(signedIn()),
     revoke: () => tokens.revoke(signedIn()),
-    async fetch(path, init = {}) {
-      const org = signedIn();
-      const url = apiURL(tokens, path);
-      const send = async (token: string): Promise<Response_> => {
-        const headers = new Headers(init.headers);
-        headers.set('authorization', `Bearer ${token}`);
-        if (!headers.has('accept')) headers.set('accept', 'application/json');
-        const signal = init.signal ?? AbortSignal.timeout(tokens.client.timeout);
-        try {
-          // redirect: 'manual': a redirect must not carry the Bearer token to wherever it points.
-          return await fetch(url, { ...init, headers, redirect: 'manual', signal });
-        } catch (err) {
-          const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
-          throw new UpstreamError(
-            timedOut ? 'SAMSARA_TIMEOUT' : 'SAMSARA_UNREACHABLE',
-            timedOut ? `Samsara's API did not answer within ${tokens.client.timeout} ms.` : "Samsara's API could not be reached.",
-            { cause: err },
-          );
-        }
-      };
-      const replayable = init.body === undefined || init.body === null || typeof init.body === 'string' || init.body instanceof URLSearchParams;
-      let token = await tokens.accessToken(org);
-      let response = await send(token);
-      let waited = 0;
-      let refreshed = false;
-      while (replayable) {
-        if (response.status === 401 && !refreshed) {
-          refreshed = true;
-          await response.body?.cancel();
-          token = await tokens.accessToken(org, { rejected: token });
-        } else if (response.status === 429) {
-          const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-          await response.body?.cancel();
-          // A floor on each wait, so that `Retry-After: 0` cannot turn into a busy loop.
-          const wait = Math.max(MIN_RATE_LIMIT_WAIT, retryAfter * 1000);
-          if (waited + wait > maxWait) throw new RateLimited(retryAfter);
-          await sleep(wait);
-          waited += wait;
-        } else {
-          break;
-        }
-        response = await send(token);
-      }
-      return response;
-    },
+    fetch: async (path, init) => callSamsara(tokens, signedIn(), path, init, apiOptions),
   };
-}
-
-const MIN_RATE_LIMIT_WAIT = 50;
-
-/** Only URLs under Samsara's base URL: a Bearer token must never leave for another host. */
-function apiURL(tokens: TokenManager, path: string): string {
-  const base = tokens.client.endpoints.baseURL;
-  if (/^https?:\/\//i.test(path)) {
-    if (path !== base && !path.startsWith(`${base}/`)) {
-      throw new TypeError(`req.samsara.fetch only calls Samsara's API (${base}); got another origin.`);
-    }
-    return path;
-  }
-  return tokens.client.endpoints.apiURL(path);
-}
-
-/**
- * `Retry-After` in seconds, possibly fractional (Samsara sends `0.40235`); 1 s when absent or odd.
- *
- * @example
- * ```ts
- * parseRetryAfter('0.40235'); // 0.40235
- * ```
- */
-export function parseRetryAfter(value: string | null): number {
-  const seconds = value === null ? NaN : Number.parseFloat(value);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
 }
 
 /**
