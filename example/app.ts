@@ -79,6 +79,8 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
       callbackURL: `${req.baseUrl}/auth/samsara/callback`,
       failureRedirect: `${req.baseUrl}/?signin=failed`,
       successRedirect: `${req.baseUrl}/`,
+      // The login keeps the session's other pending sign-ins (another tab) alive.
+      keepSessionInfo: true,
     };
     passport.authenticate('samsara', options)(req, res, next);
   };

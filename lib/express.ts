@@ -71,8 +71,7 @@ export interface SamsaraMiddlewareOptions {
  *
  * @example
  * ```ts
- * const tokens = new TokenManager({ store: strategy.tokenStore, client: strategy.oauthClient });
- * app.use(samsara({ tokens }));
+ * app.use(samsara({ tokens: strategy.tokens }));
  * app.use(samsaraErrorHandler());
  * ```
  */

@@ -11,6 +11,8 @@ export type {
   SamsaraTokenParams,
   VerifyDone,
 } from './strategy.js';
+export { SessionStateStore } from './state-store.js';
+export type { SessionStateStoreOptions } from './state-store.js';
 export { toProfile } from './profile.js';
 export type { SamsaraProfile, SamsaraOrganization } from './profile.js';
 export { resolveEndpoints, REGION_BASE_URLS } from './endpoints.js';

@@ -5,6 +5,7 @@ import { ConfigurationError, ProfileError, SamsaraError, TokenRejectedError, Ups
 import { boundedFetch } from './http.js';
 import type { TokenSet } from './oauth-client.js';
 import { toProfile, type SamsaraProfile } from './profile.js';
+import { SessionStateStore } from './state-store.js';
 import type { TokenResponse } from './tokens/credentials.js';
 import { TokenManager } from './tokens/manager.js';
 
@@ -150,9 +151,13 @@ export interface SamsaraStrategyOptions {
   pkce?: boolean | 'S256' | 'plain';
   /** The CSRF `state` check: on unless explicitly `false`. */
   state?: boolean;
-  /** A custom passport-oauth2 state store (replaces the session one). */
-  store?: OAuth2Strategy.StateStore;
-  /** The session key the state is kept under. Default `oauth2:samsara`. */
+  /**
+   * Where pending sign-ins wait for their callback. Default: a `SessionStateStore` under
+   * `sessionKey`, which keeps several per session (tabs, the back button, a Direct Install while
+   * a Connect is pending), each single-use and with its own PKCE verifier.
+   */
+  store?: OAuth2Strategy.StateStore | SessionStateStore;
+  /** The session key the pending sign-ins are kept under. Default `oauth2:samsara`. */
   sessionKey?: string;
   /** Trust `X-Forwarded-*` when resolving a relative callback URL. */
   proxy?: boolean;
@@ -243,6 +248,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const passReq = options.passReqToCallback === true;
     const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
     const pkce = options.pkce === true ? 'S256' : options.pkce || undefined;
+    const sessionKey = options.sessionKey ?? 'oauth2:samsara';
+    const stateStore = options.state === false ? undefined : (options.store ?? new SessionStateStore({ key: sessionKey }));
     super(
       {
         clientID: oauthClient.clientID,
@@ -251,9 +258,11 @@ export class SamsaraStrategy extends OAuth2Strategy {
         tokenURL: oauthClient.endpoints.tokenURL,
         callbackURL,
         state: options.state !== false,
-        ...(options.store ? { store: options.store } : {}),
+        // @types/passport-oauth2 knows only the 2- and 3-argument store; passport-oauth2 itself
+        // dispatches on arity and takes the 5-argument one, with its PKCE verifier.
+        ...(stateStore ? { store: stateStore as OAuth2Strategy.StateStore } : {}),
         ...(pkce ? { pkce: pkce as unknown as boolean } : {}),
-        sessionKey: options.sessionKey ?? 'oauth2:samsara',
+        sessionKey,
         proxy: options.proxy,
         skipUserProfile: options.skipUserProfile ?? false,
         passReqToCallback: passReq as false,

@@ -19,9 +19,11 @@ describe('API calls: the base-URL guard', () => {
     upstream = await startRecordingServer();
     upstream.reply(json(200, { data: [] }));
     base = `${upstream.url}/samsara`;
-    const store = new MemoryTokenStore();
-    await store.replace('1001', { accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt: Date.now() + 3600_000 });
-    const tokens = new TokenManager({ store, client: new OAuthClient({ clientID: 'client', clientSecret: 'secret', baseURL: base, timeout: 2_000 }) });
+    const tokens = new TokenManager({
+      store: new MemoryTokenStore(),
+      client: new OAuthClient({ clientID: 'client', clientSecret: 'secret', baseURL: base, timeout: 2_000 }),
+    });
+    await tokens.connect('1001', { accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt: Date.now() + 3600_000 });
     caught = undefined;
     app = await startApiApp({
       tokens,

@@ -128,12 +128,11 @@ describe('API calls: which bodies are resent after a 401 or a 429', () => {
 
     beforeEach(async () => {
       upstream = await startRecordingServer();
-      const store = new MemoryTokenStore();
-      await store.replace('1001', { accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt: Date.now() + 3600_000 });
       const tokens = new TokenManager({
-        store,
+        store: new MemoryTokenStore(),
         client: new OAuthClient({ clientID: 'client', clientSecret: 'secret', baseURL: upstream.url, timeout: 2_000 }),
       });
+      await tokens.connect('1001', { accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt: Date.now() + 3600_000 });
       app = await startApiApp({
         tokens,
         route: async (req, res) => relay(res, await req.samsara.fetch('/fleet/vehicles', { method: 'POST', body: makeBody(), duplex: 'half' })),

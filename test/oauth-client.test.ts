@@ -61,6 +61,12 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     ['a negative expires_in', json(200, { ...good, expires_in: -5 }), /expires_in/],
     ['a body without refresh_token', json(200, { ...good, refresh_token: undefined }), /refresh_token/],
     ['a non-Bearer token', json(200, { ...good, token_type: 'mac' }), /not Bearer/],
+    ['an access token with CR/LF', json(200, { ...good, access_token: 'abc\r\nX-Forged: 1' }), /access_token that is not an RFC 6750 token/],
+    ['a refresh token with a space', json(200, { ...good, refresh_token: 'two words' }), /refresh_token that is not an RFC 6750 token/],
+    ['an access token of 5000 characters', json(200, { ...good, access_token: 'a'.repeat(5000) }), /at most 4096 characters/],
+    ['an expires_in of 1e308', json(200, { ...good, expires_in: 1e308 }), /expires_in between 0 and 31622400/],
+    ['an expires_in of Infinity (as a string)', json(200, { ...good, expires_in: 'Infinity' }), /expires_in/],
+    ['an expires_in that is not a number', json(200, { ...good, expires_in: 'soon' }), /expires_in/],
     ['an oversized body', json(200, { ...good, padding: 'x'.repeat(70 * 1024) }), /limit is 65536 bytes/],
     [
       'an oversized chunked body',
@@ -81,6 +87,7 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
       expect(err.status).to.equal(502);
       expect(err.message).to.match(message);
       expect(err.message).to.not.include('at-1').and.not.include('rt-1');
+      expect(err.message).to.not.match(/[\r\n]/).and.not.include('Forged').and.not.include('two words');
     });
   }
 

@@ -43,7 +43,8 @@ export async function startApp(strategy: Strategy, callbackOptions: Record<strin
           res.status(typeof status === 'number' ? status : 401).json({ fail: info ?? null });
           return;
         }
-        req.logIn(user, (loginErr) => (loginErr ? next(loginErr) : res.json({ user })));
+        // keepSessionInfo: the session's other pending sign-ins (another tab) survive the login.
+        req.logIn(user, { session: true, keepSessionInfo: true }, (loginErr) => (loginErr ? next(loginErr) : res.json({ user })));
       },
     )(req, res, next);
   });

@@ -1,0 +1,197 @@
+import { expect } from 'chai';
+import {
+  ConfigurationError,
+  MemoryTokenStore,
+  ReauthorizationRequired,
+  StoreUnavailable,
+  TokenManager,
+  type GrantTokens,
+  type RevocationScope,
+} from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { clientOf } from './support/grants.js';
+
+/** A grant the emulator issued, as the code exchange would have returned it. */
+function issue(emulator: SamsaraEmulator, expiresInMs = 3600_000): GrantTokens {
+  const grant = emulator.issueGrant('1001');
+  return { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() + expiresInMs, scope: grant.scope };
+}
+
+/** Whether Samsara (the emulator) accepts this access token. */
+async function works(emulator: SamsaraEmulator, accessToken: string): Promise<boolean> {
+  const res = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+  await res.body?.cancel();
+  return res.status === 200;
+}
+
+for (const scope of ['organization', 'grant'] as RevocationScope[]) {
+  describe(`TokenManager: every grant kept or revoked (revocation reaches ${scope === 'grant' ? 'one grant' : 'the organization'})`, () => {
+    let emulator: SamsaraEmulator;
+    let store: MemoryTokenStore;
+    let tokens: TokenManager;
+
+    beforeEach(async () => {
+      emulator = await startSamsaraEmulator({ revocation: scope });
+      store = new MemoryTokenStore();
+      tokens = new TokenManager({ store, client: { ...clientOf(emulator), timeout: 1_000 }, revocation: scope, retryDelay: 10 });
+    });
+    afterEach(async () => {
+      await tokens.idle();
+      await emulator.stop();
+    });
+
+    it('repeated sign-ins keep the newest grant working, hold the others, and Disconnect leaves none live', async () => {
+      const grants = [issue(emulator), issue(emulator), issue(emulator), issue(emulator)];
+      for (const grant of grants) await tokens.connect('1001', grant);
+      expect(await tokens.accessToken('1001')).to.equal(grants[3]!.accessToken);
+      expect(await works(emulator, grants[3]!.accessToken)).to.equal(true);
+      if (scope === 'grant') {
+        expect(emulator.activeGrants('1001'), 'replaced grants are revoked at once').to.equal(1);
+        expect(await store.retired('1001')).to.deep.equal([]);
+      } else {
+        expect(emulator.activeGrants('1001'), 'revoking a replaced grant would end the kept one').to.equal(4);
+        expect((await store.retired('1001')).map((g) => g.refreshToken)).to.deep.equal(grants.slice(0, 3).map((g) => g.refreshToken));
+      }
+      await tokens.revoke('1001');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+      expect(await store.get('1001')).to.equal(null);
+      expect(await store.retired('1001')).to.deep.equal([]);
+    });
+
+    it('bounds the retired grants per organization', async () => {
+      const bounded = new TokenManager({ store, client: tokens.client, revocation: scope, maxRetiredGrants: 2 });
+      for (let i = 0; i < 5; i++) await bounded.connect('1001', issue(emulator));
+      expect((await store.retired('1001')).length).to.be.at.most(2);
+    });
+
+    it('a refused sign-in of an organization with a kept grant never ends the kept grant', async () => {
+      const kept = issue(emulator);
+      await tokens.connect('1001', kept);
+      const refused = issue(emulator);
+      await tokens.discard('1001', refused);
+      expect(await works(emulator, kept.accessToken)).to.equal(true);
+      expect(await tokens.accessToken('1001')).to.equal(kept.accessToken);
+      if (scope === 'grant') expect(emulator.grantStatus(refused.refreshToken)).to.equal('revoked');
+      else expect((await store.retired('1001')).map((g) => g.refreshToken)).to.deep.equal([refused.refreshToken]);
+      await tokens.revoke('1001');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+    });
+
+    it('a refused sign-in of an organization with nothing kept is revoked', async () => {
+      const refused = issue(emulator);
+      await tokens.discard('1001', refused);
+      expect(emulator.grantStatus(refused.refreshToken)).to.equal('revoked');
+      expect(await store.retired('1001')).to.deep.equal([]);
+    });
+
+    it('a discarded grant whose revoke fails is kept, so that Disconnect can revoke it', async () => {
+      const refused = issue(emulator);
+      emulator.injectFault('revoke', { type: 'status', status: 503, body: 'down', contentType: 'text/plain' });
+      await tokens.discard('1001', refused);
+      expect((await store.retired('1001')).map((g) => g.refreshToken)).to.deep.equal([refused.refreshToken]);
+      await tokens.revoke('1001');
+      expect(emulator.grantStatus(refused.refreshToken)).to.equal('revoked');
+      expect(await store.retired('1001')).to.deep.equal([]);
+    });
+
+    it('a refresh that loses to a newer sign-in keeps its rotated tokens instead of dropping them', async () => {
+      const old = issue(emulator, -1_000);
+      await tokens.connect('1001', old);
+      emulator.injectFault('token', { type: 'delay', ms: 200 });
+      const refreshing = tokens.accessToken('1001');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const newer = issue(emulator);
+      await tokens.connect('1001', newer); // the same organization signs in while the refresh is out
+      expect(await refreshing).to.equal(newer.accessToken);
+      expect(await works(emulator, newer.accessToken)).to.equal(true);
+      if (scope === 'organization') {
+        const [retired] = await store.retired('1001');
+        expect(retired!.refreshToken, 'the rotated tokens, not the spent ones').to.not.equal(old.refreshToken);
+        expect(emulator.grantStatus(retired!.refreshToken)).to.equal('active');
+      }
+      await tokens.revoke('1001');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+    });
+
+    it('a Disconnect racing a new sign-in removes only what it revoked: the new grant stays stored and live', async () => {
+      const first = issue(emulator);
+      await tokens.connect('1001', first);
+      emulator.injectFault('revoke', { type: 'delay', ms: 200 });
+      const disconnecting = tokens.revoke('1001');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = issue(emulator);
+      await tokens.connect('1001', second);
+      await disconnecting;
+      expect(emulator.grantStatus(first.refreshToken)).to.equal('revoked');
+      if (scope === 'grant') {
+        expect(await tokens.accessToken('1001')).to.equal(second.accessToken);
+        expect(await works(emulator, second.accessToken)).to.equal(true);
+      } else {
+        // One revoke ended every grant of the organization, the racing one too: nothing live is
+        // left stored for nothing. The app finds out at the next refresh or API call.
+        expect(emulator.activeGrants('1001')).to.equal(0);
+      }
+      expect(await store.retired('1001'), 'the revoked grant is forgotten').to.deep.equal([]);
+    });
+
+    it('a sign-in whose store write fails lets its grant go once the store answers again', async () => {
+      let down = true;
+      const flaky = new (class extends MemoryTokenStore {
+        override async replace(...args: Parameters<MemoryTokenStore['replace']>) {
+          if (down) throw new StoreUnavailable('Redis is down.');
+          return super.replace(...args);
+        }
+        override async retire(...args: Parameters<MemoryTokenStore['retire']>) {
+          if (down) throw new StoreUnavailable('Redis is down.');
+          return super.retire(...args);
+        }
+      })();
+      const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, retryDelay: 20 });
+      const grant = issue(emulator);
+      expect(await manager.connect('1001', grant).catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailable);
+      const discarding = manager.discard('1001', grant);
+      setTimeout(() => (down = false), 60);
+      await discarding;
+      expect(emulator.grantStatus(grant.refreshToken)).to.equal('revoked');
+    });
+
+    it('a grant whose organization never became known is revoked', async () => {
+      const grant = issue(emulator);
+      await tokens.discard(undefined, grant);
+      expect(emulator.grantStatus(grant.refreshToken)).to.equal('revoked');
+    });
+
+    it('a dead grant (invalid_grant) is removed conditionally and asks to sign in again', async () => {
+      const grant = issue(emulator, -1_000);
+      await tokens.connect('1001', grant);
+      emulator.injectFault('token', { type: 'status', status: 400, body: '{"error":"invalid_grant"}', contentType: 'application/json' });
+      expect(await tokens.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequired);
+      expect(await store.get('1001')).to.equal(null);
+    });
+  });
+}
+
+describe('TokenManager: options', () => {
+  const client = { clientID: 'i', clientSecret: 's', baseURL: 'http://127.0.0.1:9' };
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['skew', { skew: Number.NaN }],
+    ['skew', { skew: -1 }],
+    ['retries', { retries: 1.5 }],
+    ['retries', { retries: -1 }],
+    ['retryDelay', { retryDelay: Number.POSITIVE_INFINITY }],
+    ['lockTtl', { lockTtl: Number.NaN }],
+    ['waitTimeout', { waitTimeout: 0 }],
+    ['maxRetiredGrants', { maxRetiredGrants: 0 }],
+    ['revocation', { revocation: 'everything' }],
+  ];
+  for (const [name, options] of bad) {
+    it(`refuses ${name}: ${String(Object.values(options)[0])} with a ConfigurationError naming it`, () => {
+      expect(() => new TokenManager({ client, ...options })).to.throw(ConfigurationError, new RegExp(name));
+    });
+  }
+
+  it('takes 0 for skew and retries', () => {
+    const tokens = new TokenManager({ client, skew: 0, retries: 0 });
+    expect(tokens).to.include({ skew: 0, retries: 0, revocation: 'organization', maxRetiredGrants: 10 });
+  });
+});
