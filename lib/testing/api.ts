@@ -8,7 +8,7 @@ import { vehicles } from './vehicles.js';
 // per-token rate limit.
 
 export function api(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
-  const path = request.url.pathname.replace(/\/+$/, '');
+  const path = withoutTrailingSlashes(request.url.pathname);
   if (path !== '/me' && path !== '/fleet/vehicles') throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
   if (request.method !== 'GET') throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
   const org = state.orgs.get(bearerGrant(state, settings, request).orgId) as EmulatorOrganization;
@@ -16,6 +16,13 @@ export function api(state: EmulatorState, settings: Settings, request: EmulatorR
     return json(200, { data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) } });
   }
   return vehicles(state, request.url, org);
+}
+
+/** Not `replace(/\/+$/, '')`: that backtracks quadratically on a long run of slashes not at the end. */
+function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path[end - 1] === '/') end--;
+  return path.slice(0, end);
 }
 
 function bearerGrant(state: EmulatorState, settings: Settings, request: EmulatorRequest): Grant {

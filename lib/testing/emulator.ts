@@ -12,7 +12,7 @@ import {
   type EmulatorOptions,
 } from './options.js';
 import { emulatorBug, type Reply } from './replies.js';
-import { readBody, tooLarge } from './request.js';
+import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
 import { endpointOf, handle } from './router.js';
 import { createState, issueTokens, newGrant, zeroCounters, type EmulatorCounters, type IssuedGrant } from './state.js';
 
@@ -73,7 +73,8 @@ export interface SamsaraEmulator {
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
  * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation,
  * `GET /me` and a paginated `GET /fleet/vehicles` with Samsara's error shape and rate limit, plus
- * faults, latency and counters for tests and benchmarks.
+ * faults, latency and counters for tests and benchmarks. No request, however malformed, stops it:
+ * a failure of its own is answered with a JSON 500 `{message, requestId}`.
  *
  * @example
  * ```ts
@@ -97,6 +98,11 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
       throw new RangeError(`vehicleCount of organization ${org.id} must be a whole number, not ${org.vehicleCount}.`);
     }
   }
+  for (const client of clients.values()) {
+    // The emulator redirects to these: one that is no URL would fail every sign-in with a 500.
+    const bad = client.redirectUris?.find((uri) => !URL.canParse(uri));
+    if (bad !== undefined) throw new RangeError(`Client ${client.clientId} registers a redirect URL that is no URL: ${bad}.`);
+  }
   const settings = defaultSettings();
   const orgIds = new Set(orgs.keys());
   applySettings(settings, options, orgIds);
@@ -111,45 +117,62 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
-    const endpoint = endpointOf(url.pathname);
+    const url = requestTarget(req.url);
+    const endpoint = url && endpointOf(url.pathname);
     if (endpoint === 'token' && req.method === 'POST') counters.tokenRequests++;
     if (endpoint === 'revoke' && req.method === 'POST') counters.revocations++;
     if (endpoint === 'api') counters.apiCalls++;
     const fault = endpoint && faults[endpoint].shift();
+    let body: string | undefined;
     try {
-      const body = await readBody(req);
-      const form = new URLSearchParams(body ?? '');
-      const grantType = endpoint === 'token' ? form.get('grant_type') : null;
-      if (grantType === 'authorization_code' || grantType === 'refresh_token') counters.grants[grantType]++;
-      await pause(settings.latency);
-      const played = fault && (await playFault(fault, pause));
-      if (played === 'hang') return;
-      if (played === 'drop') {
-        req.socket.destroy();
-        return;
-      }
-      if (played) {
-        send(res, played);
-        return;
-      }
-      const reply = body === undefined ? tooLarge(endpoint) : handle(state, settings, { method: req.method ?? 'GET', url, headers: req.headers, form });
-      if (reply.oauthError === 'invalid_grant') counters.invalidGrant++;
-      if (reply.oauthError === 'invalid_client') counters.invalidClient++;
-      if (reply.oauthError === 'invalid_request') counters.invalidRequest++;
-      if (fault?.type === 'drop-after-grant') {
-        req.socket.destroy();
-        return;
-      }
-      send(res, reply);
-    } catch (err) {
-      if (stopping.signal.aborted) return;
-      send(res, emulatorBug(err));
+      body = await readBody(req);
+    } catch {
+      // The client hung up mid-body: nobody is left to answer.
+      req.socket.destroy();
+      return;
+    }
+    const form = new URLSearchParams(body ?? '');
+    const grantType = endpoint === 'token' ? form.get('grant_type') : null;
+    if (grantType === 'authorization_code' || grantType === 'refresh_token') counters.grants[grantType]++;
+    await pause(settings.latency);
+    const played = fault && (await playFault(fault, pause));
+    if (played === 'hang') return;
+    if (played === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (played) {
+      send(res, played);
+      return;
+    }
+    let reply: Reply;
+    if (url === undefined) reply = badTarget();
+    else if (body === undefined) reply = tooLarge(endpoint);
+    else reply = handle(state, settings, { method: req.method ?? 'GET', url, headers: req.headers, form });
+    if (reply.oauthError === 'invalid_grant') counters.invalidGrant++;
+    if (reply.oauthError === 'invalid_client') counters.invalidClient++;
+    if (reply.oauthError === 'invalid_request') counters.invalidRequest++;
+    if (fault?.type === 'drop-after-grant') {
+      req.socket.destroy();
+      return;
+    }
+    send(res, reply);
+  }
+
+  /** The last word on a request whose handling threw: a JSON 500 if nothing was sent yet, else a hang-up. */
+  function fail(res: ServerResponse, err: unknown): void {
+    // Stopping aborts the pauses of requests in flight, which were never to be answered.
+    if (stopping.signal.aborted) return;
+    try {
+      if (res.headersSent) res.destroy();
+      else send(res, emulatorBug(err));
+    } catch {
+      res.destroy();
     }
   }
 
   const server = createServer((req, res) => {
-    void serve(req, res);
+    serve(req, res).catch((err: unknown) => fail(res, err));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -213,6 +236,6 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
 }
 
 function send(res: ServerResponse, reply: Reply): void {
-  if (res.socket?.destroyed) return;
+  if (res.destroyed || res.socket?.destroyed) return;
   res.writeHead(reply.status, reply.headers).end(reply.body);
 }
