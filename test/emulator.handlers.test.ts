@@ -58,6 +58,20 @@ describe('Samsara emulator: handlers without a socket', () => {
     expect(state.counters.tokensIssued).to.equal(1);
   });
 
+  it('revokes one grant or the organization’s, as the settings say', () => {
+    const revoke = (token: string) =>
+      handle(state, settings, request('POST', '/oauth2/revoke', { headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' }, form: { token } }));
+    settings.revocation = 'grant';
+    const [a, b] = [grant(), grant()];
+    expect(revoke(a.refreshToken).status).to.equal(200);
+    expect([...state.grants].map((g) => g.revoked)).to.deep.equal([true, false]);
+    settings.revocation = 'organization';
+    const other = grant('2002');
+    revoke(b.accessToken);
+    expect([...state.grants].map((g) => g.revoked)).to.deep.equal([true, true, false]);
+    expect(state.refreshTokens.get(other.refreshToken)?.grant.revoked).to.equal(false);
+  });
+
   it('redirects with a code at once when settings say autoApprove', () => {
     settings.autoApprove = '2002';
     const query = new URLSearchParams({ client_id: 'app', response_type: 'code', redirect_uri: 'http://127.0.0.1:9/cb', state: 's' });

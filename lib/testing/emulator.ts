@@ -14,7 +14,7 @@ import {
 import { emulatorBug, type Reply } from './replies.js';
 import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
 import { endpointOf, handle } from './router.js';
-import { createState, issueTokens, newGrant, zeroCounters, type EmulatorCounters, type IssuedGrant } from './state.js';
+import { createState, grantOf, issueTokens, newGrant, zeroCounters, type EmulatorCounters, type IssuedGrant } from './state.js';
 
 // Written from SAMSARA.md and RFC 6749 / 7009 / 7636, never from this package's client: it plays the
 // server, so it must not share the client's bugs. Where Samsara's behaviour is not confirmed, the
@@ -53,7 +53,7 @@ export interface SamsaraEmulator {
   /** Changes settings from the next request on. Throws a RangeError on a value it cannot use, and then changes nothing. */
   configure(
     changes: Partial<
-      Pick<EmulatorOptions, 'accessTokenTtl' | 'refreshTokenReuseGrace' | 'revokeOnReuse' | 'latency' | 'rateLimit' | 'autoApprove'>
+      Pick<EmulatorOptions, 'accessTokenTtl' | 'refreshTokenReuseGrace' | 'revokeOnReuse' | 'revocation' | 'latency' | 'rateLimit' | 'autoApprove'>
     >,
   ): void;
   /** A grant as if the organization (default: the first) had authorized the client (default: the first). Counts nothing. */
@@ -62,6 +62,19 @@ export interface SamsaraEmulator {
   expireAccessTokens(orgId?: string): void;
   /** `rotated`: the token was used and replaced; `revoked` wins over `rotated`. */
   grantStatus(refreshToken: string): 'active' | 'rotated' | 'revoked' | 'unknown';
+  /**
+   * An opaque, stable id of the grant an access or refresh token belongs to (current, rotated out,
+   * expired or revoked alike), or undefined for a token the emulator never issued. Two tokens of
+   * one grant, before and after any number of refreshes, give the same id.
+   *
+   * @example
+   * ```ts
+   * const grant = samsara.issueGrant();
+   * // ... the app refreshes ...
+   * expect(samsara.grantId(stored.refreshToken)).to.equal(samsara.grantId(grant.refreshToken));
+   * ```
+   */
+  grantId(token: string): string | undefined;
   /** Grants (of that organization) not revoked. */
   activeGrants(orgId?: string): number;
   /** Closes the server and destroys every socket, hanging and keep-alive ones included. Idempotent. */
@@ -71,9 +84,10 @@ export interface SamsaraEmulator {
 /**
  * Starts a local Samsara on a free loopback port: the OAuth 2.0 authorize endpoint (a consent page,
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
- * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation,
- * `GET /me` and a paginated `GET /fleet/vehicles` with Samsara's error shape and rate limit, plus
- * faults, latency and counters for tests and benchmarks. No request, however malformed, stops it:
+ * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation (of one
+ * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me` and a paginated
+ * `GET /fleet/vehicles` with Samsara's error shape and rate limit, plus faults, latency and counters
+ * for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
  *
  * @example
@@ -218,6 +232,9 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
       if (!record) return 'unknown';
       if (record.grant.revoked) return 'revoked';
       return record.rotatedAt === undefined ? 'active' : 'rotated';
+    },
+    grantId(token) {
+      return grantOf(state, token)?.id;
     },
     activeGrants(orgId) {
       let active = 0;

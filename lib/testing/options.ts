@@ -97,6 +97,29 @@ export interface EmulatorOptions {
    * (past the grace) revokes its whole grant. Samsara documents neither way. Default false.
    */
   revokeOnReuse?: boolean;
+  /**
+   * What one successful `POST /oauth2/revoke` reaches. Samsara's documentation reads both ways, so
+   * the emulator plays both:
+   *
+   * - `'organization'` (the default): every grant of the token's organization issued to the same
+   *   client, as in "invalidates access tokens and refresh tokens for that organization". Another
+   *   client's grants, and grants made later, live on.
+   * - `'grant'`: only the grant the token belongs to (RFC 7009's token family): its refresh token,
+   *   whether current or rotated out, and every access token issued from it.
+   *
+   * Either way, the token must belong to a grant that is still live: a token the emulator does not
+   * know, or one of a grant already revoked, revokes nothing (and is still answered 200).
+   *
+   * @example
+   * ```ts
+   * const samsara = await startSamsaraEmulator({ revocation: 'grant' });
+   * const a = samsara.issueGrant('1001');
+   * const b = samsara.issueGrant('1001');
+   * // ... revoke a.refreshToken through the app ...
+   * expect(samsara.grantStatus(b.refreshToken)).to.equal('active'); // 'revoked' with 'organization'
+   * ```
+   */
+  revocation?: 'grant' | 'organization';
   /** Milliseconds added before every response. Default 0. */
   latency?: number;
   /** API requests per second per access token before 429 (a sliding 1 s window). Default 150, Samsara's limit. */
@@ -106,7 +129,7 @@ export interface EmulatorOptions {
 }
 
 /** The options {@link SamsaraEmulator.configure} can change while the emulator runs. */
-export const SETTING_NAMES = ['accessTokenTtl', 'refreshTokenReuseGrace', 'revokeOnReuse', 'latency', 'rateLimit', 'autoApprove'] as const;
+export const SETTING_NAMES = ['accessTokenTtl', 'refreshTokenReuseGrace', 'revokeOnReuse', 'revocation', 'latency', 'rateLimit', 'autoApprove'] as const;
 
 /** The live settings every handler reads; {@link SamsaraEmulator.configure} changes them in place. */
 export type Settings = Required<Pick<EmulatorOptions, (typeof SETTING_NAMES)[number]>>;
@@ -116,6 +139,7 @@ export function defaultSettings(): Settings {
     accessTokenTtl: 3600,
     refreshTokenReuseGrace: 0,
     revokeOnReuse: false,
+    revocation: 'organization',
     latency: 0,
     rateLimit: 150,
     autoApprove: false,
@@ -145,6 +169,9 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && valid(value))) {
       throw new RangeError(`${name} must be ${what}, not ${String(value)}.`);
     }
+  }
+  if (changes.revocation !== undefined && changes.revocation !== 'grant' && changes.revocation !== 'organization') {
+    throw new RangeError(`revocation must be 'grant' or 'organization', not ${String(changes.revocation)}.`);
   }
   if (typeof changes.autoApprove === 'string' && !orgIds.has(changes.autoApprove)) {
     throw new RangeError(`autoApprove names organization ${changes.autoApprove}, which the emulator does not have.`);

@@ -56,6 +56,8 @@ export interface IssuedGrant {
 
 /** One authorization of one organization for one client: a refresh-token family. */
 export interface Grant {
+  /** Opaque and stable, for tests that reason per grant. */
+  id: string;
   clientId: string;
   orgId: string;
   revoked: boolean;
@@ -149,7 +151,7 @@ export function zeroCounters(): EmulatorCounters {
 }
 
 export function newGrant(state: EmulatorState, clientId: string, orgId: string): Grant {
-  const grant = { clientId, orgId, revoked: false };
+  const grant = { id: `grant-${state.grants.size + 1}`, clientId, orgId, revoked: false };
   state.grants.add(grant);
   return grant;
 }
@@ -165,6 +167,20 @@ export function issueTokens(state: EmulatorState, settings: Settings, grant: Gra
 /** The grant of an access or refresh token, whatever state either is in. */
 export function grantOf(state: EmulatorState, token: string): Grant | undefined {
   return state.refreshTokens.get(token)?.grant ?? state.accessTokens.get(token)?.grant;
+}
+
+/**
+ * Revokes what one successful revoke request reaches from `grant` (see the `revocation` option):
+ * that grant, or every grant of its organization and client.
+ */
+export function revokeFrom(state: EmulatorState, settings: Settings, grant: Grant): void {
+  if (settings.revocation === 'grant') {
+    grant.revoked = true;
+    return;
+  }
+  for (const other of state.grants) {
+    if (other.orgId === grant.orgId && other.clientId === grant.clientId) other.revoked = true;
+  }
 }
 
 export function randomToken(): string {
