@@ -11,6 +11,8 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     emulator = await startSamsaraEmulator({
       clock: () => now,
       accessTokenTtl: 60,
+      // One revoked grant must not take the expired one down with it: each 401 below has its own cause.
+      revocation: 'grant',
       organizations: [
         {
           id: '1001',

@@ -170,7 +170,10 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
     });
   });
 
-  describe('revoke (RFC 7009)', () => {
+  describe('revoke (RFC 7009), per grant', () => {
+    // These pin down one grant's token family; emulator.revocation.test.ts covers the organization-wide default.
+    beforeEach(() => emulator.configure({ revocation: 'grant' }));
+
     it('revokes the whole grant from its refresh token: refresh and every access token of it', async () => {
       const grant = emulator.issueGrant();
       const rotated = await refresh(grant.refreshToken);

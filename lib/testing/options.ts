@@ -1,0 +1,193 @@
+// The emulator's options, their defaults, and the checks that refuse a value it cannot use.
+
+/**
+ * The emulator's default client id: a public test value.
+ *
+ * @example
+ * ```ts
+ * new SamsaraStrategy({ clientID: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET, baseURL: samsara.url });
+ * ```
+ */
+export const EMULATOR_CLIENT_ID = 'samsara-emulator-client';
+
+/**
+ * The emulator's default client secret: a public test value, fine to print and to commit.
+ *
+ * @example
+ * ```ts
+ * const basic = Buffer.from(`${EMULATOR_CLIENT_ID}:${EMULATOR_CLIENT_SECRET}`).toString('base64');
+ * ```
+ */
+export const EMULATOR_CLIENT_SECRET = 'samsara-emulator-secret';
+
+/**
+ * An OAuth client (a Marketplace app) the emulator knows.
+ *
+ * @example
+ * ```ts
+ * await startSamsaraEmulator({
+ *   clients: [{ clientId: 'my-app', clientSecret: 's3cret', redirectUris: ['http://localhost:3000/auth/samsara/callback'] }],
+ * });
+ * ```
+ */
+export interface EmulatorClient {
+  clientId: string;
+  clientSecret: string;
+  /**
+   * Registered redirect URLs, matched exactly. Omitted: any `http` URL on a loopback host
+   * (127.0.0.0/8, `localhost`, `[::1]`), so tests on random ports need no registration.
+   */
+  redirectUris?: string[];
+}
+
+/**
+ * An organization that can authorize apps; `GET /me` returns it.
+ *
+ * @example
+ * ```ts
+ * await startSamsaraEmulator({
+ *   organizations: [
+ *     { id: '1001', name: "Charlie's Dining Services", vehicleCount: 3 },
+ *     { id: '2002', name: 'Acme Freight', vehicleCount: 0 },
+ *   ],
+ * });
+ * ```
+ */
+export interface EmulatorOrganization {
+  id: string;
+  name: string;
+  carrierSettings?: { carrierName: string; dotNumber: number; mainOfficeAddress: string };
+  /** How many vehicles `GET /fleet/vehicles` lists. Default 1200. */
+  vehicleCount?: number;
+}
+
+/**
+ * Options of {@link startSamsaraEmulator}; those {@link SamsaraEmulator.configure} takes can change
+ * while it runs.
+ *
+ * @example
+ * ```ts
+ * let now = Date.now();
+ * const samsara = await startSamsaraEmulator({ autoApprove: true, accessTokenTtl: 60, clock: () => now });
+ * now += 61_000; // every access token issued so far has expired
+ * ```
+ */
+export interface EmulatorOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default: one client, {@link EMULATOR_CLIENT_ID} / {@link EMULATOR_CLIENT_SECRET}, any loopback redirect URL. */
+  clients?: EmulatorClient[];
+  /** Default: organization `1001`, "Charlie's Dining Services", 1200 vehicles. */
+  organizations?: EmulatorOrganization[];
+  /**
+   * Skip the consent page: `true` approves at once for the first organization, a string for the
+   * organization with that id. Default `false`: the consent page, with Allow and Deny.
+   */
+  autoApprove?: boolean | string;
+  /** `expires_in` of access tokens, in whole seconds. Default 3600. */
+  accessTokenTtl?: number;
+  /** Lifetime of authorization codes, in seconds. Default 600. */
+  codeTtl?: number;
+  /** Milliseconds a rotated-out refresh token keeps working. Default 0: strictly single use. */
+  refreshTokenReuseGrace?: number;
+  /**
+   * Reuse detection (OAuth 2.0 Security BCP §4.14.2): a rotated-out refresh token presented again
+   * (past the grace) revokes its whole grant. Samsara documents neither way. Default false.
+   */
+  revokeOnReuse?: boolean;
+  /**
+   * What one successful `POST /oauth2/revoke` reaches. Samsara's documentation reads both ways, so
+   * the emulator plays both:
+   *
+   * - `'organization'` (the default): every grant of the token's organization issued to the same
+   *   client, as in "invalidates access tokens and refresh tokens for that organization". Another
+   *   client's grants, and grants made later, live on.
+   * - `'grant'`: only the grant the token belongs to (RFC 7009's token family): its refresh token,
+   *   whether current or rotated out, and every access token issued from it.
+   *
+   * Either way, the token must belong to a grant that is still live: a token the emulator does not
+   * know, or one of a grant already revoked, revokes nothing (and is still answered 200).
+   *
+   * @example
+   * ```ts
+   * const samsara = await startSamsaraEmulator({ revocation: 'grant' });
+   * const a = samsara.issueGrant('1001');
+   * const b = samsara.issueGrant('1001');
+   * // ... revoke a.refreshToken through the app ...
+   * expect(samsara.grantStatus(b.refreshToken)).to.equal('active'); // 'revoked' with 'organization'
+   * ```
+   */
+  revocation?: 'grant' | 'organization';
+  /** Milliseconds added before every response. Default 0. */
+  latency?: number;
+  /** API requests per second per access token before 429 (a sliding 1 s window). Default 150, Samsara's limit. */
+  rateLimit?: number;
+  /** Milliseconds since the epoch; every expiry and the rate limit read it. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** The options {@link SamsaraEmulator.configure} can change while the emulator runs. */
+export const SETTING_NAMES = ['accessTokenTtl', 'refreshTokenReuseGrace', 'revokeOnReuse', 'revocation', 'latency', 'rateLimit', 'autoApprove'] as const;
+
+/** The live settings every handler reads; {@link SamsaraEmulator.configure} changes them in place. */
+export type Settings = Required<Pick<EmulatorOptions, (typeof SETTING_NAMES)[number]>>;
+
+export function defaultSettings(): Settings {
+  return {
+    accessTokenTtl: 3600,
+    refreshTokenReuseGrace: 0,
+    revokeOnReuse: false,
+    revocation: 'organization',
+    latency: 0,
+    rateLimit: 150,
+    autoApprove: false,
+  };
+}
+
+export const DEFAULT_ORG: EmulatorOrganization = {
+  id: '1001',
+  name: "Charlie's Dining Services",
+  carrierSettings: {
+    carrierName: "Charlie's Dining Services",
+    dotNumber: 98231,
+    mainOfficeAddress: '1990 Alameda St, San Francisco, CA 94103',
+  },
+};
+
+/** Checks every change first, then applies them all: a RangeError leaves the settings untouched. */
+export function applySettings(settings: Settings, changes: Partial<Settings>, orgIds: ReadonlySet<string>): void {
+  const checks: Array<[keyof Settings, (v: number) => boolean, string]> = [
+    ['accessTokenTtl', (v) => Number.isInteger(v) && v > 0, 'a positive whole number of seconds'],
+    ['refreshTokenReuseGrace', (v) => v >= 0, 'a number of milliseconds >= 0'],
+    ['latency', (v) => v >= 0, 'a number of milliseconds >= 0'],
+    ['rateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+  ];
+  for (const [name, valid, what] of checks) {
+    const value = changes[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && valid(value))) {
+      throw new RangeError(`${name} must be ${what}, not ${String(value)}.`);
+    }
+  }
+  if (changes.revocation !== undefined && changes.revocation !== 'grant' && changes.revocation !== 'organization') {
+    throw new RangeError(`revocation must be 'grant' or 'organization', not ${String(changes.revocation)}.`);
+  }
+  if (typeof changes.autoApprove === 'string' && !orgIds.has(changes.autoApprove)) {
+    throw new RangeError(`autoApprove names organization ${changes.autoApprove}, which the emulator does not have.`);
+  }
+  for (const name of SETTING_NAMES) {
+    if (changes[name] !== undefined) Object.assign(settings, { [name]: changes[name] });
+  }
+}
+
+/** The clients or organizations by id; at least one, no id twice. */
+export function indexById<T>(items: T[], idOf: (item: T) => string, what: string): Map<string, T> {
+  if (items.length === 0) throw new RangeError(`The emulator needs at least one ${what}.`);
+  const map = new Map<string, T>();
+  for (const item of items) {
+    if (map.has(idOf(item))) throw new RangeError(`Two of the emulator's ${what}s have the id ${idOf(item)}.`);
+    map.set(idOf(item), item);
+  }
+  return map;
+}
