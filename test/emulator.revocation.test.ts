@@ -44,7 +44,7 @@ describe('Samsara emulator: what a revoke reaches', () => {
       expect(emulator.activeGrants('2002')).to.equal(1);
     });
 
-    it('reaches the organization from an access token and from a rotated-out refresh token too', async () => {
+    it('reaches the organization from an access token, and from a grant\'s newest refresh token only', async () => {
       const a = emulator.issueGrant('1001');
       const b = emulator.issueGrant('1001');
       await revoke(a.accessToken);
@@ -54,7 +54,10 @@ describe('Samsara emulator: what a revoke reaches', () => {
       const d = emulator.issueGrant('1001');
       const rotated = await refresh(c.refreshToken);
       expect(rotated.status).to.equal(200);
-      await revoke(c.refreshToken); // rotated out, but its grant is live
+      await revoke(c.refreshToken); // rotated out: a spent token is no valid token, it reaches nothing
+      expect(emulator.grantStatus(rotated.body.refresh_token)).to.equal('active');
+      expect(emulator.grantStatus(d.refreshToken)).to.equal('active');
+      await revoke(rotated.body.refresh_token);
       expect(emulator.grantStatus(rotated.body.refresh_token)).to.equal('revoked');
       expect(emulator.grantStatus(d.refreshToken)).to.equal('revoked');
     });
@@ -99,12 +102,14 @@ describe('Samsara emulator: what a revoke reaches', () => {
   });
 
   describe("'grant'", () => {
-    it('revokes only the grant the token belongs to: its refresh token, current or rotated, and its access tokens', async () => {
+    it('revokes only the grant the token belongs to, and all its tokens, from its newest refresh token', async () => {
       emulator.configure({ revocation: 'grant' });
       const a = emulator.issueGrant('1001');
       const b = emulator.issueGrant('1001');
       const rotated = await refresh(a.refreshToken);
-      await revoke(a.refreshToken);
+      await revoke(a.refreshToken); // spent: reaches nothing
+      expect(emulator.grantStatus(rotated.body.refresh_token)).to.equal('active');
+      await revoke(rotated.body.refresh_token);
       expect(emulator.grantStatus(rotated.body.refresh_token)).to.equal('revoked');
       expect((await api(emulator, '/me', a.accessToken)).status).to.equal(401);
       expect((await api(emulator, '/me', rotated.body.access_token)).status).to.equal(401);

@@ -142,6 +142,26 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
       await settle(real.managers[0].revoke(KEY));
     }),
   ),
+  fc.integer({ min: 0, max: 1 }).map((m) =>
+    step(
+      `a sign-in via ${m} while the other process is paused between a refresh and its write`,
+      async (model, real) => {
+        counters.steps++;
+        const seen = (await current(real))!;
+        const other = 1 - m;
+        let release!: () => void;
+        real.stores[other]!.gate = new Promise((resolve) => (release = resolve));
+        const issued = real.emulator.counters.tokensIssued;
+        const refreshing = settle(real.managers[other]!.accessToken(KEY, { rejected: seen.accessToken }));
+        while (real.emulator.counters.tokensIssued === issued) await sleep(5);
+        await real.managers[m]!.connect(KEY, issue(real, model));
+        real.stores[other]!.gate = undefined;
+        release();
+        await refreshing;
+      },
+      true,
+    ),
+  ),
   fc.constant(
     step(
       'a refresh whose response is lost after Samsara rotated',
@@ -232,7 +252,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       const counters = { runs: 0, steps: 0 };
       let run = 0;
       await fc.assert(
-        fc.asyncProperty(fc.commands(steps(counters), { maxCommands: 10 }), async (commands) => {
+        fc.asyncProperty(fc.commands(steps(counters), { maxCommands: 12 }), async (commands) => {
           counters.runs++;
           const prefix = `model-${scope}-${process.pid}-${++run}:`;
           const emulator = await startSamsaraEmulator({ revocation: scope });
@@ -255,8 +275,14 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             managers: managers as [TokenManager, TokenManager],
             scope,
           };
+          const model: Model = { held: new Map<string, string>(), lost: new Set<string>(), disconnected: new Set<string>() };
           try {
-            await fc.asyncModelRun(() => ({ model: { held: new Map(), lost: new Set(), disconnected: new Set() }, real }), commands);
+            await fc.asyncModelRun(() => ({ model, real }), commands);
+            // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
+            await real.managers[0].revoke(KEY);
+            for (const grant of model.held.keys()) model.disconnected.add(grant);
+            await quiesce(real);
+            await checkInvariant(real, model, 'the final Disconnect');
           } finally {
             real.redis.resume();
             await quiesce(real).catch(() => undefined);
@@ -264,7 +290,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             await emulator.stop();
           }
         }),
-        { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 8, interruptAfterTimeLimit: 150_000 },
+        { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 30, interruptAfterTimeLimit: 150_000 },
       );
       console.log(`      model-based (${scope}): ${counters.runs} runs, ${counters.steps} steps`);
       expect(counters.steps).to.be.greaterThan(0);

@@ -15,7 +15,17 @@ export function revoke(state: EmulatorState, settings: Settings, request: Emulat
   const grant = grantOf(state, presented);
   if (grant && grant.clientId !== client.clientId) throw invalidGrant('The token was issued to another client.');
   // A dead grant's token identifies nothing live, so it reaches nothing, even organization-wide.
-  if (grant && !grant.revoked) revokeFrom(state, settings, grant);
+  // So does a spent one (strict reading): a refresh token rotated out past the grace, or an
+  // expired access token, is no longer a valid token, and RFC 7009 §2.2 lets the server ignore it.
+  // A client must revoke with the newest token it holds.
+  if (grant && !grant.revoked && stillValid(state, settings, presented)) revokeFrom(state, settings, grant);
   // RFC 7009 §2.2: an unknown or already revoked token is no error.
   return json(200, {}, NO_STORE);
+}
+
+function stillValid(state: EmulatorState, settings: Settings, token: string): boolean {
+  const refresh = state.refreshTokens.get(token);
+  if (refresh) return refresh.rotatedAt === undefined || state.clock() - refresh.rotatedAt < settings.refreshTokenReuseGrace;
+  const access = state.accessTokens.get(token);
+  return access !== undefined && state.clock() < access.expiresAt;
 }

@@ -256,8 +256,18 @@ export class TokenManager {
    * retired; kept (retired) too when its revoke fails, so that Disconnect can try again.
    */
   async #letGo(key: string | undefined, creds: NewCredentials): Promise<void> {
-    if (key !== undefined && this.revocation === 'organization') {
-      if (await this.#guard(() => this.store.retire(key, creds, this.maxRetiredGrants, true))) return;
+    if (key !== undefined) {
+      // A write that timed out may still have landed (the store queued it): a grant that became
+      // current after all is kept, never revoked.
+      const kept =
+        this.revocation === 'organization'
+          ? await this.#guard(() => this.store.retire(key, creds, this.maxRetiredGrants, true))
+          : (await this.#guard(() => this.store.get(key)))?.grantId === creds.grantId;
+      if (kept) {
+        // It replaced a grant after all, and the sign-in that would have revoked that one failed.
+        if (this.revocation === 'grant') await this.#revokeRetired(key);
+        return;
+      }
     }
     try {
       await this.client.revoke(creds.refreshToken);
