@@ -29,6 +29,7 @@ export { generateSealingKey, parseKeyring, seal, open } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler, parseRetryAfter } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
 export { samsaraLogout } from './logout.js';

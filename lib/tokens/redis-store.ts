@@ -4,6 +4,7 @@ import { storedFieldsOf, type Credentials, type NewCredentials } from './credent
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { storeFailure } from './store-failure.js';
 import type { LockHandle, TokenStore } from './store.js';
 
 /**
@@ -310,8 +311,7 @@ export class RedisTokenStore implements TokenStore {
     try {
       return await Promise.race([command(), timedOut]);
     } catch (err) {
-      if (err instanceof StoreUnavailable) throw err;
-      throw new StoreUnavailable(`The token store (Redis) failed the ${what}: ${(err as Error).message}`, { cause: err });
+      throw storeFailure(err, `${what} (Redis)`);
     } finally {
       clearTimeout(timer);
     }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 
 /**
@@ -100,6 +101,12 @@ interface Slot {
 export class MemoryTokenStore implements TokenStore {
   readonly #slots = new Map<string, Slot>();
   readonly #changes = new EventEmitter().setMaxListeners(0);
+  readonly #clock: Clock;
+
+  /** `clock`: where lock expiries and waits read the time. Default: the system clock. */
+  constructor(options: { clock?: Clock | undefined } = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
 
   async get(key: string): Promise<Credentials | null> {
     const creds = this.#slots.get(key)?.creds;
@@ -155,9 +162,9 @@ export class MemoryTokenStore implements TokenStore {
 
   async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     const slot = this.#slot(key);
-    if (slot.lock && slot.lock.expiresAt > Date.now()) return null;
+    if (slot.lock && slot.lock.expiresAt > this.#clock.now()) return null;
     const owner = {};
-    slot.lock = { owner, expiresAt: Date.now() + ttlMs };
+    slot.lock = { owner, expiresAt: this.#clock.now() + ttlMs };
     return {
       release: async () => {
         if (slot.lock?.owner !== owner) return;
@@ -168,37 +175,32 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    const clock = this.#clock;
     const settled = (): boolean => {
       const slot = this.#slots.get(key);
-      return !slot || slot.version !== sinceVersion || !slot.lock || slot.lock.expiresAt <= Date.now();
+      return !slot || slot.version !== sinceVersion || !slot.lock || slot.lock.expiresAt <= clock.now();
     };
-    if (settled()) return;
-    await new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout;
-      // Wake at the lock's expiry too: a holder that died never announces anything.
-      const arm = (): void => {
+    let wake = (): void => {};
+    const onChange = (): void => wake();
+    this.#changes.on(key, onChange);
+    try {
+      while (!settled() && clock.now() < deadline) {
+        const changed = new AbortController();
+        wake = () => changed.abort();
+        // Wake at the lock's expiry too: a holder that died never announces anything.
         const lockExpiry = this.#slots.get(key)?.lock?.expiresAt ?? deadline;
-        timer = setTimeout(check, Math.max(0, Math.min(deadline, lockExpiry) - Date.now()));
-      };
-      const check = (): void => {
-        clearTimeout(timer);
-        if (settled() || Date.now() >= deadline) {
-          this.#changes.off(key, check);
-          resolve();
-        } else {
-          arm();
-        }
-      };
-      this.#changes.on(key, check);
-      arm();
-    });
+        await clock.sleep(Math.max(0, Math.min(deadline, lockExpiry) - clock.now()), changed.signal);
+      }
+    } finally {
+      this.#changes.off(key, onChange);
+    }
   }
 
   #slot(key: string): Slot {
     let slot = this.#slots.get(key);
     if (!slot) {
       // Versions start at the clock, as in the Redis store: they never repeat across a key's lifetimes.
-      slot = { creds: null, version: Date.now(), revivable: null, retired: [], lock: null };
+      slot = { creds: null, version: this.#clock.now(), revivable: null, retired: [], lock: null };
       this.#slots.set(key, slot);
     }
     return slot;

@@ -1,0 +1,241 @@
+import { ReauthorizationRequired, RefreshUnavailable, StoreUnavailable } from '../errors.js';
+import { isTransient, oauthErrorOf, type OAuthClient, type TokenSet } from '../oauth-client.js';
+import type { Clock } from './clock.js';
+import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
+import type { GrantKeeper } from './keeper.js';
+import { guarded } from './store-failure.js';
+import type { LockHandle, TokenStore } from './store.js';
+
+/** What the refresh protocol needs of its manager. */
+export interface RefreshSettings {
+  readonly store: TokenStore;
+  readonly client: OAuthClient;
+  readonly clock: Clock;
+  readonly skew: number;
+  readonly lockTtl: number;
+  readonly waitTimeout: number;
+  readonly retries: number;
+  readonly retryDelay: number;
+}
+
+interface Unsaved {
+  creds: NewCredentials;
+  expectedVersion: number;
+}
+
+/** Mean milliseconds between background retries of an unsaved write. */
+const UNSAVED_RETRY = 250;
+
+/** Time a token request needs beyond its own timeout before the lock ends: the write after it. */
+const LOCK_MARGIN = 500;
+
+/**
+ * The refresh protocol (docs/refresh-protocol.md): single-flight per key in a process, the
+ * store's lock across processes, bounded retries that never outlive the lock, compare-and-set
+ * writes through the keeper, and refreshed credentials a failing store could not take kept
+ * until they land.
+ */
+export class Refresher {
+  readonly #inFlight = new Map<string, Promise<Credentials>>();
+  /**
+   * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
+   * token away, so these are the only copy of a working grant: the write is retried in the
+   * background while the kept lock lasts, then on the next call for the key, until it lands or a
+   * newer write makes it moot.
+   */
+  readonly #unsaved = new Map<string, Unsaved>();
+
+  constructor(
+    private readonly settings: RefreshSettings,
+    private readonly keeper: GrantKeeper,
+    private readonly background: (work: Promise<unknown>) => void,
+  ) {}
+
+  /** The fresh credentials of `key`, refreshed first when needed. */
+  async credentials(key: string, rejected: string | undefined): Promise<Credentials> {
+    const saved = await this.#saveUnsaved(key);
+    const current = saved ?? (await this.#read(key));
+    if (!this.#needsRefresh(current, rejected)) return current;
+    const refreshed = await this.#join(key, current, rejected);
+    // A flight started by a caller that could make do with the old token may bring back the very
+    // token this caller saw rejected: then it needs a flight of its own.
+    return refreshed.accessToken === rejected ? this.#join(key, refreshed, rejected) : refreshed;
+  }
+
+  /** Newer credentials of `key` this process holds than the store does, if any. */
+  unsaved(key: string): NewCredentials | undefined {
+    return this.#unsaved.get(key)?.creds;
+  }
+
+  /** Drops unsaved credentials of a grant that was revoked. */
+  settled(key: string, revokedGrants: readonly string[]): void {
+    const unsaved = this.#unsaved.get(key);
+    if (unsaved && revokedGrants.includes(unsaved.creds.grantId)) this.#unsaved.delete(key);
+  }
+
+  /** The lock for a revoke: waits out a refresh in progress, then takes it (or goes on without). */
+  async lockForRevoke(key: string): Promise<LockHandle | null> {
+    const { store, clock, lockTtl, waitTimeout } = this.settings;
+    const deadline = clock.now() + waitTimeout;
+    for (;;) {
+      const lock = await guarded('lock', () => store.lock(key, lockTtl));
+      if (lock || clock.now() >= deadline) return lock;
+      const current = await guarded('read', () => store.get(key));
+      if (!current) return null; // nothing current is refreshing
+      await guarded('wait', () => store.waitForChange(key, current.version, deadline));
+    }
+  }
+
+  /** The refresh in flight for `key` in this process, or a new one. */
+  #join(key: string, current: Credentials, rejected: string | undefined): Promise<Credentials> {
+    let flight = this.#inFlight.get(key);
+    if (!flight) {
+      flight = this.#refresh(key, current, rejected).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, flight);
+    }
+    return flight;
+  }
+
+  async #refresh(key: string, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
+    const { store, clock, lockTtl, waitTimeout } = this.settings;
+    const deadline = clock.now() + waitTimeout;
+    for (;;) {
+      const lockedAt = clock.now();
+      const lock = await guarded('lock', () => store.lock(key, lockTtl));
+      if (lock) {
+        const hold = { keepLock: false };
+        try {
+          return await this.#refreshHolding(key, lockedAt, rejected, hold);
+        } finally {
+          if (!hold.keepLock) await lock.release().catch(() => undefined);
+        }
+      }
+      // Someone else is refreshing. A token that still works is served meanwhile.
+      if (rejected === undefined && seen.expiresAt > clock.now()) return seen;
+      await guarded('wait', () => store.waitForChange(key, seen.version, deadline));
+      const latest = await this.#read(key);
+      if (!this.#needsRefresh(latest, rejected)) return latest;
+      if (clock.now() >= deadline) {
+        throw new RefreshUnavailable(
+          `Another process held the refresh lock for this Samsara organization past the ${waitTimeout} ms wait.`,
+          { retryAfter: Math.ceil(lockTtl / 1000) },
+        );
+      }
+      seen = latest;
+    }
+  }
+
+  async #refreshHolding(
+    key: string,
+    lockedAt: number,
+    rejected: string | undefined,
+    hold: { keepLock: boolean },
+  ): Promise<Credentials> {
+    // Re-read under the lock: another process may have refreshed while we queued for it.
+    const current = await this.#read(key);
+    if (!this.#needsRefresh(current, rejected)) return current;
+    let set: TokenSet;
+    try {
+      set = await this.#requestRefresh(current.refreshToken, lockedAt);
+    } catch (err) {
+      if (oauthErrorOf(err) === 'invalid_grant') return this.#onInvalidGrant(key, current, err);
+      // The token endpoint failed: a token that has not expired yet still serves.
+      if (current.accessToken !== rejected && current.expiresAt > this.settings.clock.now()) return current;
+      throw refreshFailure(err);
+    }
+    const fresh: NewCredentials = { ...grantTokensOf(set), grantId: current.grantId };
+    try {
+      return await this.keeper.keep(key, fresh, current.version);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailable)) throw err;
+      // These are now the grant's only working tokens. Keep them, and keep the lock until it
+      // expires, so no other process spends the rotated-out refresh token meanwhile.
+      const unsaved = { creds: fresh, expectedVersion: current.version };
+      this.#unsaved.set(key, unsaved);
+      hold.keepLock = true;
+      this.background(this.#retryUnsaved(key, unsaved, lockedAt + this.settings.lockTtl));
+      throw err;
+    }
+  }
+
+  /** The token request with bounded retries, none of which may outlive the lock. */
+  async #requestRefresh(refreshToken: string, lockedAt: number): Promise<TokenSet> {
+    const { client, clock, lockTtl, retries, retryDelay } = this.settings;
+    for (let attempt = 0; ; attempt++) {
+      if (lockedAt + lockTtl - clock.now() < client.timeout + LOCK_MARGIN) {
+        throw new RefreshUnavailable('The refresh lock would expire before a token request could finish; not sending one.');
+      }
+      try {
+        return await client.refresh(refreshToken);
+      } catch (err) {
+        if (!isTransient(err) || attempt >= retries) throw err;
+        await clock.sleep(retryDelay * 2 ** attempt * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async #onInvalidGrant(key: string, current: Credentials, cause: unknown): Promise<Credentials> {
+    const { store } = this.settings;
+    const latest = await guarded('read', () => store.get(key));
+    // Another writer rotated first (a late lock holder, a fresh sign-in): use theirs.
+    if (latest && latest.version !== current.version) return latest;
+    // A conditional remove: a late writer holding this grant's next tokens may still land.
+    if (!(await guarded('remove', () => store.remove(key, current.version)))) {
+      const written = await guarded('read', () => store.get(key));
+      if (written) return written;
+    }
+    throw new ReauthorizationRequired(
+      key,
+      'Samsara rejected its refresh token (invalid_grant); the grant was revoked or the app uninstalled',
+      { cause },
+    );
+  }
+
+  /** Retries the write of credentials a failed store could not take; null when there are none. */
+  async #saveUnsaved(key: string): Promise<Credentials | null> {
+    const unsaved = this.#unsaved.get(key);
+    if (!unsaved) return null;
+    const settle = (): void => {
+      if (this.#unsaved.get(key) === unsaved) this.#unsaved.delete(key);
+    };
+    try {
+      const saved = await this.keeper.keep(key, unsaved.creds, unsaved.expectedVersion);
+      settle();
+      return saved;
+    } catch (err) {
+      // The store is still down: they stay unsaved. Anything else settled their fate.
+      if (!(err instanceof StoreUnavailable)) settle();
+      throw err;
+    }
+  }
+
+  /**
+   * Retries an unsaved write in the background until the kept lock runs out: after that another
+   * process may spend the rotated-out refresh token. Errors are the next caller's to see.
+   */
+  async #retryUnsaved(key: string, unsaved: Unsaved, until: number): Promise<void> {
+    const { clock } = this.settings;
+    while (this.#unsaved.get(key) === unsaved && clock.now() + UNSAVED_RETRY < until) {
+      await clock.sleep(UNSAVED_RETRY * (0.5 + Math.random()));
+      await this.#saveUnsaved(key).catch(() => undefined);
+    }
+  }
+
+  async #read(key: string): Promise<Credentials> {
+    const creds = await guarded('read', () => this.settings.store.get(key));
+    if (!creds) throw new ReauthorizationRequired(key, 'no Samsara credentials are stored for it');
+    return creds;
+  }
+
+  #needsRefresh(creds: Credentials, rejected: string | undefined): boolean {
+    return creds.accessToken === rejected || !isFresh(creds, this.settings.skew, this.settings.clock.now());
+  }
+}
+
+function refreshFailure(err: unknown): Error {
+  if (err instanceof RefreshUnavailable) return err;
+  if (isTransient(err)) {
+    return new RefreshUnavailable(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
+  }
+  return err as Error;
+}
