@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SamsaraEndpoints } from './endpoints.js';
-import { RateLimited, UpstreamError } from './errors.js';
+import { RateLimitedError } from './errors/index.js';
+import { networkFailure } from './http.js';
 import { numberOption } from './options.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenManager } from './tokens/manager.js';
@@ -30,7 +31,7 @@ export type SamsaraApiTokens = Pick<TokenManager, 'accessToken'> & {
 export interface CallSamsaraOptions {
   /**
    * The longest one call waits in total for Samsara's 429s, in ms; past it the call throws
-   * `RateLimited`. 0 never waits. Default 5 000.
+   * `RateLimitedError`. 0 never waits. Default 5 000.
    */
   maxRateLimitWait?: number;
 }
@@ -53,7 +54,7 @@ const MIN_RATE_LIMIT_WAIT = 50;
  *   and the call then rejects with the signal's own `reason`, as `fetch` does.
  * - A 401 refreshes the token once (the store may already hold a newer one) and sends again; a
  *   429 waits its `Retry-After` (at least 50 ms each time) while the total stays within
- *   `maxRateLimitWait`, then throws `RateLimited`. Both resend the body, so neither happens for a
+ *   `maxRateLimitWait`, then throws `RateLimitedError`. Both resend the body, so neither happens for a
  *   one-shot body (a `ReadableStream` or an async iterable): its 401 or 429 comes back as is.
  *
  * @example
@@ -89,7 +90,9 @@ export async function callSamsara(
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       await discard(response);
       const wait = Math.max(MIN_RATE_LIMIT_WAIT, retryAfter * 1000);
-      if (waited + wait > maxWait) throw new RateLimited(retryAfter);
+      if (waited + wait > maxWait) {
+        throw new RateLimitedError(`Samsara's rate limit was hit; retry after ${retryAfter} s.`, { retryAfter });
+      }
       await pause(wait, caller);
       waited += wait;
     } else {
@@ -115,9 +118,7 @@ async function attempt(url: string, init: RequestInit, token: string, timeout: n
     // The caller's own abort is theirs to recognize (an AbortError, or whatever reason they gave),
     // not an outage to report as a 502.
     if (caller?.aborted) throw caller.reason;
-    throw deadline.aborted
-      ? new UpstreamError('SAMSARA_TIMEOUT', `Samsara's API did not answer within ${timeout} ms.`, { cause: err })
-      : new UpstreamError('SAMSARA_UNREACHABLE', "Samsara's API could not be reached.", { cause: err });
+    throw networkFailure(err, deadline.aborted, "Samsara's API", timeout);
   }
 }
 

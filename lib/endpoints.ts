@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from './errors/index.js';
 
 /**
  * A Samsara cloud. Apps are created per cloud, each with its own client id.

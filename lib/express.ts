@@ -1,11 +1,9 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { DEFAULT_MAX_RATE_LIMIT_WAIT, callSamsara, type CallSamsaraOptions } from './api.js';
-import { RateLimited, ReauthorizationRequired, RefreshUnavailable, SamsaraError, StoreUnavailable } from './errors.js';
+import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
 import { numberOption } from './options.js';
 import type { TokenManager } from './tokens/manager.js';
 
-// Re-exported: the package's index has always found it here.
-export { parseRetryAfter } from './retry-after.js';
 
 /**
  * What the middleware puts on every request as `req.samsara`, bound to the signed-in organization.
@@ -21,12 +19,12 @@ export { parseRetryAfter } from './retry-after.js';
 export interface SamsaraRequestContext {
   /** The token store key (organization id) of this request, or undefined when nobody is signed in. */
   readonly key: string | undefined;
-  /** A fresh access token; `ReauthorizationRequired` when nobody is signed in or the grant is gone. */
+  /** A fresh access token; `ReauthorizationRequiredError` when nobody is signed in or the grant is gone. */
   accessToken(): Promise<string>;
   /**
    * `fetch` against Samsara's API with the Bearer token: `path` is relative to the API base URL
    * (an absolute URL elsewhere is refused). A 401 triggers one refresh and one retry; a 429 waits
-   * out a `Retry-After` within the bound, then throws `RateLimited`; neither resends a stream body.
+   * out a `Retry-After` within the bound, then throws `RateLimitedError`; neither resends a stream body.
    * `init.signal` aborts with its own reason; the client's timeout applies either way
    * (`UpstreamError` `SAMSARA_TIMEOUT`).
    */
@@ -87,7 +85,7 @@ export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
 
 function context(tokens: TokenManager, key: string | undefined, apiOptions: CallSamsaraOptions): SamsaraRequestContext {
   const signedIn = (): string => {
-    if (key === undefined) throw new ReauthorizationRequired('', 'nobody is signed in to Samsara on this session');
+    if (key === undefined) throw new ReauthorizationRequiredError('nobody is signed in to Samsara on this session', { key: '' });
     return key;
   };
   return {
@@ -107,14 +105,14 @@ function context(tokens: TokenManager, key: string | undefined, apiOptions: Call
  * ```
  */
 export interface SamsaraErrorHandlerOptions {
-  /** Where a browser goes to sign in again after `ReauthorizationRequired`. Default `/auth/samsara`. */
+  /** Where a browser goes to sign in again after `ReauthorizationRequiredError`. Default `/auth/samsara`. */
   signInPath?: string;
 }
 
 /**
- * Maps this package's errors to HTTP: `ReauthorizationRequired` -> a redirect to the sign-in route
- * for a browser's GET, else 401 JSON; `StoreUnavailable` and `RefreshUnavailable` -> 503 with
- * `Retry-After`; `RateLimited` -> 429 with `Retry-After`; any other `SamsaraError` -> its `status`.
+ * Maps this package's errors to HTTP: `ReauthorizationRequiredError` -> a redirect to the sign-in route
+ * for a browser's GET, else 401 JSON; `StoreUnavailableError` and `RefreshUnavailableError` -> 503 with
+ * `Retry-After`; `RateLimitedError` -> 429 with `Retry-After`; any other `SamsaraError` -> its `status`.
  * The JSON body is `{ error: { code, message } }`. Anything else goes to the next error handler.
  *
  * @example
@@ -129,14 +127,14 @@ export function samsaraErrorHandler(options: SamsaraErrorHandlerOptions = {}): E
       next(err);
       return;
     }
-    if (err instanceof ReauthorizationRequired && req.method === 'GET' && prefersHTML(req)) {
+    if (err instanceof ReauthorizationRequiredError && req.method === 'GET' && prefersHTML(req)) {
       res.redirect(303, signInPath);
       return;
     }
-    if (err instanceof StoreUnavailable || err instanceof RefreshUnavailable || err instanceof RateLimited) {
+    if (err instanceof RetryableError) {
       res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
     }
-    if (err instanceof ReauthorizationRequired) res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
+    if (err instanceof ReauthorizationRequiredError) res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
     // A server-side failure's message names internals (a Redis address, Samsara's own words): the
     // client gets a fixed sentence, the app's logs get the error itself.
     const message = err.status >= 500 ? SERVER_SIDE_MESSAGES[err.status] ?? 'Samsara is unavailable; try again later.' : err.message;

@@ -1,4 +1,4 @@
-import { BadResponseError, UpstreamError } from './errors.js';
+import { BadResponseError, UpstreamError } from './errors/index.js';
 
 /** What a bounded request gives back: the status, the headers and the whole (capped) body. */
 export interface BoundedResponse {
@@ -24,15 +24,18 @@ export async function boundedFetch(
     return { status: response.status, headers: response.headers, body };
   } catch (err) {
     if (err instanceof BadResponseError) throw err;
-    if (signal.aborted) {
-      throw new UpstreamError('SAMSARA_TIMEOUT', `${limits.what} did not answer within ${limits.timeout} ms.`, {
-        cause: err,
-      });
-    }
-    throw new UpstreamError('SAMSARA_UNREACHABLE', `${limits.what} could not be reached (${networkReason(err)}).`, {
-      cause: err,
-    });
+    throw networkFailure(err, signal.aborted, limits.what, limits.timeout);
   }
+}
+
+/**
+ * A request that got no answer, as `UpstreamError`: `SAMSARA_TIMEOUT` when its deadline passed,
+ * else `SAMSARA_UNREACHABLE` with the network's reason (a code such as `ECONNREFUSED`, never a URL).
+ */
+export function networkFailure(err: unknown, timedOut: boolean, what: string, timeout: number): UpstreamError {
+  return timedOut
+    ? new UpstreamError(`${what} did not answer within ${timeout} ms.`, { code: 'SAMSARA_TIMEOUT', cause: err })
+    : new UpstreamError(`${what} could not be reached (${networkReason(err)}).`, { code: 'SAMSARA_UNREACHABLE', cause: err });
 }
 
 async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {

@@ -1,3 +1,5 @@
+// The package's public face: what an app needs, nothing else. Internals (sealing, profile
+// parsing, endpoint resolution, Retry-After parsing) stay inside.
 export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
 export type {
   SamsaraStrategyOptions,
@@ -13,24 +15,22 @@ export type {
 } from './strategy.js';
 export { SessionStateStore } from './state-store.js';
 export type { SessionStateStoreOptions } from './state-store.js';
-export { toProfile } from './profile.js';
 export type { SamsaraProfile, SamsaraOrganization } from './profile.js';
-export { resolveEndpoints, REGION_BASE_URLS } from './endpoints.js';
 export type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
 export { OAuthClient } from './oauth-client.js';
 export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
-export * from './errors.js';
+export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/store.js';
 export type { TokenStore, LockHandle } from './tokens/store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
-export { generateSealingKey, parseKeyring, seal, open } from './tokens/seal.js';
+export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
 export type { Clock } from './tokens/clock.js';
-export { samsara, samsaraErrorHandler, parseRetryAfter } from './express.js';
+export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
 export { samsaraLogout } from './logout.js';
 export type { SamsaraLogoutOptions } from './logout.js';

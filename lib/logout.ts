@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { CrossSiteRequestError, StoreUnavailable } from './errors.js';
+import { CrossSiteRequestError, StoreUnavailableError } from './errors/index.js';
 import { signedInOrg } from './express.js';
 import type { TokenManager } from './tokens/manager.js';
 
@@ -34,8 +34,8 @@ export interface SamsaraLogoutOptions {
  * origin (`Sec-Fetch-Site` other than `same-origin`; without Fetch Metadata, an `Origin` or
  * `Referer` of another origin, or neither) is refused with `CrossSiteRequestError` (403) and
  * changes nothing. A request that brought no session cookie clears nothing. When Samsara's revoke
- * fails the user is still signed out, the grant stays connected for a retry, and `RevokeFailed`
- * goes to `next`; when the token store is down nothing is signed out (`StoreUnavailable`).
+ * fails the user is still signed out, the grant stays connected for a retry, and `RevokeFailedError`
+ * goes to `next`; when the token store is down nothing is signed out (`StoreUnavailableError`).
  *
  * @example
  * ```ts
@@ -65,7 +65,7 @@ export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
     void revoked.then((revokeError) => {
       // The store could not even be read: the credentials are still there, so keep the session
       // (and with it the key) for a retry.
-      if (revokeError instanceof StoreUnavailable) {
+      if (revokeError instanceof StoreUnavailableError) {
         next(revokeError);
         return;
       }

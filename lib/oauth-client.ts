@@ -1,5 +1,5 @@
 import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
-import { BadResponseError, ConfigurationError, RevokeFailed, TokenRejectedError, UpstreamError } from './errors.js';
+import { BadResponseError, ConfigurationError, RevokeFailedError, TokenRejectedError, UpstreamError } from './errors/index.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
 import { numberOption } from './options.js';
 import type { GrantTokens } from './tokens/credentials.js';
@@ -98,17 +98,17 @@ export class OAuthClient {
 
   /**
    * Revokes a grant by its refresh token (RFC 7009). Samsara revokes the access tokens with it.
-   * Throws `RevokeFailed` unless Samsara answers 200.
+   * Throws `RevokeFailedError` unless Samsara answers 200.
    */
   async revoke(refreshToken: string): Promise<void> {
     let response: BoundedResponse;
     try {
       response = await this.#post(this.endpoints.revocationURL, { token: refreshToken }, "Samsara's revoke endpoint");
     } catch (err) {
-      throw new RevokeFailed(`Revoking the Samsara grant failed: ${(err as Error).message}`, { cause: err });
+      throw new RevokeFailedError(`Revoking the Samsara grant failed: ${(err as Error).message}`, { cause: err });
     }
     if (response.status !== 200) {
-      throw new RevokeFailed(`Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response)}`);
+      throw new RevokeFailedError(`Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response)}`);
     }
   }
 
@@ -119,7 +119,7 @@ export class OAuthClient {
     const json = asRecord(parseJSON(response.body));
     if (response.status !== 200) {
       if (typeof json?.error === 'string') throw rejection(json, response.status, purpose);
-      throw new UpstreamError('SAMSARA_UPSTREAM', `${what} answered HTTP ${response.status} without an OAuth error.`, {
+      throw new UpstreamError(`${what} answered HTTP ${response.status} without an OAuth error.`, {
         upstreamStatus: response.status,
       });
     }
@@ -205,7 +205,8 @@ function rejection(json: Record<string, unknown>, upstreamStatus: number, purpos
   if (error === 'invalid_client' || error === 'unauthorized_client') status = 500;
   if (transient) status = 502;
   const description = typeof json.error_description === 'string' ? printable(json.error_description, 200) : '';
-  return new TokenRejectedError(error, { description: description || undefined, upstreamStatus, status, transient });
+  const message = `Samsara's token endpoint refused the request (${error}${description ? `: ${description}` : ''}).`;
+  return new TokenRejectedError(message, { oauthError: error, description: description || undefined, upstreamStatus, status, transient });
 }
 
 /** Printable ASCII only (RFC 6749 §5.2 allows no more), cut to `max`: it may reach a log line. */

@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from './errors/index.js';
 
 /** The range a numeric option must fall in. */
 export interface NumberRange {

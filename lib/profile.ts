@@ -1,5 +1,5 @@
 import type { Profile } from 'passport';
-import { ProfileError } from './errors.js';
+import { ProfileError } from './errors/index.js';
 import { asRecord, parseJSON } from './http.js';
 
 /**
@@ -49,7 +49,7 @@ export function toProfile(body: string): SamsaraProfile {
   const data = asRecord(json?.data);
   const id = data?.id;
   if (!json || !data || (typeof id !== 'string' && typeof id !== 'number') || String(id) === '') {
-    throw new ProfileError('SAMSARA_PROFILE_FAILED', "Samsara's /me answered without an organization id.");
+    throw new ProfileError("Samsara's /me answered without an organization id.");
   }
   const name = typeof data.name === 'string' ? data.name : '';
   const carrier = asRecord(data.carrierSettings);

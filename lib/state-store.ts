@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from './errors/index.js';
 import { numberOption } from './options.js';
 
 /**

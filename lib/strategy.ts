@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import OAuth2Strategy, { TokenError } from 'passport-oauth2';
 import type { SamsaraRegion } from './endpoints.js';
-import { ConfigurationError, ProfileError, SamsaraError, TokenRejectedError, UpstreamError } from './errors.js';
+import { ConfigurationError, ProfileError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
 import { boundedFetch } from './http.js';
 import type { TokenSet } from './oauth-client.js';
 import { toProfile, type SamsaraProfile } from './profile.js';
@@ -332,19 +332,23 @@ export class SamsaraStrategy extends OAuth2Strategy {
         { timeout: this.tokens.client.timeout, maxBytes: this.tokens.client.maxResponseBytes, what },
       );
     } catch (err) {
-      throw new ProfileError('SAMSARA_PROFILE_FAILED', `Fetching the organization failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new ProfileError(`Fetching the organization failed: ${(err as Error).message}`, { cause: err });
     }
     const upstreamStatus = response.status;
     if (upstreamStatus === 401) {
-      throw new ProfileError('SAMSARA_PROFILE_UNAUTHORIZED', `${what} rejected the access token Samsara had just issued (HTTP 401).`, { upstreamStatus });
+      throw new ProfileError(`${what} rejected the access token Samsara had just issued (HTTP 401).`, {
+        code: 'SAMSARA_PROFILE_UNAUTHORIZED',
+        upstreamStatus,
+      });
     }
     if (upstreamStatus === 403) {
-      throw new ProfileError('SAMSARA_PROFILE_FORBIDDEN', `${what} answered 403: give the app the "Read Org Information" scope in the Samsara dashboard, then sign in again.`, { upstreamStatus });
+      throw new ProfileError(
+        `${what} answered 403: give the app the "Read Org Information" scope in the Samsara dashboard, then sign in again.`,
+        { code: 'SAMSARA_PROFILE_FORBIDDEN', upstreamStatus },
+      );
     }
     if (upstreamStatus !== 200) {
-      throw new ProfileError('SAMSARA_PROFILE_FAILED', `${what} answered HTTP ${upstreamStatus}.`, { upstreamStatus });
+      throw new ProfileError(`${what} answered HTTP ${upstreamStatus}.`, { upstreamStatus });
     }
     return toProfile(response.body);
   }
@@ -359,7 +363,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
       return new TokenError(err.description ?? err.message, err.oauthError, undefined, err.status);
     }
     if (err instanceof SamsaraError) return err;
-    return new UpstreamError('SAMSARA_UNREACHABLE', `${message}: ${(err as Error)?.message ?? 'unknown error'}`, { cause: err });
+    return new UpstreamError(`${message}: ${(err as Error)?.message ?? 'unknown error'}`, { code: 'SAMSARA_UNREACHABLE', cause: err });
   }
 
   private isCallback(req: Request, options: Record<string, unknown>): boolean {

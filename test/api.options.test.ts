@@ -40,7 +40,7 @@ describe('API calls: the maxRateLimitWait option', () => {
       await emulator.stop();
     });
 
-    it('never waits: the first 429 is RateLimited', async () => {
+    it('never waits: the first 429 is RateLimitedError', async () => {
       emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '0.2' } });
       const res = await request(app.url).get('/call').set('accept', 'application/json').expect(429);
       expect(res.body.error.code).to.equal('SAMSARA_RATE_LIMITED');

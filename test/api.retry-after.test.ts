@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseRetryAfter } from 'passport-samsara';
+// An internal, which the package does not export: from its source.
+import { parseRetryAfter } from '../lib/retry-after.js';
 
 describe('Retry-After parsing', () => {
   const now = Date.parse('Sun, 06 Nov 1994 08:49:37 GMT');

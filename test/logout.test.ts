@@ -4,7 +4,7 @@ import session from 'express-session';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { MemoryTokenStore, StoreUnavailable, TokenManager, samsaraErrorHandler, samsaraLogout, type TokenStore } from 'passport-samsara';
+import { MemoryTokenStore, StoreUnavailableError, TokenManager, samsaraErrorHandler, samsaraLogout, type TokenStore } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 
@@ -134,7 +134,7 @@ describe('samsaraLogout: Disconnect that only the app itself can trigger', () =>
     // Reads work, locks fail: the store went down between two requests.
     const down = new (class extends MemoryTokenStore {
       override async lock(): Promise<never> {
-        throw new StoreUnavailable('Redis did not answer within 500 ms.');
+        throw new StoreUnavailableError('Redis did not answer within 500 ms.');
       }
     })();
     store = down;

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import {
   ConfigurationError,
   MemoryTokenStore,
-  ReauthorizationRequired,
-  StoreUnavailable,
+  ReauthorizationRequiredError,
+  StoreUnavailableError,
   TokenManager,
   type GrantTokens,
   type RevocationScope,
@@ -138,17 +138,17 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       let down = true;
       const flaky = new (class extends MemoryTokenStore {
         override async replace(...args: Parameters<MemoryTokenStore['replace']>) {
-          if (down) throw new StoreUnavailable('Redis is down.');
+          if (down) throw new StoreUnavailableError('Redis is down.');
           return super.replace(...args);
         }
         override async retire(...args: Parameters<MemoryTokenStore['retire']>) {
-          if (down) throw new StoreUnavailable('Redis is down.');
+          if (down) throw new StoreUnavailableError('Redis is down.');
           return super.retire(...args);
         }
       })();
       const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, retryDelay: 20 });
       const grant = issue(emulator);
-      expect(await manager.connect('1001', grant).catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailable);
+      expect(await manager.connect('1001', grant).catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailableError);
       const discarding = manager.discard('1001', grant);
       setTimeout(() => (down = false), 60);
       await discarding;
@@ -165,7 +165,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       const grant = issue(emulator, -1_000);
       await tokens.connect('1001', grant);
       emulator.injectFault('token', { type: 'status', status: 400, body: '{"error":"invalid_grant"}', contentType: 'application/json' });
-      expect(await tokens.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequired);
+      expect(await tokens.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequiredError);
       expect(await store.get('1001')).to.equal(null);
     });
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OAuthClient, ReauthorizationRequired, RedisTokenStore, StoreUnavailable, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
+import { OAuthClient, ReauthorizationRequiredError, RedisTokenStore, StoreUnavailableError, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
@@ -39,7 +39,7 @@ describe('TokenManager when Redis dies mid-request', function () {
   async function expectFastStoreUnavailable(): Promise<void> {
     const started = Date.now();
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(StoreUnavailable);
+    expect(err).to.be.instanceOf(StoreUnavailableError);
     expect(err).to.include({ code: 'SAMSARA_STORE_UNAVAILABLE', status: 503 });
     expect(Date.now() - started).to.be.below(STORE_TIMEOUT + 700);
   }
@@ -64,7 +64,7 @@ describe('TokenManager when Redis dies mid-request', function () {
 
   /**
    * Seeds an expired grant, lets `refresher` refresh it, and kills Redis while the (delayed) token
-   * request is at the emulator: the refresh fails with StoreUnavailable after Samsara rotated.
+   * request is at the emulator: the refresh fails with StoreUnavailableError after Samsara rotated.
    */
   async function killMidRefresh(refresher: TokenManager): Promise<Credentials> {
     const seeded = await seedGrant(emulator, store);
@@ -79,7 +79,7 @@ describe('TokenManager when Redis dies mid-request', function () {
       await sleep(5);
     }
     await redis.kill();
-    expect(await refreshing).to.be.instanceOf(StoreUnavailable);
+    expect(await refreshing).to.be.instanceOf(StoreUnavailableError);
     return seeded;
   }
 
@@ -89,13 +89,13 @@ describe('TokenManager when Redis dies mid-request', function () {
       try {
         return await manager.accessToken('1001');
       } catch (err) {
-        if (!(err instanceof StoreUnavailable) || Date.now() > deadline) throw err;
+        if (!(err instanceof StoreUnavailableError) || Date.now() > deadline) throw err;
         await sleep(100);
       }
     }
   }
 
-  it('SIGKILL: fails fast with StoreUnavailable, then serves the same credentials once Redis is back', async () => {
+  it('SIGKILL: fails fast with StoreUnavailableError, then serves the same credentials once Redis is back', async () => {
     const seeded = await seedGrant(emulator, store, '1001', 3600_000);
     await redis.kill();
     await expectFastStoreUnavailable();
@@ -105,7 +105,7 @@ describe('TokenManager when Redis dies mid-request', function () {
     expect(emulator.counters.tokenRequests).to.equal(0);
   });
 
-  it('SIGSTOP: fails fast with StoreUnavailable, then recovers on SIGCONT', async () => {
+  it('SIGSTOP: fails fast with StoreUnavailableError, then recovers on SIGCONT', async () => {
     const seeded = await seedGrant(emulator, store, '1001', 3600_000);
     redis.pause();
     await expectFastStoreUnavailable();
@@ -134,7 +134,7 @@ describe('TokenManager when Redis dies mid-request', function () {
 
       // B finds no lock and presents the rotated-out refresh token.
       const bErr = await b.accessToken('1001').catch((e: unknown) => e);
-      expect(bErr).to.be.instanceOf(ReauthorizationRequired);
+      expect(bErr).to.be.instanceOf(ReauthorizationRequiredError);
       expect(await store.get('1001')).to.equal(null);
 
       // A still holds the grant's only live tokens, and they land over B's tombstone.

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import {
   MemoryTokenStore,
   OAuthClient,
-  ReauthorizationRequired,
-  RefreshUnavailable,
-  RevokeFailed,
+  ReauthorizationRequiredError,
+  RefreshUnavailableError,
+  RevokeFailedError,
   TokenManager,
   TokenRejectedError,
   type Credentials,
@@ -68,19 +68,19 @@ describe('TokenManager: refreshing in one process', () => {
     expect(emulator.counters.grants.refresh_token).to.equal(1);
   });
 
-  it('raises ReauthorizationRequired and deletes the credentials when the grant is dead', async () => {
+  it('raises ReauthorizationRequiredError and deletes the credentials when the grant is dead', async () => {
     const creds = await seedGrant(emulator, store);
     await new OAuthClient({ ...clientOf(emulator) }).revoke(creds.refreshToken);
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(ReauthorizationRequired);
+    expect(err).to.be.instanceOf(ReauthorizationRequiredError);
     expect(err).to.include({ code: 'SAMSARA_REAUTHORIZE', status: 401, key: '1001' });
     expect((err as Error).message).to.include('invalid_grant').and.not.include(creds.refreshToken);
     expect(await store.get('1001')).to.equal(null);
   });
 
-  it('raises ReauthorizationRequired for an organization with no credentials', async () => {
+  it('raises ReauthorizationRequiredError for an organization with no credentials', async () => {
     const err = await manager.accessToken('nobody').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(ReauthorizationRequired);
+    expect(err).to.be.instanceOf(ReauthorizationRequiredError);
     expect(emulator.counters.tokenRequests).to.equal(0);
   });
 
@@ -99,11 +99,11 @@ describe('TokenManager: refreshing in one process', () => {
     expect(await store.get('1001')).to.deep.equal(old);
   });
 
-  it('fails with RefreshUnavailable (503) when the token endpoint keeps failing and the token has expired', async () => {
+  it('fails with RefreshUnavailableError (503) when the token endpoint keeps failing and the token has expired', async () => {
     const old = await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'status', status: 502, body: 'bad gateway', contentType: 'text/plain' }, 3);
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(RefreshUnavailable);
+    expect(err).to.be.instanceOf(RefreshUnavailableError);
     expect(err).to.include({ code: 'SAMSARA_REFRESH_TIMEOUT', status: 503 });
     expect(emulator.counters.tokenRequests).to.equal(3);
     expect(await store.get('1001'), 'nothing is dropped while it may still work').to.deep.equal(old);
@@ -132,7 +132,7 @@ describe('TokenManager: refreshing in one process', () => {
     const seeded = await seedGrant(emulator, store, '1001', 3600_000);
     emulator.injectFault('revoke', { type: 'status', status: 500, body: 'oops', contentType: 'text/plain' });
     const err = await manager.revoke('1001').catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(RevokeFailed);
+    expect(err).to.be.instanceOf(RevokeFailedError);
     expect(await store.get('1001')).to.deep.equal(seeded);
     expect(emulator.grantStatus(seeded.refreshToken)).to.equal('active');
     await manager.revoke('1001');
@@ -201,7 +201,7 @@ describe('TokenManager: refreshing in one process', () => {
   it('a token response lost after Samsara rotated: fatal under strict rotation, recovered by a retry within a reuse grace', async () => {
     await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'drop-after-grant' });
-    expect(await manager.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequired);
+    expect(await manager.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequiredError);
     expect(await store.get('1001')).to.equal(null);
 
     await seedGrant(emulator, store);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BadResponseError, OAuthClient, RevokeFailed, TokenRejectedError, UpstreamError } from 'passport-samsara';
+import { BadResponseError, OAuthClient, RevokeFailedError, TokenRejectedError, UpstreamError } from 'passport-samsara';
 import { json, startRecordingServer } from './support/recording-server.js';
 
 describe('OAuthClient: what the token endpoint receives and what it may answer', () => {
@@ -122,8 +122,8 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     expect(server.requests[0].body).to.equal('token=rt-to-revoke');
     expect(server.requests[0].headers.authorization).to.match(/^Basic /);
     server.reply(json(500, { error: 'server_error' }));
-    const err = (await client.revoke('rt-secret-xyz').catch((e: unknown) => e)) as RevokeFailed;
-    expect(err).to.be.instanceOf(RevokeFailed);
+    const err = (await client.revoke('rt-secret-xyz').catch((e: unknown) => e)) as RevokeFailedError;
+    expect(err).to.be.instanceOf(RevokeFailedError);
     expect(err).to.include({ code: 'SAMSARA_REVOKE_FAILED', status: 502 });
     expect(err.message).to.include('HTTP 500').and.include('server_error').and.not.include('rt-secret-xyz');
   });

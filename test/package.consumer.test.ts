@@ -69,12 +69,12 @@ console.log('cjs ok');`,
       join(scratch, 'use.mjs'),
       `import assert from 'node:assert';
 import { createRequire } from 'node:module';
-import SamsaraStrategy, { SamsaraStrategy as Named, Strategy, TokenManager, ReauthorizationRequired } from 'passport-samsara';
+import SamsaraStrategy, { SamsaraStrategy as Named, Strategy, TokenManager, ReauthorizationRequiredError } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
 assert.strictEqual(SamsaraStrategy, Named);
 assert.strictEqual(Strategy, Named);
 assert.strictEqual(typeof TokenManager, 'function');
-assert.strictEqual(createRequire(import.meta.url)('passport-samsara').ReauthorizationRequired, ReauthorizationRequired);
+assert.strictEqual(createRequire(import.meta.url)('passport-samsara').ReauthorizationRequiredError, ReauthorizationRequiredError);
 const emulator = await startSamsaraEmulator();
 const me = await fetch(emulator.url + '/me');
 assert.strictEqual(me.status, 401);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Cluster, Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisTokenStore, StoreUnavailable, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { RedisTokenStore, StoreUnavailableError, generateSealingKey, type NewCredentials } from 'passport-samsara';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 const TIMEOUT = 300;
@@ -20,7 +20,7 @@ async function unavailable(operation: Promise<unknown>): Promise<number> {
     () => expect.fail('the operation succeeded while Redis was down'),
     (err: unknown) => err,
   );
-  expect(error).to.be.instanceOf(StoreUnavailable).with.property('status', 503);
+  expect(error).to.be.instanceOf(StoreUnavailableError).with.property('status', 503);
   expect((error as Error).message).to.not.match(/SECRET/);
   return Date.now() - started;
 }
@@ -32,7 +32,7 @@ async function eventually<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (err) {
-      if (!(err instanceof StoreUnavailable) || Date.now() > deadline) throw err;
+      if (!(err instanceof StoreUnavailableError) || Date.now() > deadline) throw err;
       await sleep(50);
     }
   }
@@ -71,7 +71,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
       ];
     }
 
-    it('fails every operation with StoreUnavailable within the timeout after SIGKILL, and recovers after a restart', async () => {
+    it('fails every operation with StoreUnavailableError within the timeout after SIGKILL, and recovers after a restart', async () => {
       const { version } = await store.replace('org', grant(1), 10);
       const held = await store.lock('org', 10_000);
       const waiting = unavailable(store.waitForChange('org', version, Date.now() + 10_000));
@@ -94,7 +94,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
       await woken;
     });
 
-    it('fails every operation with StoreUnavailable within the timeout under SIGSTOP, and keeps the data after SIGCONT', async () => {
+    it('fails every operation with StoreUnavailableError within the timeout under SIGSTOP, and keeps the data after SIGCONT', async () => {
       const written = await store.replace('org', grant(1), 10);
       server.pause();
       try {

@@ -1,4 +1,4 @@
-import { ReauthorizationRequired, StoreUnavailable } from '../errors.js';
+import { ReauthorizationRequiredError, StoreUnavailableError } from '../errors/index.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { Clock } from './clock.js';
 import type { Credentials, NewCredentials } from './credentials.js';
@@ -43,7 +43,7 @@ export class GrantKeeper {
         await this.#letGo(key, creds);
         return;
       } catch (err) {
-        if (!(err instanceof StoreUnavailable)) throw err;
+        if (!(err instanceof StoreUnavailableError)) throw err;
         // Nothing may stay live that no one holds: past the retries, revoke.
         if (attempt >= DISCARD_RETRIES) return client.revoke(creds.refreshToken);
         await clock.sleep(retryDelay * 2 ** attempt * (0.5 + Math.random()));
@@ -86,7 +86,7 @@ export class GrantKeeper {
     if (latest?.grantId === fresh.grantId) return latest;
     await this.#letGo(key, fresh);
     if (latest) return latest;
-    throw new ReauthorizationRequired(key, 'its credentials were removed while they were being refreshed');
+    throw new ReauthorizationRequiredError('its credentials were removed while they were being refreshed', { key });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../errors/index.js';
 import { numberOption, type NumberRange } from '../options.js';
 import { OAuthClient, type OAuthClientOptions } from '../oauth-client.js';
 import { systemClock, type Clock } from './clock.js';
@@ -140,7 +140,7 @@ export class TokenManager {
 
   /**
    * A valid access token for `key`, refreshed first when it is about to expire.
-   * Throws `ReauthorizationRequired` (401), `StoreUnavailable` or `RefreshUnavailable` (503).
+   * Throws `ReauthorizationRequiredError` (401), `StoreUnavailableError` or `RefreshUnavailableError` (503).
    */
   async accessToken(key: string, options: AccessOptions = {}): Promise<string> {
     return (await this.credentials(key, options)).accessToken;
@@ -178,7 +178,7 @@ export class TokenManager {
    * cannot write them back and a sign-in that raced the revoke keeps its new grant. It first
    * waits, up to `waitTimeout`, for a refresh in progress, so that it revokes the newest refresh
    * token. A grant whose revoke fails is kept (still working, still connected) and
-   * `RevokeFailed` is thrown: call `revoke` again.
+   * `RevokeFailedError` is thrown: call `revoke` again.
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#refresher.lockForRevoke(key);

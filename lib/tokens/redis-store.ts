@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, SealError, StoreUnavailable } from '../errors.js';
+import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/index.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
@@ -54,7 +54,7 @@ export interface RedisTokenStoreOptions {
   keys?: string | SealingKey[];
   /** Prefix of every Redis key; must not contain `{` or `}`. Default `'samsara:'`. */
   prefix?: string;
-  /** Milliseconds a store operation may take before it fails with `StoreUnavailable`. Default 2000. */
+  /** Milliseconds a store operation may take before it fails with `StoreUnavailableError`. Default 2000. */
   timeout?: number;
   /** Milliseconds a removed key's tombstone is kept (it stops late refreshes). Default 24 h. */
   tombstoneTtl?: number;
@@ -75,7 +75,7 @@ const noop = (): void => {};
  * compare-and-set on their version, one refresh lock per organization, and pub/sub to wake the
  * processes waiting for a refresh. Works with ioredis 5 and 6, standalone or `Redis.Cluster`.
  *
- * A write that fails with `StoreUnavailable` has an unknown outcome: ioredis may still deliver it
+ * A write that fails with `StoreUnavailableError` has an unknown outcome: ioredis may still deliver it
  * later. The version compare-and-set keeps that harmless.
  *
  * @example
@@ -299,12 +299,12 @@ export class RedisTokenStore implements TokenStore {
     return subscriber;
   }
 
-  /** Every failure becomes `StoreUnavailable`, within `timeout` even while ioredis queues offline. */
+  /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
   async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailable(`The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`)),
+        () => reject(new StoreUnavailableError(`The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`)),
         this.#timeout,
       );
     });

@@ -1,4 +1,4 @@
-import { ReauthorizationRequired, RefreshUnavailable, StoreUnavailable } from '../errors.js';
+import { ReauthorizationRequiredError, RefreshUnavailableError, StoreUnavailableError } from '../errors/index.js';
 import { isTransient, oauthErrorOf, type OAuthClient, type TokenSet } from '../oauth-client.js';
 import type { Clock } from './clock.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
@@ -116,7 +116,7 @@ export class Refresher {
       const latest = await this.#read(key);
       if (!this.#needsRefresh(latest, rejected)) return latest;
       if (clock.now() >= deadline) {
-        throw new RefreshUnavailable(
+        throw new RefreshUnavailableError(
           `Another process held the refresh lock for this Samsara organization past the ${waitTimeout} ms wait.`,
           { retryAfter: Math.ceil(lockTtl / 1000) },
         );
@@ -147,7 +147,7 @@ export class Refresher {
     try {
       return await this.keeper.keep(key, fresh, current.version);
     } catch (err) {
-      if (!(err instanceof StoreUnavailable)) throw err;
+      if (!(err instanceof StoreUnavailableError)) throw err;
       // These are now the grant's only working tokens. Keep them, and keep the lock until it
       // expires, so no other process spends the rotated-out refresh token meanwhile.
       const unsaved = { creds: fresh, expectedVersion: current.version };
@@ -163,7 +163,7 @@ export class Refresher {
     const { client, clock, lockTtl, retries, retryDelay } = this.settings;
     for (let attempt = 0; ; attempt++) {
       if (lockedAt + lockTtl - clock.now() < client.timeout + LOCK_MARGIN) {
-        throw new RefreshUnavailable('The refresh lock would expire before a token request could finish; not sending one.');
+        throw new RefreshUnavailableError('The refresh lock would expire before a token request could finish; not sending one.');
       }
       try {
         return await client.refresh(refreshToken);
@@ -184,10 +184,9 @@ export class Refresher {
       const written = await guarded('read', () => store.get(key));
       if (written) return written;
     }
-    throw new ReauthorizationRequired(
-      key,
+    throw new ReauthorizationRequiredError(
       'Samsara rejected its refresh token (invalid_grant); the grant was revoked or the app uninstalled',
-      { cause },
+      { key, cause },
     );
   }
 
@@ -204,7 +203,7 @@ export class Refresher {
       return saved;
     } catch (err) {
       // The store is still down: they stay unsaved. Anything else settled their fate.
-      if (!(err instanceof StoreUnavailable)) settle();
+      if (!(err instanceof StoreUnavailableError)) settle();
       throw err;
     }
   }
@@ -223,7 +222,7 @@ export class Refresher {
 
   async #read(key: string): Promise<Credentials> {
     const creds = await guarded('read', () => this.settings.store.get(key));
-    if (!creds) throw new ReauthorizationRequired(key, 'no Samsara credentials are stored for it');
+    if (!creds) throw new ReauthorizationRequiredError('no Samsara credentials are stored for it', { key });
     return creds;
   }
 
@@ -233,9 +232,9 @@ export class Refresher {
 }
 
 function refreshFailure(err: unknown): Error {
-  if (err instanceof RefreshUnavailable) return err;
+  if (err instanceof RefreshUnavailableError) return err;
   if (isTransient(err)) {
-    return new RefreshUnavailable(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
+    return new RefreshUnavailableError(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
   }
   return err as Error;
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { ConfigurationError, SealError } from '../errors.js';
+import { ConfigurationError, SealError } from '../errors/index.js';
 
 /**
  * One AES-256 key of a keyring. The id travels with every sealed value, so a value stays readable

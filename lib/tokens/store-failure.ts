@@ -1,13 +1,13 @@
-import { SamsaraError, StoreUnavailable } from '../errors.js';
+import { SamsaraError, StoreUnavailableError } from '../errors/index.js';
 
 /**
  * A store operation's failure as this package reports it: its own errors as they are, anything
- * else (a driver's error, a timeout) as `StoreUnavailable`, naming what failed.
+ * else (a driver's error, a timeout) as `StoreUnavailableError`, naming what failed.
  */
 export function storeFailure(err: unknown, what: string): SamsaraError {
   if (err instanceof SamsaraError) return err;
   const reason = err instanceof Error ? err.message : 'unknown error';
-  return new StoreUnavailable(`The token store failed the ${what}: ${reason}`, { cause: err });
+  return new StoreUnavailableError(`The token store failed the ${what}: ${reason}`, { cause: err });
 }
 
 /** Runs a store operation; a failure becomes {@link storeFailure}'s. */

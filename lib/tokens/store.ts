@@ -24,7 +24,7 @@ export interface LockHandle {
 
 /**
  * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
- * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailable`.
+ * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailableError`.
  *
  * Each key holds at most one current grant (what `get` returns and refreshes rotate) and a
  * bounded list of retired ones: grants the app received and still holds, but no longer uses (a

@@ -1,0 +1,16 @@
+// Every error the package raises, one per file.
+export { SamsaraError } from './samsara-error.js';
+export type { SamsaraErrorCode, ErrorOptions } from './samsara-error.js';
+export { RetryableError } from './retryable-error.js';
+export { ConfigurationError } from './configuration-error.js';
+export { BadResponseError } from './bad-response-error.js';
+export { UpstreamError } from './upstream-error.js';
+export { TokenRejectedError } from './token-rejected-error.js';
+export { ProfileError } from './profile-error.js';
+export { ReauthorizationRequiredError } from './reauthorization-required-error.js';
+export { StoreUnavailableError } from './store-unavailable-error.js';
+export { RefreshUnavailableError } from './refresh-unavailable-error.js';
+export { RateLimitedError } from './rate-limited-error.js';
+export { SealError } from './seal-error.js';
+export { RevokeFailedError } from './revoke-failed-error.js';
+export { CrossSiteRequestError } from './cross-site-request-error.js';
