@@ -180,6 +180,8 @@ async function pause(ms: number, signal: AbortSignal | undefined): Promise<void>
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
+    // The caller's own reason, whatever it is: theirs to recognize.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     const onAbort = (): void => reject(signal.reason);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });

@@ -53,7 +53,7 @@ export interface SamsaraEndpoints {
  * ```
  */
 export function resolveEndpoints(
-  options: { region?: SamsaraRegion | string; baseURL?: string } = {},
+  options: { region?: string; baseURL?: string } = {},
   env: NodeJS.ProcessEnv = process.env,
 ): SamsaraEndpoints {
   const base = options.baseURL ?? env.SAMSARA_BASE_URL ?? regionBase(options.region ?? env.SAMSARA_REGION);

@@ -45,7 +45,9 @@ declare global {
 
 /** The default key: the organization the default verify signed in. */
 export function signedInOrg(req: Request): string | undefined {
-  return (req.user as { orgId?: string } | undefined)?.orgId;
+  const user: { orgId?: unknown } | undefined = req.user;
+  const orgId = user?.orgId;
+  return typeof orgId === 'string' ? orgId : undefined;
 }
 
 /**

@@ -130,7 +130,7 @@ export class OAuthClient {
     if (json.expires_in === undefined || json.expires_in === null || !(expiresIn > 0 && expiresIn <= MAX_EXPIRES_IN)) {
       throw new BadResponseError(`${what} answered 200 without an expires_in between 0 and ${MAX_EXPIRES_IN} seconds.`);
     }
-    if (json.token_type !== undefined && String(json.token_type).toLowerCase() !== 'bearer') {
+    if (json.token_type !== undefined && (typeof json.token_type !== 'string' || json.token_type.toLowerCase() !== 'bearer')) {
       throw new BadResponseError(`${what} issued a token whose type is not Bearer.`);
     }
     return {

@@ -56,7 +56,7 @@ export function toProfile(body: string): SamsaraProfile {
   const organization: SamsaraOrganization = {
     id: String(id),
     name,
-    ...(carrier ? { carrierSettings: carrier as SamsaraOrganization['carrierSettings'] } : {}),
+    ...(carrier ? { carrierSettings: carrier } : {}),
   };
   return { provider: 'samsara', id: organization.id, displayName: name, organization, _raw: body, _json: json };
 }

@@ -90,7 +90,7 @@ export class SessionStateStore {
   constructor(options: SessionStateStoreOptions = {}) {
     const { key = 'oauth2:samsara', now } = options;
     if (typeof key !== 'string' || key === '') {
-      throw new ConfigurationError(`SessionStateStore option key must be a non-empty string, not ${String(key)}.`);
+      throw new ConfigurationError('SessionStateStore option key must be a non-empty string.');
     }
     if (now !== undefined && typeof now !== 'function') {
       throw new ConfigurationError('SessionStateStore option now must be a function that returns milliseconds.');
@@ -109,7 +109,7 @@ export class SessionStateStore {
    */
   store(req: SessionRequest, verifier: string | undefined, state: unknown, _meta: unknown, callback: StoreCallback): void {
     const session = sessionOf(req);
-    if (!session) return callback(new Error(NO_SESSION));
+    if (!session) { callback(new Error(NO_SESSION)); return; }
     const now = this.now();
     const handle = randomBytes(HANDLE_BYTES).toString('base64url');
     const entry: PendingSignIn = { hash: digest(handle).toString('base64url'), expiresAt: now + this.maxAge };
@@ -119,7 +119,7 @@ export class SessionStateStore {
     const kept = this.read(session).filter((p) => p.expiresAt > now);
     kept.push(entry);
     this.write(session, kept.slice(-this.max));
-    return callback(null, handle);
+    callback(null, handle);
   }
 
   /**
@@ -129,7 +129,7 @@ export class SessionStateStore {
    */
   verify(req: SessionRequest, providedState: unknown, _meta: unknown, callback: VerifyCallback): void {
     const session = sessionOf(req);
-    if (!session) return callback(new Error(NO_SESSION));
+    if (!session) { callback(new Error(NO_SESSION)); return; }
     const now = this.now();
     const pending = this.read(session);
     const index = typeof providedState === 'string' ? indexOf(pending, providedState) : -1;
@@ -139,10 +139,10 @@ export class SessionStateStore {
       session,
       pending.filter((p, i) => i !== index && p.expiresAt > now),
     );
-    if (pending.length === 0) return callback(null, false, { message: UNABLE });
-    if (!found) return callback(null, false, { message: INVALID });
-    if (found.expiresAt <= now) return callback(null, false, { message: EXPIRED });
-    return callback(null, found.verifier ?? true, found.state);
+    if (pending.length === 0) { callback(null, false, { message: UNABLE }); return; }
+    if (!found) { callback(null, false, { message: INVALID }); return; }
+    if (found.expiresAt <= now) { callback(null, false, { message: EXPIRED }); return; }
+    callback(null, found.verifier ?? true, found.state);
   }
 
   private read(session: Record<string, unknown>): PendingSignIn[] {
@@ -154,7 +154,7 @@ export class SessionStateStore {
 
   private write(session: Record<string, unknown>, pending: PendingSignIn[]): void {
     if (pending.length > 0) session[this.key] = { pending };
-    else delete session[this.key];
+    else Reflect.deleteProperty(session, this.key);
   }
 }
 
@@ -172,7 +172,7 @@ function indexOf(pending: PendingSignIn[], handle: string): number {
   let index = -1;
   for (let i = 0; i < pending.length; i++) {
     // Every entry is compared, without stopping at a match, so timing tells nothing about which.
-    const equal = timingSafeEqual(wanted, Buffer.from(pending[i]!.hash, 'base64url'));
+    const equal = timingSafeEqual(wanted, Buffer.from(pending[i].hash, 'base64url'));
     if (equal && index === -1) index = i;
   }
   return index;

@@ -71,7 +71,7 @@ export type SamsaraVerifyCallback = (
   refreshToken: string,
   profile: SamsaraProfile,
   done: VerifyDone,
-) => void | PromiseLike<Verified | void>;
+) => void | PromiseLike<Verified | void>; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- passport's verify may call done and return nothing
 /**
  * passport's verify with the token params: five parameters, so `params` comes before `profile`.
  * It may call `done` or return (a promise of) the user.
@@ -88,7 +88,7 @@ export type SamsaraVerifyCallbackWithParams = (
   params: SamsaraTokenParams,
   profile: SamsaraProfile,
   done: VerifyDone,
-) => void | PromiseLike<Verified | void>;
+) => void | PromiseLike<Verified | void>; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- passport's verify may call done and return nothing
 /**
  * Any verify form. As in passport-oauth2 the number of declared parameters decides the arguments:
  * 3 or fewer `(accessToken, refreshToken, profile)`, 4 `(…, profile, done)`, 5
@@ -115,7 +115,7 @@ export type SamsaraVerifyWithRequest =
   | WithRequest<SamsaraVerifyAsync>
   | WithRequest<SamsaraVerifyCallback>
   | WithRequest<SamsaraVerifyCallbackWithParams>;
-type WithRequest<F extends (...args: any[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
+type WithRequest<F extends (...args: never[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
 
 /**
  * The options of {@link SamsaraStrategy}; every one may be left out.
@@ -176,6 +176,8 @@ export interface SamsaraStrategyOptionsWithRequest extends Omit<SamsaraStrategyO
   passReqToCallback: true;
 }
 
+// any: the verify forms take different parameters; passport's arity rule picks the form.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyVerify = (...args: any[]) => unknown;
 type ExchangeCode = (
   code: string,
@@ -216,7 +218,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
 
   // TypeScript types an inline callback's parameters from the first overload it tries, so the
   // (accessToken, refreshToken, profile) form comes first and needs no annotations; the other
-  // forms annotate their parameters.
+  // forms annotate their parameters. Unified into one signature, that inference would be lost.
+  /* eslint-disable @typescript-eslint/unified-signatures */
   constructor(options?: SamsaraStrategyOptions);
   constructor(verify: SamsaraVerifyAsync);
   constructor(verify: SamsaraVerify);
@@ -224,14 +227,13 @@ export class SamsaraStrategy extends OAuth2Strategy {
   constructor(options: SamsaraStrategyOptions, verify: SamsaraVerify);
   constructor(options: SamsaraStrategyOptionsWithRequest, verify: WithRequest<SamsaraVerifyAsync>);
   constructor(options: SamsaraStrategyOptionsWithRequest, verify: SamsaraVerifyWithRequest);
+  /* eslint-enable @typescript-eslint/unified-signatures */
   constructor(
     optionsOrVerify?: SamsaraStrategyOptions | SamsaraStrategyOptionsWithRequest | SamsaraVerify,
     maybeVerify?: SamsaraVerify | SamsaraVerifyWithRequest,
   ) {
     const verify = (typeof optionsOrVerify === 'function' ? optionsOrVerify : maybeVerify) as AnyVerify | undefined;
-    const options = (typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {})) as
-      | SamsaraStrategyOptions
-      | SamsaraStrategyOptionsWithRequest;
+    const options = (typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {}));
     const tokens = options.tokens ?? new TokenManager({ client: clientOptionsOf(options) });
     if (options.tokens && CLIENT_OPTIONS.some((name) => options[name] !== undefined)) {
       throw new ConfigurationError(
@@ -294,8 +296,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
    * would loop), then lets passport-oauth2 do the rest.
    */
   override authenticate(req: Request, options: Record<string, unknown> = {}): void {
-    const query = (req.query ?? {}) as Record<string, unknown>;
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    // passport also runs outside Express, where the request may have no parsed query or body.
+    const query = (req.query as Record<string, unknown> | undefined) ?? {};
+    const body = (req.body as Record<string, unknown> | undefined) ?? {};
     if (!query.error && !query.code && !body.code && (query.state !== undefined || this.isCallback(req, options))) {
       this.fail({ message: 'Samsara redirected back without an authorization code. Sign in again.' }, 400);
       return;
@@ -363,11 +366,15 @@ export class SamsaraStrategy extends OAuth2Strategy {
       return new TokenError(err.description ?? err.message, err.oauthError, undefined, err.status);
     }
     if (err instanceof SamsaraError) return err;
-    return new UpstreamError(`${message}: ${(err as Error)?.message ?? 'unknown error'}`, { code: 'SAMSARA_UNREACHABLE', cause: err });
+    return new UpstreamError(`${message}: ${err instanceof Error ? err.message : 'unknown error'}`, {
+      code: 'SAMSARA_UNREACHABLE',
+      cause: err,
+    });
   }
 
   private isCallback(req: Request, options: Record<string, unknown>): boolean {
-    const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+    // originalUrl is Express's; plain Node requests have only url.
+    const path = ((req.originalUrl as string | undefined) ?? req.url).split('?')[0];
     const callbackPath =
       typeof options.callbackURL === 'string'
         ? pathOf(options.callbackURL)
@@ -407,7 +414,7 @@ function clientOptionsOf(options: SamsaraStrategyOptions | SamsaraStrategyOption
  */
 function adaptVerify(verify: AnyVerify, passReq: boolean, tokens: TokenManager): AnyVerify {
   const withParams = verify.length >= 5 + (passReq ? 1 : 0);
-  const call = (head: unknown[], params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone): void => {
+  const call = (head: unknown[], params: SamsaraTokenParams, profile: SamsaraProfile | undefined, done: VerifyDone): void => {
     let settled = false;
     const once: VerifyDone = (err, user, info) => {
       if (settled) return;

@@ -44,7 +44,7 @@ export function emptyFaultQueues(): FaultQueues {
 }
 
 export function queueFault(queues: FaultQueues, endpoint: EmulatorEndpoint, fault: EmulatorFault, times: number): void {
-  if (!Object.hasOwn(queues, endpoint)) throw new RangeError(`Unknown endpoint ${String(endpoint)}: use authorize, token, revoke or api.`);
+  if (!Object.hasOwn(queues, endpoint)) throw new RangeError(`Unknown endpoint ${JSON.stringify(endpoint)}: use authorize, token, revoke or api.`);
   for (let i = 0; i < times; i++) queues[endpoint].push(fault);
 }
 

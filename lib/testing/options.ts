@@ -170,8 +170,9 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
       throw new RangeError(`${name} must be ${what}, not ${String(value)}.`);
     }
   }
-  if (changes.revocation !== undefined && changes.revocation !== 'grant' && changes.revocation !== 'organization') {
-    throw new RangeError(`revocation must be 'grant' or 'organization', not ${String(changes.revocation)}.`);
+  // Checked at run time too: a JavaScript caller's option is whatever it wrote.
+  if (changes.revocation !== undefined && !(['grant', 'organization'] as unknown[]).includes(changes.revocation)) {
+    throw new RangeError(`revocation must be 'grant' or 'organization', not ${JSON.stringify(changes.revocation)}.`);
   }
   if (typeof changes.autoApprove === 'string' && !orgIds.has(changes.autoApprove)) {
     throw new RangeError(`autoApprove names organization ${changes.autoApprove}, which the emulator does not have.`);

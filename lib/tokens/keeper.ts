@@ -56,17 +56,17 @@ export class GrantKeeper {
    * if this process holds newer ones than the store, and the retired ones), then forgets exactly
    * those it revoked. Returns the first revoke failure, if any; the grants it concerns stay kept.
    */
-  async disconnect(key: string, newest: NewCredentials | undefined): Promise<{ revoked: string[]; failure: unknown }> {
+  async disconnect(key: string, newest: NewCredentials | undefined): Promise<{ revoked: string[]; failure: Error | undefined }> {
     const { store, client } = this.settings;
     const current = await guarded('read', () => store.get(key));
     const grants: NewCredentials[] = current ? [newest?.grantId === current.grantId ? newest : current] : [];
     grants.push(...(await guarded('read', () => store.retired(key))));
     const revoked: string[] = [];
-    let failure: unknown;
+    let failure: Error | undefined;
     for (const grant of grants) {
       await client.revoke(grant.refreshToken).then(
         () => revoked.push(grant.grantId),
-        (err: unknown) => (failure ??= err),
+        (err: unknown) => (failure ??= err as Error),
       );
     }
     await guarded('forget', () => store.forget(key, revoked));

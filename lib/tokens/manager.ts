@@ -126,8 +126,9 @@ export class TokenManager {
     this.retryDelay = option('retryDelay', options.retryDelay, 200);
     this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, { min: 1, max: 100, integer: true });
     this.revocation = options.revocation ?? 'organization';
-    if (this.revocation !== 'organization' && this.revocation !== 'grant') {
-      throw new ConfigurationError(`TokenManager option revocation must be 'organization' or 'grant', not ${String(this.revocation)}.`);
+    // Checked at run time too: a JavaScript caller's option is whatever it wrote.
+    if (!(REVOCATION_SCOPES as readonly string[]).includes(this.revocation)) {
+      throw new ConfigurationError(`TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`);
     }
     if (this.lockTtl < this.client.timeout + 1_000) {
       throw new ConfigurationError(
@@ -182,7 +183,7 @@ export class TokenManager {
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#refresher.lockForRevoke(key);
-    let failure: unknown;
+    let failure: Error | undefined;
     try {
       const result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
       this.#refresher.settled(key, result.revoked);
@@ -209,6 +210,8 @@ export class TokenManager {
     return work;
   }
 }
+
+const REVOCATION_SCOPES: readonly RevocationScope[] = ['organization', 'grant'];
 
 /** A grant just received: its tokens, named by the id every later holder will arrive at. */
 function newGrant(tokens: GrantTokens | TokenResponse): NewCredentials {

@@ -33,6 +33,8 @@ export interface RedisClientLike {
  * ```
  */
 export interface RedisSubscriberLike {
+  // any: ioredis types each event's listener differently; this accepts all of them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   on(event: 'message' | 'error', listener: (...args: any[]) => void): unknown;
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
@@ -125,7 +127,8 @@ export class RedisTokenStore implements TokenStore {
   async retired(key: string): Promise<NewCredentials[]> {
     const credKey = this.#credKey(key);
     const fields = await this.#call('read', () => this.#commands.hgetall(credKey));
-    const ids = (fields.q ?? '').split(' ').filter(Boolean);
+    // A key without retired grants has no q field at all.
+    const ids = ((fields.q as string | undefined) ?? '').split(' ').filter(Boolean);
     return ids.flatMap((id) => {
       const sealed = fields[`g:${id}`];
       return sealed ? [this.#open(sealed, credKey)] : [];
@@ -133,8 +136,10 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
-    // Without an expected version the write script always writes.
-    return (await this.#write(key, creds, null, maxRetired))!;
+    const stored = await this.#write(key, creds, null, maxRetired);
+    // Without an expected version the write script always writes; a null is a broken Redis.
+    if (!stored) throw new StoreUnavailableError('The token store (Redis) did not take a sign-in\'s write.');
+    return stored;
   }
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {

@@ -100,7 +100,7 @@ function parseEntry(entry: string): SealingKey {
  * ```
  */
 export function seal(keyring: readonly SealingKey[], plaintext: string, aad: string): string {
-  const key = keyring[0];
+  const key = keyring.at(0);
   if (!key) throw new ConfigurationError(`No sealing key. ${HOW_TO}`);
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key.secret, iv);

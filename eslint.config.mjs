@@ -1,0 +1,40 @@
+// Lint: typescript-eslint's strict, type-aware rules over the package, its tests, the example and
+// the benchmarks. Formatting is Prettier's (npm run format:check), so no style rules here.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'build/', 'node_modules/', 'test-results/', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.json', './tsconfig.dev.json'], tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // Numbers in messages (`within ${timeout} ms`) are what messages are made of.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // `() => void promise` and `(x) => done(x)` shorthands are clear as they are.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // Store methods implement a Promise-returning contract; some have nothing to await.
+      '@typescript-eslint/require-await': 'off',
+      // Parameters declared for passport's arity rule (`_done`) are unused on purpose.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // `declare global { namespace Express { ... } }` is how Express's Request is augmented.
+      '@typescript-eslint/no-namespace': ['error', { allowDeclarations: true }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      // chai's `expect(x).to.be.true` style and `!` on values a test has just asserted.
+      '@typescript-eslint/no-unused-expressions': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      // supertest's `res.body` is `any`: tests read it to assert on it.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+);
