@@ -11,8 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, type GrantTokens } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { startWorker } from '../test/support/fleet.js';
 import { summarize, table } from './stats.js';
+import { startWorker } from './worker.js';
 
 const ROUNDS = 5;
 const WORKERS = 4;
@@ -32,15 +32,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   const seeder = new TokenManager({ store, client: { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } });
   const workers = await Promise.all(
     Array.from({ length: WORKERS }, () =>
-      startWorker({
-        redis: { host: '127.0.0.1', port: 6379 },
-        prefix,
-        keys,
-        emulator: { url: emulator.url, clientId: emulator.clientId, clientSecret: emulator.clientSecret },
-        timeout: 2_000,
-        lockTtl: 5_000,
-        unlocked,
-      }),
+      startWorker({ prefix, keys, emulator: { url: emulator.url, clientId: emulator.clientId, clientSecret: emulator.clientSecret }, unlocked }),
     ),
   );
   const walls: number[] = [];
@@ -49,9 +41,9 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   for (let round = 0; round < ROUNDS; round++) {
     await seed(emulator, seeder);
     const started = performance.now();
-    const outcomes = (await Promise.all(workers.map((w) => w.burst('1001', PER_WORKER)))).flat();
+    const failures = await Promise.all(workers.map((w) => w.burst('1001', PER_WORKER)));
     walls.push(performance.now() - started);
-    failed += outcomes.filter((o) => 'error' in o).length;
+    failed += failures.reduce((sum, n) => sum + n, 0);
     const stored = await store.get('1001');
     if (!stored || emulator.grantStatus(stored.refreshToken) !== 'active') grantsLost++;
   }
@@ -73,7 +65,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
 }
 
 /** Samsara's recipe, in one process: a mutex, and callers that find it held sleep 0.5 s and look again. */
-async function recipe(emulator: SamsaraEmulator, client: OAuthClient, creds: GrantTokens, callers: number): Promise<number[]> {
+async function recipe(client: OAuthClient, creds: GrantTokens, callers: number): Promise<number[]> {
   let locked = false;
   const latencies: number[] = [];
   await Promise.all(
@@ -89,7 +81,6 @@ async function recipe(emulator: SamsaraEmulator, client: OAuthClient, creds: Gra
       latencies.push(performance.now() - t);
     }),
   );
-  void emulator;
   return latencies;
 }
 
@@ -100,7 +91,7 @@ async function oneProcess(): Promise<Array<Record<string, string | number>>> {
   for (const [name, run] of [
     ['recipe: mutex + 0.5 s busy-wait', async () => {
       const grant = emulator.issueGrant('1001');
-      return recipe(emulator, client, { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1 }, 100);
+      return recipe(client, { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1 }, 100);
     }],
     ['passport-samsara: single-flight', async () => {
       const manager = new TokenManager({ store: new MemoryTokenStore(), client });
