@@ -29,10 +29,10 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   const keys = generateSealingKey('bench');
   const prefix = `bench-${randomUUID().slice(0, 8)}:`;
   const store = new RedisTokenStore({ client: redis, keys, prefix });
-  const seeder = new TokenManager({ store, client: { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url } });
+  const seeder = new TokenManager({ store, client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL } });
   const workers = await Promise.all(
     Array.from({ length: WORKERS }, () =>
-      startWorker({ prefix, keys, emulator: { url: emulator.url, clientId: emulator.clientId, clientSecret: emulator.clientSecret }, unlocked }),
+      startWorker({ prefix, keys, emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL }, unlocked }),
     ),
   );
   const walls: number[] = [];
@@ -86,7 +86,7 @@ async function recipe(client: OAuthClient, creds: GrantTokens, callers: number):
 
 async function oneProcess(): Promise<Array<Record<string, string | number>>> {
   const emulator = await startSamsaraEmulator({ latency: 50 });
-  const client = new OAuthClient({ clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url });
+  const client = new OAuthClient({ clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL });
   const rows: Array<Record<string, string | number>> = [];
   for (const [name, run] of [
     ['recipe: mutex + 0.5 s busy-wait', async () => {

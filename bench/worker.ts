@@ -12,7 +12,7 @@ export interface WorkerConfig {
   prefix: string;
   /** The sealing keyring, shared too. */
   keys: string;
-  emulator: { url: string; clientId: string; clientSecret: string };
+  emulator: { clientID: string; clientSecret: string; baseURL: string };
   /** Every lock is granted: each process locks only itself, as Samsara's recipe does. */
   unlocked: boolean;
 }
@@ -66,10 +66,10 @@ function runWorker(config: WorkerConfig): void {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
   if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
-  const { url, clientId, clientSecret } = config.emulator;
+
   const manager = new TokenManager({
     store,
-    client: new OAuthClient({ clientID: clientId, clientSecret, baseURL: url, timeout: 2_000 }),
+    client: new OAuthClient({ ...config.emulator, timeout: 2_000 }),
     lockTtl: 5_000,
   });
   process.on('message', async ({ id, key, n }: Burst) => {

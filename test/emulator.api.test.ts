@@ -173,7 +173,7 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     const missing = await api(emulator, '/fleet/nothing', token);
     expect(missing.status).to.equal(404);
     expect(missing.body).to.have.keys('message', 'requestId');
-    const post = await fetch(`${emulator.url}/me`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const post = await fetch(`${emulator.baseURL}/me`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(post.status).to.equal(405);
     expect(post.headers.get('allow')).to.equal('GET');
     expect(await post.json()).to.have.keys('message', 'requestId');

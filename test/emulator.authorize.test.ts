@@ -19,7 +19,7 @@ function consentForm(html: string, choices: Record<string, string>): URLSearchPa
 }
 
 function submit(emulator: SamsaraEmulator, fields: URLSearchParams): Promise<Response> {
-  return fetch(`${emulator.url}/oauth2/authorize`, {
+  return fetch(`${emulator.baseURL}/oauth2/authorize`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -45,7 +45,7 @@ describe('Samsara emulator: the authorize endpoint', () => {
     expect(res.status).to.equal(200);
     expect(res.headers.get('content-type')).to.match(/^text\/html/);
     const html = await res.text();
-    expect(html).to.include(emulator.clientId);
+    expect(html).to.include(emulator.clientID);
     expect(html).to.match(/<button id="allow"[^>]*>Allow</).and.match(/<button id="deny"[^>]*>Deny</);
     expect(html).to.include('<select name="org_id">').and.include('<option value="2002">Acme &#60;Freight&#62; &#38; Sons</option>');
   });
@@ -106,10 +106,10 @@ describe('Samsara emulator: the authorize endpoint', () => {
       expect(res.headers.get('location'), JSON.stringify(params)).to.equal(null);
       expect(res.headers.get('content-type')).to.match(/^text\/html/);
     }
-    const twice = await fetch(`${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&redirect_uri=x`, { redirect: 'manual' });
+    const twice = await fetch(`${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&redirect_uri=x`, { redirect: 'manual' });
     expect(twice.status).to.equal(400);
     // Without a registered URL there is nothing to fall back on.
-    const missing = await fetch(`${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&response_type=code`, { redirect: 'manual' });
+    const missing = await fetch(`${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code`, { redirect: 'manual' });
     expect(missing.status).to.equal(400);
   });
 
@@ -137,7 +137,7 @@ describe('Samsara emulator: the authorize endpoint', () => {
     const registered = 'https://app.example.com/auth/samsara/callback';
     const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [registered] }], autoApprove: true });
     try {
-      const go = (query: string) => fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code${query}`, { redirect: 'manual' });
+      const go = (query: string) => fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code${query}`, { redirect: 'manual' });
       expect(locationOf(await go(`&redirect_uri=${encodeURIComponent(registered)}`)).pathname).to.equal('/auth/samsara/callback');
       expect((await go(`&redirect_uri=${encodeURIComponent(`${registered}/`)}`)).status).to.equal(400);
       expect((await go(`&redirect_uri=${encodeURIComponent(REDIRECT)}`)).status, 'loopback is no exception once URLs are registered').to.equal(400);
@@ -162,7 +162,7 @@ describe('Samsara emulator: the authorize endpoint', () => {
       expect(back.searchParams.get('state')).to.equal('st');
       expect(back.searchParams.has('code')).to.equal(false);
     }
-    const base = `${emulator.url}/oauth2/authorize?client_id=${emulator.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const base = `${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
     const noType = locationOf(await fetch(`${base}&state=a`, { redirect: 'manual' }));
     expect(noType.searchParams.get('error_description')).to.equal('response_type is required.');
     const repeated = locationOf(await fetch(`${base}&response_type=code&state=a&state=b`, { redirect: 'manual' }));
@@ -170,7 +170,7 @@ describe('Samsara emulator: the authorize endpoint', () => {
   });
 
   it('answers 405 to other methods', async () => {
-    const res = await fetch(`${emulator.url}/oauth2/authorize`, { method: 'PUT' });
+    const res = await fetch(`${emulator.baseURL}/oauth2/authorize`, { method: 'PUT' });
     expect(res.status).to.equal(405);
     expect(res.headers.get('allow')).to.equal('GET, POST');
     expect(res.headers.get('content-type')).to.match(/^text\/html/);

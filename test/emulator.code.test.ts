@@ -63,7 +63,7 @@ describe('Samsara emulator: exchanging authorization codes', () => {
   it('does not ask for a redirect_uri the authorize request did not carry', async () => {
     const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }], autoApprove: true });
     try {
-      const res = await fetch(`${strict.url}/oauth2/authorize?client_id=c&response_type=code&state=x`, { redirect: 'manual' });
+      const res = await fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code&state=x`, { redirect: 'manual' });
       const code = new URL(res.headers.get('location') as string).searchParams.get('code') as string;
       const tokens = await postForm(strict, '/oauth2/token', { grant_type: 'authorization_code', code }, basic('c', 's'));
       expect(tokens.status).to.equal(200);

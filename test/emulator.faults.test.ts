@@ -55,8 +55,8 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     it('applies api faults to /me and /fleet/*, and authorize faults instead of the redirect', async () => {
       emulator.injectFault('api', { type: 'status', status: 500, body: 'Internal Server Error' }, 2);
       const token = emulator.issueGrant().accessToken;
-      expect((await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
-      expect((await fetch(`${emulator.url}/fleet/vehicles`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
+      expect((await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
+      expect((await fetch(`${emulator.baseURL}/fleet/vehicles`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
       emulator.injectFault('authorize', { type: 'status', status: 503, body: '<h1>Down for maintenance</h1>', contentType: 'text/html' });
       const down = await authorize(emulator, { state: 's' });
       expect([down.status, down.headers.get('location'), await down.text()]).to.deep.equal([503, null, '<h1>Down for maintenance</h1>']);
@@ -119,7 +119,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       await api(emulator, '/me', emulator.issueGrant().accessToken); // leaves an idle keep-alive socket in fetch's pool
       const agent = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) => {
-        request(`${emulator.url}/me`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end();
+        request(`${emulator.baseURL}/me`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end();
       });
       emulator.injectFault('api', { type: 'hang' });
       const hanging = failure(api(emulator, '/me', emulator.issueGrant().accessToken));
@@ -130,7 +130,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       await stopped;
       expect(performance.now() - stopping).to.be.below(500);
       expect(await hanging).to.be.instanceOf(TypeError);
-      expect(await failure(fetch(`${emulator.url}/me`))).to.be.instanceOf(TypeError);
+      expect(await failure(fetch(`${emulator.baseURL}/me`))).to.be.instanceOf(TypeError);
       agent.destroy();
     });
 
@@ -158,7 +158,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     expect((await timed(api(emulator, '/me', token))).ms).to.be.at.least(75);
     expect((await timed(postForm(emulator, '/oauth2/revoke', { token: 'x' }))).ms).to.be.at.least(75);
     emulator.injectFault('api', { type: 'status', status: 502 });
-    const faulted = await timed(fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${token}` } }));
+    const faulted = await timed(fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } }));
     expect(faulted.status).to.equal(502);
     expect(faulted.ms).to.be.at.least(75);
     emulator.configure({ latency: 0 });
@@ -184,8 +184,8 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     await api(emulator, '/me', rotated.body.access_token); // ok
     await api(emulator, '/fleet/vehicles', rotated.body.access_token); // 429
     await api(emulator, '/me'); // 401
-    await fetch(`${emulator.url}/fleet/unknown`); // 404, still an API call
-    await fetch(`${emulator.url}/`); // not an API call
+    await fetch(`${emulator.baseURL}/fleet/unknown`); // 404, still an API call
+    await fetch(`${emulator.baseURL}/`); // not an API call
 
     const expected: EmulatorCounters = {
       tokenRequests: 8,

@@ -199,10 +199,10 @@ function render(request: RawRequest, emulator: SamsaraEmulator, victim: IssuedGr
   const fill = (text: string) =>
     text
       .replace(/\{(.)\*(\d+)\}/gu, (_, unit: string, n: string) => unit.repeat(Number(n)))
-      .replaceAll('{valid}', base64(`${emulator.clientId}:${emulator.clientSecret}`))
+      .replaceAll('{valid}', base64(`${emulator.clientID}:${emulator.clientSecret}`))
       .replaceAll('{victimRefresh}', victim.refreshToken)
       .replaceAll('{victim}', victim.accessToken);
-  const lines = [`${request.method} ${fill(request.target)} HTTP/1.1`, `Host: ${new URL(emulator.url).host}`];
+  const lines = [`${request.method} ${fill(request.target)} HTTP/1.1`, `Host: ${new URL(emulator.baseURL).host}`];
   for (const [name, value] of request.headers) lines.push(`${name}: ${fill(value)}`);
   // Bytes stay bytes: latin1 maps each to one character and back.
   let payload = Buffer.from(fill(request.body.toString('latin1')), 'latin1');
@@ -277,7 +277,7 @@ describe('Samsara emulator: malformed requests (fuzz)', function () {
         if (emulator.activeGrants('2002') === 0) victim = emulator.issueGrant('2002');
         const { bytes, halfClose } = render(request, emulator, victim);
         rawRequests++;
-        const answer = await exchange(emulator.url, bytes, halfClose, request.method === 'HEAD');
+        const answer = await exchange(emulator.baseURL, bytes, halfClose, request.method === 'HEAD');
         ends[answer.end]++;
         expect(crashes.map(String), 'a request made the emulator throw outside any handler').to.deep.equal([]);
         expect(answer.end, 'no answer and no hang-up: the request was lost').to.not.equal('timeout');
@@ -295,7 +295,7 @@ describe('Samsara emulator: malformed requests (fuzz)', function () {
         });
 
         probes++;
-        const me = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${probe.accessToken}` } });
+        const me = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${probe.accessToken}` } });
         expect(me.status).to.equal(200);
         expect(((await me.json()) as { data: { id: string } }).data.id).to.equal('1001');
       }),

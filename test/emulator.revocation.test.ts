@@ -122,11 +122,11 @@ describe('Samsara emulator: what a revoke reaches', () => {
       const perGrant = await startSamsaraEmulator({ revocation: 'grant' });
       try {
         const [a, b] = [perGrant.issueGrant(), perGrant.issueGrant()];
-        await postForm(perGrant, '/oauth2/revoke', { token: a.accessToken }, basic(perGrant.clientId, perGrant.clientSecret));
+        await postForm(perGrant, '/oauth2/revoke', { token: a.accessToken }, basic(perGrant.clientID, perGrant.clientSecret));
         expect([perGrant.grantStatus(a.refreshToken), perGrant.grantStatus(b.refreshToken)]).to.deep.equal(['revoked', 'active']);
         perGrant.configure({ revocation: 'organization' });
         const c = perGrant.issueGrant();
-        await postForm(perGrant, '/oauth2/revoke', { token: c.accessToken }, basic(perGrant.clientId, perGrant.clientSecret));
+        await postForm(perGrant, '/oauth2/revoke', { token: c.accessToken }, basic(perGrant.clientID, perGrant.clientSecret));
         expect(perGrant.grantStatus(b.refreshToken)).to.equal('revoked');
       } finally {
         await perGrant.stop();

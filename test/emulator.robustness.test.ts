@@ -5,7 +5,7 @@ import { api } from './support/raw-oauth.js';
 
 /** One raw request line and headers, `Connection: close`; the answer's status and (unchunked) body. */
 function raw(emulator: SamsaraEmulator, requestLine: string, headers: string[] = []): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(emulator.url);
+  const { hostname, port } = new URL(emulator.baseURL);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     const chunks: Buffer[] = [];
@@ -67,7 +67,7 @@ describe('Samsara emulator: odd requests and failures of its own', () => {
   it('answers a failure of its own with a JSON 500 {message, requestId}, then serves on', async () => {
     const { accessToken } = emulator.issueGrant();
     clockBroken = true;
-    const res = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const res = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     expect(res.status).to.equal(500);
     expect(res.headers.get('content-type')).to.match(/^application\/json/);
     const body = (await res.json()) as { message: string; requestId: string };
@@ -79,7 +79,7 @@ describe('Samsara emulator: odd requests and failures of its own', () => {
 
   it('answers a fault it cannot send (a header value with a newline) with a JSON 500', async () => {
     emulator.injectFault('api', { type: 'status', status: 503, headers: { 'x-bad': 'a\nb' } });
-    const res = await fetch(`${emulator.url}/me`);
+    const res = await fetch(`${emulator.baseURL}/me`);
     expect(res.status).to.equal(500);
     expect(((await res.json()) as { message: string }).message).to.match(/^Emulator bug: /);
     expect((await api(emulator, '/me', emulator.issueGrant().accessToken)).status).to.equal(200);

@@ -75,7 +75,7 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
         ['repeated refresh_token', 'grant_type=refresh_token&refresh_token=a&refresh_token=b', 'invalid_request'],
       ];
       for (const [what, form, error] of cases) {
-        const res = await fetch(`${emulator.url}/oauth2/token`, {
+        const res = await fetch(`${emulator.baseURL}/oauth2/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET) },
           body: typeof form === 'string' ? form : new URLSearchParams(form).toString(),
@@ -84,14 +84,14 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
         expect(res.headers.get('cache-control'), what).to.equal('no-store');
         expect(await res.json(), what).to.have.property('error', error);
       }
-      const json = await fetch(`${emulator.url}/oauth2/token`, {
+      const json = await fetch(`${emulator.baseURL}/oauth2/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET) },
         body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: emulator.issueGrant().refreshToken }),
       });
       expect(json.status).to.equal(400);
       expect(await json.json()).to.have.property('error', 'invalid_request');
-      const get = await fetch(`${emulator.url}/oauth2/token`);
+      const get = await fetch(`${emulator.baseURL}/oauth2/token`);
       expect(get.status).to.equal(405);
       expect(get.headers.get('allow')).to.equal('POST');
     });

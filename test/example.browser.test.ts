@@ -76,7 +76,7 @@ describe('the example app in a real browser, mounted inside another app', functi
   it('connects through the consent page, lists vehicles, and disconnects (revoking the grant)', async () => {
     await page.goto(`${base}/`);
     await page.click('#connect');
-    await page.waitForURL(`${emulator.url}/oauth2/authorize?**`);
+    await page.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
     await page.click('#allow');
     await page.waitForURL(`${base}/`);
     expect(await page.textContent('#org')).to.include("Charlie's Dining Services").and.include('1001');
@@ -97,7 +97,7 @@ describe('the example app in a real browser, mounted inside another app', functi
 
     // Signed out: the vehicles page sends the browser to sign in again.
     await page.goto(`${base}/vehicles`);
-    await page.waitForURL(`${emulator.url}/oauth2/authorize?**`);
+    await page.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
   });
 
   it('refuses a Disconnect posted by a page on another origin of the same site: 403, the grant live, still signed in', async () => {

@@ -66,7 +66,7 @@ async function quiesce(real: Real): Promise<void> {
 }
 
 async function works(real: Real, accessToken: string): Promise<boolean> {
-  const res = await fetch(`${real.emulator.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+  const res = await fetch(`${real.emulator.baseURL}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   await res.body?.cancel();
   return res.status === 200;
 }

@@ -47,7 +47,7 @@ describe('TokenManager across a fleet: forked processes, one Redis, the emulator
           redis: 'nodes' in redis ? { cluster: redis.nodes } : { host: redis.host, port: redis.port },
           prefix,
           keys,
-          emulator: { url: emulator.url, clientId: emulator.clientId, clientSecret: emulator.clientSecret },
+          emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
           timeout: 2_000,
           lockTtl: 5_000,
         };
@@ -101,7 +101,7 @@ describe('TokenManager across a fleet: forked processes, one Redis, the emulator
         redis: { host: redis.host, port: redis.port },
         prefix: 'crash:',
         keys,
-        emulator: { url: emulator.url, clientId: emulator.clientId, clientSecret: emulator.clientSecret },
+        emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
         timeout: 500,
         lockTtl: 2_000,
       };

@@ -19,7 +19,7 @@ function issue(emulator: SamsaraEmulator, expiresInMs = 3600_000): GrantTokens {
 
 /** Whether Samsara (the emulator) accepts this access token. */
 async function works(emulator: SamsaraEmulator, accessToken: string): Promise<boolean> {
-  const res = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+  const res = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   await res.body?.cancel();
   return res.status === 200;
 }

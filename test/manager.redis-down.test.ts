@@ -130,7 +130,11 @@ describe('TokenManager when Redis dies mid-request', function () {
       // Redis stays down past A's lock, so A's background retries give up before it is back.
       await sleep(2_200);
       await redis.restart();
-      await sleep(300); // the clients reconnect
+      // Both processes' clients reconnect (B's store answers a read) before B is asked.
+      for (const deadline = Date.now() + 10_000; !(await store.get('1001').then(() => true, () => false)); ) {
+        if (Date.now() > deadline) throw new Error('Redis did not come back');
+        await sleep(50);
+      }
 
       // B finds no lock and presents the rotated-out refresh token.
       const bErr = await b.accessToken('1001').catch((e: unknown) => e);

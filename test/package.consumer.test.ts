@@ -76,7 +76,7 @@ assert.strictEqual(Strategy, Named);
 assert.strictEqual(typeof TokenManager, 'function');
 assert.strictEqual(createRequire(import.meta.url)('passport-samsara').ReauthorizationRequiredError, ReauthorizationRequiredError);
 const emulator = await startSamsaraEmulator();
-const me = await fetch(emulator.url + '/me');
+const me = await fetch(emulator.baseURL + '/me');
 assert.strictEqual(me.status, 401);
 await emulator.stop();
 console.log('esm ok');`,

@@ -22,8 +22,8 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
 
   it('redirects to authorize with client_id, state, response_type and the resolved redirect_uri', async () => {
     const { authorizeURL } = await authorizeRedirect(app);
-    expect(authorizeURL.origin + authorizeURL.pathname).to.equal(`${emulator.url}/oauth2/authorize`);
-    expect(authorizeURL.searchParams.get('client_id')).to.equal(emulator.clientId);
+    expect(authorizeURL.origin + authorizeURL.pathname).to.equal(`${emulator.baseURL}/oauth2/authorize`);
+    expect(authorizeURL.searchParams.get('client_id')).to.equal(emulator.clientID);
     expect(authorizeURL.searchParams.get('response_type')).to.equal('code');
     expect(authorizeURL.searchParams.get('redirect_uri')).to.equal(`${app.url}/auth/samsara/callback`);
     expect(authorizeURL.searchParams.get('state')).to.match(/^[\w-]{8,}$/);

@@ -24,21 +24,29 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
   }
 
   it('a bare new SamsaraStrategy() signs in and its own manager serves the token: one owner, no second default', async () => {
-    process.env.SAMSARA_CLIENT_ID = emulator.clientId;
+    process.env.SAMSARA_CLIENT_ID = emulator.clientID;
     process.env.SAMSARA_CLIENT_SECRET = emulator.clientSecret;
-    process.env.SAMSARA_BASE_URL = emulator.url;
+    process.env.SAMSARA_BASE_URL = emulator.baseURL;
     try {
       const strategy = new SamsaraStrategy();
       app = await startApp(strategy);
       expect((await signIn(app)).status).to.equal(200);
       const token = await strategy.tokens.accessToken('1001');
-      const me = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${token}` } });
+      const me = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(me.status).to.equal(200);
     } finally {
       delete process.env.SAMSARA_CLIENT_ID;
       delete process.env.SAMSARA_CLIENT_SECRET;
       delete process.env.SAMSARA_BASE_URL;
     }
+  });
+
+  it('takes the emulator handle as client options as it stands', async () => {
+    const tokens = new TokenManager({ client: emulator });
+    app = await startApp(new SamsaraStrategy({ tokens }));
+    expect((await signIn(app)).status).to.equal(200);
+    expect(tokens.client.endpoints.baseURL).to.equal(emulator.baseURL);
+    expect(new SamsaraStrategy({ ...emulator }).tokens.client.clientID).to.equal(emulator.clientID);
   });
 
   it('refuses tokens together with client options: the two would silently disagree', () => {
@@ -84,7 +92,7 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
       expect((await signIn(app)).status).to.equal(status);
       await tokens.idle();
       const token = await tokens.accessToken('1001');
-      const me = await fetch(`${emulator.url}/me`, { headers: { authorization: `Bearer ${token}` } });
+      const me = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(me.status, 'the kept grant still works').to.equal(200);
       expect((await store.retired('1001')).length, 'the refused one waits beside it').to.equal(1);
       await tokens.revoke('1001');

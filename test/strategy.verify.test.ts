@@ -144,9 +144,9 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
   it('takes a verify as the only argument (options from the environment)', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, {
-      SAMSARA_CLIENT_ID: emulator.clientId,
+      SAMSARA_CLIENT_ID: emulator.clientID,
       SAMSARA_CLIENT_SECRET: emulator.clientSecret,
-      SAMSARA_BASE_URL: emulator.url,
+      SAMSARA_BASE_URL: emulator.baseURL,
     });
     try {
       const res = await signInWith(new SamsaraStrategy(async (_at, _rt, profile) => ({ org: profile.displayName })));

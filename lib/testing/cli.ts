@@ -56,9 +56,9 @@ startSamsaraEmulator({
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    console.log(`Samsara emulator listening on ${emulator.url}`);
-    console.log(`  SAMSARA_BASE_URL=${emulator.url}`);
-    console.log(`  SAMSARA_CLIENT_ID=${emulator.clientId}`);
+    console.log(`Samsara emulator listening on ${emulator.baseURL}`);
+    console.log(`  SAMSARA_BASE_URL=${emulator.baseURL}`);
+    console.log(`  SAMSARA_CLIENT_ID=${emulator.clientID}`);
     console.log(`  SAMSARA_CLIENT_SECRET=${emulator.clientSecret}   (the emulator's public test secret)`);
   },
   (err: unknown) => {

@@ -31,17 +31,22 @@ import { createState, grantOf, issueTokens, newGrant, zeroCounters, type Emulato
  * @example
  * ```ts
  * const samsara = await startSamsaraEmulator({ autoApprove: true });
- * new SamsaraStrategy({ clientID: samsara.clientId, clientSecret: samsara.clientSecret, baseURL: samsara.url });
+ * const tokens = new TokenManager({ client: samsara }); // its clientID, clientSecret and baseURL
+ * passport.use(new SamsaraStrategy({ tokens }));
  * // ... drive the app ...
  * expect(samsara.counters.grants.authorization_code).to.equal(1);
  * await samsara.stop();
  * ```
  */
 export interface SamsaraEmulator {
-  /** `http://127.0.0.1:PORT`, no trailing slash: the base URL for the strategy and the API. */
-  readonly url: string;
+  /**
+   * `http://127.0.0.1:PORT`, no trailing slash: the base URL for the strategy and the API.
+   * With `clientID` and `clientSecret`, the handle is a client's options as it stands:
+   * `new TokenManager({ client: samsara })` or `new SamsaraStrategy({ ...samsara })`.
+   */
+  readonly baseURL: string;
   /** The first client's id. */
-  readonly clientId: string;
+  readonly clientID: string;
   /** The first client's secret. */
   readonly clientSecret: string;
   /** Live: read it after the requests of interest. */
@@ -95,8 +100,8 @@ export interface SamsaraEmulator {
  * import { startSamsaraEmulator } from 'passport-samsara/testing';
  *
  * const samsara = await startSamsaraEmulator({ autoApprove: true, accessTokenTtl: 60 });
- * process.env.SAMSARA_BASE_URL = samsara.url;
- * process.env.SAMSARA_CLIENT_ID = samsara.clientId;
+ * process.env.SAMSARA_BASE_URL = samsara.baseURL;
+ * process.env.SAMSARA_CLIENT_ID = samsara.clientID;
  * process.env.SAMSARA_CLIENT_SECRET = samsara.clientSecret;
  * // ... run the app against it, then:
  * await samsara.stop();
@@ -200,8 +205,8 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   let stopped: Promise<void> | undefined;
 
   return {
-    url: `http://${host}:${address.port}`,
-    clientId: state.firstClient.clientId,
+    baseURL: `http://${host}:${address.port}`,
+    clientID: state.firstClient.clientId,
     clientSecret: state.firstClient.clientSecret,
     counters,
     resetCounters() {

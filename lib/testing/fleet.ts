@@ -9,7 +9,7 @@
  * ```ts
  * import type { EmulatedVehicle } from 'passport-samsara/testing';
  *
- * const res = await fetch(`${samsara.url}/fleet/vehicles?limit=10`, { headers: { authorization: `Bearer ${token}` } });
+ * const res = await fetch(`${samsara.baseURL}/fleet/vehicles?limit=10`, { headers: { authorization: `Bearer ${token}` } });
  * const { data } = (await res.json()) as { data: EmulatedVehicle[] };
  * console.log(data[0].name); // "Fleet Truck #1"
  * ```

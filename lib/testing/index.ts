@@ -10,7 +10,7 @@
  *
  * const samsara = await startSamsaraEmulator({ autoApprove: true });
  * const grant = samsara.issueGrant();
- * const me = await fetch(`${samsara.url}/me`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
+ * const me = await fetch(`${samsara.baseURL}/me`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
  * console.log((await me.json()).data.name); // "Charlie's Dining Services"
  * await samsara.stop();
  * ```

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * new SamsaraStrategy({ clientID: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET, baseURL: samsara.url });
+ * new SamsaraStrategy({ clientID: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET, baseURL: samsara.baseURL });
  * ```
  */
 export const EMULATOR_CLIENT_ID = 'samsara-emulator-client';

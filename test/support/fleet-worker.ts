@@ -9,14 +9,12 @@ export interface WorkerConfig {
   redis: { host: string; port: number } | { cluster: { host: string; port: number }[] };
   prefix: string;
   keys: string;
-  emulator: { url: string; clientId: string; clientSecret: string };
+  emulator: { clientID: string; clientSecret: string; baseURL: string };
   timeout: number;
   lockTtl: number;
   waitTimeout?: number;
   /** Stop before the compare-and-set write until the parent says `resume` (a process paused at the worst moment). */
   pauseBeforeUpdate?: boolean;
-  /** Every lock is granted: a fleet that locks per process only, as Samsara's recipe does (benchmarks). */
-  unlocked?: boolean;
 }
 
 export type WorkerRequest = { id: number; cmd: 'burst'; key: string; n: number } | { cmd: 'resume' };
@@ -42,14 +40,13 @@ if (config.pauseBeforeUpdate) {
   };
 }
 
-if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
 
 const manager = new TokenManager({
   store,
   client: new OAuthClient({
-    clientID: config.emulator.clientId,
+    clientID: config.emulator.clientID,
     clientSecret: config.emulator.clientSecret,
-    baseURL: config.emulator.url,
+    baseURL: config.emulator.baseURL,
     timeout: config.timeout,
   }),
   lockTtl: config.lockTtl,

@@ -23,5 +23,5 @@ export async function seedGrant(
 
 /** The client options that point the package at an emulator. */
 export function clientOf(emulator: SamsaraEmulator): { clientID: string; clientSecret: string; baseURL: string } {
-  return { clientID: emulator.clientId, clientSecret: emulator.clientSecret, baseURL: emulator.url };
+  return { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL };
 }

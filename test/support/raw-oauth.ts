@@ -11,9 +11,9 @@ export async function postForm(
   emulator: SamsaraEmulator,
   path: '/oauth2/token' | '/oauth2/revoke',
   form: Record<string, string>,
-  authorization: string | null = basic(emulator.clientId, emulator.clientSecret),
+  authorization: string | null = basic(emulator.clientID, emulator.clientSecret),
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(emulator.url + path, {
+  const res = await fetch(emulator.baseURL + path, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
@@ -33,8 +33,8 @@ export async function postForm(
 
 /** GET /oauth2/authorize (auto-approved, or the consent page) without following redirects. */
 export async function authorize(emulator: SamsaraEmulator, params: Record<string, string>): Promise<Response> {
-  const query = new URLSearchParams({ client_id: emulator.clientId, response_type: 'code', redirect_uri: REDIRECT, ...params });
-  return fetch(`${emulator.url}/oauth2/authorize?${query}`, { redirect: 'manual' });
+  const query = new URLSearchParams({ client_id: emulator.clientID, response_type: 'code', redirect_uri: REDIRECT, ...params });
+  return fetch(`${emulator.baseURL}/oauth2/authorize?${query}`, { redirect: 'manual' });
 }
 
 /** A code through the auto-approving authorize endpoint. */
@@ -46,6 +46,6 @@ export async function codeFor(emulator: SamsaraEmulator, params: Record<string, 
 }
 
 export async function api(emulator: SamsaraEmulator, path: string, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(emulator.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const res = await fetch(emulator.baseURL + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
