@@ -5,14 +5,30 @@
  */
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
-import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, type TokenStore } from 'passport-samsara';
+import {
+  MemoryTokenStore,
+  OAuthClient,
+  RedisTokenStore,
+  TokenManager,
+  generateSealingKey,
+  type TokenStore,
+} from 'passport-samsara';
 import { summarize, table } from './stats.js';
 
 const client = new OAuthClient({ clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' });
 
-async function measure(name: string, store: TokenStore, calls: number, concurrency: number): Promise<Record<string, string | number>> {
+async function measure(
+  name: string,
+  store: TokenStore,
+  calls: number,
+  concurrency: number,
+): Promise<Record<string, string | number>> {
   const manager = new TokenManager({ store, client });
-  await manager.connect('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  await manager.connect('1001', {
+    accessToken: 'a'.repeat(43),
+    refreshToken: 'r'.repeat(43),
+    expiresAt: Date.now() + 3600_000,
+  });
   for (let i = 0; i < 500; i++) await manager.accessToken('1001'); // warm-up
   const latencies: number[] = [];
   const started = performance.now();
@@ -35,7 +51,11 @@ async function heapAfter(calls: number): Promise<string> {
   if (!gc) return 'run with --expose-gc';
   const store = new MemoryTokenStore();
   const manager = new TokenManager({ store, client });
-  await manager.connect('1001', { accessToken: 'a'.repeat(43), refreshToken: 'r'.repeat(43), expiresAt: Date.now() + 3600_000 });
+  await manager.connect('1001', {
+    accessToken: 'a'.repeat(43),
+    refreshToken: 'r'.repeat(43),
+    expiresAt: Date.now() + 3600_000,
+  });
   for (let i = 0; i < 10_000; i++) await manager.accessToken('1001');
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -48,7 +68,11 @@ async function heapAfter(calls: number): Promise<string> {
 export async function hotPath(): Promise<string> {
   const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
   await redis.connect();
-  const redisStore = new RedisTokenStore({ client: redis, keys: generateSealingKey('bench'), prefix: `bench-${process.pid}:` });
+  const redisStore = new RedisTokenStore({
+    client: redis,
+    keys: generateSealingKey('bench'),
+    prefix: `bench-${process.pid}:`,
+  });
   const rows = [
     await measure('memory', new MemoryTokenStore(), 200_000, 1),
     await measure('memory', new MemoryTokenStore(), 200_000, 100),

@@ -9,7 +9,14 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryTokenStore, OAuthClient, RedisTokenStore, TokenManager, generateSealingKey, type GrantTokens } from 'passport-samsara';
+import {
+  MemoryTokenStore,
+  OAuthClient,
+  RedisTokenStore,
+  TokenManager,
+  generateSealingKey,
+  type GrantTokens,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { summarize, table } from './stats.js';
 import { startWorker } from './worker.js';
@@ -20,7 +27,11 @@ const PER_WORKER = 100;
 
 async function seed(emulator: SamsaraEmulator, manager: TokenManager): Promise<void> {
   const grant = emulator.issueGrant('1001');
-  await manager.connect('1001', { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1_000 });
+  await manager.connect('1001', {
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    expiresAt: Date.now() - 1_000,
+  });
 }
 
 async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<string, string | number>> {
@@ -29,10 +40,18 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
   const keys = generateSealingKey('bench');
   const prefix = `bench-${randomUUID().slice(0, 8)}:`;
   const store = new RedisTokenStore({ client: redis, keys, prefix });
-  const seeder = new TokenManager({ store, client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL } });
+  const seeder = new TokenManager({
+    store,
+    client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
+  });
   const workers = await Promise.all(
     Array.from({ length: WORKERS }, () =>
-      startWorker({ prefix, keys, emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL }, unlocked }),
+      startWorker({
+        prefix,
+        keys,
+        emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
+        unlocked,
+      }),
     ),
   );
   const walls: number[] = [];
@@ -51,7 +70,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
     fleet: unlocked ? 'per-process lock (recipe)' : 'Redis lock (passport-samsara)',
     'reuse revokes the grant': revokeOnReuse ? 'yes' : 'no',
     'refresh calls / round': (emulator.counters.grants.refresh_token / ROUNDS).toFixed(1),
-    'invalid_grant': emulator.counters.invalidGrant,
+    invalid_grant: emulator.counters.invalidGrant,
     'requests failed': `${failed} / ${ROUNDS * WORKERS * PER_WORKER}`,
     'grants lost': `${grantsLost} / ${ROUNDS}`,
     'wall p50': summarize(walls).p50,
@@ -75,7 +94,11 @@ async function recipe(client: OAuthClient, creds: GrantTokens, callers: number):
       if (creds.expiresAt <= Date.now()) {
         locked = true;
         const set = await client.refresh(creds.refreshToken);
-        Object.assign(creds, { accessToken: set.accessToken, refreshToken: set.refreshToken, expiresAt: set.expiresAt });
+        Object.assign(creds, {
+          accessToken: set.accessToken,
+          refreshToken: set.refreshToken,
+          expiresAt: set.expiresAt,
+        });
         locked = false;
       }
       latencies.push(performance.now() - t);
@@ -86,33 +109,58 @@ async function recipe(client: OAuthClient, creds: GrantTokens, callers: number):
 
 async function oneProcess(): Promise<Array<Record<string, string | number>>> {
   const emulator = await startSamsaraEmulator({ latency: 50 });
-  const client = new OAuthClient({ clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL });
+  const client = new OAuthClient({
+    clientID: emulator.clientID,
+    clientSecret: emulator.clientSecret,
+    baseURL: emulator.baseURL,
+  });
   const rows: Array<Record<string, string | number>> = [];
   for (const [name, run] of [
-    ['recipe: mutex + 0.5 s busy-wait', async () => {
-      const grant = emulator.issueGrant('1001');
-      return recipe(client, { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1 }, 100);
-    }],
-    ['passport-samsara: single-flight', async () => {
-      const manager = new TokenManager({ store: new MemoryTokenStore(), client });
-      await seed(emulator, manager);
-      return Promise.all(Array.from({ length: 100 }, async () => {
-        const t = performance.now();
-        await manager.accessToken('1001');
-        return performance.now() - t;
-      }));
-    }],
+    [
+      'recipe: mutex + 0.5 s busy-wait',
+      async () => {
+        const grant = emulator.issueGrant('1001');
+        return recipe(
+          client,
+          { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1 },
+          100,
+        );
+      },
+    ],
+    [
+      'passport-samsara: single-flight',
+      async () => {
+        const manager = new TokenManager({ store: new MemoryTokenStore(), client });
+        await seed(emulator, manager);
+        return Promise.all(
+          Array.from({ length: 100 }, async () => {
+            const t = performance.now();
+            await manager.accessToken('1001');
+            return performance.now() - t;
+          }),
+        );
+      },
+    ],
   ] as const) {
     emulator.resetCounters();
     const latencies = await run();
-    rows.push({ 'one process, 100 callers': name, 'refresh calls': emulator.counters.grants.refresh_token, ...summarize(latencies) });
+    rows.push({
+      'one process, 100 callers': name,
+      'refresh calls': emulator.counters.grants.refresh_token,
+      ...summarize(latencies),
+    });
   }
   await emulator.stop();
   return rows;
 }
 
 export async function stampede(): Promise<string> {
-  const fleetRows = [await fleet(false, false), await fleet(true, false), await fleet(false, true), await fleet(true, true)];
+  const fleetRows = [
+    await fleet(false, false),
+    await fleet(true, false),
+    await fleet(false, true),
+    await fleet(true, true),
+  ];
   return [
     `### Refresh stampede: ${WORKERS} processes x ${PER_WORKER} concurrent requests, expired token, ${ROUNDS} rounds`,
     '',

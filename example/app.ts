@@ -45,7 +45,14 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
     { ...options.strategy, tokens, passReqToCallback: true },
     // Five parameters after req: passport's arity for (…, params, profile, done); this one returns
     // a promise instead of calling done.
-    async (req: Request, _accessToken: string, _refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+    async (
+      req: Request,
+      _accessToken: string,
+      _refreshToken: string,
+      params: SamsaraTokenParams,
+      profile: SamsaraProfile,
+      _done: VerifyDone,
+    ) => {
       const extra = options.verify ? await options.verify(profile, req) : {};
       // A refused organization's grant is never stored: the strategy lets it go.
       if (extra === false) return false;
@@ -106,9 +113,19 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): express.Expre
         return;
       }
       const rows = (body.data ?? [])
-        .map((v) => `<tr><td>${escapeHTML(v.id)}</td><td>${escapeHTML(v.name ?? '')}</td><td>${escapeHTML(v.vin ?? '')}</td></tr>`)
+        .map(
+          (v) =>
+            `<tr><td>${escapeHTML(v.id)}</td><td>${escapeHTML(v.name ?? '')}</td><td>${escapeHTML(v.vin ?? '')}</td></tr>`,
+        )
         .join('');
-      res.type('html').send(layout('Vehicles', `<p><a href="${req.baseUrl}/">Home</a></p><table id="vehicles"><tr><th>id</th><th>name</th><th>VIN</th></tr>${rows}</table>`));
+      res
+        .type('html')
+        .send(
+          layout(
+            'Vehicles',
+            `<p><a href="${req.baseUrl}/">Home</a></p><table id="vehicles"><tr><th>id</th><th>name</th><th>VIN</th></tr>${rows}</table>`,
+          ),
+        );
     } catch (err) {
       next(err);
     }

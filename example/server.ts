@@ -20,7 +20,9 @@ async function main(): Promise<void> {
 
   const tokens = new TokenManager({
     store: redis ? new RedisTokenStore({ client: redis }) : new MemoryTokenStore(),
-    ...(emulator ? { client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL } } : {}),
+    ...(emulator
+      ? { client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL } }
+      : {}),
   });
   const app = express();
   app.use(
@@ -41,8 +43,14 @@ async function main(): Promise<void> {
   );
   const server = app.listen(port, host, () => {
     console.log(`passport-samsara example on http://${host}:${port}/`);
-    console.log(emulator ? `Samsara: the built-in emulator at ${emulator.baseURL}` : 'Samsara: the real one (SAMSARA_CLIENT_ID is set)');
-    console.log(redis ? 'Tokens and sessions: Redis (REDIS_URL)' : 'Tokens and sessions: memory (set REDIS_URL for Redis)');
+    console.log(
+      emulator
+        ? `Samsara: the built-in emulator at ${emulator.baseURL}`
+        : 'Samsara: the real one (SAMSARA_CLIENT_ID is set)',
+    );
+    console.log(
+      redis ? 'Tokens and sessions: Redis (REDIS_URL)' : 'Tokens and sessions: memory (set REDIS_URL for Redis)',
+    );
   });
   const stop = (): void => {
     server.close();

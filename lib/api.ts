@@ -70,7 +70,13 @@ export async function callSamsara(
   init: RequestInit = {},
   options: CallSamsaraOptions = {},
 ): Promise<Response> {
-  const maxWait = numberOption('callSamsara', 'maxRateLimitWait', options.maxRateLimitWait, DEFAULT_MAX_RATE_LIMIT_WAIT, { min: 0 });
+  const maxWait = numberOption(
+    'callSamsara',
+    'maxRateLimitWait',
+    options.maxRateLimitWait,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    { min: 0 },
+  );
   const url = apiURL(tokens.client.endpoints, path);
   const caller = init.signal ?? undefined;
   caller?.throwIfAborted();
@@ -104,7 +110,13 @@ export async function callSamsara(
 }
 
 /** One request, under the caller's signal and a deadline of its own. */
-async function attempt(url: string, init: RequestInit, token: string, timeout: number, caller: AbortSignal | undefined): Promise<Response> {
+async function attempt(
+  url: string,
+  init: RequestInit,
+  token: string,
+  timeout: number,
+  caller: AbortSignal | undefined,
+): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${token}`);
   if (!headers.has('accept')) headers.set('accept', 'application/json');
@@ -155,7 +167,9 @@ function apiURL(endpoints: SamsaraEndpoints, path: string): string {
     target.password === '' &&
     (target.pathname === root || target.pathname.startsWith(`${root}/`));
   if (!inside) {
-    throw new TypeError(`This only calls Samsara's API (${endpoints.baseURL}): the URL points elsewhere, and the access token must not go there.`);
+    throw new TypeError(
+      `This only calls Samsara's API (${endpoints.baseURL}): the URL points elsewhere, and the access token must not go there.`,
+    );
   }
   return target.href;
 }

@@ -81,5 +81,7 @@ function regionBase(region: string | undefined): string {
   if (region === undefined || region === '') return REGION_BASE_URLS.us;
   const key = region.toLowerCase();
   if (key === 'us' || key === 'eu') return REGION_BASE_URLS[key];
-  throw new ConfigurationError(`Unknown Samsara region "${region}" (option region or SAMSARA_REGION): use "us" or "eu".`);
+  throw new ConfigurationError(
+    `Unknown Samsara region "${region}" (option region or SAMSARA_REGION): use "us" or "eu".`,
+  );
 }

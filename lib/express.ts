@@ -4,7 +4,6 @@ import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './er
 import { numberOption } from './options.js';
 import type { TokenManager } from './tokens/manager.js';
 
-
 /**
  * What the middleware puts on every request as `req.samsara`, bound to the signed-in organization.
  *
@@ -78,7 +77,13 @@ export interface SamsaraMiddlewareOptions {
 export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
   const keyOf = options.key ?? signedInOrg;
   // Checked here, so a bad value fails when the app starts rather than on its first 429.
-  const maxRateLimitWait = numberOption('samsara()', 'maxRateLimitWait', options.maxRateLimitWait, DEFAULT_MAX_RATE_LIMIT_WAIT, { min: 0 });
+  const maxRateLimitWait = numberOption(
+    'samsara()',
+    'maxRateLimitWait',
+    options.maxRateLimitWait,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    { min: 0 },
+  );
   return (req, _res, next) => {
     req.samsara = context(options.tokens, keyOf(req), { maxRateLimitWait });
     next();
@@ -87,7 +92,8 @@ export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
 
 function context(tokens: TokenManager, key: string | undefined, apiOptions: CallSamsaraOptions): SamsaraRequestContext {
   const signedIn = (): string => {
-    if (key === undefined) throw new ReauthorizationRequiredError('nobody is signed in to Samsara on this session', { key: '' });
+    if (key === undefined)
+      throw new ReauthorizationRequiredError('nobody is signed in to Samsara on this session', { key: '' });
     return key;
   };
   return {
@@ -136,10 +142,14 @@ export function samsaraErrorHandler(options: SamsaraErrorHandlerOptions = {}): E
     if (err instanceof RetryableError) {
       res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
     }
-    if (err instanceof ReauthorizationRequiredError) res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
+    if (err instanceof ReauthorizationRequiredError)
+      res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
     // A server-side failure's message names internals (a Redis address, Samsara's own words): the
     // client gets a fixed sentence, the app's logs get the error itself.
-    const message = err.status >= 500 ? SERVER_SIDE_MESSAGES[err.status] ?? 'Samsara is unavailable; try again later.' : err.message;
+    const message =
+      err.status >= 500
+        ? (SERVER_SIDE_MESSAGES[err.status] ?? 'Samsara is unavailable; try again later.')
+        : err.message;
     res.status(err.status).json({ error: { code: err.code, message } });
   };
 }

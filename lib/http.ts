@@ -35,7 +35,10 @@ export async function boundedFetch(
 export function networkFailure(err: unknown, timedOut: boolean, what: string, timeout: number): UpstreamError {
   return timedOut
     ? new UpstreamError(`${what} did not answer within ${timeout} ms.`, { code: 'SAMSARA_TIMEOUT', cause: err })
-    : new UpstreamError(`${what} could not be reached (${networkReason(err)}).`, { code: 'SAMSARA_UNREACHABLE', cause: err });
+    : new UpstreamError(`${what} could not be reached (${networkReason(err)}).`, {
+        code: 'SAMSARA_UNREACHABLE',
+        cause: err,
+      });
 }
 
 async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {

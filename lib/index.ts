@@ -1,9 +1,8 @@
 // The package's public face: what an app needs, nothing else. Internals (sealing, profile
 // parsing, endpoint resolution, Retry-After parsing) stay inside.
 export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
+export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy.js';
 export type {
-  SamsaraStrategyOptions,
-  SamsaraStrategyOptionsWithRequest,
   SamsaraVerify,
   SamsaraVerifyAsync,
   SamsaraVerifyCallback,
@@ -12,7 +11,7 @@ export type {
   SamsaraUser,
   SamsaraTokenParams,
   VerifyDone,
-} from './strategy.js';
+} from './verify.js';
 export { SessionStateStore } from './state-store.js';
 export type { SessionStateStoreOptions } from './state-store.js';
 export type { SamsaraProfile, SamsaraOrganization } from './profile.js';

@@ -48,7 +48,11 @@ export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
   const trusted = new Set(options.trustedOrigins ?? []);
   return (req, res, next) => {
     if (!fromOwnPage(req, trusted)) {
-      next(new CrossSiteRequestError('Disconnect only answers requests from the app\'s own pages; this one came from another origin.'));
+      next(
+        new CrossSiteRequestError(
+          "Disconnect only answers requests from the app's own pages; this one came from another origin.",
+        ),
+      );
       return;
     }
     const done = (): void => {
@@ -61,7 +65,12 @@ export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
     }
     const key = keyOf(req);
     const revoked =
-      key === undefined ? Promise.resolve(undefined) : options.tokens.revoke(key).then(() => undefined, (err: unknown) => err);
+      key === undefined
+        ? Promise.resolve(undefined)
+        : options.tokens.revoke(key).then(
+            () => undefined,
+            (err: unknown) => err,
+          );
     void revoked.then((revokeError) => {
       // The store could not even be read: the credentials are still there, so keep the session
       // (and with it the key) for a retry.
@@ -80,7 +89,8 @@ export function samsaraLogout(options: SamsaraLogoutOptions): RequestHandler {
         if (session) session.destroy(finish);
         else finish();
       };
-      if (typeof req.logout === 'function') req.logout({ keepSessionInfo: false }, (err: unknown) => (err ? finish(err) : destroy()));
+      if (typeof req.logout === 'function')
+        req.logout({ keepSessionInfo: false }, (err: unknown) => (err ? finish(err) : destroy()));
       else destroy();
     });
   };

@@ -1,5 +1,11 @@
 import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
-import { BadResponseError, ConfigurationError, RevokeFailedError, TokenRejectedError, UpstreamError } from './errors/index.js';
+import {
+  BadResponseError,
+  ConfigurationError,
+  RevokeFailedError,
+  TokenRejectedError,
+  UpstreamError,
+} from './errors/index.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
 import { numberOption } from './options.js';
 import type { GrantTokens } from './tokens/credentials.js';
@@ -108,7 +114,9 @@ export class OAuthClient {
       throw new RevokeFailedError(`Revoking the Samsara grant failed: ${(err as Error).message}`, { cause: err });
     }
     if (response.status !== 200) {
-      throw new RevokeFailedError(`Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response)}`);
+      throw new RevokeFailedError(
+        `Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response)}`,
+      );
     }
   }
 
@@ -130,7 +138,10 @@ export class OAuthClient {
     if (json.expires_in === undefined || json.expires_in === null || !(expiresIn > 0 && expiresIn <= MAX_EXPIRES_IN)) {
       throw new BadResponseError(`${what} answered 200 without an expires_in between 0 and ${MAX_EXPIRES_IN} seconds.`);
     }
-    if (json.token_type !== undefined && (typeof json.token_type !== 'string' || json.token_type.toLowerCase() !== 'bearer')) {
+    if (
+      json.token_type !== undefined &&
+      (typeof json.token_type !== 'string' || json.token_type.toLowerCase() !== 'bearer')
+    ) {
       throw new BadResponseError(`${what} issued a token whose type is not Bearer.`);
     }
     return {
@@ -197,7 +208,11 @@ function tokenValue(value: unknown, field: string, what: string): string {
 }
 
 /** An RFC 6749 §5.2 error answer, as the status our app should answer with sees it. */
-function rejection(json: Record<string, unknown>, upstreamStatus: number, purpose: 'code' | 'refresh'): TokenRejectedError {
+function rejection(
+  json: Record<string, unknown>,
+  upstreamStatus: number,
+  purpose: 'code' | 'refresh',
+): TokenRejectedError {
   const error = printable(json.error as string, 64) || 'invalid_request';
   const transient = upstreamStatus >= 500 || error === 'temporarily_unavailable';
   let status = purpose === 'code' ? 400 : 502;
@@ -206,7 +221,13 @@ function rejection(json: Record<string, unknown>, upstreamStatus: number, purpos
   if (transient) status = 502;
   const description = typeof json.error_description === 'string' ? printable(json.error_description, 200) : '';
   const message = `Samsara's token endpoint refused the request (${error}${description ? `: ${description}` : ''}).`;
-  return new TokenRejectedError(message, { oauthError: error, description: description || undefined, upstreamStatus, status, transient });
+  return new TokenRejectedError(message, {
+    oauthError: error,
+    description: description || undefined,
+    upstreamStatus,
+    status,
+    transient,
+  });
 }
 
 /** Printable ASCII only (RFC 6749 §5.2 allows no more), cut to `max`: it may reach a log line. */

@@ -97,7 +97,10 @@ export class SessionStateStore {
     }
     this.key = key;
     this.max = numberOption('SessionStateStore', 'max', options.max, 5, { min: 1, max: 100, integer: true });
-    this.maxAge = numberOption('SessionStateStore', 'maxAge', options.maxAge, 10 * 60_000, { min: 1_000, max: 86_400_000 });
+    this.maxAge = numberOption('SessionStateStore', 'maxAge', options.maxAge, 10 * 60_000, {
+      min: 1_000,
+      max: 86_400_000,
+    });
     // Read at each call, not captured, so a clock swapped after construction (fake timers) applies.
     this.now = now ?? (() => Date.now());
   }
@@ -107,9 +110,18 @@ export class SessionStateStore {
    * answers its handle. passport-oauth2 picks the call form by arity (`store.length`), so this must
    * keep exactly five declared parameters, none with a default, to receive the PKCE verifier.
    */
-  store(req: SessionRequest, verifier: string | undefined, state: unknown, _meta: unknown, callback: StoreCallback): void {
+  store(
+    req: SessionRequest,
+    verifier: string | undefined,
+    state: unknown,
+    _meta: unknown,
+    callback: StoreCallback,
+  ): void {
     const session = sessionOf(req);
-    if (!session) { callback(new Error(NO_SESSION)); return; }
+    if (!session) {
+      callback(new Error(NO_SESSION));
+      return;
+    }
     const now = this.now();
     const handle = randomBytes(HANDLE_BYTES).toString('base64url');
     const entry: PendingSignIn = { hash: digest(handle).toString('base64url'), expiresAt: now + this.maxAge };
@@ -129,7 +141,10 @@ export class SessionStateStore {
    */
   verify(req: SessionRequest, providedState: unknown, _meta: unknown, callback: VerifyCallback): void {
     const session = sessionOf(req);
-    if (!session) { callback(new Error(NO_SESSION)); return; }
+    if (!session) {
+      callback(new Error(NO_SESSION));
+      return;
+    }
     const now = this.now();
     const pending = this.read(session);
     const index = typeof providedState === 'string' ? indexOf(pending, providedState) : -1;
@@ -139,9 +154,18 @@ export class SessionStateStore {
       session,
       pending.filter((p, i) => i !== index && p.expiresAt > now),
     );
-    if (pending.length === 0) { callback(null, false, { message: UNABLE }); return; }
-    if (!found) { callback(null, false, { message: INVALID }); return; }
-    if (found.expiresAt <= now) { callback(null, false, { message: EXPIRED }); return; }
+    if (pending.length === 0) {
+      callback(null, false, { message: UNABLE });
+      return;
+    }
+    if (!found) {
+      callback(null, false, { message: INVALID });
+      return;
+    }
+    if (found.expiresAt <= now) {
+      callback(null, false, { message: EXPIRED });
+      return;
+    }
     callback(null, found.verifier ?? true, found.state);
   }
 

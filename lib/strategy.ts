@@ -6,116 +6,16 @@ import { boundedFetch } from './http.js';
 import type { TokenSet } from './oauth-client.js';
 import { toProfile, type SamsaraProfile } from './profile.js';
 import { SessionStateStore } from './state-store.js';
-import type { TokenResponse } from './tokens/credentials.js';
 import { TokenManager } from './tokens/manager.js';
-
-/**
- * The token response as passport-oauth2 hands it to a verify callback, plus `expires_at`:
- * milliseconds since the epoch, computed once when the response arrived.
- *
- * @example
- * ```ts
- * async (accessToken, refreshToken, params: SamsaraTokenParams, profile, done) => ({ orgId: profile.id, expiresAt: params.expires_at })
- * ```
- */
-export interface SamsaraTokenParams extends TokenResponse {
-  expires_in: number;
-  token_type?: string;
-  [field: string]: unknown;
-}
-
-/**
- * What the default verify puts in the session: names only, never a token.
- *
- * @example
- * ```ts
- * app.get('/', (req, res) => res.send(`Hello ${(req.user as SamsaraUser).orgName}`));
- * ```
- */
-export interface SamsaraUser {
-  orgId: string;
-  orgName: string;
-}
-
-/**
- * passport-oauth2's `done`.
- *
- * @example
- * ```ts
- * const verify = (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => done(null, { orgId: profile.id });
- * ```
- */
-export type VerifyDone = OAuth2Strategy.VerifyCallback;
-type Verified = Express.User | false;
-
-/**
- * A verify that returns the user (or a promise of it; `false` refuses):
- * `async (accessToken, refreshToken, profile) => user`.
- *
- * @example
- * ```ts
- * const verify: SamsaraVerifyAsync = async (accessToken, refreshToken, profile) => ({ orgId: profile.id });
- * ```
- */
-export type SamsaraVerifyAsync = (accessToken: string, refreshToken: string, profile: SamsaraProfile) => Verified | PromiseLike<Verified>;
-/**
- * passport's verify: calls `done` (it may also be `async` and return a promise of the user).
- *
- * @example
- * ```ts
- * const verify: SamsaraVerifyCallback = (accessToken, refreshToken, profile, done) => done(null, { orgId: profile.id });
- * ```
- */
-export type SamsaraVerifyCallback = (
-  accessToken: string,
-  refreshToken: string,
-  profile: SamsaraProfile,
-  done: VerifyDone,
-) => void | PromiseLike<Verified | void>; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- passport's verify may call done and return nothing
-/**
- * passport's verify with the token params: five parameters, so `params` comes before `profile`.
- * It may call `done` or return (a promise of) the user.
- *
- * @example
- * ```ts
- * const verify: SamsaraVerifyCallbackWithParams = async (accessToken, refreshToken, params, profile) =>
- *   ({ orgId: profile.id, expiresAt: params.expires_at });
- * ```
- */
-export type SamsaraVerifyCallbackWithParams = (
-  accessToken: string,
-  refreshToken: string,
-  params: SamsaraTokenParams,
-  profile: SamsaraProfile,
-  done: VerifyDone,
-) => void | PromiseLike<Verified | void>; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- passport's verify may call done and return nothing
-/**
- * Any verify form. As in passport-oauth2 the number of declared parameters decides the arguments:
- * 3 or fewer `(accessToken, refreshToken, profile)`, 4 `(…, profile, done)`, 5
- * `(…, params, profile, done)` (one more each with `passReqToCallback`). Every form may call
- * `done` or return (a promise of) the user; the first answer wins.
- *
- * @example
- * ```ts
- * const verify: SamsaraVerify = async (accessToken, refreshToken, profile) => ({ orgId: profile.id });
- * ```
- */
-export type SamsaraVerify = SamsaraVerifyAsync | SamsaraVerifyCallback | SamsaraVerifyCallbackWithParams;
-
-/**
- * The verify forms of {@link SamsaraVerify}, with the request first (`passReqToCallback: true`).
- *
- * @example
- * ```ts
- * const verify: SamsaraVerifyWithRequest = async (req: Request, accessToken: string, refreshToken: string, profile: SamsaraProfile) =>
- *   ({ orgId: profile.id, invitedBy: req.query.invite });
- * ```
- */
-export type SamsaraVerifyWithRequest =
-  | WithRequest<SamsaraVerifyAsync>
-  | WithRequest<SamsaraVerifyCallback>
-  | WithRequest<SamsaraVerifyCallbackWithParams>;
-type WithRequest<F extends (...args: never[]) => unknown> = (req: Request, ...rest: Parameters<F>) => ReturnType<F>;
+import {
+  adaptVerify,
+  connectGrant,
+  type AnyVerify,
+  type SamsaraVerify,
+  type SamsaraVerifyAsync,
+  type SamsaraVerifyWithRequest,
+  type WithRequest,
+} from './verify.js';
 
 /**
  * The options of {@link SamsaraStrategy}; every one may be left out.
@@ -176,9 +76,6 @@ export interface SamsaraStrategyOptionsWithRequest extends Omit<SamsaraStrategyO
   passReqToCallback: true;
 }
 
-// any: the verify forms take different parameters; passport's arity rule picks the form.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyVerify = (...args: any[]) => unknown;
 type ExchangeCode = (
   code: string,
   params: { redirect_uri?: string; code_verifier?: string },
@@ -233,7 +130,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
     maybeVerify?: SamsaraVerify | SamsaraVerifyWithRequest,
   ) {
     const verify = (typeof optionsOrVerify === 'function' ? optionsOrVerify : maybeVerify) as AnyVerify | undefined;
-    const options = (typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {}));
+    const options = typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {});
     const tokens = options.tokens ?? new TokenManager({ client: clientOptionsOf(options) });
     if (options.tokens && CLIENT_OPTIONS.some((name) => options[name] !== undefined)) {
       throw new ConfigurationError(
@@ -242,16 +139,21 @@ export class SamsaraStrategy extends OAuth2Strategy {
     }
     const oauthClient = tokens.client;
     if (!verify && options.skipUserProfile) {
-      throw new ConfigurationError('The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.');
+      throw new ConfigurationError(
+        'The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.',
+      );
     }
     if (options.pkce && options.state === false) {
-      throw new ConfigurationError('PKCE keeps its verifier with the state: pkce needs state, so it cannot be used with state: false.');
+      throw new ConfigurationError(
+        'PKCE keeps its verifier with the state: pkce needs state, so it cannot be used with state: false.',
+      );
     }
     const passReq = options.passReqToCallback === true;
     const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
     const pkce = options.pkce === true ? 'S256' : options.pkce || undefined;
     const sessionKey = options.sessionKey ?? 'oauth2:samsara';
-    const stateStore = options.state === false ? undefined : (options.store ?? new SessionStateStore({ key: sessionKey }));
+    const stateStore =
+      options.state === false ? undefined : (options.store ?? new SessionStateStore({ key: sessionKey }));
     super(
       {
         clientID: oauthClient.clientID,
@@ -276,7 +178,11 @@ export class SamsaraStrategy extends OAuth2Strategy {
     this.callbackPath = pathOf(callbackURL);
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
-    (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (code, params, callback) => {
+    (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (
+      code,
+      params,
+      callback,
+    ) => {
       oauthClient.exchangeCode(code, { redirectURI: params.redirect_uri, codeVerifier: params.code_verifier }).then(
         (set: TokenSet) => {
           // /me comes next; if it fails, nobody will keep this grant, so it is let go then.
@@ -375,83 +281,21 @@ export class SamsaraStrategy extends OAuth2Strategy {
   private isCallback(req: Request, options: Record<string, unknown>): boolean {
     // originalUrl is Express's; plain Node requests have only url.
     const path = ((req.originalUrl as string | undefined) ?? req.url).split('?')[0];
-    const callbackPath =
-      typeof options.callbackURL === 'string'
-        ? pathOf(options.callbackURL)
-        : this.callbackPath;
+    const callbackPath = typeof options.callbackURL === 'string' ? pathOf(options.callbackURL) : this.callbackPath;
     return path === callbackPath;
   }
-}
-
-/** The default verify: connect the grant in the token manager, sign in names only. */
-function connectGrant(tokens: TokenManager) {
-  return async (
-    _accessToken: string,
-    _refreshToken: string,
-    params: SamsaraTokenParams,
-    profile: SamsaraProfile,
-    _done: VerifyDone, // declared so that passport's arity rule hands over the params
-  ): Promise<SamsaraUser> => {
-    await tokens.connect(profile.id, params);
-    return { orgId: profile.id, orgName: profile.displayName };
-  };
 }
 
 /** The client options a strategy passes to the token manager it builds. */
 const CLIENT_OPTIONS = ['clientID', 'clientSecret', 'region', 'baseURL', 'timeout'] as const;
 
 function clientOptionsOf(options: SamsaraStrategyOptions | SamsaraStrategyOptionsWithRequest) {
-  return Object.fromEntries(CLIENT_OPTIONS.flatMap((name) => (options[name] === undefined ? [] : [[name, options[name]]])));
-}
-
-/**
- * passport-oauth2 picks the verify's arguments by its arity, so it gets one fixed-arity wrapper
- * that always receives the token params, and the wrapper calls the app's verify with passport's
- * arities (3 or fewer: no `done`; 4: `done`; 5: params and `done`; +1 with the request). Every form
- * may answer through `done` or by returning (a promise of) the user; the first answer wins, and
- * a promise that resolves to undefined leaves the answer to `done`. A verify that refuses (`false`)
- * or fails lets the grant go: nobody would hold it otherwise.
- */
-function adaptVerify(verify: AnyVerify, passReq: boolean, tokens: TokenManager): AnyVerify {
-  const withParams = verify.length >= 5 + (passReq ? 1 : 0);
-  const call = (head: unknown[], params: SamsaraTokenParams, profile: SamsaraProfile | undefined, done: VerifyDone): void => {
-    let settled = false;
-    const once: VerifyDone = (err, user, info) => {
-      if (settled) return;
-      settled = true;
-      if (err || !user) tokens.discard(profile?.id, params).catch(() => undefined);
-      done(err, user, info);
-    };
-    let result: unknown;
-    try {
-      result = verify(...head, ...(withParams ? [params, profile] : [profile]), once);
-    } catch (err) {
-      once(err);
-      return;
-    }
-    if (isThenable(result)) {
-      result.then(
-        (user) => {
-          if (user !== undefined) once(null, user as Verified);
-        },
-        (err: unknown) => once(err ?? new Error('The verify callback rejected without a reason.')),
-      );
-    } else if (result !== undefined) {
-      once(null, result as Verified);
-    }
-  };
-  return passReq
-    ? (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) =>
-        call([req, at, rt], params, profile, done)
-    : (at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) =>
-        call([at, rt], params, profile, done);
+  return Object.fromEntries(
+    CLIENT_OPTIONS.flatMap((name) => (options[name] === undefined ? [] : [[name, options[name]]])),
+  );
 }
 
 /** The path of an absolute or relative URL. */
 function pathOf(url: string): string {
   return new URL(url, 'http://callback.invalid').pathname;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

@@ -16,7 +16,11 @@ export class ReauthorizationRequiredError extends SamsaraError {
   readonly key: string;
 
   constructor(reason: string, options: ErrorOptions & { key: string }) {
-    super(`The Samsara organization must sign in again: ${reason}.`, { cause: options.cause, code: 'SAMSARA_REAUTHORIZE', status: 401 });
+    super(`The Samsara organization must sign in again: ${reason}.`, {
+      cause: options.cause,
+      code: 'SAMSARA_REAUTHORIZE',
+      status: 401,
+    });
     this.key = options.key;
   }
 }

@@ -13,6 +13,11 @@ import type { ErrorOptions } from './samsara-error.js';
  */
 export class RefreshUnavailableError extends RetryableError {
   constructor(message: string, options: ErrorOptions & { retryAfter?: number } = {}) {
-    super(message, { cause: options.cause, code: 'SAMSARA_REFRESH_TIMEOUT', status: 503, retryAfter: options.retryAfter ?? 1 });
+    super(message, {
+      cause: options.cause,
+      code: 'SAMSARA_REFRESH_TIMEOUT',
+      status: 503,
+      retryAfter: options.retryAfter ?? 1,
+    });
   }
 }

@@ -12,6 +12,11 @@ import type { ErrorOptions } from './samsara-error.js';
  */
 export class StoreUnavailableError extends RetryableError {
   constructor(message: string, options: ErrorOptions & { retryAfter?: number } = {}) {
-    super(message, { cause: options.cause, code: 'SAMSARA_STORE_UNAVAILABLE', status: 503, retryAfter: options.retryAfter ?? 1 });
+    super(message, {
+      cause: options.cause,
+      code: 'SAMSARA_STORE_UNAVAILABLE',
+      status: 503,
+      retryAfter: options.retryAfter ?? 1,
+    });
   }
 }

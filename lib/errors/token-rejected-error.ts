@@ -24,7 +24,13 @@ export class TokenRejectedError extends SamsaraError {
 
   constructor(
     message: string,
-    options: { oauthError: string; description?: string | undefined; upstreamStatus: number; status: number; transient: boolean },
+    options: {
+      oauthError: string;
+      description?: string | undefined;
+      upstreamStatus: number;
+      status: number;
+      transient: boolean;
+    },
   ) {
     super(message, { code: 'SAMSARA_TOKEN_REJECTED', status: options.status });
     this.oauthError = options.oauthError;

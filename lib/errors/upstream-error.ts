@@ -16,7 +16,10 @@ export class UpstreamError extends SamsaraError {
 
   constructor(
     message: string,
-    options: ErrorOptions & { code?: 'SAMSARA_UNREACHABLE' | 'SAMSARA_TIMEOUT' | 'SAMSARA_UPSTREAM'; upstreamStatus?: number } = {},
+    options: ErrorOptions & {
+      code?: 'SAMSARA_UNREACHABLE' | 'SAMSARA_TIMEOUT' | 'SAMSARA_UPSTREAM';
+      upstreamStatus?: number;
+    } = {},
   ) {
     const code = options.code ?? 'SAMSARA_UPSTREAM';
     super(message, { cause: options.cause, code, status: code === 'SAMSARA_TIMEOUT' ? 504 : 502 });

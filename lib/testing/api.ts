@@ -10,10 +10,13 @@ import { vehicles } from './vehicles.js';
 export function api(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
   const path = withoutTrailingSlashes(request.url.pathname);
   if (path !== '/me' && path !== '/fleet/vehicles') throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
-  if (request.method !== 'GET') throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
+  if (request.method !== 'GET')
+    throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
   const org = state.orgs.get(bearerGrant(state, settings, request).orgId) as EmulatorOrganization;
   if (path === '/me') {
-    return json(200, { data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) } });
+    return json(200, {
+      data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) },
+    });
   }
   return vehicles(state, request.url, org);
 }
@@ -45,7 +48,11 @@ function throttle(state: EmulatorState, settings: Settings, accessToken: string)
   if (recent.length >= settings.rateLimit) {
     state.counters.rateLimited++;
     const seconds = Math.max(0.00001, (recent[0] + 1000 - now) / 1000);
-    throw new Refusal(apiError(429, 'Rate limit exceeded: too many requests for this access token.', { 'retry-after': seconds.toFixed(5) }));
+    throw new Refusal(
+      apiError(429, 'Rate limit exceeded: too many requests for this access token.', {
+        'retry-after': seconds.toFixed(5),
+      }),
+    );
   }
   recent.push(now);
 }

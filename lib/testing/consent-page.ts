@@ -2,14 +2,27 @@ import type { EmulatorClient, EmulatorOrganization } from './options.js';
 import { escapeHTML } from './replies.js';
 
 /** The authorize parameters the consent form carries back. */
-const AUTHORIZE_PARAMS = ['client_id', 'redirect_uri', 'state', 'response_type', 'code_challenge', 'code_challenge_method'];
+const AUTHORIZE_PARAMS = [
+  'client_id',
+  'redirect_uri',
+  'state',
+  'response_type',
+  'code_challenge',
+  'code_challenge_method',
+];
 
 /** The consent page: the request rides along in hidden fields, so the POST can re-check all of it. */
-export function consentPage(params: URLSearchParams, client: EmulatorClient, organizations: EmulatorOrganization[]): string {
+export function consentPage(
+  params: URLSearchParams,
+  client: EmulatorClient,
+  organizations: EmulatorOrganization[],
+): string {
   const hidden = AUTHORIZE_PARAMS.filter((name) => params.has(name))
     .map((name) => `<input type="hidden" name="${name}" value="${escapeHTML(params.get(name) as string)}">`)
     .join('\n');
-  const choices = organizations.map((o) => `<option value="${escapeHTML(o.id)}">${escapeHTML(o.name)}</option>`).join('');
+  const choices = organizations
+    .map((o) => `<option value="${escapeHTML(o.id)}">${escapeHTML(o.name)}</option>`)
+    .join('');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Samsara emulator: authorize ${escapeHTML(client.clientId)}</title></head>
 <body>

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clearFaultQueues, emptyFaultQueues, playFault, queueFault, type EmulatorEndpoint, type EmulatorFault } from './faults.js';
+import {
+  clearFaultQueues,
+  emptyFaultQueues,
+  playFault,
+  queueFault,
+  type EmulatorEndpoint,
+  type EmulatorFault,
+} from './faults.js';
 import {
   DEFAULT_ORG,
   EMULATOR_CLIENT_ID,
@@ -14,7 +21,15 @@ import {
 import { emulatorBug, type Reply } from './replies.js';
 import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
 import { endpointOf, handle } from './router.js';
-import { createState, grantOf, issueTokens, newGrant, zeroCounters, type EmulatorCounters, type IssuedGrant } from './state.js';
+import {
+  createState,
+  grantOf,
+  issueTokens,
+  newGrant,
+  zeroCounters,
+  type EmulatorCounters,
+  type IssuedGrant,
+} from './state.js';
 
 // Written from SAMSARA.md and RFC 6749 / 7009 / 7636, never from this package's client: it plays the
 // server, so it must not share the client's bugs. Where Samsara's behaviour is not confirmed, the
@@ -58,7 +73,16 @@ export interface SamsaraEmulator {
   /** Changes settings from the next request on. Throws a RangeError on a value it cannot use, and then changes nothing. */
   configure(
     changes: Partial<
-      Pick<EmulatorOptions, 'accessTokenTtl' | 'refreshTokenReuseGrace' | 'revokeOnReuse' | 'revocation' | 'latency' | 'rateLimit' | 'autoApprove'>
+      Pick<
+        EmulatorOptions,
+        | 'accessTokenTtl'
+        | 'refreshTokenReuseGrace'
+        | 'revokeOnReuse'
+        | 'revocation'
+        | 'latency'
+        | 'rateLimit'
+        | 'autoApprove'
+      >
     >,
   ): void;
   /** A grant as if the organization (default: the first) had authorized the client (default: the first). Counts nothing. */
@@ -108,7 +132,11 @@ export interface SamsaraEmulator {
  * ```
  */
 export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promise<SamsaraEmulator> {
-  const clients = indexById(options.clients ?? [{ clientId: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET }], (c) => c.clientId, 'client');
+  const clients = indexById(
+    options.clients ?? [{ clientId: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET }],
+    (c) => c.clientId,
+    'client',
+  );
   const orgs = indexById(options.organizations ?? [DEFAULT_ORG], (o) => o.id, 'organization');
   const codeTtl = options.codeTtl ?? 600;
   if (!(codeTtl > 0)) throw new RangeError(`codeTtl must be a positive number of seconds, not ${codeTtl}.`);
@@ -120,7 +148,8 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   for (const client of clients.values()) {
     // The emulator redirects to these: one that is no URL would fail every sign-in with a 500.
     const bad = client.redirectUris?.find((uri) => !URL.canParse(uri));
-    if (bad !== undefined) throw new RangeError(`Client ${client.clientId} registers a redirect URL that is no URL: ${bad}.`);
+    if (bad !== undefined)
+      throw new RangeError(`Client ${client.clientId} registers a redirect URL that is no URL: ${bad}.`);
   }
   const settings = defaultSettings();
   const orgIds = new Set(orgs.keys());

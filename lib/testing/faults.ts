@@ -44,7 +44,8 @@ export function emptyFaultQueues(): FaultQueues {
 }
 
 export function queueFault(queues: FaultQueues, endpoint: EmulatorEndpoint, fault: EmulatorFault, times: number): void {
-  if (!Object.hasOwn(queues, endpoint)) throw new RangeError(`Unknown endpoint ${JSON.stringify(endpoint)}: use authorize, token, revoke or api.`);
+  if (!Object.hasOwn(queues, endpoint))
+    throw new RangeError(`Unknown endpoint ${JSON.stringify(endpoint)}: use authorize, token, revoke or api.`);
   for (let i = 0; i < times; i++) queues[endpoint].push(fault);
 }
 
@@ -57,10 +58,17 @@ export function clearFaultQueues(queues: FaultQueues): void {
  * nothing), `drop` (destroy the socket), or undefined (process it, after a `delay`).
  * `drop-after-grant` acts after processing, in the pipeline.
  */
-export async function playFault(fault: EmulatorFault, pause: (ms: number) => Promise<void>): Promise<Reply | 'hang' | 'drop' | undefined> {
+export async function playFault(
+  fault: EmulatorFault,
+  pause: (ms: number) => Promise<void>,
+): Promise<Reply | 'hang' | 'drop' | undefined> {
   switch (fault.type) {
     case 'status':
-      return { status: fault.status, headers: { 'content-type': fault.contentType ?? 'text/plain', ...fault.headers }, body: fault.body ?? '' };
+      return {
+        status: fault.status,
+        headers: { 'content-type': fault.contentType ?? 'text/plain', ...fault.headers },
+        body: fault.body ?? '',
+      };
     case 'hang':
     case 'drop':
       return fault.type;

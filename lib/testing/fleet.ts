@@ -94,7 +94,8 @@ export function vehiclesOf(orgId: string, count: number): EmulatedVehicle[] {
     });
     if (i % 7 === 0) vehicle.esn = String(4_412_000_000 + i);
     if (i % 3 === 0) vehicle.tags = [pick(TAGS)];
-    if (i % 4 === 1) vehicle.staticAssignedDriver = { id: String(52_000 + (i % DRIVERS.length)), name: DRIVERS[i % DRIVERS.length] };
+    if (i % 4 === 1)
+      vehicle.staticAssignedDriver = { id: String(52_000 + (i % DRIVERS.length)), name: DRIVERS[i % DRIVERS.length] };
     if (i % 5 === 2) vehicle.externalIds = { maintenanceId: `MX-${10_000 + i}` };
     if (i % 11 === 3) vehicle.notes = 'Liftgate serviced; check tire pressure weekly.';
     return vehicle;

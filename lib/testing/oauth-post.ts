@@ -26,10 +26,19 @@ function authenticate(state: EmulatorState, request: EmulatorRequest): EmulatorC
   const credentials = basicCredentials(request.headers.authorization);
   const client = credentials && state.clients.get(credentials.id);
   if (!credentials || !client || client.clientSecret !== credentials.secret) {
-    throw new Refusal(oauthError(401, 'invalid_client', 'Client authentication failed: send the client id and secret with HTTP Basic.', BASIC_CHALLENGE));
+    throw new Refusal(
+      oauthError(
+        401,
+        'invalid_client',
+        'Client authentication failed: send the client id and secret with HTTP Basic.',
+        BASIC_CHALLENGE,
+      ),
+    );
   }
   if (form.has('client_secret') || (form.has('client_id') && form.get('client_id') !== client.clientId)) {
-    throw new Refusal(oauthError(400, 'invalid_request', 'The request uses more than one client authentication method.'));
+    throw new Refusal(
+      oauthError(400, 'invalid_request', 'The request uses more than one client authentication method.'),
+    );
   }
   return client;
 }

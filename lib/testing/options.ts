@@ -129,7 +129,15 @@ export interface EmulatorOptions {
 }
 
 /** The options {@link SamsaraEmulator.configure} can change while the emulator runs. */
-export const SETTING_NAMES = ['accessTokenTtl', 'refreshTokenReuseGrace', 'revokeOnReuse', 'revocation', 'latency', 'rateLimit', 'autoApprove'] as const;
+export const SETTING_NAMES = [
+  'accessTokenTtl',
+  'refreshTokenReuseGrace',
+  'revokeOnReuse',
+  'revocation',
+  'latency',
+  'rateLimit',
+  'autoApprove',
+] as const;
 
 /** The live settings every handler reads; {@link SamsaraEmulator.configure} changes them in place. */
 export type Settings = Required<Pick<EmulatorOptions, (typeof SETTING_NAMES)[number]>>;

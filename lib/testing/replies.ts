@@ -22,11 +22,20 @@ export class Refusal extends Error {
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /** RFC 6749 §5.2, never cached. */
-export function oauthError(status: number, error: string, description: string, headers: Record<string, string> = {}): Reply {
+export function oauthError(
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): Reply {
   return { ...json(status, { error, error_description: description }, { ...NO_STORE, ...headers }), oauthError: error };
 }
 

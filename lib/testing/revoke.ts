@@ -25,7 +25,8 @@ export function revoke(state: EmulatorState, settings: Settings, request: Emulat
 
 function stillValid(state: EmulatorState, settings: Settings, token: string): boolean {
   const refresh = state.refreshTokens.get(token);
-  if (refresh) return refresh.rotatedAt === undefined || state.clock() - refresh.rotatedAt < settings.refreshTokenReuseGrace;
+  if (refresh)
+    return refresh.rotatedAt === undefined || state.clock() - refresh.rotatedAt < settings.refreshTokenReuseGrace;
   const access = state.accessTokens.get(token);
   return access !== undefined && state.clock() < access.expiresAt;
 }

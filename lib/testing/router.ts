@@ -17,7 +17,10 @@ export function endpointOf(pathname: string): EmulatorEndpoint | undefined {
   return undefined;
 }
 
-const HANDLERS: Record<EmulatorEndpoint, (state: EmulatorState, settings: Settings, request: EmulatorRequest) => Reply> = {
+const HANDLERS: Record<
+  EmulatorEndpoint,
+  (state: EmulatorState, settings: Settings, request: EmulatorRequest) => Reply
+> = {
   authorize,
   token,
   revoke,

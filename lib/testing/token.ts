@@ -32,9 +32,15 @@ function tokenReply(state: EmulatorState, issued: IssuedGrant): Reply {
   );
 }
 
-function exchangeCode(state: EmulatorState, settings: Settings, client: EmulatorClient, form: URLSearchParams): IssuedGrant {
+function exchangeCode(
+  state: EmulatorState,
+  settings: Settings,
+  client: EmulatorClient,
+  form: URLSearchParams,
+): IssuedGrant {
   const record = state.codes.get(required(form, 'code'));
-  if (!record || record.clientId !== client.clientId) throw invalidGrant('The authorization code is unknown or was issued to another client.');
+  if (!record || record.clientId !== client.clientId)
+    throw invalidGrant('The authorization code is unknown or was issued to another client.');
   if (record.grant) {
     // RFC 6749 §4.1.2: a replayed code may have been stolen, so what it produced is revoked too.
     record.grant.revoked = true;
@@ -67,6 +73,7 @@ function refresh(state: EmulatorState, settings: Settings, client: EmulatorClien
 
 function verifierMatches(record: CodeRecord, verifier: string | null): boolean {
   if (verifier === null || !PKCE_VALUE.test(verifier)) return false;
-  const derived = record.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+  const derived =
+    record.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
   return derived === record.challenge;
 }

@@ -12,7 +12,8 @@ const MAX_PAGE = 512;
 export function vehicles(state: EmulatorState, url: URL, org: EmulatorOrganization): Reply {
   const limitParam = url.searchParams.get('limit');
   const limit = limitParam === null ? MAX_PAGE : /^\d+$/.test(limitParam) ? Number(limitParam) : NaN;
-  if (!(limit >= 1 && limit <= MAX_PAGE)) throw new Refusal(apiError(400, `limit must be a whole number from 1 to ${MAX_PAGE}.`));
+  if (!(limit >= 1 && limit <= MAX_PAGE))
+    throw new Refusal(apiError(400, `limit must be a whole number from 1 to ${MAX_PAGE}.`));
   let fleet = state.fleets.get(org.id);
   if (!fleet) {
     fleet = vehiclesOf(org.id, org.vehicleCount ?? 1200);
@@ -23,7 +24,10 @@ export function vehicles(state: EmulatorState, url: URL, org: EmulatorOrganizati
   if (offset === undefined) throw new Refusal(apiError(400, 'after is not a cursor this endpoint handed out.'));
   const end = Math.min(offset + limit, fleet.length);
   const hasNextPage = end < fleet.length;
-  return json(200, { data: fleet.slice(offset, end), pagination: { endCursor: hasNextPage ? cursorFor(state.cursorKey, org.id, end) : '', hasNextPage } });
+  return json(200, {
+    data: fleet.slice(offset, end),
+    pagination: { endCursor: hasNextPage ? cursorFor(state.cursorKey, org.id, end) : '', hasNextPage },
+  });
 }
 
 // A cursor is the offset and a MAC over organization and offset, so only cursors this instance

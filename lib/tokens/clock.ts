@@ -23,7 +23,10 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
-      if (signal?.aborted) { resolve(); return; }
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
       function done(): void {

@@ -56,7 +56,10 @@ export class GrantKeeper {
    * if this process holds newer ones than the store, and the retired ones), then forgets exactly
    * those it revoked. Returns the first revoke failure, if any; the grants it concerns stay kept.
    */
-  async disconnect(key: string, newest: NewCredentials | undefined): Promise<{ revoked: string[]; failure: Error | undefined }> {
+  async disconnect(
+    key: string,
+    newest: NewCredentials | undefined,
+  ): Promise<{ revoked: string[]; failure: Error | undefined }> {
     const { store, client } = this.settings;
     const current = await guarded('read', () => store.get(key));
     const grants: NewCredentials[] = current ? [newest?.grantId === current.grantId ? newest : current] : [];

@@ -124,11 +124,17 @@ export class TokenManager {
     this.waitTimeout = option('waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
     this.retries = option('retries', options.retries, 2, { min: 0, max: 10, integer: true });
     this.retryDelay = option('retryDelay', options.retryDelay, 200);
-    this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, { min: 1, max: 100, integer: true });
+    this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, {
+      min: 1,
+      max: 100,
+      integer: true,
+    });
     this.revocation = options.revocation ?? 'organization';
     // Checked at run time too: a JavaScript caller's option is whatever it wrote.
     if (!(REVOCATION_SCOPES as readonly string[]).includes(this.revocation)) {
-      throw new ConfigurationError(`TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`);
+      throw new ConfigurationError(
+        `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`,
+      );
     }
     if (this.lockTtl < this.client.timeout + 1_000) {
       throw new ConfigurationError(

@@ -129,10 +129,15 @@ export interface ScriptedClient {
     grantId: string,
     maxRetired: number,
   ): Promise<number | null>;
-  samsaraTokenRetire(credKey: string, grantId: string, sealed: string, maxRetired: number, onlyIfKept: string): Promise<number>;
+  samsaraTokenRetire(
+    credKey: string,
+    grantId: string,
+    sealed: string,
+    maxRetired: number,
+    onlyIfKept: string,
+  ): Promise<number>;
   samsaraTokenForget(credKey: string, ttl: number, channel: string, ...grantIds: string[]): Promise<number>;
   samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
 }
-

@@ -3,6 +3,7 @@ import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import { RedisChannels } from './redis-channels.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
 import type { LockHandle, TokenStore } from './store.js';
@@ -64,13 +65,7 @@ export interface RedisTokenStoreOptions {
   pollInterval?: number;
 }
 
-interface Subscription {
-  listeners: Set<() => void>;
-  subscribed: Promise<unknown>;
-}
-
 const DAY = 24 * 60 * 60 * 1000;
-const noop = (): void => {};
 
 /**
  * The token store for a fleet: credentials in Redis, sealed with AES-256-GCM, written with a
@@ -98,8 +93,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #timeout: number;
   readonly #tombstoneTtl: number;
   readonly #pollInterval: number;
-  readonly #subscriptions = new Map<string, Subscription>();
-  #subscriber: RedisSubscriberLike | undefined;
+  readonly #channels: RedisChannels;
   #closed = false;
 
   constructor(options: RedisTokenStoreOptions) {
@@ -107,7 +101,7 @@ export class RedisTokenStore implements TokenStore {
     this.#prefix = options.prefix ?? 'samsara:';
     if (/[{}]/.test(this.#prefix)) {
       throw new ConfigurationError(
-        'The RedisTokenStore prefix must not contain { or }: the store adds its own hash tag so that an organization\'s keys share one Cluster slot.',
+        "The RedisTokenStore prefix must not contain { or }: the store adds its own hash tag so that an organization's keys share one Cluster slot.",
       );
     }
     this.#timeout = numberOption('RedisTokenStore', 'timeout', options.timeout, 2000);
@@ -116,6 +110,7 @@ export class RedisTokenStore implements TokenStore {
     this.#client = options.client;
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
     this.#commands = this.#client as unknown as ScriptedClient;
+    this.#channels = new RedisChannels(this.#client, (what, command) => this.#call(what, command));
   }
 
   async get(key: string): Promise<Credentials | null> {
@@ -138,7 +133,7 @@ export class RedisTokenStore implements TokenStore {
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     const stored = await this.#write(key, creds, null, maxRetired);
     // Without an expected version the write script always writes; a null is a broken Redis.
-    if (!stored) throw new StoreUnavailableError('The token store (Redis) did not take a sign-in\'s write.');
+    if (!stored) throw new StoreUnavailableError("The token store (Redis) did not take a sign-in's write.");
     return stored;
   }
 
@@ -174,7 +169,9 @@ export class RedisTokenStore implements TokenStore {
     const credKey = this.#credKey(key);
     const lockKey = `${credKey}:lock`;
     const token = randomBytes(16).toString('base64url');
-    const taken = await this.#call('lock', () => this.#commands.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    const taken = await this.#call('lock', () =>
+      this.#commands.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
     if (taken !== 'OK') return null;
     return {
       release: async () => {
@@ -191,7 +188,7 @@ export class RedisTokenStore implements TokenStore {
     let done = false;
     const deadlineTimer = setTimeout(stop, deadline - Date.now());
     // Any message on the channel is a write or an unlock: either ends the wait.
-    const subscription = this.#closed ? undefined : this.#listen(`${credKey}:done`, stop);
+    const subscription = this.#closed ? undefined : this.#channels.listen(`${credKey}:done`, stop);
     const settle = async (): Promise<void> => {
       await subscription?.subscribed;
       while (!done) {
@@ -220,10 +217,7 @@ export class RedisTokenStore implements TokenStore {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const { listeners } of this.#subscriptions.values()) for (const listener of listeners) listener();
-    this.#subscriptions.clear();
-    this.#subscriber?.disconnect();
-    this.#subscriber = undefined;
+    this.#channels.close();
   }
 
   #credKey(key: string): string {
@@ -266,50 +260,17 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  /** Subscribes the channel once however many waiters share it, and unsubscribes after the last. */
-  #listen(channel: string, listener: () => void): { subscribed: Promise<unknown>; unlisten(): void } {
-    let subscription = this.#subscriptions.get(channel);
-    if (!subscription) {
-      const subscriber = this.#connectSubscriber();
-      subscription = { listeners: new Set(), subscribed: this.#call('subscribe', () => subscriber.subscribe(channel)) };
-      this.#subscriptions.set(channel, subscription);
-    }
-    const current = subscription;
-    current.listeners.add(listener);
-    return {
-      subscribed: current.subscribed,
-      unlisten: () => {
-        current.listeners.delete(listener);
-        if (current.listeners.size > 0 || this.#subscriptions.get(channel) !== current) return;
-        this.#subscriptions.delete(channel);
-        // A failed unsubscribe is moot: the subscription dies with its connection at close().
-        this.#subscriber?.unsubscribe(channel).catch(noop);
-      },
-    };
-  }
-
-  #connectSubscriber(): RedisSubscriberLike {
-    if (this.#subscriber) return this.#subscriber;
-    // Queue while connecting even if the caller's client fails fast: this connection is new.
-    const client = this.#client as unknown as { duplicate(...args: unknown[]): RedisSubscriberLike };
-    const subscriber = this.#client.isCluster
-      ? client.duplicate([], { enableOfflineQueue: true })
-      : client.duplicate({ enableOfflineQueue: true });
-    // Its failures surface as timeouts of the waits; unhandled, ioredis would print each one.
-    subscriber.on('error', noop);
-    subscriber.on('message', (channel: string) => {
-      for (const listener of this.#subscriptions.get(channel)?.listeners ?? []) listener();
-    });
-    this.#subscriber = subscriber;
-    return subscriber;
-  }
-
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
   async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailableError(`The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`)),
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`,
+            ),
+          ),
         this.#timeout,
       );
     });

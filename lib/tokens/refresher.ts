@@ -163,7 +163,9 @@ export class Refresher {
     const { client, clock, lockTtl, retries, retryDelay } = this.settings;
     for (let attempt = 0; ; attempt++) {
       if (lockedAt + lockTtl - clock.now() < client.timeout + LOCK_MARGIN) {
-        throw new RefreshUnavailableError('The refresh lock would expire before a token request could finish; not sending one.');
+        throw new RefreshUnavailableError(
+          'The refresh lock would expire before a token request could finish; not sending one.',
+        );
       }
       try {
         return await client.refresh(refreshToken);
@@ -234,7 +236,9 @@ export class Refresher {
 function refreshFailure(err: unknown): Error {
   if (err instanceof RefreshUnavailableError) return err;
   if (isTransient(err)) {
-    return new RefreshUnavailableError(`Refreshing the Samsara access token failed: ${(err as Error).message}`, { cause: err });
+    return new RefreshUnavailableError(`Refreshing the Samsara access token failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return err as Error;
 }

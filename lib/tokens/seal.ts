@@ -125,11 +125,15 @@ export function open(keyring: readonly SealingKey[], sealed: string, aad: string
   const [version, kid = '', ...encoded] = parts;
   const [iv, ciphertext, tag] = encoded.map(decodeCanonical);
   if (parts.length !== 5 || version !== 'v1' || !KEY_ID.test(kid) || !iv || !ciphertext || !tag) {
-    throw new SealError('The stored value is not sealed in the v1 format (v1.<kid>.<iv>.<ciphertext>.<tag>): it is corrupt or was written by something else.');
+    throw new SealError(
+      'The stored value is not sealed in the v1 format (v1.<kid>.<iv>.<ciphertext>.<tag>): it is corrupt or was written by something else.',
+    );
   }
   const key = keyring.find((candidate) => candidate.id === kid);
   if (!key) {
-    throw new SealError(`The stored value is sealed with key "${kid}", which is not in the keyring: put that key back in SAMSARA_SEALING_KEYS, after the newer ones.`);
+    throw new SealError(
+      `The stored value is sealed with key "${kid}", which is not in the keyring: put that key back in SAMSARA_SEALING_KEYS, after the newer ones.`,
+    );
   }
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
     throw new SealError(`The stored value sealed with key "${kid}" is truncated or corrupt.`);
