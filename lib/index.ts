@@ -21,7 +21,7 @@ export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/store.js';
-export type { TokenStore, LockHandle } from './tokens/store.js';
+export type { TokenStore, LockHandle, OrganizationStatus } from './tokens/store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
 export { generateSealingKey } from './tokens/seal.js';
