@@ -28,6 +28,19 @@ export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export type { RegionClients, Issuer } from './tokens/clients.js';
+export { samsaraErrorOf } from './sdk.js';
+export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
+export { SAMSARA_CHANNELS } from './events.js';
+export type {
+  SamsaraEvent,
+  RefreshEvent,
+  LockWaitEvent,
+  RevokeEvent,
+  ReauthorizeEvent,
+  StoreFailureEvent,
+  RateLimitEvent,
+} from './events.js';
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
