@@ -109,7 +109,7 @@ export class Refresher {
       const about = flightOf(key, current);
       flight = this.#refresh(about, current, rejected)
         .catch((err: unknown) => {
-          said(about, 'failed', codeOf(err));
+          said(about, 'failed', undefined, codeOf(err));
           reportReauthorization(err, about.startedAt, about.region);
           throw err;
         })
