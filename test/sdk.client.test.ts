@@ -37,7 +37,7 @@ describe('the official SDK (@samsarahq/samsara) on tokens.forOrg, against the em
   });
   afterEach(() => emulator.stop());
 
-  it('reads the organization with a fresh token, at the organization\'s base URL', async () => {
+  it("reads the organization with a fresh token, at the organization's base URL", async () => {
     await seedGrant(emulator, store, '1001', 3600_000);
     const client = new SamsaraClient(tokens.forOrg('1001'));
     const info = await client.organizationInfo.getOrganizationInfo();
@@ -76,7 +76,9 @@ describe('the official SDK (@samsarahq/samsara) on tokens.forOrg, against the em
     it(`25 concurrent SDK calls after the token expired ${where}: one refresh, no invalid_grant`, async () => {
       await expire();
       const client = new SamsaraClient(tokens.forOrg('1001'));
-      const results = await Promise.all(Array.from({ length: 25 }, () => client.organizationInfo.getOrganizationInfo()));
+      const results = await Promise.all(
+        Array.from({ length: 25 }, () => client.organizationInfo.getOrganizationInfo()),
+      );
       expect(results.map((r) => r.data!.id)).to.deep.equal(Array(25).fill('1001'));
       expect(emulator.counters.grants.refresh_token).to.equal(1);
       expect(emulator.counters.invalidGrant).to.equal(0);
@@ -150,7 +152,7 @@ describe('the official SDK (@samsarahq/samsara) on tokens.forOrg, against the em
     }
   });
 
-  it('past maxRateLimitWait, answers the 429 with Retry-After rounded up, so that the SDK\'s parseInt never retries early', async () => {
+  it("past maxRateLimitWait, answers the 429 with Retry-After rounded up, so that the SDK's parseInt never retries early", async () => {
     await seedGrant(emulator, store, '1001', 3600_000);
     emulator.injectFault('api', { type: 'status', status: 429, headers: { 'retry-after': '0.40235' } });
     const { fetch, baseUrl } = tokens.forOrg('1001', { maxRateLimitWait: 0 });
@@ -190,7 +192,9 @@ describe('the official SDK (@samsarahq/samsara) on tokens.forOrg, against the em
     process.env.SAMSARA_API_KEY = emulator.issueGrant('1001').accessToken;
     try {
       const client = new SamsaraClient(tokens.forOrg('1001'));
-      expect(await thrown(client.organizationInfo.getOrganizationInfo())).to.be.instanceOf(ReauthorizationRequiredError);
+      expect(await thrown(client.organizationInfo.getOrganizationInfo())).to.be.instanceOf(
+        ReauthorizationRequiredError,
+      );
       expect(emulator.counters.apiCalls).to.equal(0);
     } finally {
       delete process.env.SAMSARA_API_KEY;
