@@ -1,4 +1,5 @@
 import {
+  DEFAULT_MAX_RATE_LIMIT_WAIT,
   sendToSamsara,
   type ApiAttempt,
   type ApiClient,
@@ -7,6 +8,7 @@ import {
   type SamsaraApiTokens,
 } from './api.js';
 import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
+import { numberOption } from './options.js';
 
 // The plug-in for Samsara's official SDK (@samsarahq/samsara), which this package does not depend
 // on: the options `new SamsaraClient(...)` takes, made of this package's parts. The SDK calls the
@@ -60,6 +62,14 @@ export function samsaraClientOptions(
   key: string,
   options: ForOrgOptions = {},
 ): SamsaraClientOptions {
+  // Checked now: inside the fetch, a bad option would become a 500 that the SDK retries.
+  const maxRateLimitWait = numberOption(
+    'forOrg',
+    'maxRateLimitWait',
+    options.maxRateLimitWait,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    { min: 0 },
+  );
   // The organization's client (its region), as the last token read found it. The SDK asks for the
   // token before the base URL and the fetch of each request, so one read serves all three.
   let client: ApiClient | undefined;
@@ -84,7 +94,7 @@ export function samsaraClientOptions(
         token: () => (supplied !== undefined && client ? Promise.resolve({ accessToken: supplied, client }) : read()),
         refreshed: (rejected) => read(rejected),
       };
-      return answer(grant, input instanceof Request ? input.url : input, { ...init, headers }, options);
+      return answer(grant, input instanceof Request ? input.url : input, { ...init, headers }, { maxRateLimitWait });
     },
   };
 }

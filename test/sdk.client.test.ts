@@ -2,6 +2,7 @@ import { Samsara, SamsaraClient, SamsaraError as SdkError } from '@samsarahq/sam
 import { expect } from 'chai';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
+  ConfigurationError,
   MemoryTokenStore,
   OAuthClient,
   ReauthorizationRequiredError,
@@ -185,6 +186,14 @@ describe('the official SDK (@samsarahq/samsara) on tokens.forOrg, against the em
       expect(other.counters.apiCalls + emulator.counters.apiCalls).to.equal(0);
     } finally {
       await other.stop();
+    }
+  });
+
+  it('refuses a bad maxRateLimitWait when the options are made, not at the first request', () => {
+    for (const bad of [-1, NaN, Infinity]) {
+      expect(() => tokens.forOrg('1001', { maxRateLimitWait: bad }), String(bad))
+        .to.throw(ConfigurationError, /maxRateLimitWait/)
+        .with.property('code', 'SAMSARA_CONFIG');
     }
   });
 
