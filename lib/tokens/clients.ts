@@ -17,7 +17,15 @@ import { OAuthClient, type OAuthClientOptions } from '../oauth-client.js';
  */
 export type RegionClients = Partial<Record<SamsaraRegion, OAuthClient | OAuthClientOptions>>;
 
-/** Which app issued a grant: what routing reads of its credentials. */
+/**
+ * Which app issued a grant: what routing reads of its credentials (a `Credentials` is one).
+ *
+ * @example
+ * ```ts
+ * const creds = await tokens.credentials(orgId);
+ * const { endpoints } = tokens.clientFor(creds satisfies Issuer); // the organization's region's URLs
+ * ```
+ */
 export interface Issuer {
   region?: SamsaraRegion | undefined;
   clientID?: string | undefined;
