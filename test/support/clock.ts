@@ -102,9 +102,9 @@ export function fakeTimersPromises(clock: FakeClock): { restore(): void } {
  * Resolves once `check` holds, polled on real time: a condition, never a duration. Throws after
  * a few seconds, naming `what`, rather than leaving a stuck test to mocha's timeout.
  */
-export async function until(check: () => boolean, what = 'the condition'): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what = 'the condition'): Promise<void> {
   const deadline = performance.now() + STUCK_MS;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`Still waiting for ${what} after ${STUCK_MS} ms.`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
