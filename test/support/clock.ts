@@ -32,7 +32,7 @@ export function fakeClock(start = Date.now()): FakeClock {
   const fake = createClock(start);
   const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
+      if (signal?.aborted) { resolve(); return; }
       const timer = fake.setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
       function done(): void {
@@ -44,7 +44,7 @@ export function fakeClock(start = Date.now()): FakeClock {
   const promisesSetTimeout = (<T>(ms?: number, value?: T, options: { signal?: AbortSignal } = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const { signal } = options;
-      if (signal?.aborted) return reject(signal.reason);
+      if (signal?.aborted) { reject(signal.reason); return; }
       const timer = fake.setTimeout(() => {
         signal?.removeEventListener('abort', abort);
         resolve(value as T);
