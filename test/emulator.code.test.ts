@@ -21,7 +21,12 @@ describe('Samsara emulator: exchanging authorization codes', () => {
   afterEach(() => emulator.stop());
 
   const exchange = (form: Record<string, string>, authorization?: string) =>
-    postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form }, authorization);
+    postForm(
+      emulator,
+      '/oauth2/token',
+      { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form },
+      authorization,
+    );
 
   it('answers a token response that is never cached, with distinct random tokens', async () => {
     const res = await exchange({ code: await codeFor(emulator) });
@@ -55,17 +60,31 @@ describe('Samsara emulator: exchanging authorization codes', () => {
 
   it('binds a code to the redirect_uri of its authorize request', async () => {
     const code = await codeFor(emulator);
-    expect((await exchange({ code, redirect_uri: 'http://127.0.0.1:9/elsewhere' })).body.error).to.equal('invalid_grant');
-    expect((await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code })).body.error).to.equal('invalid_grant');
+    expect((await exchange({ code, redirect_uri: 'http://127.0.0.1:9/elsewhere' })).body.error).to.equal(
+      'invalid_grant',
+    );
+    expect((await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code })).body.error).to.equal(
+      'invalid_grant',
+    );
     expect((await exchange({ code })).status, 'the right redirect_uri still works').to.equal(200);
   });
 
   it('does not ask for a redirect_uri the authorize request did not carry', async () => {
-    const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }], autoApprove: true });
+    const strict = await startSamsaraEmulator({
+      clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }],
+      autoApprove: true,
+    });
     try {
-      const res = await fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code&state=x`, { redirect: 'manual' });
+      const res = await fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code&state=x`, {
+        redirect: 'manual',
+      });
       const code = new URL(res.headers.get('location') as string).searchParams.get('code') as string;
-      const tokens = await postForm(strict, '/oauth2/token', { grant_type: 'authorization_code', code }, basic('c', 's'));
+      const tokens = await postForm(
+        strict,
+        '/oauth2/token',
+        { grant_type: 'authorization_code', code },
+        basic('c', 's'),
+      );
       expect(tokens.status).to.equal(200);
     } finally {
       await strict.stop();
@@ -97,7 +116,10 @@ describe('Samsara emulator: exchanging authorization codes', () => {
 
     it('checks an S256 verifier', async () => {
       const challenge = { code_challenge: s256, code_challenge_method: 'S256' };
-      const wrong = await exchange({ code: await codeFor(emulator, challenge), code_verifier: `${verifier.slice(0, -1)}Y` });
+      const wrong = await exchange({
+        code: await codeFor(emulator, challenge),
+        code_verifier: `${verifier.slice(0, -1)}Y`,
+      });
       expect(wrong.body.error).to.equal('invalid_grant');
       const missing = await exchange({ code: await codeFor(emulator, challenge) });
       expect(missing.body.error).to.equal('invalid_grant');
@@ -108,9 +130,15 @@ describe('Samsara emulator: exchanging authorization codes', () => {
     });
 
     it('checks a plain verifier, the default method', async () => {
-      const right = await exchange({ code: await codeFor(emulator, { code_challenge: verifier }), code_verifier: verifier });
+      const right = await exchange({
+        code: await codeFor(emulator, { code_challenge: verifier }),
+        code_verifier: verifier,
+      });
       expect(right.status).to.equal(200);
-      const wrong = await exchange({ code: await codeFor(emulator, { code_challenge: verifier }), code_verifier: s256 });
+      const wrong = await exchange({
+        code: await codeFor(emulator, { code_challenge: verifier }),
+        code_verifier: s256,
+      });
       expect(wrong.body.error).to.equal('invalid_grant');
     });
 
