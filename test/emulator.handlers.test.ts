@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { playFault } from '../lib/testing/faults.js';
-import { defaultSettings, indexById, type Settings } from '../lib/testing/options.js';
+import { indexById } from '../lib/testing/directory.js';
+import { defaultSettings, type Settings } from '../lib/testing/options.js';
 import type { EmulatorRequest } from '../lib/testing/request.js';
 import { handle } from '../lib/testing/router.js';
 import { createState, issueTokens, newGrant, type EmulatorState } from '../lib/testing/state.js';

@@ -154,16 +154,6 @@ export function defaultSettings(): Settings {
   };
 }
 
-export const DEFAULT_ORG: EmulatorOrganization = {
-  id: '1001',
-  name: "Charlie's Dining Services",
-  carrierSettings: {
-    carrierName: "Charlie's Dining Services",
-    dotNumber: 98231,
-    mainOfficeAddress: '1990 Alameda St, San Francisco, CA 94103',
-  },
-};
-
 /** Checks every change first, then applies them all: a RangeError leaves the settings untouched. */
 export function applySettings(settings: Settings, changes: Partial<Settings>, orgIds: ReadonlySet<string>): void {
   const checks: Array<[keyof Settings, (v: number) => boolean, string]> = [
@@ -188,15 +178,4 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
   for (const name of SETTING_NAMES) {
     if (changes[name] !== undefined) Object.assign(settings, { [name]: changes[name] });
   }
-}
-
-/** The clients or organizations by id; at least one, no id twice. */
-export function indexById<T>(items: T[], idOf: (item: T) => string, what: string): Map<string, T> {
-  if (items.length === 0) throw new RangeError(`The emulator needs at least one ${what}.`);
-  const map = new Map<string, T>();
-  for (const item of items) {
-    if (map.has(idOf(item))) throw new RangeError(`Two of the emulator's ${what}s have the id ${idOf(item)}.`);
-    map.set(idOf(item), item);
-  }
-  return map;
 }
