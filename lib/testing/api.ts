@@ -2,23 +2,32 @@ import type { EmulatorOrganization, Settings } from './options.js';
 import { Refusal, apiError, json, type Reply } from './replies.js';
 import type { EmulatorRequest } from './request.js';
 import type { EmulatorState, Grant } from './state.js';
-import { vehicles } from './vehicles.js';
+import { vehicle, vehicles } from './vehicles.js';
 
-// GET /me and /fleet/*: Bearer tokens, Samsara's error shape ({message, requestId}) and its
-// per-token rate limit.
+// GET /me, GET /fleet/vehicles and GET /fleet/vehicles/{id}: Bearer tokens, Samsara's error shape
+// ({message, requestId}) and its per-token rate limit.
 
 export function api(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
   const path = withoutTrailingSlashes(request.url.pathname);
-  if (path !== '/me' && path !== '/fleet/vehicles') throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
+  const route = routeOf(path);
+  if (!route) throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
   if (request.method !== 'GET')
     throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
   const org = state.orgs.get(bearerGrant(state, settings, request).orgId) as EmulatorOrganization;
-  if (path === '/me') {
-    return json(200, {
-      data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) },
-    });
-  }
-  return vehicles(state, request.url, org);
+  if (route.name === 'vehicles') return vehicles(state, request.url, org);
+  if (route.name === 'vehicle') return vehicle(state, route.id, org);
+  return json(200, {
+    data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) },
+  });
+}
+
+type Route = { name: 'me' } | { name: 'vehicles' } | { name: 'vehicle'; id: string };
+
+function routeOf(path: string): Route | undefined {
+  if (path === '/me') return { name: 'me' };
+  if (path === '/fleet/vehicles') return { name: 'vehicles' };
+  const id = /^\/fleet\/vehicles\/([^/]+)$/.exec(path)?.[1];
+  return id === undefined ? undefined : { name: 'vehicle', id };
 }
 
 /** Not `replace(/\/+$/, '')`: that backtracks quadratically on a long run of slashes not at the end. */
