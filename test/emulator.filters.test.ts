@@ -26,8 +26,8 @@ describe('Samsara emulator: GET /fleet/vehicles filters', () => {
   let fleet: EmulatedVehicle[];
 
   before(async () => {
-    // Many requests at full speed: the rate limit is another test's subject.
-    emulator = await startSamsaraEmulator({ rateLimit: 10_000 });
+    // Many requests at full speed: the rate limits are another test's subject.
+    emulator = await startSamsaraEmulator({ rateLimit: 10_000, orgRateLimit: 10_000, vehiclesRateLimit: 10_000 });
     token = emulator.issueGrant().accessToken;
     fleet = await walk('');
     expect(fleet).to.have.length(1200);

@@ -439,8 +439,10 @@ describe('Samsara emulator: malformed requests (fuzz)', function () {
 
   before(async () => {
     emulator = await startSamsaraEmulator({
-      // The probe must never meet the rate limit: it is not what this test is about.
+      // The probe must never meet a rate limit: they are not what this test is about.
       rateLimit: 1_000_000,
+      orgRateLimit: 1_000_000,
+      vehiclesRateLimit: 1_000_000,
       organizations: [
         { id: '1001', name: "Charlie's Dining Services", vehicleCount: 30 },
         // The fuzzer may present (and revoke) the victim's tokens; the probe's grant is in another organization.

@@ -13,6 +13,7 @@ describe('Samsara emulator: GET /fleet/vehicles/{id}', () => {
         { id: '1001', name: "Charlie's Dining Services", vehicleCount: 30 },
         { id: '2002', name: 'Acme Freight', vehicleCount: 30 },
       ],
+      vehiclesRateLimit: 1_000,
     });
     token = emulator.issueGrant('1001').accessToken;
     fleet = (await api(emulator, '/fleet/vehicles', token)).body.data;

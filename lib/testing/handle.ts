@@ -1,5 +1,5 @@
 import type { EmulatorEndpoint, EmulatorFault } from './faults.js';
-import type { EmulatorOptions } from './options.js';
+import type { EmulatorOptions, EmulatorSettingName } from './options.js';
 import type { EmulatorCounters, IssuedGrant } from './state.js';
 
 // The public handle of a running emulator: what a test holds and drives.
@@ -35,20 +35,7 @@ export interface SamsaraEmulator {
   injectFault(endpoint: EmulatorEndpoint, fault: EmulatorFault, times?: number): void;
   clearFaults(): void;
   /** Changes settings from the next request on. Throws a RangeError on a value it cannot use, and then changes nothing. */
-  configure(
-    changes: Partial<
-      Pick<
-        EmulatorOptions,
-        | 'accessTokenTtl'
-        | 'refreshTokenReuseGrace'
-        | 'revokeOnReuse'
-        | 'revocation'
-        | 'latency'
-        | 'rateLimit'
-        | 'autoApprove'
-      >
-    >,
-  ): void;
+  configure(changes: Partial<Pick<EmulatorOptions, EmulatorSettingName>>): void;
   /** A grant as if the organization (default: the first) had authorized the client (default: the first). Counts nothing. */
   issueGrant(orgId?: string, clientId?: string): IssuedGrant;
   /** Every live access token (of that organization) expires now. */

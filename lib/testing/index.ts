@@ -20,7 +20,7 @@
 export { startSamsaraEmulator } from './emulator.js';
 export type { SamsaraEmulator } from './emulator.js';
 export { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from './options.js';
-export type { EmulatorOptions, EmulatorClient, EmulatorOrganization } from './options.js';
+export type { EmulatorOptions, EmulatorClient, EmulatorOrganization, EmulatorSettingName } from './options.js';
 export type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 export type { EmulatorCounters, IssuedGrant } from './state.js';
 export type { EmulatedVehicle } from './fleet.js';

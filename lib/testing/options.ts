@@ -124,7 +124,18 @@ export interface EmulatorOptions {
   latency?: number;
   /** API requests per second per access token before 429 (a sliding 1 s window). Default 150, Samsara's limit. */
   rateLimit?: number;
-  /** Milliseconds since the epoch; every expiry and the rate limit read it. Default `Date.now`. */
+  /**
+   * API requests per second per organization, whatever the token or client (a sliding 1 s window).
+   * Default 200, Samsara's limit.
+   */
+  orgRateLimit?: number;
+  /**
+   * Requests per second per organization to each vehicles endpoint (`GET /fleet/vehicles`, and on
+   * its own budget `GET /fleet/vehicles/{id}`), whatever the token. Default 25, Samsara's limit for
+   * listing vehicles. A test that pages a large fleet under a clock that stands still raises it.
+   */
+  vehiclesRateLimit?: number;
+  /** Milliseconds since the epoch; every expiry and the rate limits read it. Default `Date.now`. */
   clock?: () => number;
 }
 
@@ -136,11 +147,24 @@ export const SETTING_NAMES = [
   'revocation',
   'latency',
   'rateLimit',
+  'orgRateLimit',
+  'vehiclesRateLimit',
   'autoApprove',
 ] as const;
 
+/**
+ * The names of the options {@link SamsaraEmulator.configure} can change.
+ *
+ * @example
+ * ```ts
+ * const name: EmulatorSettingName = 'vehiclesRateLimit';
+ * samsara.configure({ [name]: 1_000 });
+ * ```
+ */
+export type EmulatorSettingName = (typeof SETTING_NAMES)[number];
+
 /** The live settings every handler reads; {@link SamsaraEmulator.configure} changes them in place. */
-export type Settings = Required<Pick<EmulatorOptions, (typeof SETTING_NAMES)[number]>>;
+export type Settings = Required<Pick<EmulatorOptions, EmulatorSettingName>>;
 
 export function defaultSettings(): Settings {
   return {
@@ -150,6 +174,8 @@ export function defaultSettings(): Settings {
     revocation: 'organization',
     latency: 0,
     rateLimit: 150,
+    orgRateLimit: 200,
+    vehiclesRateLimit: 25,
     autoApprove: false,
   };
 }
@@ -161,6 +187,8 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
     ['refreshTokenReuseGrace', (v) => v >= 0, 'a number of milliseconds >= 0'],
     ['latency', (v) => v >= 0, 'a number of milliseconds >= 0'],
     ['rateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+    ['orgRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+    ['vehiclesRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
   ];
   for (const [name, valid, what] of checks) {
     const value = changes[name];

@@ -97,7 +97,7 @@ export interface EmulatorState {
   readonly refreshTokens: Map<string, RefreshRecord>;
   readonly accessTokens: Map<string, AccessRecord>;
   readonly grants: Set<Grant>;
-  /** Per access token, the times of its API requests within the last second. */
+  /** Per rate-limit window (an access token, an organization, an endpoint of one), the times of its requests within the last second. */
   readonly requestTimes: Map<string, number[]>;
   /** Generated on first use: most tests never list vehicles. */
   readonly fleets: Map<string, EmulatedVehicle[]>;
