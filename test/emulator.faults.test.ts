@@ -242,6 +242,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       revocations: 2,
       apiCalls: 4,
       unauthorized: 1,
+      forbidden: 0,
       rateLimited: 1,
     };
     expect(emulator.counters).to.deep.equal(expected);

@@ -1,3 +1,4 @@
+import { ORG_SCOPE, VEHICLES_SCOPE } from './directory.js';
 import type { EmulatorOrganization, Settings } from './options.js';
 import { throttle, type RateWindow } from './rate-limit.js';
 import { Refusal, apiError, json, type Reply } from './replies.js';
@@ -6,8 +7,8 @@ import type { EmulatorState, Grant } from './state.js';
 import { vehicle, vehicles } from './vehicles.js';
 
 // GET /me, GET /fleet/vehicles and GET /fleet/vehicles/{id}: Bearer tokens, Samsara's error shape
-// ({message, requestId}) and its rate limits. The checks run in the order a gateway would: route,
-// method, token, rate limits, then the endpoint's own parameters.
+// ({message, requestId}), its rate limits and the grant's scopes. The checks run in the order a
+// gateway would: route, method, token, rate limits, scope, then the endpoint's own parameters.
 
 type Route = { name: 'me' } | { name: 'vehicles' } | { name: 'vehicle'; id: string };
 
@@ -19,6 +20,12 @@ export function api(state: EmulatorState, settings: Settings, request: EmulatorR
     throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
   const { grant, accessToken } = bearerGrant(state, request);
   throttle(state, windowsOf(settings, route, grant, accessToken));
+  const needed = route.name === 'me' ? ORG_SCOPE : VEHICLES_SCOPE;
+  if (!grant.scopes.includes(needed)) {
+    state.counters.forbidden++;
+    const label = needed === ORG_SCOPE ? 'Read Org Information' : 'Read Vehicles';
+    throw new Refusal(apiError(403, `The app lacks the ${label} scope (${needed}) for this organization.`));
+  }
   const org = state.orgs.get(grant.orgId) as EmulatorOrganization;
   if (route.name === 'vehicles') return vehicles(state, request.url, org);
   if (route.name === 'vehicle') return vehicle(state, route.id, org);

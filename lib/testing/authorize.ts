@@ -52,14 +52,14 @@ export function authorize(state: EmulatorState, settings: Settings, request: Emu
     return back({ code: newCode(state, client, params, params.get('org_id') ?? state.firstOrg.id) });
   }
   if (settings.autoApprove !== false) {
-    return back({
-      code: newCode(state, client, params, settings.autoApprove === true ? state.firstOrg.id : settings.autoApprove),
-    });
+    const orgId = settings.autoApprove === true ? state.firstOrg.id : settings.autoApprove;
+    return back({ code: newCode(state, client, params, orgId) });
   }
+  const scopes = state.clientScopes.get(client.clientId) ?? [];
   return {
     status: 200,
     headers: { 'content-type': 'text/html; charset=utf-8', ...NO_STORE },
-    body: consentPage(params, client, [...state.orgs.values()]),
+    body: consentPage(params, client, scopes, [...state.orgs.values()]),
   };
 }
 

@@ -9,6 +9,11 @@ import {
 // Who the emulator knows: its clients (apps) and organizations, checked once at start, so that a
 // mistake in a test's setup is a RangeError there rather than a 500 in the middle of a sign-in.
 
+/** What `GET /me` and `/fleet/vehicles*` need, as the app's scopes name them (see {@link EmulatorClient.scopes}). */
+export const ORG_SCOPE = 'read_org';
+export const VEHICLES_SCOPE = 'read_vehicles';
+export const DEFAULT_SCOPES: readonly string[] = [ORG_SCOPE, VEHICLES_SCOPE];
+
 export const DEFAULT_ORG: EmulatorOrganization = {
   id: '1001',
   name: "Charlie's Dining Services",
@@ -42,8 +47,21 @@ export function directoryOf(options: Pick<EmulatorOptions, 'clients' | 'organiza
     const bad = client.redirectUris?.find((uri) => !URL.canParse(uri));
     if (bad !== undefined)
       throw new RangeError(`Client ${client.clientId} registers a redirect URL that is no URL: ${bad}.`);
+    if (client.scopes !== undefined) checkScopes(client.scopes, client.clientId);
   }
   return { clients, orgs };
+}
+
+/** A space-separated `scope` string must survive the round trip: no empty scope, no whitespace in one. */
+export function checkScopes(scopes: unknown, clientId: string): asserts scopes is string[] {
+  const bad =
+    !Array.isArray(scopes) ||
+    scopes.some((scope) => typeof scope !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope));
+  // RFC 6749 §3.3: a scope token is printable ASCII without space, `"` or `\`.
+  if (bad)
+    throw new RangeError(
+      `Client ${clientId}: scopes must be an array of RFC 6749 scope tokens, not ${JSON.stringify(scopes)}.`,
+    );
 }
 
 /** The clients or organizations by id; at least one, no id twice. */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { directoryOf } from './directory.js';
+import { checkScopes, directoryOf } from './directory.js';
 import { clearFaultQueues, emptyFaultQueues, playFault, queueFault } from './faults.js';
 import type { SamsaraEmulator } from './handle.js';
 import { applySettings, defaultSettings, type EmulatorOptions } from './options.js';
@@ -25,9 +25,10 @@ export type { SamsaraEmulator } from './handle.js';
  * Starts a local Samsara on a free loopback port: the OAuth 2.0 authorize endpoint (a consent page,
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
  * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation (of one
- * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me` and a paginated
- * `GET /fleet/vehicles` with Samsara's error shape and rate limit, plus faults, latency and counters
- * for tests and benchmarks. No request, however malformed, stops it:
+ * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me`, a paginated and
+ * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, with Samsara's error shape, its
+ * rate limits (per token, per organization, per endpoint) and per-client scopes, plus faults,
+ * latency and counters for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
  *
  * @example
@@ -144,6 +145,11 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     },
     configure(changes) {
       applySettings(settings, changes, orgIds);
+    },
+    setClientScopes(scopes, clientId = state.firstClient.clientId) {
+      if (!clients.has(clientId)) throw new RangeError(`The emulator has no client ${clientId}.`);
+      checkScopes(scopes, clientId);
+      state.clientScopes.set(clientId, [...scopes]);
     },
     issueGrant(orgId = state.firstOrg.id, clientId = state.firstClient.clientId) {
       if (!orgs.has(orgId)) throw new RangeError(`The emulator has no organization ${orgId}.`);

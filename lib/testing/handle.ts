@@ -36,6 +36,18 @@ export interface SamsaraEmulator {
   clearFaults(): void;
   /** Changes settings from the next request on. Throws a RangeError on a value it cannot use, and then changes nothing. */
   configure(changes: Partial<Pick<EmulatorOptions, EmulatorSettingName>>): void;
+  /**
+   * Changes a client's scopes (default: the first client's), as if its app settings were edited.
+   * As on Samsara, only grants made from then on have the new scopes: existing grants, and the
+   * tokens their refreshes bring, keep the scopes they were authorized with.
+   *
+   * @example
+   * ```ts
+   * samsara.setClientScopes(['read_org']);
+   * // ... an organization signs in: its token's scope is 'read_org', and /fleet/vehicles answers 403
+   * ```
+   */
+  setClientScopes(scopes: string[], clientId?: string): void;
   /** A grant as if the organization (default: the first) had authorized the client (default: the first). Counts nothing. */
   issueGrant(orgId?: string, clientId?: string): IssuedGrant;
   /** Every live access token (of that organization) expires now. */

@@ -38,6 +38,14 @@ export interface EmulatorClient {
    * (127.0.0.0/8, `localhost`, `[::1]`), so tests on random ports need no registration.
    */
   redirectUris?: string[];
+  /**
+   * The scopes chosen in the app's settings; a grant takes those of its client when the organization
+   * authorizes, and keeps them across refreshes (Samsara: scope changes take effect on
+   * re-authorization). The token response's `scope` lists them, space-separated. `read_org` lets
+   * `GET /me` answer, `read_vehicles` the `/fleet/vehicles` endpoints; without it they answer 403.
+   * Other strings are carried along and grant nothing. Default `['read_org', 'read_vehicles']`.
+   */
+  scopes?: string[];
 }
 
 /**

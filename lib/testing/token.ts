@@ -7,7 +7,8 @@ import type { EmulatorRequest } from './request.js';
 import { issueTokens, newGrant, type CodeRecord, type EmulatorState, type IssuedGrant } from './state.js';
 
 // POST /oauth2/token: the authorization_code and refresh_token grants, with single-use codes bound
-// to their redirect URI and PKCE challenge, and rotating single-use refresh tokens.
+// to their redirect URI and PKCE challenge, and rotating single-use refresh tokens. A grant's scopes
+// are fixed when it is made: a refresh carries them over, whatever the app's settings say since.
 
 export function token(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
   const client = oauthPost(state, request);
