@@ -13,9 +13,10 @@ import { createState, grantOf, issueTokens, newGrant, zeroCounters } from './sta
 export type { SamsaraEmulator } from './handle.js';
 
 // Written from SAMSARA.md and RFC 6749 / 7009 / 7636, never from this package's client: it plays the
-// server, so it must not share the client's bugs. Where Samsara's behaviour is not confirmed, the
-// emulator takes the strict reading (single-use refresh tokens, Basic auth only) and makes the
-// lenient one an option.
+// server, so it must not share the client's bugs. Where Samsara's behaviour is known, the emulator
+// plays it (a code exchange without redirect_uri works, as Samsara's own samples show) and keeps the
+// RFC's stricter reading as an option; where it is not confirmed, the emulator takes the strict
+// reading (single-use refresh tokens, Basic auth only) and makes the lenient one an option.
 //
 // This file checks the options, runs the request pipeline (counters, faults, latency, the body,
 // then a handler) and hands out the public handle (its interface: handle.ts). The handlers themselves are plain functions of

@@ -143,6 +143,13 @@ export interface EmulatorOptions {
    * listing vehicles. A test that pages a large fleet under a clock that stands still raises it.
    */
   vehiclesRateLimit?: number;
+  /**
+   * RFC 6749 §4.1.3 to the letter: a code whose authorize request carried a `redirect_uri` is
+   * refused (`invalid_grant`) by a code exchange without one. Default false, as Samsara behaves: its
+   * own Node and Python samples exchange codes without `redirect_uri`, and work. Either way a
+   * `redirect_uri` that is sent must be the one the code was delivered to.
+   */
+  strictRedirectUri?: boolean;
   /** Milliseconds since the epoch; every expiry and the rate limits read it. Default `Date.now`. */
   clock?: () => number;
 }
@@ -157,6 +164,7 @@ export const SETTING_NAMES = [
   'rateLimit',
   'orgRateLimit',
   'vehiclesRateLimit',
+  'strictRedirectUri',
   'autoApprove',
 ] as const;
 
@@ -184,6 +192,7 @@ export function defaultSettings(): Settings {
     rateLimit: 150,
     orgRateLimit: 200,
     vehiclesRateLimit: 25,
+    strictRedirectUri: false,
     autoApprove: false,
   };
 }
@@ -207,6 +216,10 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
   // Checked at run time too: a JavaScript caller's option is whatever it wrote.
   if (changes.revocation !== undefined && !(['grant', 'organization'] as unknown[]).includes(changes.revocation)) {
     throw new RangeError(`revocation must be 'grant' or 'organization', not ${JSON.stringify(changes.revocation)}.`);
+  }
+  for (const name of ['revokeOnReuse', 'strictRedirectUri'] as const) {
+    if (changes[name] !== undefined && typeof changes[name] !== 'boolean')
+      throw new RangeError(`${name} must be true or false, not ${JSON.stringify(changes[name])}.`);
   }
   if (typeof changes.autoApprove === 'string' && !orgIds.has(changes.autoApprove)) {
     throw new RangeError(`autoApprove names organization ${changes.autoApprove}, which the emulator does not have.`);

@@ -74,6 +74,8 @@ export interface CodeRecord {
   orgId: string;
   /** The redirect_uri the authorize request carried; undefined when it had none. */
   redirectUri: string | undefined;
+  /** Where the code was sent: the redirect_uri, or the app's one registered URL. */
+  deliveredTo: string;
   challenge: string | undefined;
   challengeMethod: 'S256' | 'plain';
   expiresAt: number;
