@@ -93,9 +93,7 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     await page.click('#next');
     await page.waitForURL(`${base}/vehicles?after=**`);
     expect(await page.textContent('#vehicles caption')).to.equal('Vehicles 51–100 (page 2)');
-    expect(await page.textContent('#vehicles'))
-      .to.include('Fleet Truck #51')
-      .and.not.include('Fleet Truck #1<');
+    expect(await page.textContent('#vehicles tbody tr:first-child td:first-child')).to.equal('Fleet Truck #51');
     await page.click('#next');
     expect(await page.textContent('#vehicles caption')).to.equal('Vehicles 101–150 (page 3)');
     await page.click('#back');

@@ -35,12 +35,12 @@ export function appSession(
     cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 12 * 3_600_000 },
   });
   return (req, res, next) => {
-    // express-session leaves a request alone when a session is already on it: the host's own,
-    // which the app would then share (and overwrite) without a word. Refuse instead.
     if (req.sessionStore === store) {
       next(); // already through it (a host route behind the app's own)
       return;
     }
+    // express-session leaves a request alone when a session is already on it: the host's own,
+    // which the app would then share (and overwrite) without a word. Refuse instead.
     if ((req as { session?: unknown }).session !== undefined) {
       next(
         new ConfigurationError(
