@@ -30,6 +30,11 @@ export default tseslint.config(
       // chai's `expect(x).to.be.true` style and `!` on values a test has just asserted.
       '@typescript-eslint/no-unused-expressions': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Variables a before() hook assigns are typed as set, yet are unset when the hook failed:
+      // the after() hooks' `?.` is deliberate.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      // `delete process.env[name]` restores the environment a test changed.
+      '@typescript-eslint/no-dynamic-delete': 'off',
       // supertest's `res.body` is `any`: tests read it to assert on it.
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

@@ -3,12 +3,20 @@ import request from 'supertest';
 import { MemoryTokenStore, OAuthClient, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { relay, startApiApp, until } from './support/api-app.js';
+import { fakeClock, fakeTimersPromises, type FakeClock } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
 
 describe("API calls: the caller's abort signal and the timeout", () => {
   let emulator: SamsaraEmulator;
   let store: MemoryTokenStore;
   let app: { url: string; close(): Promise<void> } | undefined;
+  /** For the tests that wait (a 429, a delayed token endpoint): node:timers/promises on fake time. */
+  let clock: FakeClock;
+  let pauses: { restore(): void } | undefined;
+  function fakePauses(): void {
+    clock = fakeClock();
+    pauses = fakeTimersPromises(clock);
+  }
 
   function managerWithTimeout(timeout: number): TokenManager {
     return new TokenManager({ store, client: new OAuthClient({ ...clientOf(emulator), timeout }) });
@@ -20,6 +28,8 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     await seedGrant(emulator, store, '1001', 3600_000);
   });
   afterEach(async () => {
+    pauses?.restore();
+    pauses = undefined;
     await app?.close();
     app = undefined;
     await emulator.stop();
@@ -89,9 +99,8 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     expect(emulator.counters.apiCalls).to.equal(0);
   });
 
-  it("stops waiting out a 429 when the caller aborts, and sends nothing more", async function () {
-    // Without the abort, the call would wait the whole 30 s Retry-After.
-    this.timeout(5_000);
+  it("stops waiting out a 429 when the caller aborts, and sends nothing more", async () => {
+    fakePauses();
     emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '30' } });
     const reason = new Error('the browser went away');
     let caught: unknown;
@@ -100,7 +109,8 @@ describe("API calls: the caller's abort signal and the timeout", () => {
       maxRateLimitWait: 60_000,
       route: async (req) => {
         const controller = new AbortController();
-        void until(() => emulator.counters.apiCalls === 1).then(() => controller.abort(reason));
+        // Aborts during the 30 s wait (time stands still: without the abort, it never ends).
+        void clock.waiting().then(() => controller.abort(reason));
         try {
           await req.samsara.fetch('/fleet/vehicles', { signal: controller.signal });
         } catch (err) {
@@ -111,14 +121,16 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     });
     await request(app.url).get('/call').expect(500);
     expect(caught).to.equal(reason);
+    expect(clock.pending(), 'the wait is cancelled').to.equal(0);
+    await clock.tick(30_000);
     expect(emulator.counters.apiCalls).to.equal(1);
   });
 
-  it('stops waiting for a refresh when the caller aborts; the refresh itself completes for everyone else', async function () {
-    // Without the abort, the call would wait for the delayed token endpoint.
-    this.timeout(8_000);
+  it('stops waiting for a refresh when the caller aborts; the refresh itself completes for everyone else', async () => {
+    fakePauses();
     const before = (await store.get('1001'))!;
     emulator.expireAccessTokens('1001');
+    // The token endpoint answers only when the test moves the clock: the refresh stays in flight.
     emulator.injectFault('token', { type: 'delay', ms: 1_500 });
     const reason = new Error('the browser went away');
     let caught: unknown;
@@ -140,9 +152,11 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     expect(caught).to.equal(reason);
     expect(emulator.counters.apiCalls).to.equal(1);
     // Joins the refresh still in flight (a second one would show in the counter).
-    const after = await tokens.accessToken('1001', { rejected: before.accessToken });
-    expect(after).to.not.equal(before.accessToken);
-    expect((await store.get('1001'))!.accessToken).to.equal(after);
+    const after = tokens.accessToken('1001', { rejected: before.accessToken });
+    await clock.waiting();
+    await clock.tick(1_500);
+    expect(await after).to.not.equal(before.accessToken);
+    expect((await store.get('1001'))!.accessToken).to.equal(await after);
     expect(emulator.counters.grants.refresh_token).to.equal(1);
   });
 
@@ -152,7 +166,7 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     emulator.injectFault('api', { type: 'hang' });
     const controller = new AbortController();
     app = await startApiApp({
-      tokens: managerWithTimeout(300),
+      tokens: managerWithTimeout(100),
       route: async (req, res) => relay(res, await req.samsara.fetch('/fleet/vehicles', { signal: controller.signal })),
     });
     const res = await request(app.url).get('/call').set('accept', 'application/json').expect(504);
@@ -164,7 +178,7 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     this.timeout(5_000);
     emulator.injectFault('api', { type: 'hang' });
     app = await startApiApp({
-      tokens: managerWithTimeout(300),
+      tokens: managerWithTimeout(100),
       route: async (req, res) => relay(res, await req.samsara.fetch('/fleet/vehicles')),
     });
     const res = await request(app.url).get('/call').set('accept', 'application/json').expect(504);

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { MemoryTokenStore, OAuthClient, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { relay, startApiApp } from './support/api-app.js';
+import { fakeClock, fakeTimersPromises, type FakeClock } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
 import { json, startRecordingServer, type Recorded } from './support/recording-server.js';
 
@@ -47,7 +48,16 @@ const REJECTIONS = {
 
 describe('API calls: which bodies are resent after a 401 or a 429', () => {
   let app: { url: string; close(): Promise<void> } | undefined;
+  // The 429 waits (node:timers/promises) run on a fake clock: each costs no real time and is
+  // checked to be the 50 ms floor under a Retry-After of 0 or 0.01.
+  let clock: FakeClock;
+  let pauses: { restore(): void };
+  beforeEach(() => {
+    clock = fakeClock();
+    pauses = fakeTimersPromises(clock);
+  });
   afterEach(async () => {
+    pauses.restore();
     await app?.close();
     app = undefined;
   });
@@ -82,7 +92,9 @@ describe('API calls: which bodies are resent after a 401 or a 429', () => {
       it(`resends ${kind} after a 429`, async () => {
         makeBody = body;
         emulator.injectFault('api', REJECTIONS[429]);
-        await request(app!.url).post('/call').expect(405);
+        const call = request(app!.url).post('/call').expect(405).then((res) => res);
+        expect(await clock.timeTaken(call), 'the floor under Retry-After: 0').to.equal(50);
+        await call;
         expect(emulator.counters.apiCalls).to.equal(2);
       });
     }
@@ -156,7 +168,9 @@ describe('API calls: which bodies are resent after a 401 or a 429', () => {
       it(`resends the same content (${kind}) after a 429`, async () => {
         makeBody = body;
         script(429, { 'retry-after': '0.01' });
-        await request(app!.url).post('/call').expect(200);
+        const call = request(app!.url).post('/call').expect(200).then((res) => res);
+        expect(await clock.timeTaken(call), 'the floor under Retry-After: 0.01').to.equal(50);
+        await call;
         const [first, second] = apiRequests();
         expect(apiRequests()).to.have.length(2);
         expect(second.headers.authorization).to.equal('Bearer access-1');

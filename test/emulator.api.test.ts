@@ -17,7 +17,11 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
         {
           id: '1001',
           name: "Charlie's Dining Services",
-          carrierSettings: { carrierName: "Charlie's Dining", dotNumber: 98231, mainOfficeAddress: '1 Main St, San Francisco, CA' },
+          carrierSettings: {
+            carrierName: "Charlie's Dining",
+            dotNumber: 98231,
+            mainOfficeAddress: '1 Main St, San Francisco, CA',
+          },
         },
         { id: '2002', name: 'Acme Freight', vehicleCount: 5 },
       ],
@@ -30,7 +34,11 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     const vehicles: EmulatedVehicle[] = [];
     let after: string | undefined;
     for (let pages = 1; ; pages++) {
-      const res = await api(emulator, `/fleet/vehicles?limit=${limit}${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`, token);
+      const res = await api(
+        emulator,
+        `/fleet/vehicles?limit=${limit}${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`,
+        token,
+      );
       expect(res.status).to.equal(200);
       vehicles.push(...res.body.data);
       const { endCursor, hasNextPage } = res.body.pagination;
@@ -51,10 +59,16 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
       data: {
         id: '1001',
         name: "Charlie's Dining Services",
-        carrierSettings: { carrierName: "Charlie's Dining", dotNumber: 98231, mainOfficeAddress: '1 Main St, San Francisco, CA' },
+        carrierSettings: {
+          carrierName: "Charlie's Dining",
+          dotNumber: 98231,
+          mainOfficeAddress: '1 Main St, San Francisco, CA',
+        },
       },
     });
-    expect((await api(emulator, '/me', emulator.issueGrant('2002').accessToken)).body).to.deep.equal({ data: { id: '2002', name: 'Acme Freight' } });
+    expect((await api(emulator, '/me', emulator.issueGrant('2002').accessToken)).body).to.deep.equal({
+      data: { id: '2002', name: 'Acme Freight' },
+    });
   });
 
   it('defaults to one organization, 1001, with about 1200 vehicles', async () => {
@@ -64,9 +78,9 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
       expect((await api(plain, '/me', token)).body.data).to.include({ id: '1001', name: "Charlie's Dining Services" });
       expect((await api(plain, '/me', token)).body.data.carrierSettings.dotNumber).to.be.a('number');
       let count = 0;
-      for (let after = ''; ; ) {
+      for (let after = ''; ;) {
         const page = await api(plain, `/fleet/vehicles${after && `?after=${after}`}`, token);
-        count += page.body.data.length;
+        count += (page.body.data as unknown[]).length;
         if (!page.body.pagination.hasNextPage) break;
         after = page.body.pagination.endCursor;
       }
@@ -106,7 +120,10 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     expect((await api(emulator, '/me', b.accessToken)).status).to.equal(200);
     emulator.expireAccessTokens();
     expect((await api(emulator, '/me', b.accessToken)).status).to.equal(401);
-    const refreshed = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: a.refreshToken });
+    const refreshed = await postForm(emulator, '/oauth2/token', {
+      grant_type: 'refresh_token',
+      refresh_token: a.refreshToken,
+    });
     expect((await api(emulator, '/me', refreshed.body.access_token)).status, 'the grant itself lives on').to.equal(200);
   });
 
@@ -117,12 +134,15 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     const ids = vehicles.map((v) => v.id);
     expect(ids).to.have.length(1200);
     expect(new Set(ids).size).to.equal(1200);
-    emulator.configure({ rateLimit: 1_000 }); // 172 pages within one second of a clock that stands still
+    // 172 pages within one second of a clock that stands still: not what this test is about.
+    emulator.configure({ rateLimit: 1_000, orgRateLimit: 1_000, vehiclesRateLimit: 1_000 });
     const byLimit7 = await walk(token, 7);
     expect(byLimit7.pages).to.equal(Math.ceil(1200 / 7));
     expect(byLimit7.vehicles.map((v) => v.id)).to.deep.equal(ids);
     const exact = await walk(emulator.issueGrant('2002').accessToken, 5);
-    expect([exact.pages, exact.vehicles.length], 'a last page that is exactly full ends the walk').to.deep.equal([1, 5]);
+    expect([exact.pages, exact.vehicles.length], 'a last page that is exactly full ends the walk').to.deep.equal([
+      1, 5,
+    ]);
   });
 
   it('serves realistic, deterministic vehicles', async () => {
@@ -159,13 +179,25 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     const cursor = first.body.pagination.endCursor as string;
     const forged = Buffer.from(Buffer.from(cursor, 'base64url').toString().replace(/^2:/, '3:')).toString('base64url');
     const otherOrg = await api(emulator, '/fleet/vehicles?limit=2', emulator.issueGrant('2002').accessToken);
-    for (const query of ['limit=0', 'limit=513', 'limit=abc', 'limit=1.5', 'limit=-1', 'limit=', 'after=garbage', `after=${forged}`, `after=${otherOrg.body.pagination.endCursor}`]) {
+    for (const query of [
+      'limit=0',
+      'limit=513',
+      'limit=abc',
+      'limit=1.5',
+      'limit=-1',
+      'limit=',
+      'after=garbage',
+      `after=${forged}`,
+      `after=${otherOrg.body.pagination.endCursor}`,
+    ]) {
       const res = await api(emulator, `/fleet/vehicles?${query}`, token);
       expect(res.status, query).to.equal(400);
       expect(res.body.message, query).to.be.a('string');
       expect(res.body.requestId, query).to.be.a('string');
     }
-    expect((await api(emulator, `/fleet/vehicles?limit=2&after=${cursor}`, token)).body.data[0]).to.include({ name: 'Fleet Truck #3' });
+    expect((await api(emulator, `/fleet/vehicles?limit=2&after=${cursor}`, token)).body.data[0]).to.include({
+      name: 'Fleet Truck #3',
+    });
   });
 
   it("answers 404 and 405 in Samsara's error shape, and counts only /me and /fleet/* as API calls", async () => {
@@ -173,7 +205,10 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     const missing = await api(emulator, '/fleet/nothing', token);
     expect(missing.status).to.equal(404);
     expect(missing.body).to.have.keys('message', 'requestId');
-    const post = await fetch(`${emulator.baseURL}/me`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const post = await fetch(`${emulator.baseURL}/me`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(post.status).to.equal(405);
     expect(post.headers.get('allow')).to.equal('GET');
     expect(await post.json()).to.have.keys('message', 'requestId');
@@ -196,7 +231,10 @@ describe('Samsara emulator: /me and /fleet/vehicles', () => {
     expect(limited.headers.get('retry-after')).to.equal('0.75000');
     now = start + 999;
     expect((await api(emulator, '/fleet/vehicles?limit=1', token)).headers.get('retry-after')).to.equal('0.00100');
-    expect((await api(emulator, '/me', emulator.issueGrant().accessToken)).status, 'another token has its own budget').to.equal(200);
+    expect(
+      (await api(emulator, '/me', emulator.issueGrant().accessToken)).status,
+      'another token has its own budget',
+    ).to.equal(200);
     now = start + 1_000;
     expect((await api(emulator, '/me', token)).status, 'the first request has left the window').to.equal(200);
     expect((await api(emulator, '/me', token)).status).to.equal(429);

@@ -13,7 +13,8 @@ function consentForm(html: string, choices: Record<string, string>): URLSearchPa
   if (!form) throw new Error('the consent page has no form that posts back to /oauth2/authorize');
   const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
   const fields = new URLSearchParams();
-  for (const [, name, value] of form[1].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields.append(name, unescape(value));
+  for (const [, name, value] of form[1].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    fields.append(name, unescape(value));
   for (const [name, value] of Object.entries(choices)) fields.append(name, value);
   return fields;
 }
@@ -46,8 +47,12 @@ describe('Samsara emulator: the authorize endpoint', () => {
     expect(res.headers.get('content-type')).to.match(/^text\/html/);
     const html = await res.text();
     expect(html).to.include(emulator.clientID);
-    expect(html).to.match(/<button id="allow"[^>]*>Allow</).and.match(/<button id="deny"[^>]*>Deny</);
-    expect(html).to.include('<select name="org_id">').and.include('<option value="2002">Acme &#60;Freight&#62; &#38; Sons</option>');
+    expect(html)
+      .to.match(/<button id="allow"[^>]*>Allow</)
+      .and.match(/<button id="deny"[^>]*>Deny</);
+    expect(html)
+      .to.include('<select name="org_id">')
+      .and.include('<option value="2002">Acme &#60;Freight&#62; &#38; Sons</option>');
   });
 
   it('runs the whole code flow through the consent form: Allow for the chosen org, code, tokens, /me', async () => {
@@ -59,7 +64,11 @@ describe('Samsara emulator: the authorize endpoint', () => {
     const code = back.searchParams.get('code') as string;
     expect(code).to.match(/^[\w-]{43,}$/);
 
-    const tokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    const tokens = await postForm(emulator, '/oauth2/token', {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+    });
     expect(tokens.status).to.equal(200);
     const me = await api(emulator, '/me', tokens.body.access_token);
     expect(me.body.data).to.include({ id: '2002', name: 'Acme <Freight> & Sons' });
@@ -80,12 +89,20 @@ describe('Samsara emulator: the authorize endpoint', () => {
     emulator.configure({ autoApprove: true });
     const first = locationOf(await authorize(emulator, {}));
     expect(first.searchParams.has('state')).to.equal(false);
-    const firstTokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: first.searchParams.get('code') as string, redirect_uri: REDIRECT });
+    const firstTokens = await postForm(emulator, '/oauth2/token', {
+      grant_type: 'authorization_code',
+      code: first.searchParams.get('code') as string,
+      redirect_uri: REDIRECT,
+    });
     expect((await api(emulator, '/me', firstTokens.body.access_token)).body.data.id).to.equal('1001');
 
     emulator.configure({ autoApprove: '2002' });
     const named = locationOf(await authorize(emulator, { state: 'n' }));
-    const namedTokens = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: named.searchParams.get('code') as string, redirect_uri: REDIRECT });
+    const namedTokens = await postForm(emulator, '/oauth2/token', {
+      grant_type: 'authorization_code',
+      code: named.searchParams.get('code') as string,
+      redirect_uri: REDIRECT,
+    });
     expect((await api(emulator, '/me', namedTokens.body.access_token)).body.data.id).to.equal('2002');
     expect(() => emulator.configure({ autoApprove: '9999' })).to.throw(RangeError, /9999/);
   });
@@ -106,10 +123,16 @@ describe('Samsara emulator: the authorize endpoint', () => {
       expect(res.headers.get('location'), JSON.stringify(params)).to.equal(null);
       expect(res.headers.get('content-type')).to.match(/^text\/html/);
     }
-    const twice = await fetch(`${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&redirect_uri=x`, { redirect: 'manual' });
+    const twice = await fetch(
+      `${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT)}&redirect_uri=x`,
+      { redirect: 'manual' },
+    );
     expect(twice.status).to.equal(400);
     // Without a registered URL there is nothing to fall back on.
-    const missing = await fetch(`${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code`, { redirect: 'manual' });
+    const missing = await fetch(
+      `${emulator.baseURL}/oauth2/authorize?client_id=${emulator.clientID}&response_type=code`,
+      { redirect: 'manual' },
+    );
     expect(missing.status).to.equal(400);
   });
 
@@ -135,12 +158,21 @@ describe('Samsara emulator: the authorize endpoint', () => {
 
   it('matches registered redirect URLs exactly, and uses the single one when redirect_uri is omitted', async () => {
     const registered = 'https://app.example.com/auth/samsara/callback';
-    const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [registered] }], autoApprove: true });
+    const strict = await startSamsaraEmulator({
+      clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [registered] }],
+      autoApprove: true,
+    });
     try {
-      const go = (query: string) => fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code${query}`, { redirect: 'manual' });
-      expect(locationOf(await go(`&redirect_uri=${encodeURIComponent(registered)}`)).pathname).to.equal('/auth/samsara/callback');
+      const go = (query: string) =>
+        fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code${query}`, { redirect: 'manual' });
+      expect(locationOf(await go(`&redirect_uri=${encodeURIComponent(registered)}`)).pathname).to.equal(
+        '/auth/samsara/callback',
+      );
       expect((await go(`&redirect_uri=${encodeURIComponent(`${registered}/`)}`)).status).to.equal(400);
-      expect((await go(`&redirect_uri=${encodeURIComponent(REDIRECT)}`)).status, 'loopback is no exception once URLs are registered').to.equal(400);
+      expect(
+        (await go(`&redirect_uri=${encodeURIComponent(REDIRECT)}`)).status,
+        'loopback is no exception once URLs are registered',
+      ).to.equal(400);
       const omitted = locationOf(await go('&state=o'));
       expect(omitted.origin + omitted.pathname).to.equal(registered);
       expect(omitted.searchParams.get('state')).to.equal('o');

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from 'passport-samsara/testing';
 
 // The shipped bin, found the way a consumer's tooling finds it: through the package's own manifest.
 const packageRoot = dirname(require.resolve('passport-samsara/package.json'));
-const bin = join(packageRoot, (require('passport-samsara/package.json') as { bin: Record<string, string> }).bin['samsara-emulator']);
+const manifest = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const bin = join(packageRoot, manifest.bin['samsara-emulator']);
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [bin, ...args], { env: { ...process.env, PORT: '', ...env } });
@@ -34,10 +36,15 @@ describe('Samsara emulator: the samsara-emulator command', () => {
       const printed = await banner(child);
       const url = /SAMSARA_BASE_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1] as string;
       expect(url).to.be.a('string');
-      expect(printed).to.include(`SAMSARA_CLIENT_ID=${EMULATOR_CLIENT_ID}`).and.include(`SAMSARA_CLIENT_SECRET=${EMULATOR_CLIENT_SECRET}`);
+      expect(printed)
+        .to.include(`SAMSARA_CLIENT_ID=${EMULATOR_CLIENT_ID}`)
+        .and.include(`SAMSARA_CLIENT_SECRET=${EMULATOR_CLIENT_SECRET}`);
 
       const redirect = 'http://127.0.0.1:9/cb';
-      const approved = await fetch(`${url}/oauth2/authorize?client_id=${EMULATOR_CLIENT_ID}&response_type=code&redirect_uri=${encodeURIComponent(redirect)}`, { redirect: 'manual' });
+      const approved = await fetch(
+        `${url}/oauth2/authorize?client_id=${EMULATOR_CLIENT_ID}&response_type=code&redirect_uri=${encodeURIComponent(redirect)}`,
+        { redirect: 'manual' },
+      );
       const code = new URL(approved.headers.get('location') as string).searchParams.get('code') as string;
       const tokens = await fetch(`${url}/oauth2/token`, {
         method: 'POST',
@@ -65,7 +72,9 @@ describe('Samsara emulator: the samsara-emulator command', () => {
     const child = start([], { PORT: port });
     try {
       expect(await banner(child)).to.include(`http://127.0.0.1:${port}`);
-      const consent = await fetch(`http://127.0.0.1:${port}/oauth2/authorize?client_id=${EMULATOR_CLIENT_ID}&response_type=code&redirect_uri=http://localhost/cb`);
+      const consent = await fetch(
+        `http://127.0.0.1:${port}/oauth2/authorize?client_id=${EMULATOR_CLIENT_ID}&response_type=code&redirect_uri=http://localhost/cb`,
+      );
       expect(await consent.text()).to.include('id="allow"');
       child.kill('SIGINT');
       expect(await exitOf(child)).to.equal(0);

@@ -21,7 +21,12 @@ describe('Samsara emulator: exchanging authorization codes', () => {
   afterEach(() => emulator.stop());
 
   const exchange = (form: Record<string, string>, authorization?: string) =>
-    postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form }, authorization);
+    postForm(
+      emulator,
+      '/oauth2/token',
+      { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form },
+      authorization,
+    );
 
   it('answers a token response that is never cached, with distinct random tokens', async () => {
     const res = await exchange({ code: await codeFor(emulator) });
@@ -53,20 +58,56 @@ describe('Samsara emulator: exchanging authorization codes', () => {
     expect(emulator.counters.invalidGrant).to.equal(1);
   });
 
-  it('binds a code to the redirect_uri of its authorize request', async () => {
+  it('binds a code to the redirect_uri it was sent to: another one is invalid_grant', async () => {
     const code = await codeFor(emulator);
-    expect((await exchange({ code, redirect_uri: 'http://127.0.0.1:9/elsewhere' })).body.error).to.equal('invalid_grant');
-    expect((await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code })).body.error).to.equal('invalid_grant');
+    const elsewhere = await exchange({ code, redirect_uri: 'http://127.0.0.1:9/elsewhere' });
+    expect(elsewhere.body.error).to.equal('invalid_grant');
     expect((await exchange({ code })).status, 'the right redirect_uri still works').to.equal(200);
   });
 
-  it('does not ask for a redirect_uri the authorize request did not carry', async () => {
-    const strict = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }], autoApprove: true });
+  it('takes a code exchange without redirect_uri, as Samsara does (its own samples send none)', async () => {
+    const code = await codeFor(emulator);
+    const res = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code });
+    expect(res.status).to.equal(200);
+    expect(res.body).to.include.keys('access_token', 'refresh_token');
+  });
+
+  it('with strictRedirectUri, wants the redirect_uri of the authorize request back (RFC 6749 §4.1.3)', async () => {
+    emulator.configure({ strictRedirectUri: true });
+    const code = await codeFor(emulator);
+    const missing = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code });
+    expect([missing.status, missing.body.error]).to.deep.equal([400, 'invalid_grant']);
+    expect(missing.body.error_description).to.match(/redirect_uri is required/);
+    expect((await exchange({ code })).status, 'the failed attempt did not consume the code').to.equal(200);
+    emulator.configure({ strictRedirectUri: false });
+    const lenient = await postForm(emulator, '/oauth2/token', {
+      grant_type: 'authorization_code',
+      code: await codeFor(emulator),
+    });
+    expect(lenient.status, 'configure() switches it back').to.equal(200);
+    expect(() => emulator.configure({ strictRedirectUri: 'yes' as unknown as boolean })).to.throw(RangeError);
+  });
+
+  it('does not ask for a redirect_uri the authorize request did not carry, even when strict', async () => {
+    const strict = await startSamsaraEmulator({
+      clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }],
+      autoApprove: true,
+      strictRedirectUri: true,
+    });
+    const codeOf = async () => {
+      const res = await fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code&state=x`, {
+        redirect: 'manual',
+      });
+      return new URL(res.headers.get('location') as string).searchParams.get('code') as string;
+    };
+    const exchangeAt = (form: Record<string, string>) =>
+      postForm(strict, '/oauth2/token', { grant_type: 'authorization_code', ...form }, basic('c', 's'));
     try {
-      const res = await fetch(`${strict.baseURL}/oauth2/authorize?client_id=c&response_type=code&state=x`, { redirect: 'manual' });
-      const code = new URL(res.headers.get('location') as string).searchParams.get('code') as string;
-      const tokens = await postForm(strict, '/oauth2/token', { grant_type: 'authorization_code', code }, basic('c', 's'));
-      expect(tokens.status).to.equal(200);
+      expect((await exchangeAt({ code: await codeOf() })).status).to.equal(200);
+      const code = await codeOf();
+      const other = await exchangeAt({ code, redirect_uri: 'http://127.0.0.1:9/other' });
+      expect(other.body.error, 'one that is sent must be where the code went').to.equal('invalid_grant');
+      expect((await exchangeAt({ code, redirect_uri: REDIRECT })).status).to.equal(200);
     } finally {
       await strict.stop();
     }
@@ -97,7 +138,10 @@ describe('Samsara emulator: exchanging authorization codes', () => {
 
     it('checks an S256 verifier', async () => {
       const challenge = { code_challenge: s256, code_challenge_method: 'S256' };
-      const wrong = await exchange({ code: await codeFor(emulator, challenge), code_verifier: `${verifier.slice(0, -1)}Y` });
+      const wrong = await exchange({
+        code: await codeFor(emulator, challenge),
+        code_verifier: `${verifier.slice(0, -1)}Y`,
+      });
       expect(wrong.body.error).to.equal('invalid_grant');
       const missing = await exchange({ code: await codeFor(emulator, challenge) });
       expect(missing.body.error).to.equal('invalid_grant');
@@ -108,9 +152,15 @@ describe('Samsara emulator: exchanging authorization codes', () => {
     });
 
     it('checks a plain verifier, the default method', async () => {
-      const right = await exchange({ code: await codeFor(emulator, { code_challenge: verifier }), code_verifier: verifier });
+      const right = await exchange({
+        code: await codeFor(emulator, { code_challenge: verifier }),
+        code_verifier: verifier,
+      });
       expect(right.status).to.equal(200);
-      const wrong = await exchange({ code: await codeFor(emulator, { code_challenge: verifier }), code_verifier: s256 });
+      const wrong = await exchange({
+        code: await codeFor(emulator, { code_challenge: verifier }),
+        code_verifier: s256,
+      });
       expect(wrong.body.error).to.equal('invalid_grant');
     });
 

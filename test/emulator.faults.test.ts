@@ -19,22 +19,37 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
   });
   afterEach(() => emulator.stop());
 
-  const refresh = (refreshToken: string) => postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+  const refresh = (refreshToken: string) =>
+    postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
 
   describe('faults', () => {
     it('answers a scripted status, body, content type and headers for the next N requests, then behaves', async () => {
       const { refreshToken, accessToken } = emulator.issueGrant();
       emulator.injectFault('token', { type: 'status', status: 503, body: 'no healthy upstream' }, 2);
-      emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down","requestId":"r"}', contentType: 'application/json', headers: { 'retry-after': '0.5' } });
+      emulator.injectFault('api', {
+        type: 'status',
+        status: 429,
+        body: '{"message":"slow down","requestId":"r"}',
+        contentType: 'application/json',
+        headers: { 'retry-after': '0.5' },
+      });
       for (let i = 0; i < 2; i++) {
         const res = await refresh(refreshToken);
-        expect([res.status, res.body, res.headers.get('content-type')]).to.deep.equal([503, 'no healthy upstream', 'text/plain']);
+        expect([res.status, res.body, res.headers.get('content-type')]).to.deep.equal([
+          503,
+          'no healthy upstream',
+          'text/plain',
+        ]);
       }
       expect(emulator.grantStatus(refreshToken), 'faulted requests are not processed').to.equal('active');
       expect((await refresh(refreshToken)).status).to.equal(200);
 
       const limited = await api(emulator, '/me', accessToken);
-      expect([limited.status, limited.body.message, limited.headers.get('retry-after')]).to.deep.equal([429, 'slow down', '0.5']);
+      expect([limited.status, limited.body.message, limited.headers.get('retry-after')]).to.deep.equal([
+        429,
+        'slow down',
+        '0.5',
+      ]);
       expect(emulator.counters.rateLimited, 'a scripted answer is no outcome of the emulator').to.equal(0);
       expect((await api(emulator, '/me', accessToken)).status).to.equal(200);
     });
@@ -49,17 +64,33 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       emulator.injectFault('authorize', { type: 'status', status: 500 }, 3);
       emulator.clearFaults();
       expect((await authorize(emulator, {})).status).to.equal(302);
-      expect((await api(emulator, '/me', emulator.issueGrant().accessToken)).status, 'the api fault was cleared too').to.equal(200);
+      expect(
+        (await api(emulator, '/me', emulator.issueGrant().accessToken)).status,
+        'the api fault was cleared too',
+      ).to.equal(200);
     });
 
     it('applies api faults to /me and /fleet/*, and authorize faults instead of the redirect', async () => {
       emulator.injectFault('api', { type: 'status', status: 500, body: 'Internal Server Error' }, 2);
       const token = emulator.issueGrant().accessToken;
-      expect((await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
-      expect((await fetch(`${emulator.baseURL}/fleet/vehicles`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(500);
-      emulator.injectFault('authorize', { type: 'status', status: 503, body: '<h1>Down for maintenance</h1>', contentType: 'text/html' });
+      expect(
+        (await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } })).status,
+      ).to.equal(500);
+      expect(
+        (await fetch(`${emulator.baseURL}/fleet/vehicles`, { headers: { authorization: `Bearer ${token}` } })).status,
+      ).to.equal(500);
+      emulator.injectFault('authorize', {
+        type: 'status',
+        status: 503,
+        body: '<h1>Down for maintenance</h1>',
+        contentType: 'text/html',
+      });
       const down = await authorize(emulator, { state: 's' });
-      expect([down.status, down.headers.get('location'), await down.text()]).to.deep.equal([503, null, '<h1>Down for maintenance</h1>']);
+      expect([down.status, down.headers.get('location'), await down.text()]).to.deep.equal([
+        503,
+        null,
+        '<h1>Down for maintenance</h1>',
+      ]);
     });
 
     it('drops the connection without processing', async () => {
@@ -68,7 +99,9 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       expect(await failure(refresh(grant.refreshToken))).to.be.instanceOf(TypeError);
       expect(emulator.grantStatus(grant.refreshToken)).to.equal('active');
       emulator.injectFault('revoke', { type: 'drop' });
-      expect(await failure(postForm(emulator, '/oauth2/revoke', { token: grant.refreshToken }))).to.be.instanceOf(TypeError);
+      expect(await failure(postForm(emulator, '/oauth2/revoke', { token: grant.refreshToken }))).to.be.instanceOf(
+        TypeError,
+      );
       expect(emulator.grantStatus(grant.refreshToken)).to.equal('active');
       expect(emulator.counters.tokenRequests).to.equal(1);
       expect(emulator.counters.revocations).to.equal(1);
@@ -89,9 +122,17 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     it('drop-after-grant consumes a code, so the retry of the exchange revokes the grant', async () => {
       const code = await codeFor(emulator);
       emulator.injectFault('token', { type: 'drop-after-grant' });
-      expect(await failure(postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT }))).to.be.instanceOf(TypeError);
+      expect(
+        await failure(
+          postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT }),
+        ),
+      ).to.be.instanceOf(TypeError);
       expect(emulator.activeGrants()).to.equal(1);
-      const retry = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+      const retry = await postForm(emulator, '/oauth2/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+      });
       expect(retry.body.error).to.equal('invalid_grant');
       expect(emulator.activeGrants()).to.equal(0);
     });
@@ -99,7 +140,9 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     it('drop-after-grant on revoke revokes, then hangs up', async () => {
       const grant = emulator.issueGrant();
       emulator.injectFault('revoke', { type: 'drop-after-grant' });
-      expect(await failure(postForm(emulator, '/oauth2/revoke', { token: grant.refreshToken }))).to.be.instanceOf(TypeError);
+      expect(await failure(postForm(emulator, '/oauth2/revoke', { token: grant.refreshToken }))).to.be.instanceOf(
+        TypeError,
+      );
       expect(emulator.grantStatus(grant.refreshToken)).to.equal('revoked');
     });
 
@@ -119,7 +162,9 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       await api(emulator, '/me', emulator.issueGrant().accessToken); // leaves an idle keep-alive socket in fetch's pool
       const agent = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) => {
-        request(`${emulator.baseURL}/me`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end();
+        request(`${emulator.baseURL}/me`, { agent }, (res) => res.resume().on('end', resolve))
+          .on('error', reject)
+          .end();
       });
       emulator.injectFault('api', { type: 'hang' });
       const hanging = failure(api(emulator, '/me', emulator.issueGrant().accessToken));
@@ -197,6 +242,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       revocations: 2,
       apiCalls: 4,
       unauthorized: 1,
+      forbidden: 0,
       rateLimited: 1,
     };
     expect(emulator.counters).to.deep.equal(expected);

@@ -77,7 +77,12 @@ function parseAnswers(data: Buffer, head: boolean): Omit<RawAnswer, 'end'> & { c
     statuses.push(Number(status[1]));
     heads.push(text);
     rest = rest.subarray(headEnd + 4);
-    const framed = !final || head ? { body: Buffer.alloc(0), rest } : /\r\ntransfer-encoding: *chunked/i.test(text) ? unchunk(rest) : byLength(rest, text);
+    const framed =
+      !final || head
+        ? { body: Buffer.alloc(0), rest }
+        : /\r\ntransfer-encoding: *chunked/i.test(text)
+          ? unchunk(rest)
+          : byLength(rest, text);
     if (!framed) return { statuses, heads, bodies, garbage: undefined, complete: false };
     bodies.push(framed.body.toString('utf8'));
     rest = framed.rest;
@@ -92,11 +97,12 @@ function byLength(data: Buffer, head: string): { body: Buffer; rest: Buffer } | 
 
 function unchunk(data: Buffer): { body: Buffer; rest: Buffer } | undefined {
   const parts: Buffer[] = [];
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const lineEnd = data.indexOf('\r\n', at);
     if (lineEnd < 0) return undefined;
     const size = parseInt(data.subarray(at, lineEnd).toString('latin1'), 16);
-    if (size === 0) return data.length < lineEnd + 4 ? undefined : { body: Buffer.concat(parts), rest: data.subarray(lineEnd + 4) };
+    if (size === 0)
+      return data.length < lineEnd + 4 ? undefined : { body: Buffer.concat(parts), rest: data.subarray(lineEnd + 4) };
     if (data.length < lineEnd + 2 + size + 2) return undefined;
     parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
@@ -105,29 +111,105 @@ function unchunk(data: Buffer): { body: Buffer; rest: Buffer } | undefined {
 
 // ---- the requests ------------------------------------------------------------------------------
 
-const ENDPOINTS = ['/oauth2/token', '/oauth2/revoke', '/oauth2/authorize', '/me', '/me/', '/fleet/vehicles', '/fleet/vehicles/', '/fleet/x', '/'];
+const ENDPOINTS = [
+  '/oauth2/token',
+  '/oauth2/revoke',
+  '/oauth2/authorize',
+  '/me',
+  '/me/',
+  '/fleet/vehicles',
+  '/fleet/vehicles/',
+  '/fleet/x',
+  '/',
+];
 /** Characters that break naive parsers: percent signs, separators, non-ASCII, controls a parser may pass. */
-const ODD = ['%', '%%', '%zz', '%E0%A4%A', '%00', '%2F', '%C0%AF', '/', '//', '\\', '..', '?', '&', '=', '+', '#', ';', '@', ':', 'é', '漢', '😀', '\u00a0', '\t'];
+const ODD = [
+  '%',
+  '%%',
+  '%zz',
+  '%E0%A4%A',
+  '%00',
+  '%2F',
+  '%C0%AF',
+  '/',
+  '//',
+  '\\',
+  '..',
+  '?',
+  '&',
+  '=',
+  '+',
+  '#',
+  ';',
+  '@',
+  ':',
+  'é',
+  '漢',
+  '😀',
+  '\u00a0',
+  '\t',
+];
 
-const oddText = fc.array(fc.oneof(fc.constantFrom(...ODD), fc.string({ maxLength: 6 })), { maxLength: 8 }).map((parts) => parts.join(''));
+const oddText = fc
+  .array(fc.oneof(fc.constantFrom(...ODD), fc.string({ maxLength: 6 })), { maxLength: 8 })
+  .map((parts) => parts.join(''));
 /**
  * Odd text fit for a request line: Node's parser refuses raw whitespace, controls and non-ASCII
  * there (a few constant targets still send them), so these are percent-encoded, as a client would.
  */
 const oddPath = oddText.map((text) => text.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)));
-const query = fc.oneof(fc.constant(''), oddPath.map((q) => `?${q}`), fc.constantFrom('?limit=%zz&after=%', '?limit=1e3', '?after=', '?limit=1&limit=2', '?client_id=%&redirect_uri=%'));
+const query = fc.oneof(
+  fc.constant(''),
+  oddPath.map((q) => `?${q}`),
+  fc.constantFrom('?limit=%zz&after=%', '?limit=1e3', '?after=', '?limit=1&limit=2', '?client_id=%&redirect_uri=%'),
+);
 
 const target = fc.oneof(
-  fc.constantFrom('//', '///', '//me', '//oauth2/token', '*', '', 'x', '?', '/m\u00e9', '/me\t', '/fleet/vehicles?after=漢', 'http://x', 'http://x/me', 'HTTP://X/oauth2/token', 'https://evil.example/fleet/vehicles?limit=1', 'http://', 'http:/me', 'http://[::1', 'ftp://x/me', '/\\\\evil.example/', '/me/..', '/me#frag', '/%', '/%zz', '/me%'),
+  fc.constantFrom(
+    '//',
+    '///',
+    '//me',
+    '//oauth2/token',
+    '*',
+    '',
+    'x',
+    '?',
+    '/m\u00e9',
+    '/me\t',
+    '/fleet/vehicles?after=漢',
+    'http://x',
+    'http://x/me',
+    'HTTP://X/oauth2/token',
+    'https://evil.example/fleet/vehicles?limit=1',
+    'http://',
+    'http:/me',
+    'http://[::1',
+    'ftp://x/me',
+    '/\\\\evil.example/',
+    '/me/..',
+    '/me#frag',
+    '/%',
+    '/%zz',
+    '/me%',
+  ),
   fc.tuple(fc.constantFrom(...ENDPOINTS), query).map(([path, q]) => path + q),
   fc.tuple(fc.constantFrom('/', '/fleet/', '/me', '/oauth2/'), oddPath, query).map(([path, odd, q]) => path + odd + q),
   // Long paths, written short so that a failure prints short: see fill().
-  fc.tuple(fc.constantFrom('/', 'a', '%', 'é'), fc.integer({ min: 1_000, max: 15_000 }), fc.constantFrom('', 'x', '/', '?after=x')).map(([unit, n, tail]) => `/fleet/{${unit}*${n}}${tail}`),
+  fc
+    .tuple(
+      fc.constantFrom('/', 'a', '%', 'é'),
+      fc.integer({ min: 1_000, max: 15_000 }),
+      fc.constantFrom('', 'x', '/', '?after=x'),
+    )
+    .map(([unit, n, tail]) => `/fleet/{${unit}*${n}}${tail}`),
 );
 
 const method = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('GET', 'POST') },
-  { weight: 3, arbitrary: fc.constantFrom('PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'PROPFIND', 'M-SEARCH', 'QUERY', 'TRACE') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom('PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'PROPFIND', 'M-SEARCH', 'QUERY', 'TRACE'),
+  },
   { weight: 1, arbitrary: fc.constantFrom('CONNECT', 'get', 'FOO', 'G\tET', '', 'GET GET', 'ÉGET') },
 );
 
@@ -135,14 +217,45 @@ const base64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 
 /** Values of Authorization; `{valid}` stands for the emulator's own client credentials, `{victim}` for a live token. */
 const authorization = fc.oneof(
-  fc.constantFrom('{valid}', 'Basic', 'Basic ', 'Basic !!!', 'Basic ====', `Basic ${base64('no-colon')}`, `Basic ${base64(':')}`, `Basic ${base64('%zz:%zz')}`, `Basic ${base64(Buffer.from([0xff, 0xfe, 0x3a, 0xc0]))}`),
-  fc.constantFrom('Bearer', 'Bearer ', 'Bearer  x y', 'bearer {victim}', 'Bearer {victim}', 'Bearer {a*8000}', 'Digest x', 'Basic{valid}'),
+  fc.constantFrom(
+    '{valid}',
+    'Basic',
+    'Basic ',
+    'Basic !!!',
+    'Basic ====',
+    `Basic ${base64('no-colon')}`,
+    `Basic ${base64(':')}`,
+    `Basic ${base64('%zz:%zz')}`,
+    `Basic ${base64(Buffer.from([0xff, 0xfe, 0x3a, 0xc0]))}`,
+  ),
+  fc.constantFrom(
+    'Bearer',
+    'Bearer ',
+    'Bearer  x y',
+    'bearer {victim}',
+    'Bearer {victim}',
+    'Bearer {a*8000}',
+    'Digest x',
+    'Basic{valid}',
+  ),
   oddText,
 );
 
 const contentType = fc.oneof(
-  fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'APPLICATION/X-WWW-FORM-URLENCODED;', 'application/x-www-form-urlencodedx'),
-  fc.constantFrom('application/json', 'multipart/form-data; boundary=x', 'text/plain', '', ';;;', 'application/x-www-form-urlencoded, application/json'),
+  fc.constantFrom(
+    'application/x-www-form-urlencoded',
+    'application/x-www-form-urlencoded; charset=utf-8',
+    'APPLICATION/X-WWW-FORM-URLENCODED;',
+    'application/x-www-form-urlencodedx',
+  ),
+  fc.constantFrom(
+    'application/json',
+    'multipart/form-data; boundary=x',
+    'text/plain',
+    '',
+    ';;;',
+    'application/x-www-form-urlencoded, application/json',
+  ),
   oddText,
 );
 
@@ -150,15 +263,75 @@ type Header = [name: string, value: string];
 const header: fc.Arbitrary<Header> = fc.oneof(
   { weight: 4, arbitrary: authorization.map((v): Header => ['Authorization', v]) },
   { weight: 4, arbitrary: contentType.map((v): Header => ['Content-Type', v]) },
-  { weight: 1, arbitrary: fc.constantFrom<Header>(['Expect', '100-continue'], ['Expect', 'coffee'], ['Connection', 'Upgrade'], ['Upgrade', 'websocket'], ['Connection', 'close'], ['Connection', 'keep-alive, close']) },
-  { weight: 1, arbitrary: fc.constantFrom<Header>(['Host', ''], ['Host', 'a b'], ['Host', 'evil.example:99999'], ['Content-Length', '-1'], ['Content-Length', 'abc'], ['Content-Length', '99999999999999999999'], ['Transfer-Encoding', 'gzip'], ['Transfer-Encoding', 'chunked, chunked']) },
-  { weight: 1, arbitrary: fc.constantFrom<Header>(['X-Big', '{a*20000}'], ['X-Many', '{b*7000}'], ['Bad Name', 'x'], [' Leading', 'x'], ['X-Ünicode', 'é'], ['X-Ctl', 'a\u0001b'], ['', 'empty name']) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Header>(
+      ['Expect', '100-continue'],
+      ['Expect', 'coffee'],
+      ['Connection', 'Upgrade'],
+      ['Upgrade', 'websocket'],
+      ['Connection', 'close'],
+      ['Connection', 'keep-alive, close'],
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Header>(
+      ['Host', ''],
+      ['Host', 'a b'],
+      ['Host', 'evil.example:99999'],
+      ['Content-Length', '-1'],
+      ['Content-Length', 'abc'],
+      ['Content-Length', '99999999999999999999'],
+      ['Transfer-Encoding', 'gzip'],
+      ['Transfer-Encoding', 'chunked, chunked'],
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Header>(
+      ['X-Big', '{a*20000}'],
+      ['X-Many', '{b*7000}'],
+      ['Bad Name', 'x'],
+      [' Leading', 'x'],
+      ['X-Ünicode', 'é'],
+      ['X-Ctl', 'a\u0001b'],
+      ['', 'empty name'],
+    ),
+  },
   { weight: 2, arbitrary: fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,12}$/), oddText) },
 );
 
-const FORM_NAMES = ['grant_type', 'refresh_token', 'code', 'redirect_uri', 'code_verifier', 'token', 'token_type_hint', 'client_id', 'client_secret', 'decision', 'org_id', 'response_type', 'state'];
+const FORM_NAMES = [
+  'grant_type',
+  'refresh_token',
+  'code',
+  'redirect_uri',
+  'code_verifier',
+  'token',
+  'token_type_hint',
+  'client_id',
+  'client_secret',
+  'decision',
+  'org_id',
+  'response_type',
+  'state',
+];
 const formValue = fc.oneof(
-  fc.constantFrom('refresh_token', 'authorization_code', 'password', '{victim}', '{victimRefresh}', 'allow', 'deny', '2002', 'code', 'http://127.0.0.1:9/cb', 'samsara-emulator-client', ''),
+  fc.constantFrom(
+    'refresh_token',
+    'authorization_code',
+    'password',
+    '{victim}',
+    '{victimRefresh}',
+    'allow',
+    'deny',
+    '2002',
+    'code',
+    'http://127.0.0.1:9/cb',
+    'samsara-emulator-client',
+    '',
+  ),
   oddText,
 );
 const formBody = fc
@@ -171,13 +344,27 @@ function encodeMaybe(text: string): string {
 
 const body = fc.oneof(
   { weight: 5, arbitrary: formBody.map((text) => Buffer.from(text)) },
-  { weight: 1, arbitrary: fc.constantFrom('{"grant_type":"refresh_token"}', '', '&&&==', '%', 'a=%zz&b=%E0%A4%A').map((text) => Buffer.from(text)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('{"grant_type":"refresh_token"}', '', '&&&==', '%', 'a=%zz&b=%E0%A4%A')
+      .map((text) => Buffer.from(text)),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)) },
   { weight: 1, arbitrary: fc.integer({ min: 16_000, max: 40_000 }).map((n) => Buffer.from(`token={x*${n}}`)) },
 );
 
 /** How the body travels: as declared, truncated then half-closed, chunked (well or badly), or undeclared. */
-const framing = fc.constantFrom('content-length', 'content-length', 'content-length', 'truncated', 'chunked', 'bad-chunked', 'none', 'over-declared');
+const framing = fc.constantFrom(
+  'content-length',
+  'content-length',
+  'content-length',
+  'truncated',
+  'chunked',
+  'bad-chunked',
+  'none',
+  'over-declared',
+);
 
 interface RawRequest {
   method: string;
@@ -195,7 +382,11 @@ const rawRequest: fc.Arbitrary<RawRequest> = fc.record({
   framing,
 });
 
-function render(request: RawRequest, emulator: SamsaraEmulator, victim: IssuedGrant): { bytes: Buffer; halfClose: boolean } {
+function render(
+  request: RawRequest,
+  emulator: SamsaraEmulator,
+  victim: IssuedGrant,
+): { bytes: Buffer; halfClose: boolean } {
   const fill = (text: string) =>
     text
       .replace(/\{(.)\*(\d+)\}/gu, (_, unit: string, n: string) => unit.repeat(Number(n)))
@@ -223,7 +414,11 @@ function render(request: RawRequest, emulator: SamsaraEmulator, victim: IssuedGr
         break;
       case 'chunked':
         lines.push('Transfer-Encoding: chunked');
-        payload = Buffer.concat([Buffer.from(`${payload.length.toString(16)}\r\n`), payload, Buffer.from('\r\n0\r\n\r\n')]);
+        payload = Buffer.concat([
+          Buffer.from(`${payload.length.toString(16)}\r\n`),
+          payload,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]);
         break;
       case 'bad-chunked':
         lines.push('Transfer-Encoding: chunked');
@@ -244,8 +439,10 @@ describe('Samsara emulator: malformed requests (fuzz)', function () {
 
   before(async () => {
     emulator = await startSamsaraEmulator({
-      // The probe must never meet the rate limit: it is not what this test is about.
+      // The probe must never meet a rate limit: they are not what this test is about.
       rateLimit: 1_000_000,
+      orgRateLimit: 1_000_000,
+      vehiclesRateLimit: 1_000_000,
       organizations: [
         { id: '1001', name: "Charlie's Dining Services", vehicleCount: 30 },
         // The fuzzer may present (and revoke) the victim's tokens; the probe's grant is in another organization.
@@ -302,7 +499,10 @@ describe('Samsara emulator: malformed requests (fuzz)', function () {
       { seed: SEED, numRuns: RUNS, plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)] },
     );
 
-    const byStatus = [...statuses.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(' ');
+    const byStatus = [...statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, n]) => `${status}×${n}`)
+      .join(' ');
     const answers = [...statuses.values()].reduce((sum, n) => sum + n, 0);
     console.log(
       `      fuzz (seed ${SEED}): ${rawRequests} raw requests + ${probes} GET /me probes = ${rawRequests + probes} requests; ` +

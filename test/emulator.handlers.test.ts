@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { playFault } from '../lib/testing/faults.js';
-import { defaultSettings, indexById, type Settings } from '../lib/testing/options.js';
+import { indexById } from '../lib/testing/directory.js';
+import { defaultSettings, type Settings } from '../lib/testing/options.js';
 import type { EmulatorRequest } from '../lib/testing/request.js';
 import { handle } from '../lib/testing/router.js';
 import { createState, issueTokens, newGrant, type EmulatorState } from '../lib/testing/state.js';
@@ -11,12 +12,24 @@ import { createState, issueTokens, newGrant, type EmulatorState } from '../lib/t
 const CLIENT = { clientId: 'app', clientSecret: 'secret' };
 const BASIC = `Basic ${Buffer.from('app:secret').toString('base64')}`;
 
-function request(method: string, path: string, init: { headers?: Record<string, string>; form?: Record<string, string> } = {}): EmulatorRequest {
-  return { method, url: new URL(path, 'http://emulator.invalid'), headers: init.headers ?? {}, form: new URLSearchParams(init.form) };
+function request(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; form?: Record<string, string> } = {},
+): EmulatorRequest {
+  return {
+    method,
+    url: new URL(path, 'http://emulator.invalid'),
+    headers: init.headers ?? {},
+    form: new URLSearchParams(init.form),
+  };
 }
 
 function tokenRequest(form: Record<string, string>): EmulatorRequest {
-  return request('POST', '/oauth2/token', { headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' }, form });
+  return request('POST', '/oauth2/token', {
+    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+    form,
+  });
 }
 
 describe('Samsara emulator: handlers without a socket', () => {
@@ -28,7 +41,14 @@ describe('Samsara emulator: handlers without a socket', () => {
     now = Date.parse('2025-03-01T12:00:00Z');
     state = createState(
       indexById([CLIENT], (c) => c.clientId, 'client'),
-      indexById([{ id: '1001', name: 'Org One', vehicleCount: 3 }, { id: '2002', name: 'Org Two' }], (o) => o.id, 'organization'),
+      indexById(
+        [
+          { id: '1001', name: 'Org One', vehicleCount: 3 },
+          { id: '2002', name: 'Org Two' },
+        ],
+        (o) => o.id,
+        'organization',
+      ),
       600,
       () => now,
     );
@@ -60,7 +80,14 @@ describe('Samsara emulator: handlers without a socket', () => {
 
   it('revokes one grant or the organization’s, as the settings say', () => {
     const revoke = (token: string) =>
-      handle(state, settings, request('POST', '/oauth2/revoke', { headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' }, form: { token } }));
+      handle(
+        state,
+        settings,
+        request('POST', '/oauth2/revoke', {
+          headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+          form: { token },
+        }),
+      );
     settings.revocation = 'grant';
     const [a, b] = [grant(), grant()];
     expect(revoke(a.refreshToken).status).to.equal(200);
@@ -74,8 +101,13 @@ describe('Samsara emulator: handlers without a socket', () => {
 
   it('redirects with a code at once when settings say autoApprove', () => {
     settings.autoApprove = '2002';
-    const query = new URLSearchParams({ client_id: 'app', response_type: 'code', redirect_uri: 'http://127.0.0.1:9/cb', state: 's' });
-    const reply = handle(state, settings, request('GET', `/oauth2/authorize?${query}`));
+    const query = new URLSearchParams({
+      client_id: 'app',
+      response_type: 'code',
+      redirect_uri: 'http://127.0.0.1:9/cb',
+      state: 's',
+    });
+    const reply = handle(state, settings, request('GET', `/oauth2/authorize?${query.toString()}`));
     expect(reply.status).to.equal(302);
     const location = new URL(reply.headers.location);
     expect(location.searchParams.get('state')).to.equal('s');
@@ -84,7 +116,11 @@ describe('Samsara emulator: handlers without a socket', () => {
 
   it('pages vehicles from the state’s fleet', () => {
     const { accessToken } = grant();
-    const reply = handle(state, settings, request('GET', '/fleet/vehicles?limit=2', { headers: { authorization: `Bearer ${accessToken}` } }));
+    const reply = handle(
+      state,
+      settings,
+      request('GET', '/fleet/vehicles?limit=2', { headers: { authorization: `Bearer ${accessToken}` } }),
+    );
     const page = JSON.parse(reply.body);
     expect(page.data).to.have.length(2);
     expect(page.pagination.hasNextPage).to.equal(true);
@@ -93,8 +129,15 @@ describe('Samsara emulator: handlers without a socket', () => {
   it('answers 404 for an unknown path, and lets a bug of its own escape for the pipeline to answer', () => {
     expect(handle(state, settings, request('GET', '/nowhere')).status).to.equal(404);
     const { accessToken } = grant();
-    const broken = { ...state, clock: (): number => { throw new Error('clock broke'); } };
-    expect(() => handle(broken, settings, request('GET', '/me', { headers: { authorization: `Bearer ${accessToken}` } }))).to.throw('clock broke');
+    const broken = {
+      ...state,
+      clock: (): number => {
+        throw new Error('clock broke');
+      },
+    };
+    expect(() =>
+      handle(broken, settings, request('GET', '/me', { headers: { authorization: `Bearer ${accessToken}` } })),
+    ).to.throw('clock broke');
   });
 
   it('turns a status fault into a reply, and a delay into a pause', async () => {

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import {
+  EMULATOR_CLIENT_ID,
+  EMULATOR_CLIENT_SECRET,
+  startSamsaraEmulator,
+  type SamsaraEmulator,
+} from 'passport-samsara/testing';
 import { REDIRECT, api, basic, codeFor, postForm } from './support/raw-oauth.js';
 
 // What one POST /oauth2/revoke reaches is not confirmed for Samsara (SAMSARA.md): one grant (RFC 7009's
@@ -24,7 +29,8 @@ describe('Samsara emulator: what a revoke reaches', () => {
   afterEach(() => emulator.stop());
 
   const revoke = (token: string) => postForm(emulator, '/oauth2/revoke', { token });
-  const refresh = (refreshToken: string) => postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+  const refresh = (refreshToken: string) =>
+    postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
 
   describe("'organization' (the default)", () => {
     it("revokes every grant of the token's organization issued to the same client, and nothing else", async () => {
@@ -44,7 +50,7 @@ describe('Samsara emulator: what a revoke reaches', () => {
       expect(emulator.activeGrants('2002')).to.equal(1);
     });
 
-    it('reaches the organization from an access token, and from a grant\'s newest refresh token only', async () => {
+    it("reaches the organization from an access token, and from a grant's newest refresh token only", async () => {
       const a = emulator.issueGrant('1001');
       const b = emulator.issueGrant('1001');
       await revoke(a.accessToken);
@@ -65,7 +71,11 @@ describe('Samsara emulator: what a revoke reaches', () => {
     it('spares grants made after the revoke, even from a later revoke of a dead token', async () => {
       const old = emulator.issueGrant('1001');
       await revoke(old.refreshToken);
-      const signedInAgain = await postForm(emulator, '/oauth2/token', { grant_type: 'authorization_code', code: await codeFor(emulator), redirect_uri: REDIRECT });
+      const signedInAgain = await postForm(emulator, '/oauth2/token', {
+        grant_type: 'authorization_code',
+        code: await codeFor(emulator),
+        redirect_uri: REDIRECT,
+      });
       expect(signedInAgain.status).to.equal(200);
       // Disconnect revoking every grant it still holds, the dead one included:
       expect((await revoke(old.refreshToken)).status).to.equal(200);
@@ -122,11 +132,24 @@ describe('Samsara emulator: what a revoke reaches', () => {
       const perGrant = await startSamsaraEmulator({ revocation: 'grant' });
       try {
         const [a, b] = [perGrant.issueGrant(), perGrant.issueGrant()];
-        await postForm(perGrant, '/oauth2/revoke', { token: a.accessToken }, basic(perGrant.clientID, perGrant.clientSecret));
-        expect([perGrant.grantStatus(a.refreshToken), perGrant.grantStatus(b.refreshToken)]).to.deep.equal(['revoked', 'active']);
+        await postForm(
+          perGrant,
+          '/oauth2/revoke',
+          { token: a.accessToken },
+          basic(perGrant.clientID, perGrant.clientSecret),
+        );
+        expect([perGrant.grantStatus(a.refreshToken), perGrant.grantStatus(b.refreshToken)]).to.deep.equal([
+          'revoked',
+          'active',
+        ]);
         perGrant.configure({ revocation: 'organization' });
         const c = perGrant.issueGrant();
-        await postForm(perGrant, '/oauth2/revoke', { token: c.accessToken }, basic(perGrant.clientID, perGrant.clientSecret));
+        await postForm(
+          perGrant,
+          '/oauth2/revoke',
+          { token: c.accessToken },
+          basic(perGrant.clientID, perGrant.clientSecret),
+        );
         expect(perGrant.grantStatus(b.refreshToken)).to.equal('revoked');
       } finally {
         await perGrant.stop();
@@ -153,7 +176,12 @@ describe('Samsara emulator: what a revoke reaches', () => {
       expect(emulator.grantId(b.refreshToken)).to.be.a('string').and.not.equal(id);
       const first = await refresh(a.refreshToken);
       const second = await refresh(first.body.refresh_token);
-      for (const token of [first.body.access_token, first.body.refresh_token, second.body.access_token, second.body.refresh_token]) {
+      for (const token of [
+        first.body.access_token,
+        first.body.refresh_token,
+        second.body.access_token,
+        second.body.refresh_token,
+      ]) {
         expect(emulator.grantId(token)).to.equal(id);
       }
       await revoke(second.body.refresh_token);

@@ -4,7 +4,11 @@ import { startSamsaraEmulator, type EmulatorEndpoint, type SamsaraEmulator } fro
 import { api } from './support/raw-oauth.js';
 
 /** One raw request line and headers, `Connection: close`; the answer's status and (unchunked) body. */
-function raw(emulator: SamsaraEmulator, requestLine: string, headers: string[] = []): Promise<{ status: number; body: string }> {
+function raw(
+  emulator: SamsaraEmulator,
+  requestLine: string,
+  headers: string[] = [],
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(emulator.baseURL);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -16,7 +20,9 @@ function raw(emulator: SamsaraEmulator, requestLine: string, headers: string[] =
       const split = text.indexOf('\r\n\r\n');
       const [head, rest] = [text.slice(0, split), text.slice(split + 4)];
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
-      const body = /transfer-encoding: chunked/i.test(head) ? rest.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '') : rest;
+      const body = /transfer-encoding: chunked/i.test(head)
+        ? rest.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '')
+        : rest;
       resolve({ status, body });
     });
     socket.end(`${[requestLine, 'Host: emulator', 'Connection: close', ...headers].join('\r\n')}\r\n\r\n`);
@@ -56,7 +62,9 @@ describe('Samsara emulator: odd requests and failures of its own', () => {
 
   it('takes the path of an absolute-form target, as proxies send it, and of //-paths as paths', async () => {
     const { accessToken } = emulator.issueGrant();
-    const absolute = await raw(emulator, 'GET http://api.samsara.com/me HTTP/1.1', [`Authorization: Bearer ${accessToken}`]);
+    const absolute = await raw(emulator, 'GET http://api.samsara.com/me HTTP/1.1', [
+      `Authorization: Bearer ${accessToken}`,
+    ]);
     expect(absolute.status).to.equal(200);
     expect(JSON.parse(absolute.body).data.id).to.equal('1001');
     const doubled = await raw(emulator, 'GET //me HTTP/1.1', [`Authorization: Bearer ${accessToken}`]);
@@ -86,7 +94,9 @@ describe('Samsara emulator: odd requests and failures of its own', () => {
   });
 
   it('refuses unusable options at start, and an endpoint name it does not have', async () => {
-    let err = await startSamsaraEmulator({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: ['not a url'] }] }).catch((e: unknown) => e);
+    let err = await startSamsaraEmulator({
+      clients: [{ clientId: 'c', clientSecret: 's', redirectUris: ['not a url'] }],
+    }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(RangeError).with.property('message').that.includes('not a url');
     err = await startSamsaraEmulator({ codeTtl: 0 }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(RangeError);

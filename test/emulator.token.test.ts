@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import {
+  EMULATOR_CLIENT_ID,
+  EMULATOR_CLIENT_SECRET,
+  startSamsaraEmulator,
+  type SamsaraEmulator,
+} from 'passport-samsara/testing';
 import { api, basic, postForm } from './support/raw-oauth.js';
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
@@ -31,7 +36,13 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
   describe('client authentication', () => {
     it('requires HTTP Basic: none or a wrong secret is 401 invalid_client with a Basic challenge', async () => {
       const { refreshToken } = emulator.issueGrant();
-      for (const authorization of [null, basic(EMULATOR_CLIENT_ID, 'not-the-secret'), basic('nobody', EMULATOR_CLIENT_SECRET), 'Basic !!!', `Bearer ${refreshToken}`]) {
+      for (const authorization of [
+        null,
+        basic(EMULATOR_CLIENT_ID, 'not-the-secret'),
+        basic('nobody', EMULATOR_CLIENT_SECRET),
+        'Basic !!!',
+        `Bearer ${refreshToken}`,
+      ]) {
         const res = await refresh(refreshToken, authorization);
         expect(res.status, String(authorization)).to.equal(401);
         expect(res.body).to.deep.include({ error: 'invalid_client' });
@@ -45,16 +56,29 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
 
     it('refuses the secret in the body, alone or next to Basic', async () => {
       const { refreshToken } = emulator.issueGrant();
-      const form = { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: EMULATOR_CLIENT_ID, client_secret: EMULATOR_CLIENT_SECRET };
+      const form = {
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: EMULATOR_CLIENT_ID,
+        client_secret: EMULATOR_CLIENT_SECRET,
+      };
       const bodyOnly = await postForm(emulator, '/oauth2/token', form, null);
       expect(bodyOnly.status).to.equal(401);
       const both = await postForm(emulator, '/oauth2/token', form);
       expect(both.status).to.equal(400);
       expect(both.body.error).to.equal('invalid_request');
       expect(both.body.error_description).to.match(/more than one client authentication method/);
-      const otherId = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'fleet:app+1' });
+      const otherId = await postForm(emulator, '/oauth2/token', {
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: 'fleet:app+1',
+      });
       expect(otherId.status).to.equal(400);
-      const sameId = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: EMULATOR_CLIENT_ID });
+      const sameId = await postForm(emulator, '/oauth2/token', {
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        client_id: EMULATOR_CLIENT_ID,
+      });
       expect(sameId.status, 'a client_id matching Basic is no second method').to.equal(200);
     });
 
@@ -77,7 +101,10 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
       for (const [what, form, error] of cases) {
         const res = await fetch(`${emulator.baseURL}/oauth2/token`, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET) },
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET),
+          },
           body: typeof form === 'string' ? form : new URLSearchParams(form).toString(),
         });
         expect(res.status, what).to.equal(400);
@@ -86,7 +113,10 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
       }
       const json = await fetch(`${emulator.baseURL}/oauth2/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET) },
+        headers: {
+          'content-type': 'application/json',
+          authorization: basic(EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET),
+        },
         body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: emulator.issueGrant().refreshToken }),
       });
       expect(json.status).to.equal(400);
@@ -97,10 +127,16 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
     });
 
     it('caps the body at 16 KiB with 413', async () => {
-      const res = await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(20_000) });
+      const res = await postForm(emulator, '/oauth2/token', {
+        grant_type: 'refresh_token',
+        refresh_token: 'x'.repeat(20_000),
+      });
       expect(res.status).to.equal(413);
       expect(res.body.error).to.equal('invalid_request');
-      expect((await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(16_000) })).status).to.equal(400);
+      expect(
+        (await postForm(emulator, '/oauth2/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(16_000) }))
+          .status,
+      ).to.equal(400);
     });
   });
 
@@ -118,7 +154,9 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
       expect(reuse.status).to.equal(400);
       expect(reuse.body.error).to.equal('invalid_grant');
       expect(emulator.counters.invalidGrant).to.equal(1);
-      expect(emulator.grantStatus(first.body.refresh_token), 'reuse alone does not revoke by default').to.equal('active');
+      expect(emulator.grantStatus(first.body.refresh_token), 'reuse alone does not revoke by default').to.equal(
+        'active',
+      );
 
       expect((await refresh(first.body.refresh_token)).status).to.equal(200);
       expect(emulator.counters.grants.refresh_token).to.equal(3);
@@ -177,7 +215,10 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
     it('revokes the whole grant from its refresh token: refresh and every access token of it', async () => {
       const grant = emulator.issueGrant();
       const rotated = await refresh(grant.refreshToken);
-      const res = await postForm(emulator, '/oauth2/revoke', { token: rotated.body.refresh_token, token_type_hint: 'refresh_token' });
+      const res = await postForm(emulator, '/oauth2/revoke', {
+        token: rotated.body.refresh_token,
+        token_type_hint: 'refresh_token',
+      });
       expect(res.status).to.equal(200);
       expect(res.body).to.deep.equal({});
       expect(emulator.grantStatus(rotated.body.refresh_token)).to.equal('revoked');
@@ -189,7 +230,10 @@ describe('Samsara emulator: the token and revoke endpoints', () => {
 
     it('revokes the whole grant from an access token too, whatever the hint says', async () => {
       const grant = emulator.issueGrant();
-      expect((await postForm(emulator, '/oauth2/revoke', { token: grant.accessToken, token_type_hint: 'refresh_token' })).status).to.equal(200);
+      expect(
+        (await postForm(emulator, '/oauth2/revoke', { token: grant.accessToken, token_type_hint: 'refresh_token' }))
+          .status,
+      ).to.equal(200);
       expect(emulator.grantStatus(grant.refreshToken)).to.equal('revoked');
     });
 

@@ -14,14 +14,17 @@ import {
   type TokenStore,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { fakeClock, fakeTimersPromises, type FakeClock } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
 
 describe('Express: req.samsara and the error handler', () => {
   let emulator: SamsaraEmulator;
+  let clock: FakeClock;
   let store: MemoryTokenStore;
   let tokens: TokenManager;
   let server: Server;
   let url: string;
+  let fakePauses: { restore(): void } | undefined;
 
   /** An app whose "session" is a header naming the organization, and an API of its own. */
   async function startApp(tokenStore: TokenStore, maxRateLimitWait = 5_000): Promise<void> {
@@ -63,10 +66,15 @@ describe('Express: req.samsara and the error handler', () => {
   }
 
   beforeEach(async () => {
-    emulator = await startSamsaraEmulator();
+    // The emulator's rate limit reads this clock, and the 429 tests make req.samsara.fetch's
+    // waits (node:timers/promises) run on it: a Retry-After is then waited to the millisecond.
+    clock = fakeClock();
+    emulator = await startSamsaraEmulator({ clock: clock.now });
     store = new MemoryTokenStore();
   });
   afterEach(async () => {
+    fakePauses?.restore();
+    fakePauses = undefined;
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
     await emulator.stop();
@@ -96,11 +104,22 @@ describe('Express: req.samsara and the error handler', () => {
     await startApp(store);
     await seedGrant(emulator, store, '1001', 3600_000);
     emulator.configure({ rateLimit: 2 });
-    const started = Date.now();
-    const results = await Promise.all([1, 2, 3].map(() => request(url).get('/vehicles').set('x-org', '1001')));
-    expect(results.map((r) => r.status)).to.deep.equal([200, 200, 200]);
-    expect(emulator.counters.rateLimited).to.be.at.least(1);
-    expect(Date.now() - started).to.be.below(3_000);
+    fakePauses = fakeTimersPromises(clock);
+    await request(url).get('/vehicles').set('x-org', '1001').expect(200);
+    await request(url).get('/vehicles').set('x-org', '1001').expect(200);
+    await clock.tick(400);
+    // The window frees its oldest slot in 0.6 s: the emulator says Retry-After: 0.60000.
+    const third = request(url).get('/vehicles').set('x-org', '1001').then((res) => res);
+    await clock.waiting();
+    expect(emulator.counters.rateLimited).to.equal(1);
+    await clock.tick(599);
+    expect(clock.pending(), 'still waiting at 599 ms').to.equal(1);
+    expect(emulator.counters.apiCalls).to.equal(3);
+    await clock.tick(1);
+    expect(clock.pending(), 'done waiting at 600 ms').to.equal(0);
+    expect((await third).status).to.equal(200);
+    expect(emulator.counters.apiCalls).to.equal(4);
+    expect(emulator.counters.rateLimited).to.equal(1);
   });
 
   it('gives up on 429s past the bound with RateLimitedError -> 429 and Retry-After', async () => {
@@ -118,9 +137,20 @@ describe('Express: req.samsara and the error handler', () => {
     await startApp(store, 200);
     await seedGrant(emulator, store, '1001', 3600_000);
     emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '0' } }, 1_000);
-    const res = await request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').expect(429);
+    fakePauses = fakeTimersPromises(clock);
+    const limited = request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').then((res) => res);
+    // 50 ms at least after each 429, until the next would pass maxRateLimitWait (200 ms).
+    for (let call = 1; call <= 4; call++) {
+      await clock.waiting();
+      expect(emulator.counters.apiCalls).to.equal(call);
+      await clock.tick(49);
+      expect(clock.pending(), `still waiting 49 ms after 429 number ${call}`).to.equal(1);
+      await clock.tick(1);
+    }
+    const res = await limited;
+    expect(res.status).to.equal(429);
     expect(res.body.error.code).to.equal('SAMSARA_RATE_LIMITED');
-    expect(emulator.counters.apiCalls).to.be.within(2, 5);
+    expect(emulator.counters.apiCalls).to.equal(5);
   });
 
   it('maps an API that cannot be reached to SAMSARA_UNREACHABLE (502) with a fixed message', async () => {

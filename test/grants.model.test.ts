@@ -111,13 +111,13 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
       counters.steps++;
-      await real.managers[m]!.connect(KEY, issue(real, model, expired));
+      await real.managers[m].connect(KEY, issue(real, model, expired));
     }),
   ),
   fc.integer({ min: 0, max: 1 }).map((m) =>
     step(`refused sign-in via ${m}`, async (model, real) => {
       counters.steps++;
-      await real.managers[m]!.discard(KEY, issue(real, model));
+      await real.managers[m].discard(KEY, issue(real, model));
     }),
   ),
   fc.boolean().map((rejected) =>
@@ -131,7 +131,7 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
   fc.integer({ min: 0, max: 1 }).map((m) =>
     step(`Disconnect via ${m}`, async (model, real) => {
       counters.steps++;
-      await real.managers[m]!.revoke(KEY);
+      await real.managers[m].revoke(KEY);
       for (const grant of model.held.keys()) model.disconnected.add(grant);
     }),
   ),
@@ -150,12 +150,12 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
         const seen = (await current(real))!;
         const other = 1 - m;
         let release!: () => void;
-        real.stores[other]!.gate = new Promise((resolve) => (release = resolve));
+        real.stores[other].gate = new Promise((resolve) => (release = resolve));
         const issued = real.emulator.counters.tokensIssued;
-        const refreshing = settle(real.managers[other]!.accessToken(KEY, { rejected: seen.accessToken }));
+        const refreshing = settle(real.managers[other].accessToken(KEY, { rejected: seen.accessToken }));
         while (real.emulator.counters.tokensIssued === issued) await sleep(5);
-        await real.managers[m]!.connect(KEY, issue(real, model));
-        real.stores[other]!.gate = undefined;
+        await real.managers[m].connect(KEY, issue(real, model));
+        real.stores[other].gate = undefined;
         release();
         await refreshing;
       },
@@ -201,9 +201,9 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
       const grant = issue(real, model);
       real.redis.pause();
       try {
-        const connected = await settle(real.managers[m]!.connect(KEY, grant));
+        const connected = await settle(real.managers[m].connect(KEY, grant));
         // What the strategy does when the verify (here: the store write) fails.
-        if (connected instanceof Error) void settle(real.managers[m]!.discard(KEY, grant));
+        if (connected instanceof Error) void settle(real.managers[m].discard(KEY, grant));
         await sleep(100);
       } finally {
         real.redis.resume();

@@ -9,6 +9,7 @@ import {
   type RevocationScope,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { fakeClock, fakeTimersPromises } from './support/clock.js';
 import { clientOf } from './support/grants.js';
 
 /** A grant the emulator issued, as the code exchange would have returned it. */
@@ -35,7 +36,10 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       store = new MemoryTokenStore();
       tokens = new TokenManager({ store, client: { ...clientOf(emulator), timeout: 1_000 }, revocation: scope, retryDelay: 10 });
     });
+    let pauses: { restore(): void } | undefined;
     afterEach(async () => {
+      pauses?.restore();
+      pauses = undefined;
       await tokens.idle();
       await emulator.stop();
     });
@@ -97,11 +101,15 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
     it('a refresh that loses to a newer sign-in keeps its rotated tokens instead of dropping them', async () => {
       const old = issue(emulator, -1_000);
       await tokens.connect('1001', old);
+      // The emulator holds the refresh until the test moves its (fake) clock.
+      const clock = fakeClock();
+      pauses = fakeTimersPromises(clock);
       emulator.injectFault('token', { type: 'delay', ms: 200 });
       const refreshing = tokens.accessToken('1001');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await clock.waiting();
       const newer = issue(emulator);
       await tokens.connect('1001', newer); // the same organization signs in while the refresh is out
+      await clock.tick(200);
       expect(await refreshing).to.equal(newer.accessToken);
       expect(await works(emulator, newer.accessToken)).to.equal(true);
       if (scope === 'organization') {
@@ -116,11 +124,14 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
     it('a Disconnect racing a new sign-in removes only what it revoked: the new grant stays stored and live', async () => {
       const first = issue(emulator);
       await tokens.connect('1001', first);
+      const clock = fakeClock();
+      pauses = fakeTimersPromises(clock);
       emulator.injectFault('revoke', { type: 'delay', ms: 200 });
       const disconnecting = tokens.revoke('1001');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await clock.waiting(); // the revoke is at Samsara
       const second = issue(emulator);
       await tokens.connect('1001', second);
+      await clock.tick(200);
       await disconnecting;
       expect(emulator.grantStatus(first.refreshToken)).to.equal('revoked');
       if (scope === 'grant') {
@@ -146,11 +157,18 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
           return super.retire(...args);
         }
       })();
-      const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, retryDelay: 20 });
+      const clock = fakeClock();
+      const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, retryDelay: 20, clock });
       const grant = issue(emulator);
       expect(await manager.connect('1001', grant).catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailableError);
       const discarding = manager.discard('1001', grant);
-      setTimeout(() => (down = false), 60);
+      if (scope === 'organization') {
+        // Whether the grant was kept after all is the store's to say: it waits for the store.
+        await clock.waiting();
+        expect(emulator.grantStatus(grant.refreshToken)).to.equal('active');
+        down = false;
+        await clock.tick(30); // the first backoff: 10 to 30 ms
+      }
       await discarding;
       expect(emulator.grantStatus(grant.refreshToken)).to.equal('revoked');
     });

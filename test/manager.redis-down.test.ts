@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OAuthClient, ReauthorizationRequiredError, RedisTokenStore, StoreUnavailableError, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
@@ -15,6 +16,7 @@ describe('TokenManager when Redis dies mid-request', function () {
   let manager: TokenManager;
   let keys: string;
   const STORE_TIMEOUT = 300;
+  let strictClients: Redis[] = [];
 
   beforeEach(async () => {
     emulator = await startSamsaraEmulator();
@@ -29,6 +31,7 @@ describe('TokenManager when Redis dies mid-request', function () {
     });
   });
   afterEach(async () => {
+    strictClients = [];
     redis.resume();
     await store.close();
     client.disconnect();
@@ -53,6 +56,7 @@ describe('TokenManager when Redis dies mid-request', function () {
     const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: true });
     strict.on('error', () => undefined);
     await strict.connect(); // without an offline queue, a command before the connection fails
+    strictClients.push(strict);
     const aStore = new RedisTokenStore({ client: strict, keys, prefix: 'down:', timeout: STORE_TIMEOUT });
     const close = aStore.close.bind(aStore);
     aStore.close = async () => {
@@ -127,14 +131,10 @@ describe('TokenManager when Redis dies mid-request', function () {
     const b = new TokenManager({ store, client: manager.client, lockTtl: 2_000 });
     try {
       const seeded = await killMidRefresh(a);
-      // Redis stays down past A's lock, so A's background retries give up before it is back.
-      await sleep(2_200);
+      // Redis stays down until A's background retries have given up (at the end of A's lock).
+      await a.idle();
       await redis.restart();
-      // Both processes' clients reconnect (B's store answers a read) before B is asked.
-      for (const deadline = Date.now() + 10_000; !(await store.get('1001').then(() => true, () => false)); ) {
-        if (Date.now() > deadline) throw new Error('Redis did not come back');
-        await sleep(50);
-      }
+      await until(() => [client, ...strictClients].every((c) => c.status === 'ready'), 'the clients to reconnect');
 
       // B finds no lock and presents the rotated-out refresh token.
       const bErr = await b.accessToken('1001').catch((e: unknown) => e);

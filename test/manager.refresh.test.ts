@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import {
   MemoryTokenStore,
   OAuthClient,
@@ -10,6 +11,7 @@ import {
   type Credentials,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { fakeClock, until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
 
 describe('TokenManager: refreshing in one process', () => {
@@ -49,6 +51,20 @@ describe('TokenManager: refreshing in one process', () => {
     expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
   });
 
+  it('refreshes when the clock reaches expiry minus the skew, not a millisecond before', async () => {
+    const clock = fakeClock();
+    store = new MemoryTokenStore({ clock });
+    manager = new TokenManager({ store, clock, client: manager.client, skew: 60_000 });
+    const grant = emulator.issueGrant('1001');
+    const old = await manager.connect('1001', { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: clock.now() + 61_000 });
+    await clock.tick(999);
+    expect(await manager.accessToken('1001')).to.equal(old.accessToken);
+    expect(emulator.counters.tokenRequests).to.equal(0);
+    await clock.tick(1);
+    expect(await manager.accessToken('1001')).to.not.equal(old.accessToken);
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+
   it('makes every caller wait for the new token when the old one has expired', async () => {
     await seedGrant(emulator, store);
     const tokens = await Promise.all(Array.from({ length: 50 }, () => manager.accessToken('1001')));
@@ -85,17 +101,42 @@ describe('TokenManager: refreshing in one process', () => {
   });
 
   it('retries transient failures with backoff and then succeeds', async () => {
+    const clock = fakeClock();
+    store = new MemoryTokenStore({ clock });
+    manager = new TokenManager({ store, clock, client: manager.client, retryDelay: 200 });
     await seedGrant(emulator, store);
     emulator.injectFault('token', { type: 'status', status: 503, body: 'busy', contentType: 'text/plain' }, 2);
-    const token = await manager.accessToken('1001');
-    expect(token).to.equal((await store.get('1001'))!.accessToken);
+    // The jitter (0.5 + random) times the backoff, held at its middle: retryDelay * 2^n exactly.
+    const random = sinon.stub(Math, 'random').returns(0.5);
+    try {
+      const token = manager.accessToken('1001');
+      for (const [n, delay] of [[1, 200], [2, 400]] as const) {
+        await clock.waiting();
+        expect(emulator.counters.tokenRequests).to.equal(n);
+        await clock.tick(delay - 1);
+        expect(clock.pending(), `backoff ${n} not over before ${delay} ms`).to.equal(1);
+        await clock.tick(1);
+        expect(clock.pending(), `backoff ${n} over at ${delay} ms`).to.equal(0);
+      }
+      expect(await token).to.equal((await store.get('1001'))!.accessToken);
+    } finally {
+      random.restore();
+    }
     expect(emulator.counters.tokenRequests).to.equal(3);
   });
 
   it('serves the old token while it is still valid when the token endpoint keeps failing', async () => {
+    const clock = fakeClock();
+    store = new MemoryTokenStore({ clock });
+    // Every request hangs, so any timeout proves the point: a short one.
+    manager = new TokenManager({ store, clock, client: new OAuthClient({ ...clientOf(emulator), timeout: 100 }) });
     const old = await seedGrant(emulator, store, '1001', 30_000);
     emulator.injectFault('token', { type: 'hang' }, 3);
-    expect(await manager.accessToken('1001')).to.equal(old.accessToken);
+    const token = manager.accessToken('1001');
+    // Two jittered backoffs of retryDelay (200) and twice that: 300 to 900 ms.
+    expect(await clock.timeTaken(token)).to.be.within(300, 900);
+    expect(await token).to.equal(old.accessToken);
+    expect(emulator.counters.tokenRequests).to.equal(3);
     expect(await store.get('1001')).to.deep.equal(old);
   });
 
@@ -147,7 +188,7 @@ describe('TokenManager: refreshing in one process', () => {
       (token) => ({ token }),
       (err: unknown) => ({ err }),
     );
-    await new Promise((r) => setTimeout(r, 30));
+    await until(() => emulator.counters.tokenRequests === 1, 'the refresh to reach the token endpoint');
     await manager.revoke('1001');
     await refreshing;
     expect(await store.get('1001')).to.equal(null);
@@ -156,13 +197,19 @@ describe('TokenManager: refreshing in one process', () => {
   });
 
   it('gives a caller whose token was rejected a refresh of its own, even when it joined a flight that served the old token', async () => {
+    const clock = fakeClock();
+    store = new MemoryTokenStore({ clock });
+    manager = new TokenManager({ store, clock, client: manager.client });
     const old = await seedGrant(emulator, store, '1001', 30_000); // still valid, inside the skew
     const foreign = (await store.lock('1001', 5_000))!; // another process is refreshing
-    setTimeout(() => void foreign.release(), 200);
-    const [relaxed, rejected] = await Promise.all([
+    const calls = Promise.all([
       manager.accessToken('1001'),
       manager.accessToken('1001', { rejected: old.accessToken }),
     ]);
+    await clock.waiting(); // the caller with the rejected token waits for the other process
+    await foreign.release();
+    expect(await clock.timeTaken(calls), 'woken by the release, not by time').to.equal(0);
+    const [relaxed, rejected] = await calls;
     expect(relaxed).to.equal(old.accessToken);
     expect(rejected).to.not.equal(old.accessToken);
     expect(rejected).to.equal((await store.get('1001'))!.accessToken);
@@ -170,12 +217,15 @@ describe('TokenManager: refreshing in one process', () => {
   });
 
   it('revokes nothing and returns at once when the credentials are already gone and another process holds the lock', async () => {
+    const clock = fakeClock();
+    store = new MemoryTokenStore({ clock });
+    manager = new TokenManager({ store, clock, client: manager.client });
     const seeded = await seedGrant(emulator, store, '1001', 3600_000);
     await store.forget('1001', [seeded.grantId]);
     const foreign = (await store.lock('1001', 5_000))!;
-    const started = Date.now();
-    await manager.revoke('1001');
-    expect(Date.now() - started).to.be.below(200);
+    const revoking = manager.revoke('1001');
+    expect(await clock.timeTaken(revoking), 'fake ms waited').to.equal(0);
+    await revoking;
     expect(emulator.counters.revocations).to.equal(0);
     await foreign.release();
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,11 @@ describe('the packed package, as a consumer installs it', function () {
     await run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
     tarball = join(scratch, readdirSync(scratch).find((f) => f.endsWith('.tgz')) as string);
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: scratch });
+    // express and express-session: the optional peers passport-samsara/app needs.
+    const peers = ['express', 'express-session'].map(
+      (name) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
+    );
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...peers], { cwd: scratch });
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -33,6 +37,8 @@ describe('the packed package, as a consumer installs it', function () {
       'package/dist/index.d.mts',
       'package/dist/testing/index.js',
       'package/dist/testing/index.d.ts',
+      'package/dist/app/index.js',
+      'package/dist/app/index.d.ts',
       'package/README.md',
       'package/CHANGELOG.md',
       'package/LICENSE',
@@ -59,6 +65,8 @@ assert.strictEqual(samsara.Strategy, samsara.SamsaraStrategy);
 assert.strictEqual(samsara.default, samsara.SamsaraStrategy);
 assert.strictEqual(typeof samsara.TokenManager, 'function');
 assert.strictEqual(typeof require('passport-samsara/testing').startSamsaraEmulator, 'function');
+const app = require('passport-samsara/app').createSamsaraApp({ tokens: new samsara.TokenManager({ client: { clientID: 'id', clientSecret: 'secret' } }), sessionSecret: 'a session secret' });
+assert.strictEqual(typeof app.signedIn, 'function');
 console.log('cjs ok');`,
     );
     expect((await run('node', ['use.cjs'], { cwd: scratch })).stdout).to.equal('cjs ok\n');
@@ -71,6 +79,7 @@ console.log('cjs ok');`,
 import { createRequire } from 'node:module';
 import SamsaraStrategy, { SamsaraStrategy as Named, Strategy, TokenManager, ReauthorizationRequiredError } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
+import { createSamsaraApp } from 'passport-samsara/app';
 assert.strictEqual(SamsaraStrategy, Named);
 assert.strictEqual(Strategy, Named);
 assert.strictEqual(typeof TokenManager, 'function');
@@ -78,6 +87,12 @@ assert.strictEqual(createRequire(import.meta.url)('passport-samsara').Reauthoriz
 const emulator = await startSamsaraEmulator();
 const me = await fetch(emulator.baseURL + '/me');
 assert.strictEqual(me.status, 401);
+const server = createSamsaraApp({ tokens: new TokenManager({ client: emulator }), log: () => {} }).listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const home = await fetch('http://127.0.0.1:' + server.address().port + '/');
+assert.strictEqual(home.status, 200);
+assert.match(await home.text(), /Connect Samsara/);
+server.close();
 await emulator.stop();
 console.log('esm ok');`,
     );
@@ -87,6 +102,10 @@ console.log('esm ok');`,
   it('type-checks a strict TypeScript consumer, CommonJS and ES module', async () => {
     const source = `import { SamsaraStrategy, TokenManager, samsara, type SamsaraProfile } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
+import { createSamsaraApp, type SamsaraApp, type SamsaraAppOptions } from 'passport-samsara/app';
+const options: SamsaraAppOptions = { sessionSecret: 'a session secret', verify: async (profile) => ({ name: profile.displayName }) };
+const mounted: SamsaraApp = createSamsaraApp(options);
+void mounted.signedIn;
 const strategy = new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, profile) => ({ orgId: profile.id, n: accessToken.length + refreshToken.length }));
 const tokens: TokenManager = strategy.tokens;
 const handler = samsara({ tokens });

@@ -134,10 +134,10 @@ describe('SessionStateStore: several sign-ins of one session through Express and
     expect((await app.callback('code-a', stateOf(authorizeA)).expect(200)).body.state).to.deep.equal({ label: 'A' });
 
     const [b, a] = app.exchanges;
-    expect(b!.code).to.equal('code-b');
-    expect(sha256(b!.codeVerifier!)).to.equal(authorizeB.searchParams.get('code_challenge'));
-    expect(a!.code).to.equal('code-a');
-    expect(sha256(a!.codeVerifier!)).to.equal(authorizeA.searchParams.get('code_challenge'));
+    expect(b.code).to.equal('code-b');
+    expect(sha256(b.codeVerifier!)).to.equal(authorizeB.searchParams.get('code_challenge'));
+    expect(a.code).to.equal('code-a');
+    expect(sha256(a.codeVerifier!)).to.equal(authorizeA.searchParams.get('code_challenge'));
   });
 
   it('keeps a hash of each handle in the session, never the handle itself', async () => {

@@ -1,13 +1,82 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryTokenStore, RedisTokenStore, generateSealingKey, type NewCredentials, type OrganizationStatus, type TokenStore } from 'passport-samsara';
+import { fakeClock } from './support/clock.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
-/** Two handles on one backend, as two processes of a fleet would hold. */
+/** Two handles on one backend, as two processes of a fleet would hold, and the time they run on. */
 interface Backend {
   stores: [TokenStore, TokenStore];
+  time: Time;
   teardown(): Promise<void>;
 }
+
+/**
+ * The backend's time. MemoryTokenStore runs on a fake clock, so its waits are checked to the
+ * millisecond and cost nothing; Redis expires keys and delivers messages on its own, real time,
+ * so a Redis store's waits are measured, within a margin.
+ */
+interface Time {
+  now(): number;
+  /** Lets `ms` pass. */
+  pass(ms: number): Promise<void>;
+  /** Lets a ttl of `ms` run out: exactly `ms` on the fake clock, a little more on a real one. */
+  outlive(ms: number): Promise<void>;
+  /** Starts timing a wait; `elapsed()` is how long it took to settle, from now. */
+  watch(wait: Promise<unknown>): { elapsed(): Promise<number> };
+  /** How much earlier or later than its mark a wait may end (0 and 0 on the fake clock). */
+  early: number;
+  late: number;
+}
+
+function fakeTime(): { clock: ReturnType<typeof fakeClock>; time: Time } {
+  const clock = fakeClock();
+  return {
+    clock,
+    time: {
+      now: clock.now,
+      pass: clock.tick,
+      outlive: clock.tick,
+      watch(wait) {
+        const started = clock.now();
+        let ended: number | undefined;
+        let failed: { error: unknown } | undefined;
+        void wait.then(
+          () => (ended = clock.now()),
+          (error: unknown) => (failed = { error }),
+        );
+        return {
+          // Everything the memory store does happens in promises: by the time the test looks,
+          // a wait that was due has ended.
+          async elapsed() {
+            await new Promise(setImmediate);
+            if (failed) throw failed.error;
+            if (ended === undefined) throw new Error(`still waiting after ${clock.now() - started} ms of fake time`);
+            return ended - started;
+          },
+        };
+      },
+      early: 0,
+      late: 0,
+    },
+  };
+}
+
+const realTime: Time = {
+  now: () => Date.now(),
+  pass: (ms) => sleep(ms),
+  // Redis expires a key on the first access past its ttl; the margin covers timer granularity.
+  outlive: (ms) => sleep(ms + 10),
+  watch(wait) {
+    const started = Date.now();
+    const ended = wait.then(() => Date.now());
+    ended.catch(() => undefined); // the test sees a failure when it asks for the time
+    return { elapsed: async () => (await ended) - started };
+  },
+  // Pub/sub and the lock's expiry notice travel through Redis: allow for a loaded machine.
+  early: 20,
+  late: 700,
+};
 
 async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
   const target = flavor === 'ioredis 5 Cluster' ? await startRedisCluster() : await startRedis();
@@ -17,6 +86,7 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
   const stores = clients.map((client) => new RedisTokenStore({ client, keys, pollInterval: 10_000 }));
   return {
     stores: [stores[0]!, stores[1]!],
+    time: realTime,
     teardown: async () => {
       await Promise.all(stores.map((store) => store.close()));
       clients.forEach((client) => client.disconnect());
@@ -27,8 +97,9 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['MemoryTokenStore', async () => {
-    const store = new MemoryTokenStore();
-    return { stores: [store, store], teardown: async () => {} };
+    const { clock, time } = fakeTime();
+    const store = new MemoryTokenStore({ clock });
+    return { stores: [store, store], time, teardown: async () => {} };
   }],
   ['RedisTokenStore on ioredis 5', () => redisBackend('ioredis 5')],
   ['RedisTokenStore on ioredis 6', () => redisBackend('ioredis 6')],
@@ -48,21 +119,19 @@ const grant = (n: number, turn = 0): NewCredentials => ({
 const MAX = 3;
 const ids = (grants: NewCredentials[]): string[] => grants.map((g) => g.grantId);
 
-async function elapsed(promise: Promise<unknown>): Promise<number> {
-  const started = Date.now();
-  await promise;
-  return Date.now() - started;
-}
-
 for (const [name, start] of backends) {
   describe(`TokenStore contract: ${name}`, () => {
     let backend: Backend;
     let store: TokenStore;
     let other: TokenStore;
+    let time: Time;
+    /** Asserts that a wait took `ms`: exactly on the fake clock, within the margins on a real one. */
+    const tookAbout = (elapsed: number, ms: number): void => void expect(elapsed).to.be.within(ms - time.early, ms + time.late);
 
     before(async () => {
       backend = await start();
       [store, other] = backend.stores;
+      time = backend.time;
     });
     after(() => backend?.teardown());
 
@@ -118,9 +187,9 @@ for (const [name, start] of backends) {
       });
 
       it('starts a key\'s versions at the clock, so they never repeat across its lifetimes', async () => {
-        const before = Date.now();
+        const before = time.now();
         const { version } = await store.replace(freshKey(), grant(1), MAX);
-        expect(version).to.be.within(before, Date.now() + 1_000);
+        expect(version).to.be.within(before, time.now() + 1_000);
       });
     });
 
@@ -341,7 +410,7 @@ for (const [name, start] of backends) {
       it('release is compare-and-delete: an expired holder cannot free its successor\'s lock', async () => {
         const key = freshKey();
         const stale = await store.lock(key, 50);
-        await sleep(120);
+        await time.outlive(50);
         const successor = await other.lock(key, 5000);
         expect(successor).to.not.equal(null);
         await stale!.release();
@@ -353,7 +422,14 @@ for (const [name, start] of backends) {
         const key = freshKey();
         expect(await store.lock(key, 80)).to.not.equal(null);
         expect(await other.lock(key, 80)).to.equal(null);
-        await sleep(150);
+        if (time.late === 0) {
+          // On the fake clock, to the millisecond.
+          await time.pass(79);
+          expect(await other.lock(key, 80)).to.equal(null);
+          await time.pass(1);
+        } else {
+          await time.outlive(80);
+        }
         expect(await other.lock(key, 5000)).to.not.equal(null);
       });
     });
@@ -363,10 +439,10 @@ for (const [name, start] of backends) {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
-        const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
-        await sleep(100);
+        const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+        await time.pass(100);
         await other.update(key, grant(1, 1), version);
-        expect(await waited).to.be.within(90, 1000);
+        tookAbout(await waiting.elapsed(), 100);
         await lock!.release();
       });
 
@@ -374,24 +450,28 @@ for (const [name, start] of backends) {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
-        const waited = elapsed(store.waitForChange(key, version, Date.now() + 5000));
-        await sleep(100);
+        const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+        await time.pass(100);
         await lock!.release();
-        expect(await waited).to.be.within(90, 1000);
+        tookAbout(await waiting.elapsed(), 100);
       });
 
       it('wakes when the lock expires (a holder that died)', async () => {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
         await other.lock(key, 300);
-        expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.within(250, 1200);
+        const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+        await time.pass(300);
+        tookAbout(await waiting.elapsed(), 300);
       });
 
       it('returns at the deadline when nothing happens', async () => {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
         const lock = await other.lock(key, 10_000);
-        expect(await elapsed(store.waitForChange(key, version, Date.now() + 300))).to.be.within(280, 800);
+        const waiting = time.watch(store.waitForChange(key, version, time.now() + 300));
+        await time.pass(300);
+        tookAbout(await waiting.elapsed(), 300);
         await lock!.release();
       });
 
@@ -400,14 +480,14 @@ for (const [name, start] of backends) {
         await store.replace(key, grant(1), MAX);
         const { version } = await other.replace(key, grant(2), MAX);
         const lock = await other.lock(key, 10_000);
-        expect(await elapsed(store.waitForChange(key, version - 1, Date.now() + 5000))).to.be.below(300);
+        tookAbout(await time.watch(store.waitForChange(key, version - 1, time.now() + 5000)).elapsed(), 0);
         await lock!.release();
       });
 
       it('returns at once when no one holds the lock', async () => {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
-        expect(await elapsed(store.waitForChange(key, version, Date.now() + 5000))).to.be.below(300);
+        tookAbout(await time.watch(store.waitForChange(key, version, time.now() + 5000)).elapsed(), 0);
       });
     });
   });

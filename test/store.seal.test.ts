@@ -70,7 +70,7 @@ describe('Sealing in RedisTokenStore', () => {
     const sealed = (await client.hget(credKey('1004'), 'd'))!;
     await client.hset(credKey('1005'), 'd', sealed);
     const parts = sealed.split('.');
-    parts[3] = (parts[3]![0] === 'A' ? 'B' : 'A') + parts[3]!.slice(1);
+    parts[3] = (parts[3][0] === 'A' ? 'B' : 'A') + parts[3].slice(1);
     await client.hset(credKey('1004'), 'd', parts.join('.'));
     for (const key of ['1004', '1005']) {
       await store.get(key).then(() => expect.fail(`get(${key}) resolved`), (err: unknown) => expect(err).to.be.instanceOf(SealError));

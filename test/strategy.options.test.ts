@@ -24,7 +24,7 @@ describe('SamsaraStrategy: options and the environment', () => {
     const app = await startApp(strategy);
     try {
       const res = await app.agent.get('/auth/samsara').expect(302);
-      return new URL(res.headers.location as string);
+      return new URL(res.headers.location);
     } finally {
       await app.close();
     }

@@ -98,7 +98,7 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
       withParams: false,
       make: (seen) => async (accessToken: string, refreshToken: string, profile: SamsaraProfile, done: VerifyDone) => {
         Object.assign(seen, { accessToken, refreshToken, profile });
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setImmediate(r));
         done(null, { id: profile.id });
       },
     },

@@ -1,24 +1,44 @@
+import { ORG_SCOPE, VEHICLES_SCOPE } from './directory.js';
 import type { EmulatorOrganization, Settings } from './options.js';
+import { throttle, type RateWindow } from './rate-limit.js';
 import { Refusal, apiError, json, type Reply } from './replies.js';
 import type { EmulatorRequest } from './request.js';
 import type { EmulatorState, Grant } from './state.js';
-import { vehicles } from './vehicles.js';
+import { vehicle, vehicles } from './vehicles.js';
 
-// GET /me and /fleet/*: Bearer tokens, Samsara's error shape ({message, requestId}) and its
-// per-token rate limit.
+// GET /me, GET /fleet/vehicles and GET /fleet/vehicles/{id}: Bearer tokens, Samsara's error shape
+// ({message, requestId}), its rate limits and the grant's scopes. The checks run in the order a
+// gateway would: route, method, token, rate limits, scope, then the endpoint's own parameters.
+
+type Route = { name: 'me' } | { name: 'vehicles' } | { name: 'vehicle'; id: string };
 
 export function api(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
   const path = withoutTrailingSlashes(request.url.pathname);
-  if (path !== '/me' && path !== '/fleet/vehicles') throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
+  const route = routeOf(path);
+  if (!route) throw new Refusal(apiError(404, `No such endpoint: ${path}.`));
   if (request.method !== 'GET')
     throw new Refusal(apiError(405, `${request.method} is not allowed here.`, { allow: 'GET' }));
-  const org = state.orgs.get(bearerGrant(state, settings, request).orgId) as EmulatorOrganization;
-  if (path === '/me') {
-    return json(200, {
-      data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) },
-    });
+  const { grant, accessToken } = bearerGrant(state, request);
+  throttle(state, windowsOf(settings, route, grant, accessToken));
+  const needed = route.name === 'me' ? ORG_SCOPE : VEHICLES_SCOPE;
+  if (!grant.scopes.includes(needed)) {
+    state.counters.forbidden++;
+    const label = needed === ORG_SCOPE ? 'Read Org Information' : 'Read Vehicles';
+    throw new Refusal(apiError(403, `The app lacks the ${label} scope (${needed}) for this organization.`));
   }
-  return vehicles(state, request.url, org);
+  const org = state.orgs.get(grant.orgId) as EmulatorOrganization;
+  if (route.name === 'vehicles') return vehicles(state, request.url, org);
+  if (route.name === 'vehicle') return vehicle(state, route.id, org);
+  return json(200, {
+    data: { id: org.id, name: org.name, ...(org.carrierSettings && { carrierSettings: org.carrierSettings }) },
+  });
+}
+
+function routeOf(path: string): Route | undefined {
+  if (path === '/me') return { name: 'me' };
+  if (path === '/fleet/vehicles') return { name: 'vehicles' };
+  const id = /^\/fleet\/vehicles\/([^/]+)$/.exec(path)?.[1];
+  return id === undefined ? undefined : { name: 'vehicle', id };
 }
 
 /** Not `replace(/\/+$/, '')`: that backtracks quadratically on a long run of slashes not at the end. */
@@ -28,7 +48,28 @@ function withoutTrailingSlashes(path: string): string {
   return path.slice(0, end);
 }
 
-function bearerGrant(state: EmulatorState, settings: Settings, request: EmulatorRequest): Grant {
+/**
+ * Per token, per organization, and per organization on each vehicles endpoint (Samsara lists its
+ * endpoint limits per organization, "regardless of API token"; the single-vehicle endpoint is
+ * given the list's budget, on a window of its own).
+ */
+function windowsOf(settings: Settings, route: Route, grant: Grant, accessToken: string): RateWindow[] {
+  const windows: RateWindow[] = [
+    { key: `token:${accessToken}`, limit: settings.rateLimit, what: 'this access token' },
+    { key: `org:${grant.orgId}`, limit: settings.orgRateLimit, what: 'this organization' },
+  ];
+  if (route.name !== 'me') {
+    const endpoint = route.name === 'vehicles' ? 'GET /fleet/vehicles' : 'GET /fleet/vehicles/{id}';
+    windows.push({
+      key: `endpoint:${grant.orgId}:${endpoint}`,
+      limit: settings.vehiclesRateLimit,
+      what: `${endpoint} in this organization`,
+    });
+  }
+  return windows;
+}
+
+function bearerGrant(state: EmulatorState, request: EmulatorRequest): { grant: Grant; accessToken: string } {
   const presented = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
   const record = presented === undefined ? undefined : state.accessTokens.get(presented);
   if (presented === undefined || !record || record.grant.revoked || state.clock() >= record.expiresAt) {
@@ -36,23 +77,5 @@ function bearerGrant(state: EmulatorState, settings: Settings, request: Emulator
     const message = presented === undefined ? 'Missing access token.' : 'Invalid, expired or revoked access token.';
     throw new Refusal(apiError(401, message, { 'www-authenticate': 'Bearer realm="samsara", error="invalid_token"' }));
   }
-  throttle(state, settings, presented);
-  return record.grant;
-}
-
-/** A sliding one-second window per access token; the 429 says when the oldest request leaves it. */
-function throttle(state: EmulatorState, settings: Settings, accessToken: string): void {
-  const now = state.clock();
-  const recent = (state.requestTimes.get(accessToken) ?? []).filter((t) => t > now - 1000);
-  state.requestTimes.set(accessToken, recent);
-  if (recent.length >= settings.rateLimit) {
-    state.counters.rateLimited++;
-    const seconds = Math.max(0.00001, (recent[0] + 1000 - now) / 1000);
-    throw new Refusal(
-      apiError(429, 'Rate limit exceeded: too many requests for this access token.', {
-        'retry-after': seconds.toFixed(5),
-      }),
-    );
-  }
-  recent.push(now);
+  return { grant: record.grant, accessToken: presented };
 }

@@ -49,17 +49,17 @@ export function authorize(state: EmulatorState, settings: Settings, request: Emu
   if (method === 'POST') {
     if (params.get('decision') !== 'allow')
       return back({ error: 'access_denied', error_description: 'The user denied access' });
-    return back({ code: newCode(state, client, params, params.get('org_id') ?? state.firstOrg.id) });
+    return back({ code: newCode(state, client, params, redirectUri, params.get('org_id') ?? state.firstOrg.id) });
   }
   if (settings.autoApprove !== false) {
-    return back({
-      code: newCode(state, client, params, settings.autoApprove === true ? state.firstOrg.id : settings.autoApprove),
-    });
+    const orgId = settings.autoApprove === true ? state.firstOrg.id : settings.autoApprove;
+    return back({ code: newCode(state, client, params, redirectUri, orgId) });
   }
+  const scopes = state.clientScopes.get(client.clientId) ?? [];
   return {
     status: 200,
     headers: { 'content-type': 'text/html; charset=utf-8', ...NO_STORE },
-    body: consentPage(params, client, [...state.orgs.values()]),
+    body: consentPage(params, client, scopes, [...state.orgs.values()]),
   };
 }
 
@@ -75,7 +75,13 @@ function redirectTarget(client: EmulatorClient, given: string | null): string {
   return given;
 }
 
-function newCode(state: EmulatorState, client: EmulatorClient, params: URLSearchParams, orgId: string): string {
+function newCode(
+  state: EmulatorState,
+  client: EmulatorClient,
+  params: URLSearchParams,
+  deliveredTo: string,
+  orgId: string,
+): string {
   if (!state.orgs.has(orgId)) throw new Refusal(htmlError(400, 'Unknown organization.'));
   const code = randomToken();
   const challenge = params.get('code_challenge') ?? undefined;
@@ -83,6 +89,7 @@ function newCode(state: EmulatorState, client: EmulatorClient, params: URLSearch
     clientId: client.clientId,
     orgId,
     redirectUri: params.get('redirect_uri') ?? undefined,
+    deliveredTo,
     challenge,
     challengeMethod: params.get('code_challenge_method') === 'S256' ? 'S256' : 'plain',
     expiresAt: state.clock() + state.codeTtl * 1000,

@@ -11,15 +11,20 @@ const AUTHORIZE_PARAMS = [
   'code_challenge_method',
 ];
 
+/** The dashboard's names of the scopes the emulator knows; any other scope is shown as it is spelled. */
+const SCOPE_LABELS: Record<string, string> = { read_org: 'Read Org Information', read_vehicles: 'Read Vehicles' };
+
 /** The consent page: the request rides along in hidden fields, so the POST can re-check all of it. */
 export function consentPage(
   params: URLSearchParams,
   client: EmulatorClient,
+  scopes: readonly string[],
   organizations: EmulatorOrganization[],
 ): string {
   const hidden = AUTHORIZE_PARAMS.filter((name) => params.has(name))
     .map((name) => `<input type="hidden" name="${name}" value="${escapeHTML(params.get(name) as string)}">`)
     .join('\n');
+  const asks = scopes.map((scope) => `<li>${escapeHTML(SCOPE_LABELS[scope] ?? scope)}</li>`).join('');
   const choices = organizations
     .map((o) => `<option value="${escapeHTML(o.id)}">${escapeHTML(o.name)}</option>`)
     .join('');
@@ -28,7 +33,7 @@ export function consentPage(
 <body>
 <h1>Samsara (emulator)</h1>
 <p>The app <strong id="client">${escapeHTML(client.clientId)}</strong> asks to:</p>
-<ul><li>Read Org Information</li><li>Read Vehicles</li></ul>
+<ul id="scopes">${asks}</ul>
 <form method="post" action="/oauth2/authorize">
 ${hidden}
 <label>Organization <select name="org_id">${choices}</select></label>

@@ -1,122 +1,35 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  clearFaultQueues,
-  emptyFaultQueues,
-  playFault,
-  queueFault,
-  type EmulatorEndpoint,
-  type EmulatorFault,
-} from './faults.js';
-import {
-  DEFAULT_ORG,
-  EMULATOR_CLIENT_ID,
-  EMULATOR_CLIENT_SECRET,
-  applySettings,
-  defaultSettings,
-  indexById,
-  type EmulatorOptions,
-} from './options.js';
+import { checkScopes, directoryOf } from './directory.js';
+import { clearFaultQueues, emptyFaultQueues, playFault, queueFault } from './faults.js';
+import type { SamsaraEmulator } from './handle.js';
+import { applySettings, defaultSettings, type EmulatorOptions } from './options.js';
 import { emulatorBug, type Reply } from './replies.js';
 import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
 import { endpointOf, handle } from './router.js';
-import {
-  createState,
-  grantOf,
-  issueTokens,
-  newGrant,
-  zeroCounters,
-  type EmulatorCounters,
-  type IssuedGrant,
-} from './state.js';
+import { createState, grantOf, issueTokens, newGrant, zeroCounters } from './state.js';
+
+export type { SamsaraEmulator } from './handle.js';
 
 // Written from SAMSARA.md and RFC 6749 / 7009 / 7636, never from this package's client: it plays the
-// server, so it must not share the client's bugs. Where Samsara's behaviour is not confirmed, the
-// emulator takes the strict reading (single-use refresh tokens, Basic auth only) and makes the
-// lenient one an option.
+// server, so it must not share the client's bugs. Where Samsara's behaviour is known, the emulator
+// plays it (a code exchange without redirect_uri works, as Samsara's own samples show) and keeps the
+// RFC's stricter reading as an option; where it is not confirmed, the emulator takes the strict
+// reading (single-use refresh tokens, Basic auth only) and makes the lenient one an option.
 //
 // This file checks the options, runs the request pipeline (counters, faults, latency, the body,
-// then a handler) and hands out the public handle. The handlers themselves are plain functions of
+// then a handler) and hands out the public handle (its interface: handle.ts). The handlers themselves are plain functions of
 // (state, settings, request) that return a reply: see router.ts.
-
-/**
- * A running emulator, from {@link startSamsaraEmulator}.
- *
- * @example
- * ```ts
- * const samsara = await startSamsaraEmulator({ autoApprove: true });
- * const tokens = new TokenManager({ client: samsara }); // its clientID, clientSecret and baseURL
- * passport.use(new SamsaraStrategy({ tokens }));
- * // ... drive the app ...
- * expect(samsara.counters.grants.authorization_code).to.equal(1);
- * await samsara.stop();
- * ```
- */
-export interface SamsaraEmulator {
-  /**
-   * `http://127.0.0.1:PORT`, no trailing slash: the base URL for the strategy and the API.
-   * With `clientID` and `clientSecret`, the handle is a client's options as it stands:
-   * `new TokenManager({ client: samsara })` or `new SamsaraStrategy({ ...samsara })`.
-   */
-  readonly baseURL: string;
-  /** The first client's id. */
-  readonly clientID: string;
-  /** The first client's secret. */
-  readonly clientSecret: string;
-  /** Live: read it after the requests of interest. */
-  readonly counters: EmulatorCounters;
-  resetCounters(): void;
-  /** The next `times` (default 1) requests to `endpoint` misbehave; faults queue first in, first out. */
-  injectFault(endpoint: EmulatorEndpoint, fault: EmulatorFault, times?: number): void;
-  clearFaults(): void;
-  /** Changes settings from the next request on. Throws a RangeError on a value it cannot use, and then changes nothing. */
-  configure(
-    changes: Partial<
-      Pick<
-        EmulatorOptions,
-        | 'accessTokenTtl'
-        | 'refreshTokenReuseGrace'
-        | 'revokeOnReuse'
-        | 'revocation'
-        | 'latency'
-        | 'rateLimit'
-        | 'autoApprove'
-      >
-    >,
-  ): void;
-  /** A grant as if the organization (default: the first) had authorized the client (default: the first). Counts nothing. */
-  issueGrant(orgId?: string, clientId?: string): IssuedGrant;
-  /** Every live access token (of that organization) expires now. */
-  expireAccessTokens(orgId?: string): void;
-  /** `rotated`: the token was used and replaced; `revoked` wins over `rotated`. */
-  grantStatus(refreshToken: string): 'active' | 'rotated' | 'revoked' | 'unknown';
-  /**
-   * An opaque, stable id of the grant an access or refresh token belongs to (current, rotated out,
-   * expired or revoked alike), or undefined for a token the emulator never issued. Two tokens of
-   * one grant, before and after any number of refreshes, give the same id.
-   *
-   * @example
-   * ```ts
-   * const grant = samsara.issueGrant();
-   * // ... the app refreshes ...
-   * expect(samsara.grantId(stored.refreshToken)).to.equal(samsara.grantId(grant.refreshToken));
-   * ```
-   */
-  grantId(token: string): string | undefined;
-  /** Grants (of that organization) not revoked. */
-  activeGrants(orgId?: string): number;
-  /** Closes the server and destroys every socket, hanging and keep-alive ones included. Idempotent. */
-  stop(): Promise<void>;
-}
 
 /**
  * Starts a local Samsara on a free loopback port: the OAuth 2.0 authorize endpoint (a consent page,
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
  * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation (of one
- * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me` and a paginated
- * `GET /fleet/vehicles` with Samsara's error shape and rate limit, plus faults, latency and counters
- * for tests and benchmarks. No request, however malformed, stops it:
+ * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me`, a paginated and
+ * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, with Samsara's error shape, its
+ * rate limits (per token, per organization, per endpoint) and per-client scopes, plus faults,
+ * latency and counters for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
  *
  * @example
@@ -132,25 +45,9 @@ export interface SamsaraEmulator {
  * ```
  */
 export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promise<SamsaraEmulator> {
-  const clients = indexById(
-    options.clients ?? [{ clientId: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET }],
-    (c) => c.clientId,
-    'client',
-  );
-  const orgs = indexById(options.organizations ?? [DEFAULT_ORG], (o) => o.id, 'organization');
+  const { clients, orgs } = directoryOf(options);
   const codeTtl = options.codeTtl ?? 600;
   if (!(codeTtl > 0)) throw new RangeError(`codeTtl must be a positive number of seconds, not ${codeTtl}.`);
-  for (const org of orgs.values()) {
-    if (org.vehicleCount !== undefined && !(Number.isInteger(org.vehicleCount) && org.vehicleCount >= 0)) {
-      throw new RangeError(`vehicleCount of organization ${org.id} must be a whole number, not ${org.vehicleCount}.`);
-    }
-  }
-  for (const client of clients.values()) {
-    // The emulator redirects to these: one that is no URL would fail every sign-in with a 500.
-    const bad = client.redirectUris?.find((uri) => !URL.canParse(uri));
-    if (bad !== undefined)
-      throw new RangeError(`Client ${client.clientId} registers a redirect URL that is no URL: ${bad}.`);
-  }
   const settings = defaultSettings();
   const orgIds = new Set(orgs.keys());
   applySettings(settings, options, orgIds);
@@ -249,6 +146,11 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     },
     configure(changes) {
       applySettings(settings, changes, orgIds);
+    },
+    setClientScopes(scopes, clientId = state.firstClient.clientId) {
+      if (!clients.has(clientId)) throw new RangeError(`The emulator has no client ${clientId}.`);
+      checkScopes(scopes, clientId);
+      state.clientScopes.set(clientId, [...scopes]);
     },
     issueGrant(orgId = state.firstOrg.id, clientId = state.firstClient.clientId) {
       if (!orgs.has(orgId)) throw new RangeError(`The emulator has no organization ${orgId}.`);

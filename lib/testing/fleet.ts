@@ -1,3 +1,5 @@
+import { EMULATED_ATTRIBUTES, EMULATED_TAGS, type EmulatedTag } from './fleet-catalog.js';
+
 // Deterministic, realistic fleet data for the emulator: the same organization id always yields the
 // same vehicles, so a test can assert on "Fleet Truck #1" across runs and machines.
 
@@ -30,7 +32,9 @@ export interface EmulatedVehicle {
   serial?: string;
   esn?: string;
   gateway?: { model: string; serial: string };
-  tags?: Array<{ id: string; name: string; parentTagId?: string }>;
+  tags?: EmulatedTag[];
+  /** Samsara's tiny attribute shape: a string attribute's values by value, not by value id. */
+  attributes?: Array<{ id: string; name: string; stringValues?: string[]; numberValues?: number[] }>;
   staticAssignedDriver?: { id: string; name: string };
   vehicleType?: string;
   vehicleRegulationMode?: string;
@@ -46,11 +50,9 @@ const MAKES: Array<[make: string, models: string[]]> = [
   ['Ford', ['F-150', 'Transit 250']],
   ['International', ['LT625', 'MV607']],
 ];
-const TAGS = [
-  { id: '3914', name: 'East Region', parentTagId: '3900' },
-  { id: '3915', name: 'West Region', parentTagId: '3900' },
-  { id: '4120', name: 'Refrigerated' },
-];
+const tag = (id: string): EmulatedTag => EMULATED_TAGS.find((t) => t.id === id) as EmulatedTag;
+const [EAST, WEST, BAY_AREA, REFRIGERATED] = ['3914', '3915', '3921', '4120'].map(tag);
+const [OWNERSHIP, HOME_DEPOT, EQUIPMENT, FUEL] = EMULATED_ATTRIBUTES;
 const DRIVERS = ['Ana Ruiz', 'Ben Okafor', 'Chen Wei', 'Dana Fox', 'Eli Novak', 'Farah Haddad'];
 const LETTERS = 'ABCDEFGHJKLMNPRSTUVWXYZ'; // VINs never use I, O or Q
 const VIN_CHARS = `${LETTERS}0123456789`;
@@ -66,13 +68,17 @@ const DAY = 86_400_000;
  */
 export function vehiclesOf(orgId: string, count: number): EmulatedVehicle[] {
   const random = prng(orgId);
+  // Tags and attributes draw from a stream of their own, so the fields above them stay what they were.
+  const extra = prng(`${orgId}#extras`);
   const pick = <T>(items: ArrayLike<T>): T => items[Math.floor(random() * items.length)];
   const chars = (alphabet: string, length: number): string => Array.from({ length }, () => pick(alphabet)).join('');
   const base = Date.UTC(2021, 0, 4);
+  const range = idRange(orgId);
   return Array.from({ length: count }, (_, i) => {
     const created = base + Math.floor(random() * 3 * 365 * DAY);
-    // Steps wider than the random part keep ids unique and ascending, as Samsara's are.
-    const id = String(212_014_918_000_000 + i * 1_733 + Math.floor(random() * 1_000));
+    // Steps wider than the random part keep ids unique and ascending, as Samsara's are; the
+    // organization's own range keeps them (all but surely) apart from other organizations' ids.
+    const id = String(212_014_918_000_000 + range + i * 1_733 + Math.floor(random() * 1_000));
     const vehicle: EmulatedVehicle = { id, createdAtTime: rfc3339(created) };
     // Some vehicles carry nothing but the required fields, so clients meet the sparse shape early.
     if (i % 25 === 24) return vehicle;
@@ -93,13 +99,38 @@ export function vehiclesOf(orgId: string, count: number): EmulatedVehicle[] {
       vehicleRegulationMode: light ? 'unregulated' : 'regulated',
     });
     if (i % 7 === 0) vehicle.esn = String(4_412_000_000 + i);
-    if (i % 3 === 0) vehicle.tags = [pick(TAGS)];
+    if (i % 3 === 0) vehicle.tags = [pick([EAST, WEST, REFRIGERATED])];
+    if (vehicle.tags?.[0] === WEST && extra() < 0.5) vehicle.tags = [BAY_AREA];
+    if (i % 10 === 5 && !vehicle.tags?.includes(REFRIGERATED)) vehicle.tags = [...(vehicle.tags ?? []), REFRIGERATED];
+    if (vehicle.tags) vehicle.tags = vehicle.tags.map((t) => ({ ...t })); // the catalog stays out of reach
+    vehicle.attributes = attributesOf(i, light, extra);
     if (i % 4 === 1)
       vehicle.staticAssignedDriver = { id: String(52_000 + (i % DRIVERS.length)), name: DRIVERS[i % DRIVERS.length] };
     if (i % 5 === 2) vehicle.externalIds = { maintenanceId: `MX-${10_000 + i}` };
     if (i % 11 === 3) vehicle.notes = 'Liftgate serviced; check tire pressure weekly.';
     return vehicle;
   });
+}
+
+/** Every full vehicle has an owner and a fuel capacity; half have a home depot; some carry equipment. */
+function attributesOf(i: number, light: boolean, extra: () => number): NonNullable<EmulatedVehicle['attributes']> {
+  const strings = (attribute: typeof OWNERSHIP, values: string[]) => ({
+    id: attribute.id,
+    name: attribute.name,
+    stringValues: values,
+  });
+  const ownership = strings(OWNERSHIP, [extra() < 0.7 ? 'Owned' : 'Leased']);
+  const capacities = light ? [25, 36] : [100, 150, 200];
+  const fuel = { id: FUEL.id, name: FUEL.name, numberValues: [capacities[Math.floor(extra() * capacities.length)]] };
+  const depots = HOME_DEPOT.values.map((v) => v.stringValue);
+  const depot = i % 2 === 0 ? [strings(HOME_DEPOT, [depots[Math.floor(extra() * depots.length)]])] : [];
+  const equipment = EQUIPMENT.values.map((v) => v.stringValue).filter(() => extra() < 0.4);
+  return [ownership, ...depot, ...(equipment.length > 0 ? [strings(EQUIPMENT, equipment)] : []), fuel];
+}
+
+/** A multiple of 100 million below 10^14, from the organization id. */
+function idRange(orgId: string): number {
+  return Math.floor(prng(`${orgId}#ids`)() * 1_000_000) * 100_000_000;
 }
 
 function rfc3339(ms: number): string {

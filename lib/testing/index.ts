@@ -1,6 +1,6 @@
 /**
  * `passport-samsara/testing`: a local Samsara (OAuth 2.0 authorize, token and revoke endpoints,
- * `GET /me`, `GET /fleet/vehicles`) for tests, benchmarks and the example app, with faults,
+ * `GET /me`, `GET /fleet/vehicles`, `GET /fleet/vehicles/{id}`) for tests, benchmarks and the example app, with faults,
  * latency, a movable clock and counters. It is written from Samsara's documentation and the RFCs,
  * not from this package's client, so a client bug shows up as a failing test.
  *
@@ -20,7 +20,9 @@
 export { startSamsaraEmulator } from './emulator.js';
 export type { SamsaraEmulator } from './emulator.js';
 export { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from './options.js';
-export type { EmulatorOptions, EmulatorClient, EmulatorOrganization } from './options.js';
+export type { EmulatorOptions, EmulatorClient, EmulatorOrganization, EmulatorSettingName } from './options.js';
 export type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 export type { EmulatorCounters, IssuedGrant } from './state.js';
 export type { EmulatedVehicle } from './fleet.js';
+export { EMULATED_TAGS, EMULATED_ATTRIBUTES } from './fleet-catalog.js';
+export type { EmulatedTag, EmulatedAttribute } from './fleet-catalog.js';

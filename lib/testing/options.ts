@@ -38,6 +38,14 @@ export interface EmulatorClient {
    * (127.0.0.0/8, `localhost`, `[::1]`), so tests on random ports need no registration.
    */
   redirectUris?: string[];
+  /**
+   * The scopes chosen in the app's settings; a grant takes those of its client when the organization
+   * authorizes, and keeps them across refreshes (Samsara: scope changes take effect on
+   * re-authorization). The token response's `scope` lists them, space-separated. `read_org` lets
+   * `GET /me` answer, `read_vehicles` the `/fleet/vehicles` endpoints; without it they answer 403.
+   * Other strings are carried along and grant nothing. Default `['read_org', 'read_vehicles']`.
+   */
+  scopes?: string[];
 }
 
 /**
@@ -124,7 +132,25 @@ export interface EmulatorOptions {
   latency?: number;
   /** API requests per second per access token before 429 (a sliding 1 s window). Default 150, Samsara's limit. */
   rateLimit?: number;
-  /** Milliseconds since the epoch; every expiry and the rate limit read it. Default `Date.now`. */
+  /**
+   * API requests per second per organization, whatever the token or client (a sliding 1 s window).
+   * Default 200, Samsara's limit.
+   */
+  orgRateLimit?: number;
+  /**
+   * Requests per second per organization to each vehicles endpoint (`GET /fleet/vehicles`, and on
+   * its own budget `GET /fleet/vehicles/{id}`), whatever the token. Default 25, Samsara's limit for
+   * listing vehicles. A test that pages a large fleet under a clock that stands still raises it.
+   */
+  vehiclesRateLimit?: number;
+  /**
+   * RFC 6749 §4.1.3 to the letter: a code whose authorize request carried a `redirect_uri` is
+   * refused (`invalid_grant`) by a code exchange without one. Default false, as Samsara behaves: its
+   * own Node and Python samples exchange codes without `redirect_uri`, and work. Either way a
+   * `redirect_uri` that is sent must be the one the code was delivered to.
+   */
+  strictRedirectUri?: boolean;
+  /** Milliseconds since the epoch; every expiry and the rate limits read it. Default `Date.now`. */
   clock?: () => number;
 }
 
@@ -136,11 +162,25 @@ export const SETTING_NAMES = [
   'revocation',
   'latency',
   'rateLimit',
+  'orgRateLimit',
+  'vehiclesRateLimit',
+  'strictRedirectUri',
   'autoApprove',
 ] as const;
 
+/**
+ * The names of the options {@link SamsaraEmulator.configure} can change.
+ *
+ * @example
+ * ```ts
+ * const name: EmulatorSettingName = 'vehiclesRateLimit';
+ * samsara.configure({ [name]: 1_000 });
+ * ```
+ */
+export type EmulatorSettingName = (typeof SETTING_NAMES)[number];
+
 /** The live settings every handler reads; {@link SamsaraEmulator.configure} changes them in place. */
-export type Settings = Required<Pick<EmulatorOptions, (typeof SETTING_NAMES)[number]>>;
+export type Settings = Required<Pick<EmulatorOptions, EmulatorSettingName>>;
 
 export function defaultSettings(): Settings {
   return {
@@ -150,19 +190,12 @@ export function defaultSettings(): Settings {
     revocation: 'organization',
     latency: 0,
     rateLimit: 150,
+    orgRateLimit: 200,
+    vehiclesRateLimit: 25,
+    strictRedirectUri: false,
     autoApprove: false,
   };
 }
-
-export const DEFAULT_ORG: EmulatorOrganization = {
-  id: '1001',
-  name: "Charlie's Dining Services",
-  carrierSettings: {
-    carrierName: "Charlie's Dining Services",
-    dotNumber: 98231,
-    mainOfficeAddress: '1990 Alameda St, San Francisco, CA 94103',
-  },
-};
 
 /** Checks every change first, then applies them all: a RangeError leaves the settings untouched. */
 export function applySettings(settings: Settings, changes: Partial<Settings>, orgIds: ReadonlySet<string>): void {
@@ -171,6 +204,8 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
     ['refreshTokenReuseGrace', (v) => v >= 0, 'a number of milliseconds >= 0'],
     ['latency', (v) => v >= 0, 'a number of milliseconds >= 0'],
     ['rateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+    ['orgRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+    ['vehiclesRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
   ];
   for (const [name, valid, what] of checks) {
     const value = changes[name];
@@ -182,21 +217,14 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
   if (changes.revocation !== undefined && !(['grant', 'organization'] as unknown[]).includes(changes.revocation)) {
     throw new RangeError(`revocation must be 'grant' or 'organization', not ${JSON.stringify(changes.revocation)}.`);
   }
+  for (const name of ['revokeOnReuse', 'strictRedirectUri'] as const) {
+    if (changes[name] !== undefined && typeof changes[name] !== 'boolean')
+      throw new RangeError(`${name} must be true or false, not ${JSON.stringify(changes[name])}.`);
+  }
   if (typeof changes.autoApprove === 'string' && !orgIds.has(changes.autoApprove)) {
     throw new RangeError(`autoApprove names organization ${changes.autoApprove}, which the emulator does not have.`);
   }
   for (const name of SETTING_NAMES) {
     if (changes[name] !== undefined) Object.assign(settings, { [name]: changes[name] });
   }
-}
-
-/** The clients or organizations by id; at least one, no id twice. */
-export function indexById<T>(items: T[], idOf: (item: T) => string, what: string): Map<string, T> {
-  if (items.length === 0) throw new RangeError(`The emulator needs at least one ${what}.`);
-  const map = new Map<string, T>();
-  for (const item of items) {
-    if (map.has(idOf(item))) throw new RangeError(`Two of the emulator's ${what}s have the id ${idOf(item)}.`);
-    map.set(idOf(item), item);
-  }
-  return map;
 }

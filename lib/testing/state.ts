@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_SCOPES } from './directory.js';
 import type { EmulatedVehicle } from './fleet.js';
 import type { EmulatorClient, EmulatorOrganization, Settings } from './options.js';
 
@@ -31,6 +32,8 @@ export interface EmulatorCounters {
   apiCalls: number;
   /** API 401s. */
   unauthorized: number;
+  /** API 403s: the grant's scopes do not cover the endpoint. */
+  forbidden: number;
   /** API 429s. */
   rateLimited: number;
 }
@@ -50,6 +53,7 @@ export interface IssuedGrant {
   refreshToken: string;
   /** Seconds. */
   expiresIn: number;
+  /** The grant's scopes, space-separated, as the token response's `scope` says them. */
   scope: string;
   orgId: string;
 }
@@ -60,6 +64,8 @@ export interface Grant {
   id: string;
   clientId: string;
   orgId: string;
+  /** The client's scopes when the organization authorized: later changes need a new authorization. */
+  scopes: readonly string[];
   revoked: boolean;
 }
 
@@ -68,6 +74,8 @@ export interface CodeRecord {
   orgId: string;
   /** The redirect_uri the authorize request carried; undefined when it had none. */
   redirectUri: string | undefined;
+  /** Where the code was sent: the redirect_uri, or the app's one registered URL. */
+  deliveredTo: string;
   challenge: string | undefined;
   challengeMethod: 'S256' | 'plain';
   expiresAt: number;
@@ -90,6 +98,8 @@ export interface EmulatorState {
   readonly orgs: ReadonlyMap<string, EmulatorOrganization>;
   readonly firstClient: EmulatorClient;
   readonly firstOrg: EmulatorOrganization;
+  /** Each client's scopes as its app settings stand now; {@link SamsaraEmulator.setClientScopes} changes them. */
+  readonly clientScopes: Map<string, readonly string[]>;
   /** Seconds. */
   readonly codeTtl: number;
   readonly clock: () => number;
@@ -97,7 +107,7 @@ export interface EmulatorState {
   readonly refreshTokens: Map<string, RefreshRecord>;
   readonly accessTokens: Map<string, AccessRecord>;
   readonly grants: Set<Grant>;
-  /** Per access token, the times of its API requests within the last second. */
+  /** Per rate-limit window (an access token, an organization, an endpoint of one), the times of its requests within the last second. */
   readonly requestTimes: Map<string, number[]>;
   /** Generated on first use: most tests never list vehicles. */
   readonly fleets: Map<string, EmulatedVehicle[]>;
@@ -108,8 +118,6 @@ export interface EmulatorState {
    */
   readonly cursorKey: Buffer;
 }
-
-export const SCOPE = 'read_org read_vehicles';
 
 export function createState(
   clients: ReadonlyMap<string, EmulatorClient>,
@@ -122,6 +130,7 @@ export function createState(
     orgs,
     firstClient: [...clients.values()][0],
     firstOrg: [...orgs.values()][0],
+    clientScopes: new Map([...clients.values()].map((c) => [c.clientId, [...(c.scopes ?? DEFAULT_SCOPES)]])),
     codeTtl,
     clock,
     codes: new Map(),
@@ -146,12 +155,14 @@ export function zeroCounters(): EmulatorCounters {
     revocations: 0,
     apiCalls: 0,
     unauthorized: 0,
+    forbidden: 0,
     rateLimited: 0,
   };
 }
 
 export function newGrant(state: EmulatorState, clientId: string, orgId: string): Grant {
-  const grant = { id: `grant-${state.grants.size + 1}`, clientId, orgId, revoked: false };
+  const scopes = state.clientScopes.get(clientId) ?? DEFAULT_SCOPES;
+  const grant = { id: `grant-${state.grants.size + 1}`, clientId, orgId, scopes, revoked: false };
   state.grants.add(grant);
   return grant;
 }
@@ -161,7 +172,8 @@ export function issueTokens(state: EmulatorState, settings: Settings, grant: Gra
   const refreshToken = randomToken();
   state.accessTokens.set(accessToken, { grant, expiresAt: state.clock() + settings.accessTokenTtl * 1000 });
   state.refreshTokens.set(refreshToken, { grant, rotatedAt: undefined });
-  return { accessToken, refreshToken, expiresIn: settings.accessTokenTtl, scope: SCOPE, orgId: grant.orgId };
+  const scope = grant.scopes.join(' ');
+  return { accessToken, refreshToken, expiresIn: settings.accessTokenTtl, scope, orgId: grant.orgId };
 }
 
 /** The grant of an access or refresh token, whatever state either is in. */

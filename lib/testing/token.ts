@@ -7,7 +7,8 @@ import type { EmulatorRequest } from './request.js';
 import { issueTokens, newGrant, type CodeRecord, type EmulatorState, type IssuedGrant } from './state.js';
 
 // POST /oauth2/token: the authorization_code and refresh_token grants, with single-use codes bound
-// to their redirect URI and PKCE challenge, and rotating single-use refresh tokens.
+// to their redirect URI and PKCE challenge, and rotating single-use refresh tokens. A grant's scopes
+// are fixed when it is made: a refresh carries them over, whatever the app's settings say since.
 
 export function token(state: EmulatorState, settings: Settings, request: EmulatorRequest): Reply {
   const client = oauthPost(state, request);
@@ -47,9 +48,7 @@ function exchangeCode(
     throw invalidGrant('The authorization code was already used; the grant it produced is revoked.');
   }
   if (state.clock() >= record.expiresAt) throw invalidGrant('The authorization code has expired.');
-  if (record.redirectUri !== undefined && form.get('redirect_uri') !== record.redirectUri) {
-    throw invalidGrant('redirect_uri is missing or differs from the one of the authorization request.');
-  }
+  checkRedirectUri(settings, record, form.get('redirect_uri'));
   if (record.challenge !== undefined && !verifierMatches(record, form.get('code_verifier'))) {
     throw invalidGrant('code_verifier is missing or does not match the code_challenge.');
   }
@@ -69,6 +68,21 @@ function refresh(state: EmulatorState, settings: Settings, client: EmulatorClien
   }
   record.rotatedAt ??= state.clock();
   return issueTokens(state, settings, record.grant);
+}
+
+/**
+ * RFC 6749 §4.1.3 asks for the authorize request's redirect_uri again; Samsara does not (its own
+ * samples leave it out), so a missing one fails only under `strictRedirectUri`. One that is sent
+ * must name where the code went, even when the authorize request left it to the registered URL.
+ */
+function checkRedirectUri(settings: Settings, record: CodeRecord, given: string | null): void {
+  if (given === null) {
+    if (settings.strictRedirectUri && record.redirectUri !== undefined)
+      throw invalidGrant('redirect_uri is required: the authorization request carried one (RFC 6749 §4.1.3).');
+    return;
+  }
+  if (given !== record.deliveredTo)
+    throw invalidGrant('redirect_uri differs from the one the authorization code was sent to.');
 }
 
 function verifierMatches(record: CodeRecord, verifier: string | null): boolean {

@@ -1,7 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { samsara, samsaraErrorHandler, type TokenManager } from 'passport-samsara';
 
 /**
@@ -40,7 +39,4 @@ export async function relay(res: Response, upstream: globalThis.Response): Promi
   res.status(upstream.status).type('application/json').send(await upstream.text());
 }
 
-/** Resolves once `check` holds (polled on a short interval: a condition, never a duration). */
-export async function until(check: () => boolean): Promise<void> {
-  while (!check()) await sleep(5);
-}
+export { until } from './clock.js';

@@ -104,7 +104,7 @@ export async function startStateApp(store: SessionStateStore, options: StateAppO
     exchanges,
     async start(label) {
       const res = await agent.get('/login').query({ label }).expect(302);
-      return new URL(res.headers.location as string);
+      return new URL(res.headers.location);
     },
     callback(code, state) {
       return agent.get('/callback').query(state === null ? { code } : { code, state });
