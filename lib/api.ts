@@ -1,24 +1,49 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SamsaraEndpoints } from './endpoints.js';
+import { apiURL, replayable } from './api-url.js';
+import type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
 import { RateLimitedError } from './errors/index.js';
+import { publish, type RateLimitEvent } from './events.js';
 import { networkFailure } from './http.js';
 import { numberOption } from './options.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenManager } from './tokens/manager.js';
 
+// Every call to Samsara's API goes through sendToSamsara: req.samsara.fetch, the sign-in's
+// GET /me, and the fetch handed to the official SDK. One place guards the base URL, bounds each
+// attempt, replays a 401 after a refresh and waits out 429s.
+
+/** Where a call goes: what the API needs of an `OAuthClient`. */
+export interface ApiClient {
+  readonly endpoints: SamsaraEndpoints;
+  readonly timeout: number;
+  readonly region: SamsaraRegion;
+}
+
+/** A token to send, and the client (region) it belongs to. */
+export interface ApiAttempt {
+  accessToken: string;
+  client: ApiClient;
+}
+
+/** Whose token a call carries: an organization's grant (refreshed after a 401), or a bare token. */
+export interface ApiGrant {
+  /** For events; empty for a bare token (a sign-in's, before the organization is known). */
+  readonly orgId: string;
+  token(): Promise<ApiAttempt>;
+  /** A newer token after the API answered 401 to `rejected`; undefined when none can be had. */
+  refreshed(rejected: string): Promise<ApiAttempt> | undefined;
+}
+
 /**
- * What {@link callSamsara} needs of a `TokenManager`: a token (forcing a refresh for one the API
- * rejected), the API's base URL and the request timeout. Structural, so that any caller holding a
- * `TokenManager` (the middleware, a job) can pass it as is.
+ * What {@link callSamsara} needs of a `TokenManager`: the organization's credentials (forcing a
+ * refresh for a token the API rejected) and the client of the region that issued them.
  *
  * @example
  * ```ts
  * const tokens: SamsaraApiTokens = new TokenManager({ store });
  * ```
  */
-export type SamsaraApiTokens = Pick<TokenManager, 'accessToken'> & {
-  readonly client: Pick<TokenManager['client'], 'endpoints' | 'timeout'>;
-};
+export type SamsaraApiTokens = Pick<TokenManager, 'credentials' | 'clientFor'>;
 
 /**
  * Options of {@link callSamsara}.
@@ -42,20 +67,23 @@ export const DEFAULT_MAX_RATE_LIMIT_WAIT = 5_000;
 /** A floor on each 429 wait, so that `Retry-After: 0` cannot turn into a busy loop. */
 const MIN_RATE_LIMIT_WAIT = 50;
 
+/** The grant of organization `key`, as `tokens` keeps it, routed to its own region. */
+export function grantOf(tokens: SamsaraApiTokens, key: string): ApiGrant {
+  const attempt = async (rejected?: string): Promise<ApiAttempt> => {
+    const creds = await tokens.credentials(key, rejected === undefined ? {} : { rejected });
+    return { accessToken: creds.accessToken, client: tokens.clientFor(creds) };
+  };
+  return { orgId: key, token: () => attempt(), refreshed: (rejected) => attempt(rejected) };
+}
+
+/** A token as it is, with nothing to refresh it: a 401 comes back as it is. */
+export function bareToken(client: ApiClient, accessToken: string): ApiGrant {
+  return { orgId: '', token: async () => ({ accessToken, client }), refreshed: () => undefined };
+}
+
 /**
- * One call to Samsara's API for the organization `key`, with its Bearer token.
- *
- * - `path` is relative to the API base URL; an absolute URL must lie under it, or the call throws
- *   `TypeError` before any token is read: the token must never leave for another host. Redirects
- *   are not followed (`redirect: 'manual'`) for the same reason.
- * - Each attempt has the client's `timeout` (`UpstreamError` `SAMSARA_TIMEOUT`, 504), which keeps
- *   running while the body is read; a network failure is `UpstreamError` `SAMSARA_UNREACHABLE` (502).
- * - `init.signal` aborts the call at any point (sending, waiting out a 429, waiting for a refresh)
- *   and the call then rejects with the signal's own `reason`, as `fetch` does.
- * - A 401 refreshes the token once (the store may already hold a newer one) and sends again; a
- *   429 waits its `Retry-After` (at least 50 ms each time) while the total stays within
- *   `maxRateLimitWait`, then throws `RateLimitedError`. Both resend the body, so neither happens for a
- *   one-shot body (a `ReadableStream` or an async iterable): its 401 or 429 comes back as is.
+ * One call to Samsara's API for the organization `key`, with its Bearer token, at its region's
+ * base URL. See {@link sendToSamsara}.
  *
  * @example
  * ```ts
@@ -63,10 +91,34 @@ const MIN_RATE_LIMIT_WAIT = 50;
  * const { data } = await response.json();
  * ```
  */
-export async function callSamsara(
+export function callSamsara(
   tokens: SamsaraApiTokens,
   key: string,
   path: string,
+  init: RequestInit = {},
+  options: CallSamsaraOptions = {},
+): Promise<Response> {
+  return sendToSamsara(grantOf(tokens, key), path, init, options);
+}
+
+/**
+ * One call to Samsara's API with `grant`'s token.
+ *
+ * - `path` is relative to the API base URL; an absolute URL must lie under it, or the call throws
+ *   `TypeError` before anything is sent: the token must never leave for another host. Redirects
+ *   are not followed (`redirect: 'manual'`) for the same reason.
+ * - Each attempt has the client's `timeout` (`UpstreamError` `SAMSARA_TIMEOUT`, 504), which keeps
+ *   running while the body is read; a network failure is `UpstreamError` `SAMSARA_UNREACHABLE` (502).
+ * - `init.signal` aborts the call at any point (sending, waiting out a 429, waiting for a refresh)
+ *   and the call then rejects with the signal's own `reason`, as `fetch` does.
+ * - A 401 refreshes the token once (the store may already hold a newer one) and sends again; a
+ *   429 waits its `Retry-After` (fractional seconds, at least 50 ms each time) while the total
+ *   stays within `maxRateLimitWait`, then throws `RateLimitedError`. Both resend the body, so
+ *   neither happens for a one-shot body (a `ReadableStream` or an async iterable).
+ */
+export async function sendToSamsara(
+  grant: ApiGrant,
+  path: string | URL,
   init: RequestInit = {},
   options: CallSamsaraOptions = {},
 ): Promise<Response> {
@@ -77,28 +129,36 @@ export async function callSamsara(
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     { min: 0 },
   );
-  const url = apiURL(tokens.client.endpoints, path);
   const caller = init.signal ?? undefined;
   caller?.throwIfAborted();
-  const send = (token: string): Promise<Response> => attempt(url, init, token, tokens.client.timeout, caller);
+  const first = await untilAborted(grant.token(), caller);
+  const { client } = first;
+  let token = first.accessToken;
+  const url = apiURL(client.endpoints, path);
+  const send = (bearer: string): Promise<Response> => attempt(url, init, bearer, client.timeout, caller);
   const replay = replayable(init.body);
 
-  let token = await untilAborted(tokens.accessToken(key), caller);
   let response = await send(token);
   let waited = 0;
   let refreshed = false;
   while (replay) {
     if (response.status === 401 && !refreshed) {
       refreshed = true;
+      const next = grant.refreshed(token);
+      if (!next) break;
       await discard(response);
-      token = await untilAborted(tokens.accessToken(key, { rejected: token }), caller);
+      token = (await untilAborted(next, caller)).accessToken;
     } else if (response.status === 429) {
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       await discard(response);
       const wait = Math.max(MIN_RATE_LIMIT_WAIT, retryAfter * 1000);
+      const event = (outcome: RateLimitEvent['outcome'], durationMs: number): void =>
+        publish('rateLimit', () => ({ orgId: grant.orgId, outcome, durationMs, retryAfter, region: client.region }));
       if (waited + wait > maxWait) {
+        event('gave-up', waited);
         throw new RateLimitedError(`Samsara's rate limit was hit; retry after ${retryAfter} s.`, { retryAfter });
       }
+      event('waiting', wait);
       await pause(wait, caller);
       waited += wait;
     } else {
@@ -132,46 +192,6 @@ async function attempt(
     if (caller?.aborted) throw caller.reason;
     throw networkFailure(err, deadline.aborted, "Samsara's API", timeout);
   }
-}
-
-/**
- * Whether `fetch` can send this body again: it re-reads strings, buffers, Blobs, FormData and
- * URLSearchParams on every call. Streams and async iterables are consumed by the first send, and
- * so is anything not known here (a conservative default: a body we cannot resend is never resent).
- */
-function replayable(body: RequestInit['body']): boolean {
-  return (
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    ArrayBuffer.isView(body) ||
-    body instanceof ArrayBuffer ||
-    body instanceof Blob ||
-    body instanceof FormData ||
-    body instanceof URLSearchParams
-  );
-}
-
-/**
- * The absolute URL of `path`, checked to lie under the base URL. The check runs on the parsed
- * URL, so neither `..` segments, nor a different spelling of the host, nor credentials in the
- * URL get a token sent elsewhere.
- */
-function apiURL(endpoints: SamsaraEndpoints, path: string): string {
-  const base = new URL(endpoints.baseURL);
-  const target = new URL(/^https?:\/\//i.test(path) ? path : endpoints.apiURL(path));
-  const root = base.pathname.replace(/\/+$/, '');
-  const inside =
-    target.origin === base.origin &&
-    target.username === '' &&
-    target.password === '' &&
-    (target.pathname === root || target.pathname.startsWith(`${root}/`));
-  if (!inside) {
-    throw new TypeError(
-      `This only calls Samsara's API (${endpoints.baseURL}): the URL points elsewhere, and the access token must not go there.`,
-    );
-  }
-  return target.href;
 }
 
 /** Lets go of a response we will not hand back, so its connection returns to the pool. */

@@ -78,9 +78,14 @@ export function resolveEndpoints(
 }
 
 function regionBase(region: string | undefined): string {
-  if (region === undefined || region === '') return REGION_BASE_URLS.us;
+  return REGION_BASE_URLS[regionOf(region)];
+}
+
+/** A region option (or `SAMSARA_REGION`) checked and lower-cased; unset, `us`. */
+export function regionOf(region: string | undefined): SamsaraRegion {
+  if (region === undefined || region === '') return 'us';
   const key = region.toLowerCase();
-  if (key === 'us' || key === 'eu') return REGION_BASE_URLS[key];
+  if (key === 'us' || key === 'eu') return key;
   throw new ConfigurationError(
     `Unknown Samsara region "${region}" (option region or SAMSARA_REGION): use "us" or "eu".`,
   );

@@ -41,7 +41,11 @@ export function networkFailure(err: unknown, timedOut: boolean, what: string, ti
       });
 }
 
-async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {
+/**
+ * The whole body of `response` as text, refused past `maxBytes` (`BadResponseError`): a
+ * misbehaving upstream must not make us buffer megabytes.
+ */
+export async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (declared > maxBytes) {
     await response.body?.cancel();

@@ -21,13 +21,26 @@ export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/store.js';
-export type { TokenStore, LockHandle } from './tokens/store.js';
+export type { TokenStore, LockHandle, OrganizationStatus } from './tokens/store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
 export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export type { RegionClients, Issuer } from './tokens/clients.js';
+export { samsaraErrorOf } from './sdk.js';
+export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
+export { SAMSARA_CHANNELS } from './events.js';
+export type {
+  SamsaraEvent,
+  RefreshEvent,
+  LockWaitEvent,
+  RevokeEvent,
+  ReauthorizeEvent,
+  StoreFailureEvent,
+  RateLimitEvent,
+} from './events.js';
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';

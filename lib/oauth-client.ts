@@ -1,4 +1,4 @@
-import { resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
+import { regionOf, resolveEndpoints, type SamsaraEndpoints, type SamsaraRegion } from './endpoints.js';
 import {
   BadResponseError,
   ConfigurationError,
@@ -63,6 +63,12 @@ const DEFAULT_MAX_BYTES = 64 * 1024;
  */
 export class OAuthClient {
   readonly endpoints: SamsaraEndpoints;
+  /**
+   * The region this client's app belongs to: `region` (or `SAMSARA_REGION`), else `us`. With a
+   * `baseURL` (a proxy, the emulator) it still names the region, which is how a manager with a
+   * client per region routes an organization's calls.
+   */
+  readonly region: SamsaraRegion;
   readonly clientID: string;
   readonly timeout: number;
   readonly maxResponseBytes: number;
@@ -83,6 +89,7 @@ export class OAuthClient {
     this.timeout = numberOption('Samsara', 'timeout', options.timeout, DEFAULT_TIMEOUT);
     this.maxResponseBytes = numberOption('Samsara', 'maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_BYTES);
     this.endpoints = resolveEndpoints(options, env);
+    this.region = regionOf(options.region ?? env.SAMSARA_REGION);
     this.clientID = clientID as string;
     // Samsara's recipe and samples send id:secret as they are, without RFC 6749 §2.3.1's form
     // encoding; the two agree for the URL-safe characters Samsara's credentials use.

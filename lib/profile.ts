@@ -1,6 +1,7 @@
 import type { Profile } from 'passport';
+import { bareToken, sendToSamsara, type ApiClient } from './api.js';
 import { ProfileError } from './errors/index.js';
-import { asRecord, parseJSON } from './http.js';
+import { asRecord, parseJSON, readCapped } from './http.js';
 
 /**
  * The organization `GET /me` describes.
@@ -59,4 +60,40 @@ export function toProfile(body: string): SamsaraProfile {
     ...(carrier ? { carrierSettings: carrier } : {}),
   };
   return { provider: 'samsara', id: organization.id, displayName: name, organization, _raw: body, _json: json };
+}
+
+/**
+ * `GET /me` with a token just issued, through the API module (base-URL guard, timeout, 429 waits;
+ * no refresh: the grant is not stored yet). Errors carry a stable code: `SAMSARA_PROFILE_FORBIDDEN`
+ * (the app lacks the "Read Org Information" scope), `SAMSARA_PROFILE_UNAUTHORIZED`,
+ * `SAMSARA_PROFILE_FAILED`.
+ */
+export async function fetchProfile(
+  client: ApiClient & { readonly maxResponseBytes: number },
+  accessToken: string,
+): Promise<SamsaraProfile> {
+  const what = "Samsara's /me";
+  let upstreamStatus: number;
+  let body: string;
+  try {
+    const response = await sendToSamsara(bareToken(client, accessToken), '/me');
+    upstreamStatus = response.status;
+    body = await readCapped(response, client.maxResponseBytes, what);
+  } catch (err) {
+    throw new ProfileError(`Fetching the organization failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (upstreamStatus === 401) {
+    throw new ProfileError(`${what} rejected the access token Samsara had just issued (HTTP 401).`, {
+      code: 'SAMSARA_PROFILE_UNAUTHORIZED',
+      upstreamStatus,
+    });
+  }
+  if (upstreamStatus === 403) {
+    throw new ProfileError(
+      `${what} answered 403: give the app the "Read Org Information" scope in the Samsara dashboard, then sign in again.`,
+      { code: 'SAMSARA_PROFILE_FORBIDDEN', upstreamStatus },
+    );
+  }
+  if (upstreamStatus !== 200) throw new ProfileError(`${what} answered HTTP ${upstreamStatus}.`, { upstreamStatus });
+  return toProfile(body);
 }

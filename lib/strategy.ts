@@ -1,10 +1,9 @@
 import type { Request } from 'express';
 import OAuth2Strategy, { TokenError } from 'passport-oauth2';
 import type { SamsaraRegion } from './endpoints.js';
-import { ConfigurationError, ProfileError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
-import { boundedFetch } from './http.js';
-import type { TokenSet } from './oauth-client.js';
-import { toProfile, type SamsaraProfile } from './profile.js';
+import { ConfigurationError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
+import type { OAuthClient, TokenSet } from './oauth-client.js';
+import { fetchProfile, type SamsaraProfile } from './profile.js';
 import { SessionStateStore } from './state-store.js';
 import { TokenManager } from './tokens/manager.js';
 import {
@@ -33,13 +32,21 @@ export interface SamsaraStrategyOptions {
    * the client options below must be left out: the manager's client is the one used.
    */
   tokens?: TokenManager;
+  /**
+   * The strategy's name for `passport.authenticate(name)`. Default `samsara`. An app with an app
+   * per region uses one strategy per region, each with its own name and callback URL.
+   */
+  name?: string;
   /** Default: `SAMSARA_CLIENT_ID`. */
   clientID?: string;
   /** Default: `SAMSARA_CLIENT_SECRET`. */
   clientSecret?: string;
   /** Absolute, or relative to the request. Default: `SAMSARA_CALLBACK_URL`, else `/auth/samsara/callback`. */
   callbackURL?: string;
-  /** Default: `SAMSARA_REGION`, else `us`. */
+  /**
+   * Default: `SAMSARA_REGION`, else `us`. With `tokens`, it picks which of the manager's clients
+   * (`clients` option: one app per region) signs organizations in here; the grants remember it.
+   */
   region?: SamsaraRegion;
   /** Overrides `region`: a proxy or the emulator. Default: `SAMSARA_BASE_URL`. */
   baseURL?: string;
@@ -57,7 +64,7 @@ export interface SamsaraStrategyOptions {
    * a Connect is pending), each single-use and with its own PKCE verifier.
    */
   store?: OAuth2Strategy.StateStore | SessionStateStore;
-  /** The session key the pending sign-ins are kept under. Default `oauth2:samsara`. */
+  /** The session key the pending sign-ins are kept under. Default `oauth2:<name>` (`oauth2:samsara`). */
   sessionKey?: string;
   /** Trust `X-Forwarded-*` when resolving a relative callback URL. */
   proxy?: boolean;
@@ -112,6 +119,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
   // TS-private, not #private: passport calls authenticate on Object.create(strategy) per request,
   // and a #private member fails its brand check there.
   private readonly callbackPath: string;
+  /** The app (region) this strategy signs in with: `tokens.clientFor({ region })`. */
+  private readonly oauthClient: OAuthClient;
 
   // TypeScript types an inline callback's parameters from the first overload it tries, so the
   // (accessToken, refreshToken, profile) form comes first and needs no annotations; the other
@@ -132,12 +141,12 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const verify = (typeof optionsOrVerify === 'function' ? optionsOrVerify : maybeVerify) as AnyVerify | undefined;
     const options = typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {});
     const tokens = options.tokens ?? new TokenManager({ client: clientOptionsOf(options) });
-    if (options.tokens && CLIENT_OPTIONS.some((name) => options[name] !== undefined)) {
+    if (options.tokens && CLIENT_OPTIONS.some((name) => name !== 'region' && options[name] !== undefined)) {
       throw new ConfigurationError(
-        `Pass either tokens or the client options (${CLIENT_OPTIONS.join(', ')}), not both: with tokens, its client is the one used.`,
+        `Pass either tokens or the client options (${CLIENT_OPTIONS.join(', ')}), not both: with tokens, its client is the one used (region picks which).`,
       );
     }
-    const oauthClient = tokens.client;
+    const oauthClient = tokens.clientFor({ region: options.region });
     if (!verify && options.skipUserProfile) {
       throw new ConfigurationError(
         'The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.',
@@ -151,7 +160,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const passReq = options.passReqToCallback === true;
     const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
     const pkce = options.pkce === true ? 'S256' : options.pkce || undefined;
-    const sessionKey = options.sessionKey ?? 'oauth2:samsara';
+    const name = options.name ?? 'samsara';
+    const sessionKey = options.sessionKey ?? `oauth2:${name}`;
     const stateStore =
       options.state === false ? undefined : (options.store ?? new SessionStateStore({ key: sessionKey }));
     super(
@@ -173,9 +183,10 @@ export class SamsaraStrategy extends OAuth2Strategy {
       },
       adaptVerify(verify ?? connectGrant(tokens), passReq, tokens) as OAuth2Strategy.VerifyFunction,
     );
-    this.name = 'samsara';
+    this.name = name;
     this.tokens = tokens;
     this.callbackPath = pathOf(callbackURL);
+    this.oauthClient = oauthClient;
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (
@@ -185,9 +196,11 @@ export class SamsaraStrategy extends OAuth2Strategy {
     ) => {
       oauthClient.exchangeCode(code, { redirectURI: params.redirect_uri, codeVerifier: params.code_verifier }).then(
         (set: TokenSet) => {
+          // The grant remembers the region whose app issued it: its refreshes go there.
+          const { region } = oauthClient;
           // /me comes next; if it fails, nobody will keep this grant, so it is let go then.
-          if (!options.skipUserProfile) this.pendingGrants.set(set.accessToken, set);
-          callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt });
+          if (!options.skipUserProfile) this.pendingGrants.set(set.accessToken, { ...set, region });
+          callback(null, set.accessToken, set.refreshToken, { ...set.raw, expires_at: set.expiresAt, region });
         },
         (err: unknown) => callback(err),
       );
@@ -220,7 +233,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
   override userProfile(accessToken: string, done: (err?: unknown, profile?: SamsaraProfile) => void): void {
     const grant = this.pendingGrants.get(accessToken);
     this.pendingGrants.delete(accessToken);
-    this.fetchProfile(accessToken).then(
+    fetchProfile(this.oauthClient, accessToken).then(
       (profile) => done(null, profile),
       (err: unknown) => {
         // A grant whose sign-in failed here would stay live at Samsara, held by no one. Its
@@ -229,37 +242,6 @@ export class SamsaraStrategy extends OAuth2Strategy {
         done(err);
       },
     );
-  }
-
-  private async fetchProfile(accessToken: string): Promise<SamsaraProfile> {
-    const what = "Samsara's /me";
-    let response;
-    try {
-      response = await boundedFetch(
-        this.tokens.client.endpoints.apiURL('/me'),
-        { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
-        { timeout: this.tokens.client.timeout, maxBytes: this.tokens.client.maxResponseBytes, what },
-      );
-    } catch (err) {
-      throw new ProfileError(`Fetching the organization failed: ${(err as Error).message}`, { cause: err });
-    }
-    const upstreamStatus = response.status;
-    if (upstreamStatus === 401) {
-      throw new ProfileError(`${what} rejected the access token Samsara had just issued (HTTP 401).`, {
-        code: 'SAMSARA_PROFILE_UNAUTHORIZED',
-        upstreamStatus,
-      });
-    }
-    if (upstreamStatus === 403) {
-      throw new ProfileError(
-        `${what} answered 403: give the app the "Read Org Information" scope in the Samsara dashboard, then sign in again.`,
-        { code: 'SAMSARA_PROFILE_FORBIDDEN', upstreamStatus },
-      );
-    }
-    if (upstreamStatus !== 200) {
-      throw new ProfileError(`${what} answered HTTP ${upstreamStatus}.`, { upstreamStatus });
-    }
-    return toProfile(response.body);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryTokenStore, RedisTokenStore, generateSealingKey, type NewCredentials, type TokenStore } from 'passport-samsara';
+import { MemoryTokenStore, RedisTokenStore, generateSealingKey, type NewCredentials, type OrganizationStatus, type TokenStore } from 'passport-samsara';
 import { fakeClock } from './support/clock.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
@@ -263,6 +263,84 @@ for (const [name, start] of backends) {
         expect(await other.remove(key, version)).to.equal(true);
         await other.forget(key, ['g2']);
         expect(await store.retired(key)).to.deep.equal([grant(1)]);
+      });
+    });
+
+    describe('list (connected organizations)', () => {
+      /** What `list` yields for the keys that start with `tag`, by key. */
+      async function listed(tag: string): Promise<Map<string, OrganizationStatus>> {
+        const found = new Map<string, OrganizationStatus>();
+        for await (const status of other.list()) {
+          if (!status.orgId.startsWith(tag)) continue;
+          expect(found.has(status.orgId), `${status.orgId} listed twice`).to.equal(false);
+          found.set(status.orgId, status);
+        }
+        return found;
+      }
+
+      it('lists every key with a current grant, with its status and never a token', async () => {
+        const tag = `${freshKey()}-`;
+        const before = Date.now();
+        const a = await store.replace(`${tag}a`, grant(1), MAX);
+        const b = await store.replace(`${tag}b`, { ...grant(2), region: 'eu', clientID: 'eu-app' }, MAX);
+        const found = await listed(tag);
+        expect([...found.keys()].sort()).to.deep.equal([`${tag}a`, `${tag}b`]);
+        expect(found.get(`${tag}a`)).to.deep.include({ orgId: `${tag}a`, grantId: 'g1', expiresAt: a.expiresAt, version: a.version });
+        expect(found.get(`${tag}a`)).to.not.have.property('region');
+        expect(found.get(`${tag}b`)).to.deep.include({ grantId: 'g2', version: b.version, region: 'eu', clientID: 'eu-app' });
+        for (const status of found.values()) {
+          expect(status.writtenAt).to.be.within(before - 1_000, Date.now() + 1_000);
+          expect(JSON.stringify(status)).to.not.match(/access-|refresh-/);
+        }
+      });
+
+      it('follows writes: a refresh moves the version, the expiry and the time written', async () => {
+        const key = `${freshKey()}-`;
+        const first = await store.replace(key, grant(1), MAX);
+        const written = (await listed(key)).get(key)!;
+        const next = await other.update(key, { ...grant(1, 1), expiresAt: first.expiresAt + 3_600_000 }, first.version);
+        const status = (await listed(key)).get(key)!;
+        expect(status).to.deep.include({ version: next!.version, expiresAt: first.expiresAt + 3_600_000 });
+        expect(status.writtenAt).to.be.at.least(written.writtenAt);
+      });
+
+      it('leaves out tombstones, keys holding only retired grants, and keys that were only locked', async () => {
+        const tag = `${freshKey()}-`;
+        await store.replace(`${tag}kept`, grant(1), MAX);
+        await store.replace(`${tag}signed-out`, grant(2), MAX);
+        await store.forget(`${tag}signed-out`, ['g2']);
+        const dead = await store.replace(`${tag}dead`, grant(3), MAX);
+        await store.remove(`${tag}dead`, dead.version);
+        await store.replace(`${tag}retired-only`, grant(4), MAX);
+        await store.replace(`${tag}retired-only`, grant(5), MAX);
+        await store.forget(`${tag}retired-only`, ['g5']);
+        expect((await store.retired(`${tag}retired-only`)).length).to.equal(1);
+        const lock = await store.lock(`${tag}locked`, 10_000);
+        expect([...(await listed(tag)).keys()]).to.deep.equal([`${tag}kept`]);
+        await lock!.release();
+      });
+
+      it('lists a key again after a sign-in over its tombstone', async () => {
+        const key = `${freshKey()}-`;
+        await store.replace(key, grant(1), MAX);
+        await store.forget(key, ['g1']);
+        expect((await listed(key)).size).to.equal(0);
+        await other.replace(key, grant(2), MAX);
+        expect((await listed(key)).get(key)?.grantId).to.equal('g2');
+      });
+
+      it('gives keys back exactly, whatever characters they hold', async () => {
+        const tag = `${freshKey()}-`;
+        const odd = [`${tag}{x}:lock/é`, `${tag}*?[a]\\`, `${tag}%7D%`];
+        for (const key of odd) await store.replace(key, grant(1), MAX);
+        expect([...(await listed(tag)).keys()].sort()).to.deep.equal([...odd].sort());
+      });
+
+      it('lists hundreds of keys, each once, wherever they live (every master of a Cluster)', async () => {
+        const tag = `${freshKey()}-`;
+        const keys = Array.from({ length: 600 }, (_, i) => `${tag}${i}`);
+        await Promise.all(keys.map((key) => store.replace(key, grant(1), MAX)));
+        expect([...(await listed(tag)).keys()].sort()).to.deep.equal([...keys].sort());
       });
     });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SamsaraRegion } from '../endpoints.js';
 
 /**
  * The tokens of one grant, as the token endpoint issued them (camelCase, expiry in ms since the
@@ -16,6 +17,11 @@ export interface GrantTokens {
   /** Milliseconds since the epoch: time of receipt + `expires_in`. */
   expiresAt: number;
   scope?: string;
+  /**
+   * The region whose OAuth app issued the grant. The manager routes the grant's refreshes,
+   * revokes and API calls to that region's client. Default: the manager's default client's.
+   */
+  region?: SamsaraRegion;
 }
 
 /**
@@ -32,6 +38,8 @@ export interface TokenResponse {
   refresh_token: string;
   expires_at: number;
   scope?: string;
+  /** Set by `SamsaraStrategy`: the region of the client that exchanged the code. */
+  region?: SamsaraRegion;
 }
 
 /**
@@ -51,6 +59,8 @@ export interface Credentials extends GrantTokens {
    * it did not read.
    */
   grantId: string;
+  /** The client id of the OAuth app that issued the grant (with `region`: who can refresh it). */
+  clientID?: string;
   /** Set by the store: it grows on every write; compare-and-set compares it. */
   version: number;
 }
@@ -68,14 +78,15 @@ export type NewCredentials = Omit<Credentials, 'version'>;
 /** `tokens` in the camelCase shape, whichever shape they came in. */
 export function grantTokensOf(tokens: GrantTokens | TokenResponse): GrantTokens {
   if ('accessToken' in tokens) {
-    const { accessToken, refreshToken, expiresAt, scope } = tokens;
-    return { accessToken, refreshToken, expiresAt, ...(scope ? { scope } : {}) };
+    const { accessToken, refreshToken, expiresAt, scope, region } = tokens;
+    return { accessToken, refreshToken, expiresAt, ...(scope ? { scope } : {}), ...(region ? { region } : {}) };
   }
   return {
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
     expiresAt: tokens.expires_at,
     ...(tokens.scope ? { scope: tokens.scope } : {}),
+    ...(tokens.region ? { region: tokens.region } : {}),
   };
 }
 
@@ -104,5 +115,7 @@ export function storedFieldsOf(creds: NewCredentials): NewCredentials {
     expiresAt: creds.expiresAt,
     grantId: creds.grantId,
     ...(creds.scope !== undefined && { scope: creds.scope }),
+    ...(creds.region !== undefined && { region: creds.region }),
+    ...(creds.clientID !== undefined && { clientID: creds.clientID }),
   };
 }

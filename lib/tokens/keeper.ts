@@ -1,15 +1,18 @@
-import { ReauthorizationRequiredError, StoreUnavailableError } from '../errors/index.js';
+import { StoreUnavailableError } from '../errors/index.js';
+import { codeOf, publish, type RevokeEvent } from '../events.js';
 import type { OAuthClient } from '../oauth-client.js';
+import type { Issuer } from './clients.js';
 import type { Clock } from './clock.js';
 import type { Credentials, NewCredentials } from './credentials.js';
 import type { RevocationScope } from './manager.js';
+import { reauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
 import type { TokenStore } from './store.js';
 
 /** What the keeper needs of its manager. */
 export interface KeeperSettings {
   readonly store: TokenStore;
-  readonly client: OAuthClient;
+  clientFor(issuer: Issuer): OAuthClient;
   readonly clock: Clock;
   readonly revocation: RevocationScope;
   readonly maxRetiredGrants: number;
@@ -30,14 +33,14 @@ export class GrantKeeper {
   /** A sign-in: the grant becomes current; the one it replaces is retired (per grant: revoked). */
   async connect(key: string, creds: NewCredentials): Promise<Credentials> {
     const { store, maxRetiredGrants, revocation } = this.settings;
-    const stored = await guarded('write', () => store.replace(key, creds, maxRetiredGrants));
+    const stored = await guarded('write', () => store.replace(key, creds, maxRetiredGrants), key);
     if (revocation === 'grant') await this.#revokeRetired(key);
     return stored;
   }
 
   /** A grant the app will not keep; a store that is down is retried, then the grant is revoked. */
   async discard(key: string | undefined, creds: NewCredentials): Promise<void> {
-    const { clock, client, retryDelay } = this.settings;
+    const { clock, retryDelay } = this.settings;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#letGo(key, creds);
@@ -45,7 +48,7 @@ export class GrantKeeper {
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         // Nothing may stay live that no one holds: past the retries, revoke.
-        if (attempt >= DISCARD_RETRIES) return client.revoke(creds.refreshToken);
+        if (attempt >= DISCARD_RETRIES) return this.#revoke(key, creds, 'discard');
         await clock.sleep(retryDelay * 2 ** attempt * (0.5 + Math.random()));
       }
     }
@@ -60,19 +63,19 @@ export class GrantKeeper {
     key: string,
     newest: NewCredentials | undefined,
   ): Promise<{ revoked: string[]; failure: Error | undefined }> {
-    const { store, client } = this.settings;
-    const current = await guarded('read', () => store.get(key));
+    const { store } = this.settings;
+    const current = await guarded('read', () => store.get(key), key);
     const grants: NewCredentials[] = current ? [newest?.grantId === current.grantId ? newest : current] : [];
-    grants.push(...(await guarded('read', () => store.retired(key))));
+    grants.push(...(await guarded('read', () => store.retired(key), key)));
     const revoked: string[] = [];
     let failure: Error | undefined;
     for (const grant of grants) {
-      await client.revoke(grant.refreshToken).then(
+      await this.#revoke(key, grant, 'disconnect').then(
         () => revoked.push(grant.grantId),
         (err: unknown) => (failure ??= err as Error),
       );
     }
-    await guarded('forget', () => store.forget(key, revoked));
+    await guarded('forget', () => store.forget(key, revoked), key);
     return { revoked, failure };
   }
 
@@ -83,13 +86,13 @@ export class GrantKeeper {
    */
   async keep(key: string, fresh: NewCredentials, expectedVersion: number): Promise<Credentials> {
     const { store } = this.settings;
-    const next = await guarded('write', () => store.update(key, fresh, expectedVersion));
+    const next = await guarded('write', () => store.update(key, fresh, expectedVersion), key);
     if (next) return next;
-    const latest = await guarded('read', () => store.get(key));
+    const latest = await guarded('read', () => store.get(key), key);
     if (latest?.grantId === fresh.grantId) return latest;
     await this.#letGo(key, fresh);
     if (latest) return latest;
-    throw new ReauthorizationRequiredError('its credentials were removed while they were being refreshed', { key });
+    throw reauthorization(key, 'removed', 'its credentials were removed while they were being refreshed');
   }
 
   /**
@@ -97,14 +100,14 @@ export class GrantKeeper {
    * retired; kept (retired) too when its revoke fails, so that Disconnect can try again.
    */
   async #letGo(key: string | undefined, creds: NewCredentials): Promise<void> {
-    const { store, client, revocation, maxRetiredGrants } = this.settings;
+    const { store, revocation, maxRetiredGrants } = this.settings;
     if (key !== undefined) {
       // A write that timed out may still have landed (the store queued it): a grant that became
       // current after all is kept, never revoked.
       const kept =
         revocation === 'organization'
-          ? await guarded('write', () => store.retire(key, creds, maxRetiredGrants, true))
-          : (await guarded('read', () => store.get(key)))?.grantId === creds.grantId;
+          ? await guarded('write', () => store.retire(key, creds, maxRetiredGrants, true), key)
+          : (await guarded('read', () => store.get(key), key))?.grantId === creds.grantId;
       if (kept) {
         // It replaced a grant after all, and the sign-in that would have revoked that one failed.
         if (revocation === 'grant') await this.#revokeRetired(key);
@@ -112,23 +115,45 @@ export class GrantKeeper {
       }
     }
     try {
-      await client.revoke(creds.refreshToken);
+      await this.#revoke(key, creds, 'discard');
     } catch (err) {
       if (key === undefined) throw err;
-      await guarded('write', () => store.retire(key, creds, maxRetiredGrants, false));
+      await guarded('write', () => store.retire(key, creds, maxRetiredGrants, false), key);
     }
   }
 
   /** Per-grant revocation: the retired grants of `key` are revoked and forgotten; failures stay. */
   async #revokeRetired(key: string): Promise<void> {
-    const { store, client } = this.settings;
+    const { store } = this.settings;
     const revoked: string[] = [];
-    for (const grant of await guarded('read', () => store.retired(key))) {
-      await client.revoke(grant.refreshToken).then(
+    for (const grant of await guarded('read', () => store.retired(key), key)) {
+      await this.#revoke(key, grant, 'replaced').then(
         () => revoked.push(grant.grantId),
         () => undefined,
       );
     }
-    if (revoked.length > 0) await guarded('forget', () => store.forget(key, revoked));
+    if (revoked.length > 0) await guarded('forget', () => store.forget(key, revoked), key);
+  }
+
+  /** Revokes one grant at the app that issued it, and says so on the revoke channel. */
+  async #revoke(key: string | undefined, grant: NewCredentials, reason: RevokeEvent['reason']): Promise<void> {
+    const started = performance.now();
+    const event = (outcome: RevokeEvent['outcome'], code?: string): void =>
+      publish('revoke', () => ({
+        orgId: key ?? '',
+        outcome,
+        reason,
+        grantId: grant.grantId,
+        durationMs: performance.now() - started,
+        ...(grant.region !== undefined && { region: grant.region }),
+        ...(code !== undefined && { code }),
+      }));
+    try {
+      await this.settings.clientFor(grant).revoke(grant.refreshToken);
+    } catch (err) {
+      event('failed', codeOf(err));
+      throw err;
+    }
+    event('revoked');
   }
 }

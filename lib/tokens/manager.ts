@@ -1,6 +1,9 @@
+import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
 import { numberOption, type NumberRange } from '../options.js';
-import { OAuthClient, type OAuthClientOptions } from '../oauth-client.js';
+import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
+import { samsaraClientOptions, type ForOrgOptions, type SamsaraClientOptions } from '../sdk.js';
+import { ClientRouter, type Issuer, type RegionClients } from './clients.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   grantIdOf,
@@ -12,7 +15,8 @@ import {
 } from './credentials.js';
 import { GrantKeeper } from './keeper.js';
 import { Refresher } from './refresher.js';
-import { MemoryTokenStore, type TokenStore } from './store.js';
+import { guarded } from './store-failure.js';
+import { MemoryTokenStore, type OrganizationStatus, type TokenStore } from './store.js';
 
 /**
  * Options of {@link TokenManager}.
@@ -27,6 +31,12 @@ export interface TokenManagerOptions {
   store?: TokenStore;
   /** The token endpoint client, or the options to make one (default: from the environment). */
   client?: OAuthClient | OAuthClientOptions;
+  /**
+   * One OAuth app per region, instead of `client`: Samsara's US and EU clouds each have their own
+   * apps. A grant remembers the region whose app issued it, and its refreshes, revokes and API
+   * calls go to that region. The default client (grants that name no region) is `us`'s, if any.
+   */
+  clients?: RegionClients;
   /** Refresh this many ms before expiry. Default 60 000. */
   skew?: number;
   /**
@@ -99,7 +109,10 @@ export interface AccessOptions {
  */
 export class TokenManager {
   readonly store: TokenStore;
+  /** The default client: the one a grant that names no region is refreshed with. */
   readonly client: OAuthClient;
+  /** Every client, by region. */
+  readonly clients: ReadonlyMap<SamsaraRegion, OAuthClient>;
   readonly clock: Clock;
   readonly skew: number;
   readonly lockTtl: number;
@@ -108,6 +121,7 @@ export class TokenManager {
   readonly retryDelay: number;
   readonly revocation: RevocationScope;
   readonly maxRetiredGrants: number;
+  readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
   /** Work that outlives the call that started it (see {@link TokenManager.idle}). */
@@ -115,12 +129,15 @@ export class TokenManager {
 
   constructor(options: TokenManagerOptions = {}) {
     this.store = options.store ?? new MemoryTokenStore({ clock: options.clock });
-    this.client = options.client instanceof OAuthClient ? options.client : new OAuthClient(options.client);
+    this.#router = new ClientRouter(options.client, options.clients);
+    this.client = this.#router.default;
+    this.clients = this.#router.byRegion;
     this.clock = options.clock ?? systemClock;
+    const timeout = this.#router.maxTimeout;
     const option = (name: string, value: number | undefined, fallback: number, range?: NumberRange): number =>
       numberOption('TokenManager', name, value, fallback, range);
     this.skew = option('skew', options.skew, 60_000, { min: 0 });
-    this.lockTtl = option('lockTtl', options.lockTtl, this.client.timeout + 10_000);
+    this.lockTtl = option('lockTtl', options.lockTtl, timeout + 10_000);
     this.waitTimeout = option('waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
     this.retries = option('retries', options.retries, 2, { min: 0, max: 10, integer: true });
     this.retryDelay = option('retryDelay', options.retryDelay, 200);
@@ -136,9 +153,9 @@ export class TokenManager {
         `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`,
       );
     }
-    if (this.lockTtl < this.client.timeout + 1_000) {
+    if (this.lockTtl < timeout + 1_000) {
       throw new ConfigurationError(
-        `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${this.client.timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
+        `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
       );
     }
     this.#keeper = new GrantKeeper(this);
@@ -164,8 +181,8 @@ export class TokenManager {
    * revoked at once. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase)
    * or passport's `params` (`access_token`, `refresh_token`, `expires_at`).
    */
-  connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
-    return this.#keeper.connect(key, newGrant(tokens));
+  async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
+    return this.#keeper.connect(key, this.#newGrant(tokens));
   }
 
   /**
@@ -175,8 +192,8 @@ export class TokenManager {
    * retired beside that one until Disconnect. `key` undefined (the organization never became
    * known): revoked. A store that is down is retried for a while, then the grant is revoked.
    */
-  discard(key: string | undefined, tokens: GrantTokens | TokenResponse): Promise<void> {
-    return this.#track(this.#keeper.discard(key, newGrant(tokens)));
+  async discard(key: string | undefined, tokens: GrantTokens | TokenResponse): Promise<void> {
+    return this.#track(this.#keeper.discard(key, this.#newGrant(tokens)));
   }
 
   /**
@@ -201,11 +218,70 @@ export class TokenManager {
   }
 
   /**
+   * The client of the app that issued a grant: its region's (the default client for a grant that
+   * names no region). `ConfigurationError` when the manager has no client for that region, or its
+   * client id is not the one that issued the grant.
+   */
+  clientFor(issuer: Issuer): OAuthClient {
+    return this.#router.for(issuer);
+  }
+
+  /**
+   * Every connected organization (a current grant in the store) with its status: expiry, version,
+   * when it was last written, region. Never a token. Streamed from the store (Redis: SCAN over
+   * every master, never KEYS), so memory does not grow with their number; a store failure is
+   * `StoreUnavailableError`.
+   *
+   * @example
+   * ```ts
+   * for await (const org of tokens.organizations()) {
+   *   if (org.expiresAt < Date.now()) console.log(`${org.orgId} (${org.region}) will refresh on its next call`);
+   * }
+   * ```
+   */
+  async *organizations(): AsyncGenerator<OrganizationStatus> {
+    const iterator = this.store.list()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await guarded('list', () => iterator.next());
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  /**
+   * Samsara's official SDK, plugged in: `new SamsaraClient(tokens.forOrg(orgId))`. A fresh token
+   * before every request and page (this package's errors, `ReauthorizationRequiredError` first,
+   * thrown as they are), the organization's region's base URL, and a `fetch` that replays a 401
+   * after a forced refresh and waits out fractional `Retry-After`s (see {@link SamsaraClientOptions}).
+   *
+   * @example
+   * ```ts
+   * import { SamsaraClient } from '@samsarahq/samsara';
+   *
+   * const client = new SamsaraClient(tokens.forOrg(orgId));
+   * for await (const vehicle of await client.vehicles.list({ limit: 100 })) console.log(vehicle.name);
+   * ```
+   */
+  forOrg(key: string, options: ForOrgOptions = {}): SamsaraClientOptions {
+    return samsaraClientOptions(this, key, options);
+  }
+
+  /**
    * Resolves once the work this manager does in the background has finished: retried writes of
    * refreshed credentials, and discarded grants waiting for the store. For tests and shutdown.
    */
   async idle(): Promise<void> {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /**
+   * A grant just received: its tokens, named by the id every later holder will arrive at, and
+   * the app that issued it (its region's client: an unknown region fails here, before storing).
+   */
+  #newGrant(tokens: GrantTokens | TokenResponse): NewCredentials {
+    const granted = grantTokensOf(tokens);
+    const client = this.#router.for({ region: granted.region });
+    return { ...granted, region: client.region, clientID: client.clientID, grantId: grantIdOf(granted.refreshToken) };
   }
 
   /** `work`, tracked until it settles for {@link TokenManager.idle}. */
@@ -218,9 +294,3 @@ export class TokenManager {
 }
 
 const REVOCATION_SCOPES: readonly RevocationScope[] = ['organization', 'grant'];
-
-/** A grant just received: its tokens, named by the id every later holder will arrive at. */
-function newGrant(tokens: GrantTokens | TokenResponse): NewCredentials {
-  const granted = grantTokensOf(tokens);
-  return { ...granted, grantId: grantIdOf(granted.refreshToken) };
-}

@@ -1,4 +1,4 @@
-import type { RedisClientLike, RedisSubscriberLike } from './redis-store.js';
+import type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
 interface Subscription {
   listeners: Set<() => void>;

@@ -4,7 +4,9 @@
 // Every script touches one organization's keys only, all under one hash tag: one Cluster slot.
 // The credentials hash: v (version), d (the current grant, sealed), c (its grant id), r (the
 // version a dead-grant removal replaced), q (retired grant ids, oldest first, space-separated),
-// g:<grant id> (each retired grant, sealed).
+// g:<grant id> (each retired grant, sealed), and the current grant's non-secret status in the
+// clear, so that listing organizations opens no sealed value: e (expiry, ms), w (written at, ms,
+// Redis's clock), rg (region), ci (client id).
 const LUA_HELPERS = `
 -- A key's versions start at the clock, so they never repeat across its lifetimes (a tombstone
 -- that expired, a Redis that lost its data): a late write cannot match a newer grant's version.
@@ -29,7 +31,7 @@ end
 
 export const SCRIPTS = {
   // ARGV: expected version ('' = a sign-in: unconditional), sealed data, channel, grant id, max
-  // retired. A tombstone's version counts, so a write after a remove never reuses a version a late
+  // retired, expiry (ms), region, client id ('' for none). A tombstone's version counts, so a write after a remove never reuses a version a late
   // writer might still expect. Field r: a late write expecting the version a dead-grant removal
   // replaced may still land, since only a live grant could have produced its refresh token.
   samsaraTokenWrite: {
@@ -46,7 +48,7 @@ elseif current ~= '' then
   if c ~= ARGV[4] then retire(KEYS[1], c, current, tonumber(ARGV[5])) end
 end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4])
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'e', ARGV[6], 'w', clock(), 'rg', ARGV[7], 'ci', ARGV[8])
 redis.call('HDEL', KEYS[1], 'r')
 redis.call('PERSIST', KEYS[1])
 redis.call('PUBLISH', ARGV[3], v)
@@ -109,6 +111,17 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], 'unlocked')
 return 1`,
   },
+  // KEYS: credentials. For listing: false for a key without a current grant (a tombstone, only
+  // retired grants, or no such key), else { v, c, e, w, rg, ci }, and the sealed grant as a
+  // seventh element when e is missing (written before e existed: the store opens it for expiry).
+  samsaraTokenStatus: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HSTRLEN', KEYS[1], 'd') == 0 then return false end
+local f = redis.call('HMGET', KEYS[1], 'v', 'c', 'e', 'w', 'rg', 'ci')
+if not f[3] then f[7] = redis.call('HGET', KEYS[1], 'd') end
+return f`,
+  },
   // KEYS: credentials, lock. Returns { version, lock PTTL (-2: no lock) }.
   samsaraTokenState: {
     numberOfKeys: 2,
@@ -128,6 +141,9 @@ export interface ScriptedClient {
     channel: string,
     grantId: string,
     maxRetired: number,
+    expiresAt: number,
+    region: string,
+    clientID: string,
   ): Promise<number | null>;
   samsaraTokenRetire(
     credKey: string,
@@ -140,4 +156,6 @@ export interface ScriptedClient {
   samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
+  samsaraTokenStatus(credKey: string): Promise<(string | null)[] | null>;
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }

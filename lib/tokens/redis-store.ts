@@ -4,43 +4,13 @@ import { storedFieldsOf, type Credentials, type NewCredentials } from './credent
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
+import type { RedisClientLike } from './redis-client.js';
+import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
-import type { LockHandle, TokenStore } from './store.js';
+import type { LockHandle, OrganizationStatus, TokenStore } from './store.js';
 
-/**
- * The part of an ioredis client the store uses: ioredis 5 or 6, standalone or `Redis.Cluster`.
- * Structural, so that the package's types do not need ioredis installed.
- *
- * @example
- * ```ts
- * import Redis from 'ioredis';
- * const client: RedisClientLike = new Redis(process.env.REDIS_URL!);
- * ```
- */
-export interface RedisClientLike {
-  readonly isCluster?: boolean;
-  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
-  /** ioredis: `duplicate(options)`; Cluster: `duplicate(startupNodes, options)`. */
-  duplicate(...args: never[]): RedisSubscriberLike;
-}
-
-/**
- * A pub/sub connection made by {@link RedisClientLike.duplicate}.
- *
- * @example
- * ```ts
- * const subscriber: RedisSubscriberLike = new Redis().duplicate();
- * ```
- */
-export interface RedisSubscriberLike {
-  // any: ioredis types each event's listener differently; this accepts all of them.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  on(event: 'message' | 'error', listener: (...args: any[]) => void): unknown;
-  subscribe(channel: string): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
-  disconnect(): void;
-}
+export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
 /**
  * Options of {@link RedisTokenStore}.
@@ -63,6 +33,8 @@ export interface RedisTokenStoreOptions {
   tombstoneTtl?: number;
   /** Mean milliseconds between state polls while waiting (pub/sub can drop messages). Default 250. */
   pollInterval?: number;
+  /** Keys per SCAN page when listing organizations, and so the most held at once. Default 500. */
+  listBatchSize?: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -93,6 +65,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #timeout: number;
   readonly #tombstoneTtl: number;
   readonly #pollInterval: number;
+  readonly #listBatchSize: number;
   readonly #channels: RedisChannels;
   #closed = false;
 
@@ -107,6 +80,11 @@ export class RedisTokenStore implements TokenStore {
     this.#timeout = numberOption('RedisTokenStore', 'timeout', options.timeout, 2000);
     this.#tombstoneTtl = Math.ceil(numberOption('RedisTokenStore', 'tombstoneTtl', options.tombstoneTtl, DAY));
     this.#pollInterval = numberOption('RedisTokenStore', 'pollInterval', options.pollInterval, 250);
+    this.#listBatchSize = numberOption('RedisTokenStore', 'listBatchSize', options.listBatchSize, 500, {
+      min: 1,
+      max: 10_000,
+      integer: true,
+    });
     this.#client = options.client;
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
     this.#commands = this.#client as unknown as ScriptedClient;
@@ -211,6 +189,19 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
+  list(): AsyncIterable<OrganizationStatus> {
+    const client = this.#client;
+    return listOrganizations({
+      // A Cluster's keys are spread over its masters, and SCAN walks one node only.
+      scanners: () => (client.isCluster && client.nodes ? client.nodes('master') : [this.#commands]),
+      commands: this.#commands,
+      prefix: this.#prefix,
+      batchSize: this.#listBatchSize,
+      call: (what, command) => this.#call(what, command),
+      open: (sealed, credKey) => this.#open(sealed, credKey),
+    });
+  }
+
   /**
    * Ends the store's own pub/sub connection and wakes every waiter; later waits only poll. The
    * client passed in stays open: it is the caller's to quit.
@@ -240,6 +231,9 @@ export class RedisTokenStore implements TokenStore {
         `${credKey}:done`,
         creds.grantId,
         maxRetired,
+        creds.expiresAt,
+        creds.region ?? '',
+        creds.clientID ?? '',
       ),
     );
     return version === null ? null : { ...storedFieldsOf(creds), version };

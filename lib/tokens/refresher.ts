@@ -1,15 +1,19 @@
-import { ReauthorizationRequiredError, RefreshUnavailableError, StoreUnavailableError } from '../errors/index.js';
+import { RefreshUnavailableError, StoreUnavailableError } from '../errors/index.js';
+import { codeOf, listening } from '../events.js';
 import { isTransient, oauthErrorOf, type OAuthClient, type TokenSet } from '../oauth-client.js';
+import type { Issuer } from './clients.js';
 import type { Clock } from './clock.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
+import { flightOf, said, waited, type Flight } from './flight.js';
 import type { GrantKeeper } from './keeper.js';
+import { reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
 import type { LockHandle, TokenStore } from './store.js';
 
 /** What the refresh protocol needs of its manager. */
 export interface RefreshSettings {
   readonly store: TokenStore;
-  readonly client: OAuthClient;
+  clientFor(issuer: Issuer): OAuthClient;
   readonly clock: Clock;
   readonly skew: number;
   readonly lockTtl: number;
@@ -53,6 +57,18 @@ export class Refresher {
 
   /** The fresh credentials of `key`, refreshed first when needed. */
   async credentials(key: string, rejected: string | undefined): Promise<Credentials> {
+    // The hot path reads no clock unless someone listens.
+    const started = listening('reauthorize') ? performance.now() : 0;
+    try {
+      return await this.#credentials(key, rejected);
+    } catch (err) {
+      // Once per error: a flight shared by many callers has reported its own already.
+      reportReauthorization(err, started, undefined);
+      throw err;
+    }
+  }
+
+  async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
     const saved = await this.#saveUnsaved(key);
     const current = saved ?? (await this.#read(key));
     if (!this.#needsRefresh(current, rejected)) return current;
@@ -78,11 +94,11 @@ export class Refresher {
     const { store, clock, lockTtl, waitTimeout } = this.settings;
     const deadline = clock.now() + waitTimeout;
     for (;;) {
-      const lock = await guarded('lock', () => store.lock(key, lockTtl));
+      const lock = await guarded('lock', () => store.lock(key, lockTtl), key);
       if (lock || clock.now() >= deadline) return lock;
-      const current = await guarded('read', () => store.get(key));
+      const current = await guarded('read', () => store.get(key), key);
       if (!current) return null; // nothing current is refreshing
-      await guarded('wait', () => store.waitForChange(key, current.version, deadline));
+      await guarded('wait', () => store.waitForChange(key, current.version, deadline), key);
     }
   }
 
@@ -90,31 +106,45 @@ export class Refresher {
   #join(key: string, current: Credentials, rejected: string | undefined): Promise<Credentials> {
     let flight = this.#inFlight.get(key);
     if (!flight) {
-      flight = this.#refresh(key, current, rejected).finally(() => this.#inFlight.delete(key));
+      const about = flightOf(key, current);
+      flight = this.#refresh(about, current, rejected)
+        .catch((err: unknown) => {
+          said(about, 'failed', undefined, codeOf(err));
+          reportReauthorization(err, about.startedAt, about.region);
+          throw err;
+        })
+        .finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, flight);
     }
     return flight;
   }
 
-  async #refresh(key: string, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
+  async #refresh(about: Flight, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
     const { store, clock, lockTtl, waitTimeout } = this.settings;
+    const { key } = about;
     const deadline = clock.now() + waitTimeout;
     for (;;) {
       const lockedAt = clock.now();
-      const lock = await guarded('lock', () => store.lock(key, lockTtl));
+      const lock = await guarded('lock', () => store.lock(key, lockTtl), key);
       if (lock) {
         const hold = { keepLock: false };
         try {
-          return await this.#refreshHolding(key, lockedAt, rejected, hold);
+          return await this.#refreshHolding(about, lockedAt, rejected, hold);
         } finally {
           if (!hold.keepLock) await lock.release().catch(() => undefined);
         }
       }
       // Someone else is refreshing. A token that still works is served meanwhile.
-      if (rejected === undefined && seen.expiresAt > clock.now()) return seen;
-      await guarded('wait', () => store.waitForChange(key, seen.version, deadline));
+      if (rejected === undefined && seen.expiresAt > clock.now()) return said(about, 'served-old', seen);
+      const waitStarted = performance.now();
+      await guarded('wait', () => store.waitForChange(key, seen.version, deadline), key);
       const latest = await this.#read(key);
-      if (!this.#needsRefresh(latest, rejected)) return latest;
+      waited(
+        about,
+        latest.version !== seen.version ? 'changed' : clock.now() >= deadline ? 'timed-out' : 'unlocked',
+        waitStarted,
+      );
+      if (!this.#needsRefresh(latest, rejected)) return said(about, 'adopted', latest);
       if (clock.now() >= deadline) {
         throw new RefreshUnavailableError(
           `Another process held the refresh lock for this Samsara organization past the ${waitTimeout} ms wait.`,
@@ -126,26 +156,36 @@ export class Refresher {
   }
 
   async #refreshHolding(
-    key: string,
+    about: Flight,
     lockedAt: number,
     rejected: string | undefined,
     hold: { keepLock: boolean },
   ): Promise<Credentials> {
+    const { key } = about;
     // Re-read under the lock: another process may have refreshed while we queued for it.
     const current = await this.#read(key);
-    if (!this.#needsRefresh(current, rejected)) return current;
+    if (!this.#needsRefresh(current, rejected)) return said(about, 'adopted', current);
+    said(about, 'started');
     let set: TokenSet;
     try {
-      set = await this.#requestRefresh(current.refreshToken, lockedAt);
+      set = await this.#requestRefresh(current, lockedAt);
     } catch (err) {
-      if (oauthErrorOf(err) === 'invalid_grant') return this.#onInvalidGrant(key, current, err);
+      if (oauthErrorOf(err) === 'invalid_grant') return this.#onInvalidGrant(about, current, err);
       // The token endpoint failed: a token that has not expired yet still serves.
-      if (current.accessToken !== rejected && current.expiresAt > this.settings.clock.now()) return current;
+      if (current.accessToken !== rejected && current.expiresAt > this.settings.clock.now()) {
+        return said(about, 'served-old', current, codeOf(err));
+      }
       throw refreshFailure(err);
     }
-    const fresh: NewCredentials = { ...grantTokensOf(set), grantId: current.grantId };
+    // The issuer travels with the grant: the next refresh goes to the same region's app.
+    const fresh: NewCredentials = {
+      ...grantTokensOf(set),
+      grantId: current.grantId,
+      ...(current.region !== undefined && { region: current.region }),
+      ...(current.clientID !== undefined && { clientID: current.clientID }),
+    };
     try {
-      return await this.keeper.keep(key, fresh, current.version);
+      return said(about, 'refreshed', await this.keeper.keep(key, fresh, current.version));
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       // These are now the grant's only working tokens. Keep them, and keep the lock until it
@@ -159,8 +199,9 @@ export class Refresher {
   }
 
   /** The token request with bounded retries, none of which may outlive the lock. */
-  async #requestRefresh(refreshToken: string, lockedAt: number): Promise<TokenSet> {
-    const { client, clock, lockTtl, retries, retryDelay } = this.settings;
+  async #requestRefresh(current: Credentials, lockedAt: number): Promise<TokenSet> {
+    const { clock, lockTtl, retries, retryDelay } = this.settings;
+    const client = this.settings.clientFor(current);
     for (let attempt = 0; ; attempt++) {
       if (lockedAt + lockTtl - clock.now() < client.timeout + LOCK_MARGIN) {
         throw new RefreshUnavailableError(
@@ -168,7 +209,7 @@ export class Refresher {
         );
       }
       try {
-        return await client.refresh(refreshToken);
+        return await client.refresh(current.refreshToken);
       } catch (err) {
         if (!isTransient(err) || attempt >= retries) throw err;
         await clock.sleep(retryDelay * 2 ** attempt * (0.5 + Math.random()));
@@ -176,19 +217,22 @@ export class Refresher {
     }
   }
 
-  async #onInvalidGrant(key: string, current: Credentials, cause: unknown): Promise<Credentials> {
+  async #onInvalidGrant(about: Flight, current: Credentials, cause: unknown): Promise<Credentials> {
     const { store } = this.settings;
-    const latest = await guarded('read', () => store.get(key));
+    const { key } = about;
+    const latest = await guarded('read', () => store.get(key), key);
     // Another writer rotated first (a late lock holder, a fresh sign-in): use theirs.
-    if (latest && latest.version !== current.version) return latest;
+    if (latest && latest.version !== current.version) return said(about, 'adopted', latest);
     // A conditional remove: a late writer holding this grant's next tokens may still land.
-    if (!(await guarded('remove', () => store.remove(key, current.version)))) {
-      const written = await guarded('read', () => store.get(key));
-      if (written) return written;
+    if (!(await guarded('remove', () => store.remove(key, current.version), key))) {
+      const written = await guarded('read', () => store.get(key), key);
+      if (written) return said(about, 'adopted', written);
     }
-    throw new ReauthorizationRequiredError(
+    throw reauthorization(
+      key,
+      'grant-dead',
       'Samsara rejected its refresh token (invalid_grant); the grant was revoked or the app uninstalled',
-      { key, cause },
+      cause,
     );
   }
 
@@ -223,8 +267,8 @@ export class Refresher {
   }
 
   async #read(key: string): Promise<Credentials> {
-    const creds = await guarded('read', () => this.settings.store.get(key));
-    if (!creds) throw new ReauthorizationRequiredError('no Samsara credentials are stored for it', { key });
+    const creds = await guarded('read', () => this.settings.store.get(key), key);
+    if (!creds) throw reauthorization(key, 'no-credentials', 'no Samsara credentials are stored for it');
     return creds;
   }
 

@@ -1,4 +1,5 @@
 import { SamsaraError, StoreUnavailableError } from '../errors/index.js';
+import { listening, publish } from '../events.js';
 
 /**
  * A store operation's failure as this package reports it: its own errors as they are, anything
@@ -10,11 +11,25 @@ export function storeFailure(err: unknown, what: string): SamsaraError {
   return new StoreUnavailableError(`The token store failed the ${what}: ${reason}`, { cause: err });
 }
 
-/** Runs a store operation; a failure becomes {@link storeFailure}'s. */
-export async function guarded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+/**
+ * Runs a store operation for `key`; a failure becomes {@link storeFailure}'s, and is published on
+ * the store-failure channel (the outcome is `what`: read, write, lock...).
+ */
+export async function guarded<T>(what: string, operation: () => Promise<T>, key = ''): Promise<T> {
+  // The hot path (one read per call) reads no clock unless someone listens.
+  const started = listening('storeFailure') ? performance.now() : 0;
   try {
     return await operation();
   } catch (err) {
-    throw storeFailure(err, what);
+    const failure = storeFailure(err, what);
+    // A seal error is a store that answered: bad data, not an outage, yet on-call needs it too.
+    publish('storeFailure', () => ({
+      orgId: key,
+      outcome: what,
+      durationMs: performance.now() - started,
+      code: failure.code,
+      message: failure.message,
+    }));
+    throw failure;
   }
 }

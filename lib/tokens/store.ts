@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { SamsaraRegion } from '../endpoints.js';
 import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 
@@ -20,6 +21,34 @@ import { storedFieldsOf, type Credentials, type NewCredentials } from './credent
  */
 export interface LockHandle {
   release(): Promise<void>;
+}
+
+/**
+ * A connected organization as a store lists it: what can be said of its current grant without a
+ * token. A key with no current grant (never written, signed out, found dead) is not listed.
+ *
+ * @example
+ * ```ts
+ * for await (const org of tokens.organizations()) {
+ *   console.log(org.orgId, org.region, new Date(org.expiresAt), new Date(org.writtenAt));
+ * }
+ * ```
+ */
+export interface OrganizationStatus {
+  /** The token store key: the organization id, unless a verify of your own keyed it otherwise. */
+  orgId: string;
+  /** The current grant's id (a hash: it names the grant, it reveals no token). */
+  grantId: string;
+  /** When the current access token expires, in ms since the epoch. */
+  expiresAt: number;
+  /** The store's version of the credentials (grows on every write). */
+  version: number;
+  /** When the credentials were last written (a sign-in or a refresh), in ms since the epoch; 0 if unknown. */
+  writtenAt: number;
+  /** The region whose OAuth app issued the grant, when the store knows it. */
+  region?: SamsaraRegion;
+  /** The client id of that OAuth app, when the store knows it. */
+  clientID?: string;
 }
 
 /**
@@ -79,10 +108,18 @@ export interface TokenStore {
    * clock passes `deadline` (ms since the epoch), whichever comes first.
    */
   waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void>;
+  /**
+   * Every key that holds a current grant, with its status, in no particular order, streamed (a
+   * store never gathers them all in memory). Tombstones and keys holding only retired grants are
+   * left out. A key written or removed during the listing may or may not appear.
+   */
+  list(): AsyncIterable<OrganizationStatus>;
 }
 
 interface Slot {
   creds: Credentials | null;
+  /** When `creds` were written (the clock's ms). */
+  writtenAt: number;
   version: number;
   /** The version a conditional remove replaced: a late update expecting it may still write. */
   revivable: number | null;
@@ -196,11 +233,28 @@ export class MemoryTokenStore implements TokenStore {
     }
   }
 
+  async *list(): AsyncIterable<OrganizationStatus> {
+    // The map's own iterator: entries added meanwhile may appear, none is copied up front.
+    for (const [orgId, slot] of this.#slots) {
+      const creds = slot.creds;
+      if (!creds) continue;
+      yield {
+        orgId,
+        grantId: creds.grantId,
+        expiresAt: creds.expiresAt,
+        version: creds.version,
+        writtenAt: slot.writtenAt,
+        ...(creds.region !== undefined && { region: creds.region }),
+        ...(creds.clientID !== undefined && { clientID: creds.clientID }),
+      };
+    }
+  }
+
   #slot(key: string): Slot {
     let slot = this.#slots.get(key);
     if (!slot) {
       // Versions start at the clock, as in the Redis store: they never repeat across a key's lifetimes.
-      slot = { creds: null, version: this.#clock.now(), revivable: null, retired: [], lock: null };
+      slot = { creds: null, writtenAt: 0, version: this.#clock.now(), revivable: null, retired: [], lock: null };
       this.#slots.set(key, slot);
     }
     return slot;
@@ -209,6 +263,7 @@ export class MemoryTokenStore implements TokenStore {
   #write(key: string, creds: NewCredentials): Credentials {
     const slot = this.#slot(key);
     slot.creds = { ...storedFieldsOf(creds), version: slot.version + 1 };
+    slot.writtenAt = this.#clock.now();
     slot.revivable = null;
     this.#bump(key, slot.creds.version);
     return { ...slot.creds };

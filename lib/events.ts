@@ -1,0 +1,177 @@
+import { channel, type Channel } from 'node:diagnostics_channel';
+import { SamsaraError } from './errors/index.js';
+
+// What the token manager and the API calls did, published on node:diagnostics_channel. A message
+// is built only when a channel has a subscriber, so without one an event costs one property read.
+// No message ever carries a token: organization id, outcome, duration, region, error code.
+
+/**
+ * The names of the channels this package publishes on, for `diagnostics_channel.subscribe`.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel';
+ * subscribe(SAMSARA_CHANNELS.refresh, (message) => log.info(message, 'samsara refresh'));
+ * ```
+ */
+export const SAMSARA_CHANNELS = Object.freeze({
+  /** A refresh: `started`, `refreshed`, `adopted` (another caller's), `served-old`, `failed`. */
+  refresh: 'passport-samsara:refresh',
+  /** A wait for another process's refresh lock: `changed`, `unlocked`, `timed-out`. */
+  lockWait: 'passport-samsara:lock-wait',
+  /** One grant's revocation at Samsara: `revoked` or `failed`, with its `reason`. */
+  revoke: 'passport-samsara:revoke',
+  /** An organization must sign in again: `grant-dead`, `no-credentials`, `removed`. */
+  reauthorize: 'passport-samsara:reauthorization-required',
+  /** A token store operation failed: the outcome is the operation (`read`, `write`, `lock`...). */
+  storeFailure: 'passport-samsara:store-failure',
+  /** Samsara answered 429: `waiting` (the call waits, then resends) or `gave-up`. */
+  rateLimit: 'passport-samsara:rate-limited',
+});
+
+/**
+ * What every message carries. `durationMs` is how long the step took, from the call that caused it.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.refresh, (m) => {
+ *   const { orgId, outcome, durationMs } = m as SamsaraEvent;
+ *   histogram.record(durationMs, { outcome });
+ * });
+ * ```
+ */
+export interface SamsaraEvent {
+  /** The organization (token store key). */
+  orgId: string;
+  outcome: string;
+  durationMs: number;
+  /** The region whose client served the organization, when known. */
+  region?: string;
+  /** The error code, on failures: `SAMSARA_REAUTHORIZE`, `SAMSARA_STORE_UNAVAILABLE`... */
+  code?: string;
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.refresh.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.refresh, (m) => {
+ *   if ((m as RefreshEvent).outcome === 'failed') alert(`refresh of ${(m as RefreshEvent).orgId} failed`);
+ * });
+ * ```
+ */
+export interface RefreshEvent extends SamsaraEvent {
+  outcome: 'started' | 'refreshed' | 'adopted' | 'served-old' | 'failed';
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.lockWait: `changed` (the credentials moved on),
+ * `unlocked` (the lock came free without a change) or `timed-out`.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.lockWait, (m) => lockWaits.record((m as LockWaitEvent).durationMs));
+ * ```
+ */
+export interface LockWaitEvent extends SamsaraEvent {
+  outcome: 'changed' | 'unlocked' | 'timed-out';
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.revoke. `reason`: `disconnect` (`tokens.revoke`),
+ * `discard` (a grant the app would not keep) or `replaced` (per-grant revocation of a grant a
+ * sign-in replaced). `grantId` names the grant without revealing a token.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.revoke, (m) => {
+ *   const { orgId, outcome, reason } = m as RevokeEvent;
+ *   if (outcome === 'failed') log.warn({ orgId, reason }, 'Samsara revoke failed: grant kept for a retry');
+ * });
+ * ```
+ */
+export interface RevokeEvent extends SamsaraEvent {
+  outcome: 'revoked' | 'failed';
+  reason: 'disconnect' | 'discard' | 'replaced';
+  grantId: string;
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.reauthorize: `grant-dead` (Samsara refused the refresh
+ * token), `no-credentials` (none stored), `removed` (removed while being refreshed).
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.reauthorize, (m) => disconnected.add((m as ReauthorizeEvent).orgId));
+ * ```
+ */
+export interface ReauthorizeEvent extends SamsaraEvent {
+  outcome: 'grant-dead' | 'no-credentials' | 'removed';
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.storeFailure: the outcome names the store operation that
+ * failed; `message` says why (the driver's reason, never a stored value).
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.storeFailure, (m) => log.error(m as StoreFailureEvent, 'token store failed'));
+ * ```
+ */
+export interface StoreFailureEvent extends SamsaraEvent {
+  message: string;
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.rateLimit: `retryAfter` is Samsara's `Retry-After` in
+ * seconds; `durationMs` the wait (`waiting`) or the total waited before giving up (`gave-up`).
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.rateLimit, (m) => throttled.add(1, { outcome: (m as RateLimitEvent).outcome }));
+ * ```
+ */
+export interface RateLimitEvent extends SamsaraEvent {
+  outcome: 'waiting' | 'gave-up';
+  retryAfter: number;
+}
+
+interface Messages {
+  refresh: RefreshEvent;
+  lockWait: LockWaitEvent;
+  revoke: RevokeEvent;
+  reauthorize: ReauthorizeEvent;
+  storeFailure: StoreFailureEvent;
+  rateLimit: RateLimitEvent;
+}
+
+const channels = Object.fromEntries(
+  Object.entries(SAMSARA_CHANNELS).map(([name, id]) => [name, channel(id)]),
+) as Record<keyof Messages, Channel>;
+
+/**
+ * Publishes on `name` the message `build` makes, only if the channel has a subscriber: without
+ * one, nothing is built. A subscriber that throws cannot break the call that published.
+ */
+export function publish<K extends keyof Messages>(name: K, build: () => Messages[K]): void {
+  const target = channels[name];
+  if (!target.hasSubscribers) return;
+  try {
+    target.publish(build());
+  } catch {
+    // diagnostics_channel reports a subscriber's exception on process 'uncaughtException' by
+    // itself; this catch only keeps a failing build from failing the call.
+  }
+}
+
+/** Whether anyone listens on `name`: lets a caller skip even reading the clock. */
+export function listening(name: keyof Messages): boolean {
+  return channels[name].hasSubscribers;
+}
+
+/** The stable code of an error, for a message: this package's, else the error's name. */
+export function codeOf(err: unknown): string {
+  if (err instanceof SamsaraError) return err.code;
+  return err instanceof Error ? err.name : 'unknown';
+}

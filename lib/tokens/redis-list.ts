@@ -1,0 +1,71 @@
+import type { SamsaraRegion } from '../endpoints.js';
+import type { NewCredentials } from './credentials.js';
+import type { ScriptedClient } from './redis-scripts.js';
+import type { OrganizationStatus } from './store.js';
+
+/** A connection that can SCAN: a standalone client, or one master of a Cluster. */
+export interface ScanClient {
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
+}
+
+/** What the listing needs of its store. */
+export interface ListSource {
+  /** The connections to SCAN: the client itself, or every master of a Cluster. */
+  scanners(): ScanClient[];
+  commands: ScriptedClient;
+  prefix: string;
+  /** Keys per SCAN page, and so the most statuses held at once. */
+  batchSize: number;
+  call<T>(what: string, command: () => Promise<T>): Promise<T>;
+  /** Opens a sealed grant written before the status fields existed. */
+  open(sealed: string, credKey: string): NewCredentials;
+}
+
+/**
+ * Every organization with a current grant, page by page: SCAN (never KEYS, which blocks Redis for
+ * as long as it walks the whole keyspace) over each master, then one status script per key of the
+ * page, sent together. At most one page of statuses is held at a time, so memory does not grow
+ * with the number of organizations.
+ */
+export async function* listOrganizations(source: ListSource): AsyncGenerator<OrganizationStatus> {
+  const head = `${source.prefix}{org:`;
+  // The pattern ends with the literal `}` of the hash tag: lock keys (`…}:lock`) never match, and
+  // an id cannot end it early (it is URI-encoded, so it holds no brace).
+  const pattern = `${escapeGlob(head)}*}`;
+  for (const scanner of source.scanners()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await source.call('scan', () =>
+        scanner.scan(cursor, 'MATCH', pattern, 'COUNT', source.batchSize),
+      );
+      cursor = next;
+      const statuses = await Promise.all(
+        keys.map((credKey) => source.call('status read', () => source.commands.samsaraTokenStatus(credKey))),
+      );
+      for (const [i, credKey] of keys.entries()) {
+        const fields = statuses[i];
+        if (!fields) continue;
+        yield statusOf(decodeURIComponent(credKey.slice(head.length, -1)), fields, credKey, source);
+      }
+    } while (cursor !== '0');
+  }
+}
+
+function statusOf(orgId: string, fields: (string | null)[], credKey: string, source: ListSource): OrganizationStatus {
+  const [version, grantId, expiresAt, writtenAt, region, clientID, sealed] = fields;
+  const opened = expiresAt ? undefined : sealed ? source.open(sealed, credKey) : undefined;
+  return {
+    orgId,
+    grantId: grantId ?? opened?.grantId ?? '',
+    expiresAt: Number(expiresAt ?? opened?.expiresAt ?? 0),
+    version: Number(version),
+    writtenAt: Number(writtenAt ?? 0),
+    ...(region ? { region: region as SamsaraRegion } : {}),
+    ...(clientID ? { clientID } : {}),
+  };
+}
+
+/** Redis glob's special characters, escaped, so a prefix matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
