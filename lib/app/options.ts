@@ -4,6 +4,7 @@ import { ConfigurationError } from '../errors/index.js';
 import type { SamsaraStrategyOptions } from '../strategy.js';
 import { EMULATOR_CLIENT_ID } from '../testing/options.js';
 import type { SamsaraProfile } from '../profile.js';
+import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';
 import type { SamsaraAppLog } from './failures.js';
 
@@ -94,9 +95,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * Whether the manager's client is the local emulator: its public test client id, on a loopback
  * host. Anything else is a real Samsara (or a proxy to one) and needs a real session secret.
  */
-export function talksToEmulator(tokens: TokenManager): boolean {
-  const { hostname } = new URL(tokens.client.endpoints.baseURL);
-  return tokens.client.clientID === EMULATOR_CLIENT_ID && LOOPBACK.has(hostname);
+export function talksToEmulator(client: OAuthClient): boolean {
+  const { hostname } = new URL(client.endpoints.baseURL);
+  return client.clientID === EMULATOR_CLIENT_ID && LOOPBACK.has(hostname);
 }
 
 /** The session secret(s), or a ConfigurationError naming what to set. */
@@ -104,7 +105,8 @@ export function sessionSecretOf(options: SamsaraAppOptions, tokens: TokenManager
   const secret = options.sessionSecret ?? process.env.SESSION_SECRET;
   const given = Array.isArray(secret) ? secret.length > 0 && secret.every((s) => s !== '') : !!secret;
   if (secret !== undefined && given) return secret;
-  if (talksToEmulator(tokens)) return randomBytes(32).toString('base64url');
+  // Only when every client the manager may use is the emulator's: any real Samsara needs a secret.
+  if ([tokens.client, ...tokens.clients.values()].every(talksToEmulator)) return randomBytes(32).toString('base64url');
   throw new ConfigurationError(
     'The Samsara app signs its session cookie with the sessionSecret option (or the SESSION_SECRET environment variable): set a long random value. Only the local emulator runs without one.',
   );

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { REGION_BASE_URLS } from '../endpoints.js';
+import type { OAuthClient } from '../oauth-client.js';
 import type { SamsaraUser } from '../verify.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { escapeHTML, layout } from './html.js';
@@ -48,7 +49,7 @@ export function homePage(tokens: TokenManager): RequestHandler {
     const row = (label: string, value: string, id?: string): string =>
       `<dt>${label}</dt><dd${id ? ` id="${id}"` : ''}>${value}</dd>`;
     const body = `<section class="card" aria-labelledby="org-heading"><h2 id="org-heading">Organization</h2>
-<dl id="org">${row('Name', `<strong>${escapeHTML(user.orgName)}</strong>`)}${row('Organization id', escapeHTML(user.orgId))}${row('Region', escapeHTML(regionOf(tokens)), 'region')}</dl></section>
+<dl id="org">${row('Name', `<strong>${escapeHTML(user.orgName)}</strong>`)}${row('Organization id', escapeHTML(user.orgId))}${row('Region', escapeHTML(regionOf(tokens.clientFor(creds))), 'region')}</dl></section>
 <section class="card" aria-labelledby="grant-heading"><h2 id="grant-heading">Connection</h2>
 <dl id="grant">${row('Access token expires', when(creds.expiresAt, now), 'expires')}${row('Last refreshed', refreshedAt === undefined ? 'not known' : when(refreshedAt, now), 'refreshed')}${row('Scopes', scopes.length ? scopes.map((s) => `<code>${escapeHTML(s)}</code>`).join(' ') : 'none reported', 'scopes')}</dl></section>
 <p><a class="button" id="vehicles-link" href="${escapeHTML(base)}/vehicles">List vehicles</a></p>
@@ -57,13 +58,13 @@ export function homePage(tokens: TokenManager): RequestHandler {
   };
 }
 
-/** The Samsara cloud the manager's client talks to. */
-function regionOf(tokens: TokenManager): string {
-  const base = tokens.client.endpoints.baseURL;
+/** The Samsara cloud of the client that issued the organization's grant. */
+function regionOf(client: OAuthClient): string {
+  const base = client.endpoints.baseURL;
   if (base === REGION_BASE_URLS.us) return 'US (api.samsara.com)';
   if (base === REGION_BASE_URLS.eu) return 'EU (api.eu.samsara.com)';
   const host = new URL(base).host;
-  return talksToEmulator(tokens) ? `Samsara emulator (${host})` : `Other: ${host}`;
+  return talksToEmulator(client) ? `Samsara emulator (${host})` : `Other: ${host}`;
 }
 
 /** A moment as "in 59 minutes" / "3 minutes ago", with the exact time for machines and tooltips. */
