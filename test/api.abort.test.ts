@@ -99,9 +99,15 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     expect(emulator.counters.apiCalls).to.equal(0);
   });
 
-  it("stops waiting out a 429 when the caller aborts, and sends nothing more", async () => {
+  it('stops waiting out a 429 when the caller aborts, and sends nothing more', async () => {
     fakePauses();
-    emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '30' } });
+    emulator.injectFault('api', {
+      type: 'status',
+      status: 429,
+      body: '{"message":"slow down"}',
+      contentType: 'application/json',
+      headers: { 'retry-after': '30' },
+    });
     const reason = new Error('the browser went away');
     let caught: unknown;
     app = await startApiApp({
@@ -160,7 +166,7 @@ describe("API calls: the caller's abort signal and the timeout", () => {
     expect(emulator.counters.grants.refresh_token).to.equal(1);
   });
 
-  it("keeps the timeout when the caller passes a signal: a hung API is SAMSARA_TIMEOUT (504)", async function () {
+  it('keeps the timeout when the caller passes a signal: a hung API is SAMSARA_TIMEOUT (504)', async function () {
     // Without the timeout, the call would hang until the emulator stops.
     this.timeout(5_000);
     emulator.injectFault('api', { type: 'hang' });
@@ -188,7 +194,8 @@ describe("API calls: the caller's abort signal and the timeout", () => {
   it('answers normally under a signal nobody aborts', async () => {
     app = await startApiApp({
       tokens: managerWithTimeout(10_000),
-      route: async (req, res) => relay(res, await req.samsara.fetch('/fleet/vehicles?limit=2', { signal: new AbortController().signal })),
+      route: async (req, res) =>
+        relay(res, await req.samsara.fetch('/fleet/vehicles?limit=2', { signal: new AbortController().signal })),
     });
     const res = await request(app.url).get('/call').expect(200);
     expect(res.body.data).to.have.length(2);

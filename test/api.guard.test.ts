@@ -23,13 +23,17 @@ describe('API calls: the base-URL guard', () => {
       store: new MemoryTokenStore(),
       client: new OAuthClient({ clientID: 'client', clientSecret: 'secret', baseURL: base, timeout: 2_000 }),
     });
-    await tokens.connect('1001', { accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt: Date.now() + 3600_000 });
+    await tokens.connect('1001', {
+      accessToken: 'access-1',
+      refreshToken: 'refresh-1',
+      expiresAt: Date.now() + 3600_000,
+    });
     caught = undefined;
     app = await startApiApp({
       tokens,
       route: async (req, res) => {
         try {
-          relay(res, await req.samsara.fetch(target));
+          await relay(res, await req.samsara.fetch(target));
         } catch (err) {
           caught = err;
           throw err;
@@ -57,7 +61,8 @@ describe('API calls: the base-URL guard', () => {
     expect(upstream.requests[0].headers.authorization).to.equal('Bearer access-1');
   }
 
-  it('sends a relative path under the base URL', () => sentTo('/fleet/vehicles?limit=1', '/samsara/fleet/vehicles?limit=1'));
+  it('sends a relative path under the base URL', () =>
+    sentTo('/fleet/vehicles?limit=1', '/samsara/fleet/vehicles?limit=1'));
 
   it('sends an absolute URL under the base URL, however the scheme and host are spelled', () =>
     sentTo(`${base.replace('http://', 'HTTP://')}/fleet/vehicles`, '/samsara/fleet/vehicles'));
@@ -73,7 +78,9 @@ describe('API calls: the base-URL guard', () => {
 
   it('refuses a relative path that climbs out of the base path', () => refused('/../admin'));
 
-  it('refuses a sibling of the base path that merely shares its prefix', () => refused(`${upstream.url}/samsara-admin/x`));
+  it('refuses a sibling of the base path that merely shares its prefix', () =>
+    refused(`${upstream.url}/samsara-admin/x`));
 
-  it('refuses credentials in the URL', () => refused(`${upstream.url.replace('http://', 'http://user:pw@')}/samsara/fleet/vehicles`));
+  it('refuses credentials in the URL', () =>
+    refused(`${upstream.url.replace('http://', 'http://user:pw@')}/samsara/fleet/vehicles`));
 });

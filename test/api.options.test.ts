@@ -6,7 +6,9 @@ import { relay, startApiApp } from './support/api-app.js';
 import { clientOf, seedGrant } from './support/grants.js';
 
 describe('API calls: the maxRateLimitWait option', () => {
-  const tokens = new TokenManager({ client: { clientID: 'client', clientSecret: 'secret', baseURL: 'http://127.0.0.1:9' } });
+  const tokens = new TokenManager({
+    client: { clientID: 'client', clientSecret: 'secret', baseURL: 'http://127.0.0.1:9' },
+  });
 
   for (const bad of [NaN, -1, -0.5, Infinity, -Infinity, '100' as unknown as number]) {
     it(`refuses ${String(bad)} when the middleware is made, naming the option`, () => {
@@ -41,7 +43,13 @@ describe('API calls: the maxRateLimitWait option', () => {
     });
 
     it('never waits: the first 429 is RateLimitedError', async () => {
-      emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '0.2' } });
+      emulator.injectFault('api', {
+        type: 'status',
+        status: 429,
+        body: '{"message":"slow down"}',
+        contentType: 'application/json',
+        headers: { 'retry-after': '0.2' },
+      });
       const res = await request(app.url).get('/call').set('accept', 'application/json').expect(429);
       expect(res.body.error.code).to.equal('SAMSARA_RATE_LIMITED');
       expect(res.headers['retry-after']).to.equal('1');

@@ -109,7 +109,10 @@ describe('Express: req.samsara and the error handler', () => {
     await request(url).get('/vehicles').set('x-org', '1001').expect(200);
     await clock.tick(400);
     // The window frees its oldest slot in 0.6 s: the emulator says Retry-After: 0.60000.
-    const third = request(url).get('/vehicles').set('x-org', '1001').then((res) => res);
+    const third = request(url)
+      .get('/vehicles')
+      .set('x-org', '1001')
+      .then((res) => res);
     await clock.waiting();
     expect(emulator.counters.rateLimited).to.equal(1);
     await clock.tick(599);
@@ -126,7 +129,9 @@ describe('Express: req.samsara and the error handler', () => {
     await startApp(store, 50);
     await seedGrant(emulator, store, '1001', 3600_000);
     emulator.configure({ rateLimit: 1 });
-    const results = await Promise.all([1, 2].map(() => request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json')));
+    const results = await Promise.all(
+      [1, 2].map(() => request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json')),
+    );
     const limited = results.find((r) => r.status === 429);
     expect(limited, 'one request was limited').to.not.equal(undefined);
     expect(limited!.body.error.code).to.equal('SAMSARA_RATE_LIMITED');
@@ -136,9 +141,23 @@ describe('Express: req.samsara and the error handler', () => {
   it('keeps a floor under Retry-After: 0, so a 429 storm cannot become a busy loop', async () => {
     await startApp(store, 200);
     await seedGrant(emulator, store, '1001', 3600_000);
-    emulator.injectFault('api', { type: 'status', status: 429, body: '{"message":"slow down"}', contentType: 'application/json', headers: { 'retry-after': '0' } }, 1_000);
+    emulator.injectFault(
+      'api',
+      {
+        type: 'status',
+        status: 429,
+        body: '{"message":"slow down"}',
+        contentType: 'application/json',
+        headers: { 'retry-after': '0' },
+      },
+      1_000,
+    );
     fakePauses = fakeTimersPromises(clock);
-    const limited = request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').then((res) => res);
+    const limited = request(url)
+      .get('/vehicles')
+      .set('x-org', '1001')
+      .set('accept', 'application/json')
+      .then((res) => res);
     // 50 ms at least after each 429, until the next would pass maxRateLimitWait (200 ms).
     for (let call = 1; call <= 4; call++) {
       await clock.waiting();
@@ -158,7 +177,10 @@ describe('Express: req.samsara and the error handler', () => {
     await seedGrant(emulator, store, '1001', 3600_000);
     emulator.injectFault('api', { type: 'drop' });
     const res = await request(url).get('/vehicles').set('x-org', '1001').set('accept', 'application/json').expect(502);
-    expect(res.body.error).to.deep.equal({ code: 'SAMSARA_UNREACHABLE', message: 'Samsara answered unexpectedly; try again later.' });
+    expect(res.body.error).to.deep.equal({
+      code: 'SAMSARA_UNREACHABLE',
+      message: 'Samsara answered unexpectedly; try again later.',
+    });
   });
 
   it('refuses to send the token to another origin', async () => {

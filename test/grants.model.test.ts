@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisTokenStore, TokenManager, generateSealingKey, type GrantTokens, type RevocationScope } from 'passport-samsara';
+import {
+  RedisTokenStore,
+  TokenManager,
+  generateSealingKey,
+  type GrantTokens,
+  type RevocationScope,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
@@ -86,7 +92,9 @@ async function checkInvariant(real: Real, model: Model, step: string): Promise<v
   }
   if (real.scope === 'grant') {
     const liveLost = [...model.lost].filter((grant) => !revoked(model.held.get(grant)!)).length;
-    expect(real.emulator.activeGrants(KEY) - liveLost, `${step}: live grants under per-grant revocation`).to.equal(stored ? 1 : 0);
+    expect(real.emulator.activeGrants(KEY) - liveLost, `${step}: live grants under per-grant revocation`).to.equal(
+      stored ? 1 : 0,
+    );
     expect(retired, `${step}: retired grants under per-grant revocation`).to.deep.equal([]);
   }
 }
@@ -125,7 +133,9 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
       counters.steps++;
       const seen = await current(real);
       const options = rejected && seen ? { rejected: seen.accessToken } : {};
-      await Promise.all(real.managers.flatMap((m) => Array.from({ length: 3 }, () => settle(m.accessToken(KEY, options)))));
+      await Promise.all(
+        real.managers.flatMap((m) => Array.from({ length: 3 }, () => settle(m.accessToken(KEY, options)))),
+      );
     }),
   ),
   fc.integer({ min: 0, max: 1 }).map((m) =>
@@ -136,7 +146,7 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
     }),
   ),
   fc.constant(
-    step('Disconnect while Samsara\'s revoke endpoint fails', async (_model, real) => {
+    step("Disconnect while Samsara's revoke endpoint fails", async (_model, real) => {
       counters.steps++;
       real.emulator.injectFault('revoke', { type: 'status', status: 503, body: 'down', contentType: 'text/plain' }, 50);
       await settle(real.managers[0].revoke(KEY));
@@ -256,7 +266,9 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
           counters.runs++;
           const prefix = `model-${scope}-${process.pid}-${++run}:`;
           const emulator = await startSamsaraEmulator({ revocation: scope });
-          const stores = clients.map((client) => new PausableStore({ client, keys, prefix, timeout: STORE_TIMEOUT, pollInterval: 50 }));
+          const stores = clients.map(
+            (client) => new PausableStore({ client, keys, prefix, timeout: STORE_TIMEOUT, pollInterval: 50 }),
+          );
           const managers = stores.map(
             (store) =>
               new TokenManager({
@@ -275,7 +287,11 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             managers: managers as [TokenManager, TokenManager],
             scope,
           };
-          const model: Model = { held: new Map<string, string>(), lost: new Set<string>(), disconnected: new Set<string>() };
+          const model: Model = {
+            held: new Map<string, string>(),
+            lost: new Set<string>(),
+            disconnected: new Set<string>(),
+          };
           try {
             await fc.asyncModelRun(() => ({ model, real }), commands);
             // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
@@ -290,7 +306,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             await emulator.stop();
           }
         }),
-        { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 30, interruptAfterTimeLimit: 150_000 },
+        { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 30, plugins: [fc.interruptAfterTimeLimit(150_000)] },
       );
       console.log(`      model-based (${scope}): ${counters.runs} runs, ${counters.steps} steps`);
       expect(counters.steps).to.be.greaterThan(0);

@@ -4,7 +4,14 @@ import session from 'express-session';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { MemoryTokenStore, StoreUnavailableError, TokenManager, samsaraErrorHandler, samsaraLogout, type TokenStore } from 'passport-samsara';
+import {
+  MemoryTokenStore,
+  StoreUnavailableError,
+  TokenManager,
+  samsaraErrorHandler,
+  samsaraLogout,
+  type TokenStore,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 
@@ -70,7 +77,7 @@ describe('samsaraLogout: Disconnect that only the app itself can trigger', () =>
     await emulator.stop();
   });
 
-  it('from the app\'s own page: revokes every grant the app holds, forgets them, destroys the session, clears the cookie', async () => {
+  it("from the app's own page: revokes every grant the app holds, forgets them, destroys the session, clears the cookie", async () => {
     await startApp();
     const refreshTokens = await connectTwice();
     const agent = await signedIn();
@@ -141,7 +148,11 @@ describe('samsaraLogout: Disconnect that only the app itself can trigger', () =>
     await startApp(down);
     await connectTwice();
     const agent = await signedIn();
-    const res = await agent.post('/logout').set('sec-fetch-site', 'same-origin').set('accept', 'application/json').expect(503);
+    const res = await agent
+      .post('/logout')
+      .set('sec-fetch-site', 'same-origin')
+      .set('accept', 'application/json')
+      .expect(503);
     expect(res.headers['set-cookie']).to.equal(undefined);
     expect(res.body.error.message).to.not.include('Redis');
     expect(await down.get('1001')).to.not.equal(null);

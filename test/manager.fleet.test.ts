@@ -151,7 +151,11 @@ describe('TokenManager across a fleet: forked processes, one Redis, the emulator
       expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
       expect(emulator.counters.revocations).to.equal(0);
       // and the fleet goes on with it
-      expect(tokensOf(await prompt.burst('1001', 3))).to.deep.equal([stored.accessToken, stored.accessToken, stored.accessToken]);
+      expect(tokensOf(await prompt.burst('1001', 3))).to.deep.equal([
+        stored.accessToken,
+        stored.accessToken,
+        stored.accessToken,
+      ]);
     });
 
     it('a late writer (paused past its lock ttl after refreshing) cannot overwrite the newer credentials', async () => {

@@ -15,7 +15,12 @@ import { clientOf } from './support/grants.js';
 /** A grant the emulator issued, as the code exchange would have returned it. */
 function issue(emulator: SamsaraEmulator, expiresInMs = 3600_000): GrantTokens {
   const grant = emulator.issueGrant('1001');
-  return { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() + expiresInMs, scope: grant.scope };
+  return {
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    expiresAt: Date.now() + expiresInMs,
+    scope: grant.scope,
+  };
 }
 
 /** Whether Samsara (the emulator) accepts this access token. */
@@ -34,7 +39,12 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
     beforeEach(async () => {
       emulator = await startSamsaraEmulator({ revocation: scope });
       store = new MemoryTokenStore();
-      tokens = new TokenManager({ store, client: { ...clientOf(emulator), timeout: 1_000 }, revocation: scope, retryDelay: 10 });
+      tokens = new TokenManager({
+        store,
+        client: { ...clientOf(emulator), timeout: 1_000 },
+        revocation: scope,
+        retryDelay: 10,
+      });
     });
     let pauses: { restore(): void } | undefined;
     afterEach(async () => {
@@ -47,14 +57,16 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
     it('repeated sign-ins keep the newest grant working, hold the others, and Disconnect leaves none live', async () => {
       const grants = [issue(emulator), issue(emulator), issue(emulator), issue(emulator)];
       for (const grant of grants) await tokens.connect('1001', grant);
-      expect(await tokens.accessToken('1001')).to.equal(grants[3]!.accessToken);
-      expect(await works(emulator, grants[3]!.accessToken)).to.equal(true);
+      expect(await tokens.accessToken('1001')).to.equal(grants[3].accessToken);
+      expect(await works(emulator, grants[3].accessToken)).to.equal(true);
       if (scope === 'grant') {
         expect(emulator.activeGrants('1001'), 'replaced grants are revoked at once').to.equal(1);
         expect(await store.retired('1001')).to.deep.equal([]);
       } else {
         expect(emulator.activeGrants('1001'), 'revoking a replaced grant would end the kept one').to.equal(4);
-        expect((await store.retired('1001')).map((g) => g.refreshToken)).to.deep.equal(grants.slice(0, 3).map((g) => g.refreshToken));
+        expect((await store.retired('1001')).map((g) => g.refreshToken)).to.deep.equal(
+          grants.slice(0, 3).map((g) => g.refreshToken),
+        );
       }
       await tokens.revoke('1001');
       expect(emulator.activeGrants('1001')).to.equal(0);
@@ -114,8 +126,8 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       expect(await works(emulator, newer.accessToken)).to.equal(true);
       if (scope === 'organization') {
         const [retired] = await store.retired('1001');
-        expect(retired!.refreshToken, 'the rotated tokens, not the spent ones').to.not.equal(old.refreshToken);
-        expect(emulator.grantStatus(retired!.refreshToken)).to.equal('active');
+        expect(retired.refreshToken, 'the rotated tokens, not the spent ones').to.not.equal(old.refreshToken);
+        expect(emulator.grantStatus(retired.refreshToken)).to.equal('active');
       }
       await tokens.revoke('1001');
       expect(emulator.activeGrants('1001')).to.equal(0);
@@ -158,7 +170,13 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
         }
       })();
       const clock = fakeClock();
-      const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, retryDelay: 20, clock });
+      const manager = new TokenManager({
+        store: flaky,
+        client: tokens.client,
+        revocation: scope,
+        retryDelay: 20,
+        clock,
+      });
       const grant = issue(emulator);
       expect(await manager.connect('1001', grant).catch((e: unknown) => e)).to.be.instanceOf(StoreUnavailableError);
       const discarding = manager.discard('1001', grant);
@@ -182,7 +200,12 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
     it('a dead grant (invalid_grant) is removed conditionally and asks to sign in again', async () => {
       const grant = issue(emulator, -1_000);
       await tokens.connect('1001', grant);
-      emulator.injectFault('token', { type: 'status', status: 400, body: '{"error":"invalid_grant"}', contentType: 'application/json' });
+      emulator.injectFault('token', {
+        type: 'status',
+        status: 400,
+        body: '{"error":"invalid_grant"}',
+        contentType: 'application/json',
+      });
       expect(await tokens.accessToken('1001').catch((e: unknown) => e)).to.be.instanceOf(ReauthorizationRequiredError);
       expect(await store.get('1001')).to.equal(null);
     });

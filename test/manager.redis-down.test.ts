@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OAuthClient, ReauthorizationRequiredError, RedisTokenStore, StoreUnavailableError, TokenManager, generateSealingKey, type Credentials } from 'passport-samsara';
+import {
+  OAuthClient,
+  ReauthorizationRequiredError,
+  RedisTokenStore,
+  StoreUnavailableError,
+  TokenManager,
+  generateSealingKey,
+  type Credentials,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
@@ -53,7 +61,14 @@ describe('TokenManager when Redis dies mid-request', function () {
    * kinder outcome the last test shows. `close()` ends its client too.
    */
   async function strictStore(): Promise<RedisTokenStore> {
-    const strict = new Redis({ host: redis.host, port: redis.port, retryStrategy: () => 50, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: true });
+    const strict = new Redis({
+      host: redis.host,
+      port: redis.port,
+      retryStrategy: () => 50,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      lazyConnect: true,
+    });
     strict.on('error', () => undefined);
     await strict.connect(); // without an offline queue, a command before the connection fails
     strictClients.push(strict);

@@ -56,7 +56,11 @@ describe('TokenManager: refreshing in one process', () => {
     store = new MemoryTokenStore({ clock });
     manager = new TokenManager({ store, clock, client: manager.client, skew: 60_000 });
     const grant = emulator.issueGrant('1001');
-    const old = await manager.connect('1001', { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: clock.now() + 61_000 });
+    const old = await manager.connect('1001', {
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      expiresAt: clock.now() + 61_000,
+    });
     await clock.tick(999);
     expect(await manager.accessToken('1001')).to.equal(old.accessToken);
     expect(emulator.counters.tokenRequests).to.equal(0);
@@ -90,7 +94,9 @@ describe('TokenManager: refreshing in one process', () => {
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ReauthorizationRequiredError);
     expect(err).to.include({ code: 'SAMSARA_REAUTHORIZE', status: 401, key: '1001' });
-    expect((err as Error).message).to.include('invalid_grant').and.not.include(creds.refreshToken);
+    expect((err as Error).message)
+      .to.include('invalid_grant')
+      .and.not.include(creds.refreshToken);
     expect(await store.get('1001')).to.equal(null);
   });
 
@@ -110,7 +116,10 @@ describe('TokenManager: refreshing in one process', () => {
     const random = sinon.stub(Math, 'random').returns(0.5);
     try {
       const token = manager.accessToken('1001');
-      for (const [n, delay] of [[1, 200], [2, 400]] as const) {
+      for (const [n, delay] of [
+        [1, 200],
+        [2, 400],
+      ] as const) {
         await clock.waiting();
         expect(emulator.counters.tokenRequests).to.equal(n);
         await clock.tick(delay - 1);
@@ -152,10 +161,20 @@ describe('TokenManager: refreshing in one process', () => {
 
   it('reports a refused client as TokenRejectedError (500: our configuration) and keeps the credentials', async () => {
     const old = await seedGrant(emulator, store);
-    emulator.injectFault('token', { type: 'status', status: 401, body: '{"error":"invalid_client"}', contentType: 'application/json' });
+    emulator.injectFault('token', {
+      type: 'status',
+      status: 401,
+      body: '{"error":"invalid_client"}',
+      contentType: 'application/json',
+    });
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(TokenRejectedError);
-    expect(err).to.include({ code: 'SAMSARA_TOKEN_REJECTED', oauthError: 'invalid_client', status: 500, transient: false });
+    expect(err).to.include({
+      code: 'SAMSARA_TOKEN_REJECTED',
+      oauthError: 'invalid_client',
+      status: 500,
+      transient: false,
+    });
     expect(await store.get('1001')).to.deep.equal(old);
   });
 
@@ -241,7 +260,12 @@ describe('TokenManager: refreshing in one process', () => {
 
   it('does not retry a non-OAuth 4xx from the token endpoint, and keeps the credentials', async () => {
     const old = await seedGrant(emulator, store);
-    emulator.injectFault('token', { type: 'status', status: 400, body: '{"message":"Bad Request","requestId":"r"}', contentType: 'application/json' });
+    emulator.injectFault('token', {
+      type: 'status',
+      status: 400,
+      body: '{"message":"Bad Request","requestId":"r"}',
+      contentType: 'application/json',
+    });
     const err = await manager.accessToken('1001').catch((e: unknown) => e);
     expect(err).to.include({ code: 'SAMSARA_UPSTREAM', status: 502 });
     expect(emulator.counters.tokenRequests).to.equal(1);

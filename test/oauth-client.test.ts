@@ -9,7 +9,12 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
 
   beforeEach(async () => {
     server = await startRecordingServer();
-    client = new OAuthClient({ clientID: 'my-client', clientSecret: 's3cr3t-value', baseURL: server.url, timeout: 300 });
+    client = new OAuthClient({
+      clientID: 'my-client',
+      clientSecret: 's3cr3t-value',
+      baseURL: server.url,
+      timeout: 300,
+    });
   });
   afterEach(() => server.stop());
 
@@ -37,7 +42,7 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     expect(set.expiresAt).to.be.within(before + 3600_000, Date.now() + 3600_000);
   });
 
-  it('turns an RFC 6749 error body into its own TokenRejectedError, never passport\'s', async () => {
+  it("turns an RFC 6749 error body into its own TokenRejectedError, never passport's", async () => {
     server.reply(json(400, { error: 'invalid_grant', error_description: 'refresh token already used' }));
     const err = await client.refresh('dead').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(TokenRejectedError);
@@ -50,20 +55,41 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     });
     server.reply(json(503, { error: 'temporarily_unavailable', error_description: 'line one\r\nX-Forged: yes' }));
     const busy = await client.exchangeCode('c').catch((e: unknown) => e);
-    expect(busy).to.include({ oauthError: 'temporarily_unavailable', transient: true, status: 502, upstreamStatus: 503 });
+    expect(busy).to.include({
+      oauthError: 'temporarily_unavailable',
+      transient: true,
+      status: 502,
+      upstreamStatus: 503,
+    });
     expect((busy as Error).message).to.not.match(/[\r\n]/);
   });
 
   const broken: Array<[string, (res: import('node:http').ServerResponse) => void, RegExp]> = [
-    ['a non-JSON body', (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hi</html>'), /not a JSON object/],
+    [
+      'a non-JSON body',
+      (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hi</html>'),
+      /not a JSON object/,
+    ],
     ['a body without access_token', json(200, { ...good, access_token: undefined }), /without an access_token/],
     ['a body without expires_in', json(200, { ...good, expires_in: undefined }), /expires_in/],
     ['a negative expires_in', json(200, { ...good, expires_in: -5 }), /expires_in/],
     ['a body without refresh_token', json(200, { ...good, refresh_token: undefined }), /refresh_token/],
     ['a non-Bearer token', json(200, { ...good, token_type: 'mac' }), /not Bearer/],
-    ['an access token with CR/LF', json(200, { ...good, access_token: 'abc\r\nX-Forged: 1' }), /access_token that is not an RFC 6750 token/],
-    ['a refresh token with a space', json(200, { ...good, refresh_token: 'two words' }), /refresh_token that is not an RFC 6750 token/],
-    ['an access token of 5000 characters', json(200, { ...good, access_token: 'a'.repeat(5000) }), /at most 4096 characters/],
+    [
+      'an access token with CR/LF',
+      json(200, { ...good, access_token: 'abc\r\nX-Forged: 1' }),
+      /access_token that is not an RFC 6750 token/,
+    ],
+    [
+      'a refresh token with a space',
+      json(200, { ...good, refresh_token: 'two words' }),
+      /refresh_token that is not an RFC 6750 token/,
+    ],
+    [
+      'an access token of 5000 characters',
+      json(200, { ...good, access_token: 'a'.repeat(5000) }),
+      /at most 4096 characters/,
+    ],
     ['an expires_in of 1e308', json(200, { ...good, expires_in: 1e308 }), /expires_in between 0 and 31622400/],
     ['an expires_in of Infinity (as a string)', json(200, { ...good, expires_in: 'Infinity' }), /expires_in/],
     ['an expires_in that is not a number', json(200, { ...good, expires_in: 'soon' }), /expires_in/],
@@ -87,7 +113,10 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
       expect(err.status).to.equal(502);
       expect(err.message).to.match(message);
       expect(err.message).to.not.include('at-1').and.not.include('rt-1');
-      expect(err.message).to.not.match(/[\r\n]/).and.not.include('Forged').and.not.include('two words');
+      expect(err.message)
+        .to.not.match(/[\r\n]/)
+        .and.not.include('Forged')
+        .and.not.include('two words');
     });
   }
 

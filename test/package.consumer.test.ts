@@ -21,7 +21,8 @@ describe('the packed package, as a consumer installs it', function () {
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
     // express and express-session: the optional peers passport-samsara/app needs.
     const peers = ['express', 'express-session'].map(
-      (name) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
+      (name) =>
+        `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
     );
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...peers], { cwd: scratch });
   });
@@ -43,7 +44,13 @@ describe('the packed package, as a consumer installs it', function () {
       'package/CHANGELOG.md',
       'package/LICENSE',
     ]);
-    expect(files.filter((f) => /^package\/(lib|test|example|bench)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.mts'))).to.deep.equal([]);
+    expect(
+      files.filter(
+        (f) =>
+          /^package\/(lib|test|example|bench)\//.test(f) ||
+          (f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.mts')),
+      ),
+    ).to.deep.equal([]);
   });
 
   it('passes publint and arethetypeswrong', async () => {
@@ -115,10 +122,24 @@ void handler;
 void org;
 `;
     writeFileSync(join(scratch, 'consumer.cts'), source);
-    writeFileSync(join(scratch, 'consumer.mts'), `${source}import Default from 'passport-samsara';\nconst d: typeof SamsaraStrategy = Default;\nvoid d;\n`);
+    writeFileSync(
+      join(scratch, 'consumer.mts'),
+      `${source}import Default from 'passport-samsara';\nconst d: typeof SamsaraStrategy = Default;\nvoid d;\n`,
+    );
     writeFileSync(
       join(scratch, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] }, files: ['consumer.cts', 'consumer.mts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules', '@types')],
+        },
+        files: ['consumer.cts', 'consumer.mts'],
+      }),
     );
     const result = await run(bin('tsc'), ['-p', scratch]).catch((err: { stdout: string }) => err);
     expect(result.stdout).to.equal('');

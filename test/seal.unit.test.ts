@@ -34,7 +34,9 @@ describe('Sealing: seal, open and the keyring', () => {
     const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
     const attempts = [
       () => open(keyring, sealed, 'other-aad'),
-      ...[2, 3, 4].map((i) => () => open(keyring, parts.map((part, j) => (j === i ? flip(part) : part)).join('.'), 'aad')),
+      ...[2, 3, 4].map(
+        (i) => () => open(keyring, parts.map((part, j) => (j === i ? flip(part) : part)).join('.'), 'aad'),
+      ),
       () => open(keyring, `${sealed}A`, 'aad'),
       () => open(parseKeyring(k1), sealed, 'aad'),
       () => open(keyring, 'plaintext-token', 'aad'),
@@ -75,7 +77,10 @@ describe('Sealing: seal, open and the keyring', () => {
       try {
         parseKeyring(spec);
       } catch (err) {
-        expect((err as Error).message).to.not.include(secretOf(k1)).and.not.include(secretOf(k2)).and.not.include(secretOf(short));
+        expect((err as Error).message)
+          .to.not.include(secretOf(k1))
+          .and.not.include(secretOf(k2))
+          .and.not.include(secretOf(short));
       }
     }
     expect(() => parseKeyring([{ id: 'k1', secret: Buffer.alloc(31) }])).to.throw(ConfigurationError, /"k1".*32 bytes/);
@@ -88,4 +93,3 @@ describe('Sealing: seal, open and the keyring', () => {
     expect(parseKeyring(` ${k2} ,\n${k1},`).map(({ id }) => id)).to.deep.equal(['k2', 'k1']);
   });
 });
-

@@ -25,7 +25,10 @@ describe('SessionStateStore: several sign-ins of one session through Express and
   let app: StateApp;
   let clock: sinon.SinonFakeTimers | undefined;
 
-  async function startWith(options: SessionStateStoreOptions = {}, appOptions: Parameters<typeof startStateApp>[1] = {}) {
+  async function startWith(
+    options: SessionStateStoreOptions = {},
+    appOptions: Parameters<typeof startStateApp>[1] = {},
+  ) {
     app = await startStateApp(new SessionStateStore(options), appOptions);
   }
 
@@ -106,7 +109,9 @@ describe('SessionStateStore: several sign-ins of one session through Express and
     clock.tick(4 * MINUTE);
 
     const expired = await app.callback('code-a', a).expect(403);
-    expect(expired.body.fail.message).to.match(/expired/i).and.match(/sign in again/i);
+    expect(expired.body.fail.message)
+      .to.match(/expired/i)
+      .and.match(/sign in again/i);
     expect(app.exchanges).to.have.length(0);
     expect((await app.callback('code-a', a).expect(403)).body.fail).to.deep.equal({ message: INVALID });
 
@@ -189,7 +194,11 @@ describe('SessionStateStore: the store on its own', () => {
 
   it('has the documented defaults', () => {
     const s = new SessionStateStore();
-    expect({ key: s.key, max: s.max, maxAge: s.maxAge }).to.deep.equal({ key: 'oauth2:samsara', max: 5, maxAge: 10 * MINUTE });
+    expect({ key: s.key, max: s.max, maxAge: s.maxAge }).to.deep.equal({
+      key: 'oauth2:samsara',
+      max: 5,
+      maxAge: 10 * MINUTE,
+    });
   });
 
   it('hands out distinct 256-bit base64url handles', () => {
@@ -216,9 +225,15 @@ describe('SessionStateStore: the store on its own', () => {
     s.store({}, undefined, undefined, {}, (err) => {
       storeErr = err;
     });
-    expect(storeErr).to.be.an('error').with.property('message').that.matches(/express-session/);
+    expect(storeErr)
+      .to.be.an('error')
+      .with.property('message')
+      .that.matches(/express-session/);
     const { err } = verify(s, undefined, 'x');
-    expect(err).to.be.an('error').with.property('message').that.matches(/session support/);
+    expect(err)
+      .to.be.an('error')
+      .with.property('message')
+      .that.matches(/session support/);
   });
 
   it('fails a state that is not a string', () => {
@@ -282,7 +297,9 @@ describe('SessionStateStore: the store on its own', () => {
     const session: Session = { 'oauth2:samsara': { state: 'old-handle' } };
     expect(verify(s, session, 'old-handle').info).to.deep.equal({ message: UNABLE });
 
-    session['oauth2:samsara'] = { pending: [null, { hash: 'short', expiresAt: 1 }, { hash: sha256('h'), expiresAt: 'soon' }] };
+    session['oauth2:samsara'] = {
+      pending: [null, { hash: 'short', expiresAt: 1 }, { hash: sha256('h'), expiresAt: 'soon' }],
+    };
     expect(verify(s, session, 'h').info).to.deep.equal({ message: UNABLE });
 
     const handle = store(s, session);

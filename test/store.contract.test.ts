@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryTokenStore, RedisTokenStore, generateSealingKey, type NewCredentials, type OrganizationStatus, type TokenStore } from 'passport-samsara';
+import {
+  MemoryTokenStore,
+  RedisTokenStore,
+  generateSealingKey,
+  type NewCredentials,
+  type OrganizationStatus,
+  type TokenStore,
+} from 'passport-samsara';
 import { fakeClock } from './support/clock.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
@@ -85,7 +92,7 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
   // A long poll interval proves that waiters wake by pub/sub and the lock's expiry, not by polling.
   const stores = clients.map((client) => new RedisTokenStore({ client, keys, pollInterval: 10_000 }));
   return {
-    stores: [stores[0]!, stores[1]!],
+    stores: [stores[0], stores[1]],
     time: realTime,
     teardown: async () => {
       await Promise.all(stores.map((store) => store.close()));
@@ -96,11 +103,14 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
 }
 
 const backends: [string, () => Promise<Backend>][] = [
-  ['MemoryTokenStore', async () => {
-    const { clock, time } = fakeTime();
-    const store = new MemoryTokenStore({ clock });
-    return { stores: [store, store], time, teardown: async () => {} };
-  }],
+  [
+    'MemoryTokenStore',
+    async () => {
+      const { clock, time } = fakeTime();
+      const store = new MemoryTokenStore({ clock });
+      return { stores: [store, store], time, teardown: async () => {} };
+    },
+  ],
   ['RedisTokenStore on ioredis 5', () => redisBackend('ioredis 5')],
   ['RedisTokenStore on ioredis 6', () => redisBackend('ioredis 6')],
   ['RedisTokenStore on a 3-node Cluster', () => redisBackend('ioredis 5 Cluster')],
@@ -126,7 +136,8 @@ for (const [name, start] of backends) {
     let other: TokenStore;
     let time: Time;
     /** Asserts that a wait took `ms`: exactly on the fake clock, within the margins on a real one. */
-    const tookAbout = (elapsed: number, ms: number): void => void expect(elapsed).to.be.within(ms - time.early, ms + time.late);
+    const tookAbout = (elapsed: number, ms: number): void =>
+      void expect(elapsed).to.be.within(ms - time.early, ms + time.late);
 
     before(async () => {
       backend = await start();
@@ -175,7 +186,10 @@ for (const [name, start] of backends) {
       it('update is a compare-and-set on the version', async () => {
         const key = freshKey();
         const first = await store.replace(key, grant(1), MAX);
-        expect(await other.update(key, grant(1, 1), first.version)).to.deep.equal({ ...grant(1, 1), version: first.version + 1 });
+        expect(await other.update(key, grant(1, 1), first.version)).to.deep.equal({
+          ...grant(1, 1),
+          version: first.version + 1,
+        });
         expect(await store.update(key, grant(1, 2), first.version)).to.equal(null);
         expect(await store.get(key)).to.deep.equal({ ...grant(1, 1), version: first.version + 1 });
       });
@@ -186,7 +200,7 @@ for (const [name, start] of backends) {
         expect(await store.get(key)).to.equal(null);
       });
 
-      it('starts a key\'s versions at the clock, so they never repeat across its lifetimes', async () => {
+      it("starts a key's versions at the clock, so they never repeat across its lifetimes", async () => {
         const before = time.now();
         const { version } = await store.replace(freshKey(), grant(1), MAX);
         expect(version).to.be.within(before, time.now() + 1_000);
@@ -256,7 +270,7 @@ for (const [name, start] of backends) {
         expect(await store.retired(key)).to.deep.equal([]);
       });
 
-      it('a retired grant survives the current grant\'s removal', async () => {
+      it("a retired grant survives the current grant's removal", async () => {
         const key = freshKey();
         await store.replace(key, grant(1), MAX);
         const { version } = await store.replace(key, grant(2), MAX);
@@ -285,9 +299,19 @@ for (const [name, start] of backends) {
         const b = await store.replace(`${tag}b`, { ...grant(2), region: 'eu', clientID: 'eu-app' }, MAX);
         const found = await listed(tag);
         expect([...found.keys()].sort()).to.deep.equal([`${tag}a`, `${tag}b`]);
-        expect(found.get(`${tag}a`)).to.deep.include({ orgId: `${tag}a`, grantId: 'g1', expiresAt: a.expiresAt, version: a.version });
+        expect(found.get(`${tag}a`)).to.deep.include({
+          orgId: `${tag}a`,
+          grantId: 'g1',
+          expiresAt: a.expiresAt,
+          version: a.version,
+        });
         expect(found.get(`${tag}a`)).to.not.have.property('region');
-        expect(found.get(`${tag}b`)).to.deep.include({ grantId: 'g2', version: b.version, region: 'eu', clientID: 'eu-app' });
+        expect(found.get(`${tag}b`)).to.deep.include({
+          grantId: 'g2',
+          version: b.version,
+          region: 'eu',
+          clientID: 'eu-app',
+        });
         for (const status of found.values()) {
           expect(status.writtenAt).to.be.within(before - 1_000, Date.now() + 1_000);
           expect(JSON.stringify(status)).to.not.match(/access-|refresh-/);
@@ -370,7 +394,7 @@ for (const [name, start] of backends) {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
         expect(await store.remove(key, version)).to.equal(true);
-        expect(await other.update(key, grant(1, 1), version + 1), 'the tombstone\'s own version').to.equal(null);
+        expect(await other.update(key, grant(1, 1), version + 1), "the tombstone's own version").to.equal(null);
         const revived = await other.update(key, grant(1, 1), version);
         expect(revived).to.deep.equal({ ...grant(1, 1), version: version + 2 });
         expect(await store.get(key)).to.deep.equal(revived);
@@ -407,7 +431,7 @@ for (const [name, start] of backends) {
         await next!.release();
       });
 
-      it('release is compare-and-delete: an expired holder cannot free its successor\'s lock', async () => {
+      it("release is compare-and-delete: an expired holder cannot free its successor's lock", async () => {
         const key = freshKey();
         const stale = await store.lock(key, 50);
         await time.outlive(50);

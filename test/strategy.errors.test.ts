@@ -31,9 +31,24 @@ describe('SamsaraStrategy: token and profile failures during sign-in', () => {
   }
 
   const tokenFaults: Array<[string, EmulatorFault, string, number]> = [
-    ['a non-JSON 200', { type: 'status', status: 200, body: 'OK', contentType: 'text/plain' }, 'SAMSARA_BAD_RESPONSE', 502],
-    ['a 200 without access_token', { type: 'status', status: 200, body: '{"expires_in":3600}', contentType: 'application/json' }, 'SAMSARA_BAD_RESPONSE', 502],
-    ['a 503 in plain text', { type: 'status', status: 503, body: 'no healthy upstream', contentType: 'text/plain' }, 'SAMSARA_UPSTREAM', 502],
+    [
+      'a non-JSON 200',
+      { type: 'status', status: 200, body: 'OK', contentType: 'text/plain' },
+      'SAMSARA_BAD_RESPONSE',
+      502,
+    ],
+    [
+      'a 200 without access_token',
+      { type: 'status', status: 200, body: '{"expires_in":3600}', contentType: 'application/json' },
+      'SAMSARA_BAD_RESPONSE',
+      502,
+    ],
+    [
+      'a 503 in plain text',
+      { type: 'status', status: 503, body: 'no healthy upstream', contentType: 'text/plain' },
+      'SAMSARA_UPSTREAM',
+      502,
+    ],
     ['a hang past the timeout', { type: 'hang' }, 'SAMSARA_TIMEOUT', 504],
     ['a dropped connection', { type: 'drop' }, 'SAMSARA_UNREACHABLE', 502],
   ];
@@ -55,10 +70,40 @@ describe('SamsaraStrategy: token and profile failures during sign-in', () => {
   });
 
   const profileFaults: Array<[string, EmulatorFault, string, number]> = [
-    ['401', { type: 'status', status: 401, body: '{"message":"Unauthorized","requestId":"r1"}', contentType: 'application/json' }, 'SAMSARA_PROFILE_UNAUTHORIZED', 502],
-    ['403', { type: 'status', status: 403, body: '{"message":"Forbidden","requestId":"r2"}', contentType: 'application/json' }, 'SAMSARA_PROFILE_FORBIDDEN', 403],
-    ['500', { type: 'status', status: 500, body: 'Internal Server Error', contentType: 'text/plain' }, 'SAMSARA_PROFILE_FAILED', 502],
-    ['garbage', { type: 'status', status: 200, body: '{"data":[]}', contentType: 'application/json' }, 'SAMSARA_PROFILE_FAILED', 502],
+    [
+      '401',
+      {
+        type: 'status',
+        status: 401,
+        body: '{"message":"Unauthorized","requestId":"r1"}',
+        contentType: 'application/json',
+      },
+      'SAMSARA_PROFILE_UNAUTHORIZED',
+      502,
+    ],
+    [
+      '403',
+      {
+        type: 'status',
+        status: 403,
+        body: '{"message":"Forbidden","requestId":"r2"}',
+        contentType: 'application/json',
+      },
+      'SAMSARA_PROFILE_FORBIDDEN',
+      403,
+    ],
+    [
+      '500',
+      { type: 'status', status: 500, body: 'Internal Server Error', contentType: 'text/plain' },
+      'SAMSARA_PROFILE_FAILED',
+      502,
+    ],
+    [
+      'garbage',
+      { type: 'status', status: 200, body: '{"data":[]}', contentType: 'application/json' },
+      'SAMSARA_PROFILE_FAILED',
+      502,
+    ],
     ['a hang', { type: 'hang' }, 'SAMSARA_PROFILE_FAILED', 502],
   ];
   for (const [what, fault, code, status] of profileFaults) {

@@ -12,7 +12,9 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
   beforeEach(async () => {
     emulator = await startSamsaraEmulator({ autoApprove: true, accessTokenTtl: 3600 });
     tokenStore = new MemoryTokenStore();
-    app = await startApp(new SamsaraStrategy({ tokens: new TokenManager({ store: tokenStore, client: clientOf(emulator) }) }));
+    app = await startApp(
+      new SamsaraStrategy({ tokens: new TokenManager({ store: tokenStore, client: clientOf(emulator) }) }),
+    );
   });
 
   afterEach(async () => {
@@ -77,7 +79,7 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
     expect(emulator.counters.tokenRequests).to.equal(0);
   });
 
-  it('fails access_denied with Samsara\'s description', async () => {
+  it("fails access_denied with Samsara's description", async () => {
     await app.agent.get('/auth/samsara').expect(302);
     const res = await app.agent
       .get('/auth/samsara/callback?error=access_denied&error_description=The+user+denied+access&state=x')
@@ -101,7 +103,7 @@ describe('SamsaraStrategy: the authorization-code flow through Express', () => {
     expect(emulator.counters.tokenRequests).to.equal(0);
   });
 
-  it('fails a replayed code with the token endpoint\'s invalid_grant and keeps no credentials from it', async () => {
+  it("fails a replayed code with the token endpoint's invalid_grant and keeps no credentials from it", async () => {
     const { callback } = await authorizeRedirect(app);
     await app.agent.get(pathOf(callback)).expect(200);
     const stored = await tokenStore.get('1001');

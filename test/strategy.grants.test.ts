@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { MemoryTokenStore, SamsaraStrategy, TokenManager, type SamsaraProfile, type SamsaraTokenParams, type VerifyDone } from 'passport-samsara';
+import {
+  MemoryTokenStore,
+  SamsaraStrategy,
+  TokenManager,
+  type SamsaraProfile,
+  type SamsaraTokenParams,
+  type VerifyDone,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
@@ -65,22 +72,29 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
     expect(emulator.activeGrants('1001')).to.equal(0);
   });
 
-  const refusals: Array<[string, (profile: SamsaraProfile) => Promise<unknown>, number]> = [
+  const refusals: Array<[string, (profile: SamsaraProfile) => Promise<false>, number]> = [
     ['refuses (false)', async () => false, 401],
-    ['throws', async () => {
-      throw new Error('accounts database down');
-    }, 500],
+    [
+      'throws',
+      async () => {
+        throw new Error('accounts database down');
+      },
+      500,
+    ],
   ];
   for (const [what, decide, status] of refusals) {
     it(`a verify that ${what} leaves no grant live, and never ends the organization's kept grant`, async () => {
       const store = new MemoryTokenStore();
       const tokens = new TokenManager({ store, client: clientOf(emulator) });
       let refuse = true;
-      const strategy = new SamsaraStrategy({ tokens }, async (_at: string, _rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
-        if (refuse) return decide(profile) as Promise<false>;
-        await tokens.connect(profile.id, params);
-        return { orgId: profile.id };
-      });
+      const strategy = new SamsaraStrategy(
+        { tokens },
+        async (_at: string, _rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+          if (refuse) return decide(profile);
+          await tokens.connect(profile.id, params);
+          return { orgId: profile.id };
+        },
+      );
       app = await startApp(strategy);
       expect((await signIn(app)).status).to.equal(status);
       await tokens.idle();

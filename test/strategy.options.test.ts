@@ -4,7 +4,13 @@ import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/tes
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
 
-const ENV_KEYS = ['SAMSARA_CLIENT_ID', 'SAMSARA_CLIENT_SECRET', 'SAMSARA_CALLBACK_URL', 'SAMSARA_REGION', 'SAMSARA_BASE_URL'];
+const ENV_KEYS = [
+  'SAMSARA_CLIENT_ID',
+  'SAMSARA_CLIENT_SECRET',
+  'SAMSARA_CALLBACK_URL',
+  'SAMSARA_REGION',
+  'SAMSARA_BASE_URL',
+];
 
 describe('SamsaraStrategy: options and the environment', () => {
   let saved: Record<string, string | undefined>;
@@ -64,7 +70,9 @@ describe('SamsaraStrategy: options and the environment', () => {
       return undefined;
     })();
     expect(err?.code).to.equal('SAMSARA_CONFIG');
-    expect(err?.message).to.match(/clientSecret.*SAMSARA_CLIENT_SECRET/).and.not.match(/SAMSARA_CLIENT_ID/);
+    expect(err?.message)
+      .to.match(/clientSecret.*SAMSARA_CLIENT_SECRET/)
+      .and.not.match(/SAMSARA_CLIENT_ID/);
   });
 
   it('derives every URL from the EU region (option or SAMSARA_REGION)', () => {
@@ -82,12 +90,18 @@ describe('SamsaraStrategy: options and the environment', () => {
   });
 
   it('derives every URL from baseURL, which wins over the region', () => {
-    const urls = new SamsaraStrategy({ clientID: 'i', clientSecret: 's', region: 'eu', baseURL: 'http://127.0.0.1:4010/proxy/' })
-      .tokens.client.endpoints;
+    const urls = new SamsaraStrategy({
+      clientID: 'i',
+      clientSecret: 's',
+      region: 'eu',
+      baseURL: 'http://127.0.0.1:4010/proxy/',
+    }).tokens.client.endpoints;
     expect(urls.authorizationURL).to.equal('http://127.0.0.1:4010/proxy/oauth2/authorize');
     expect(urls.tokenURL).to.equal('http://127.0.0.1:4010/proxy/oauth2/token');
     expect(urls.apiURL('me')).to.equal('http://127.0.0.1:4010/proxy/me');
-    expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', baseURL: 'not a url' })).to.throw(ConfigurationError);
+    expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', baseURL: 'not a url' })).to.throw(
+      ConfigurationError,
+    );
   });
 
   it('keeps state on unless it is explicitly false', async () => {
@@ -98,7 +112,10 @@ describe('SamsaraStrategy: options and the environment', () => {
   });
 
   it('refuses pkce together with state: false, clearly', () => {
-    expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', pkce: true, state: false })).to.throw(ConfigurationError, /pkce needs state/);
+    expect(() => new SamsaraStrategy({ clientID: 'i', clientSecret: 's', pkce: true, state: false })).to.throw(
+      ConfigurationError,
+      /pkce needs state/,
+    );
   });
 
   it('refuses skipUserProfile with the default verify, which keys credentials by organization', () => {
@@ -116,9 +133,7 @@ describe('SamsaraStrategy: options and the environment', () => {
     afterEach(() => emulator.stop());
 
     it('sends a PKCE S256 challenge when pkce is on, and the verifier with the code', async () => {
-      const app = await startApp(
-        new SamsaraStrategy({ ...clientOf(emulator), pkce: true }),
-      );
+      const app = await startApp(new SamsaraStrategy({ ...clientOf(emulator), pkce: true }));
       try {
         const { authorizeURL, callback } = await authorizeRedirect(app);
         expect(authorizeURL.searchParams.get('code_challenge_method')).to.equal('S256');
@@ -132,10 +147,9 @@ describe('SamsaraStrategy: options and the environment', () => {
 
     it('skips /me with skipUserProfile and a verify of its own', async () => {
       const app = await startApp(
-        new SamsaraStrategy(
-          { ...clientOf(emulator), skipUserProfile: true },
-          async (_at, _rt, profile) => ({ profileSeen: profile !== undefined }),
-        ),
+        new SamsaraStrategy({ ...clientOf(emulator), skipUserProfile: true }, async (_at, _rt, profile) => ({
+          profileSeen: profile !== undefined,
+        })),
       );
       try {
         const { callback } = await authorizeRedirect(app);

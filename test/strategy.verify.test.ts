@@ -70,8 +70,15 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
     {
       title: 'done-style (accessToken, refreshToken, params, profile, done)',
       withParams: true,
-      make: (seen) =>
-        (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
+      make:
+        (seen) =>
+        (
+          accessToken: string,
+          refreshToken: string,
+          params: SamsaraTokenParams,
+          profile: SamsaraProfile,
+          done: VerifyDone,
+        ) => {
           Object.assign(seen, { accessToken, refreshToken, params, profile });
           done(null, { id: profile.id });
         },
@@ -87,8 +94,15 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
     {
       title: 'async (accessToken, refreshToken, params, profile, done) returning the user',
       withParams: true,
-      make: (seen) =>
-        async (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, _done: VerifyDone) => {
+      make:
+        (seen) =>
+        async (
+          accessToken: string,
+          refreshToken: string,
+          params: SamsaraTokenParams,
+          profile: SamsaraProfile,
+          _done: VerifyDone,
+        ) => {
           Object.assign(seen, { accessToken, refreshToken, params, profile });
           return { id: profile.id };
         },
@@ -129,7 +143,14 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
                 seen.req = typeof req.get === 'function';
                 return inner(at, rt, profile, done);
               }
-            : (req: Request, at: string, rt: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
+            : (
+                req: Request,
+                at: string,
+                rt: string,
+                params: SamsaraTokenParams,
+                profile: SamsaraProfile,
+                done: VerifyDone,
+              ) => {
                 seen.req = typeof req.get === 'function';
                 return inner(at, rt, params, profile, done);
               }
@@ -158,7 +179,9 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
 
   it('fails the sign-in when a verify refuses (done(null, false, info) or a promise of false)', async () => {
     const refusedByDone = await signInWith(
-      new SamsaraStrategy(options(), (_at: string, _rt: string, _profile: SamsaraProfile, done: VerifyDone) => done(null, false, { message: 'not this org' })),
+      new SamsaraStrategy(options(), (_at: string, _rt: string, _profile: SamsaraProfile, done: VerifyDone) =>
+        done(null, false, { message: 'not this org' }),
+      ),
     );
     expect(refusedByDone.status).to.equal(401);
     expect(refusedByDone.body.fail).to.deep.equal({ message: 'not this org' });
@@ -169,10 +192,10 @@ describe('SamsaraStrategy: verify callbacks of every form', () => {
   it('reads a 4-parameter verify as (accessToken, refreshToken, profile, done), as passport-oauth2 does', async () => {
     let fourth: unknown;
     const res = await signInWith(
-      new SamsaraStrategy(options(), ((_at: string, _rt: string, third: SamsaraProfile, done: VerifyDone) => {
+      new SamsaraStrategy(options(), (_at: string, _rt: string, third: SamsaraProfile, done: VerifyDone) => {
         fourth = done;
         return Promise.resolve({ third: third.provider });
-      }) as SamsaraVerify),
+      }),
     );
     expect(res.body.user).to.deep.equal({ third: 'samsara' });
     expect(fourth).to.be.a('function');

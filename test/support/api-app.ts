@@ -15,11 +15,19 @@ export async function startApiApp(options: {
   route: (req: Request, res: Response) => Promise<void>;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const app = express();
-  app.use(samsara({ tokens: options.tokens, key: (req) => req.get('x-org') ?? '1001', maxRateLimitWait: options.maxRateLimitWait }));
+  app.use(
+    samsara({
+      tokens: options.tokens,
+      key: (req) => req.get('x-org') ?? '1001',
+      maxRateLimitWait: options.maxRateLimitWait,
+    }),
+  );
   app.all('/call', options.route);
   app.use(samsaraErrorHandler());
   app.use((err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
-    res.status(500).json({ thrown: { name: (err as Error)?.name ?? typeof err, message: (err as Error)?.message ?? String(err) } });
+    res
+      .status(500)
+      .json({ thrown: { name: (err as Error)?.name ?? typeof err, message: (err as Error)?.message ?? String(err) } });
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -36,7 +44,10 @@ export async function startApiApp(options: {
 
 /** Answers the upstream response as is: its status and its body. */
 export async function relay(res: Response, upstream: globalThis.Response): Promise<void> {
-  res.status(upstream.status).type('application/json').send(await upstream.text());
+  res
+    .status(upstream.status)
+    .type('application/json')
+    .send(await upstream.text());
 }
 
 export { until } from './clock.js';

@@ -34,7 +34,12 @@ export async function startApp(strategy: Strategy, callbackOptions: Record<strin
     passport.authenticate(
       'samsara',
       callbackOptions,
-      (err: (Error & { code?: string; status?: number }) | null, user: Express.User | false, info: unknown, status: unknown) => {
+      (
+        err: (Error & { code?: string; status?: number }) | null,
+        user: Express.User | false,
+        info: unknown,
+        status: unknown,
+      ) => {
         if (err) {
           res.status(500).json({ error: { name: err.name, code: err.code, status: err.status, message: err.message } });
           return;
@@ -44,7 +49,9 @@ export async function startApp(strategy: Strategy, callbackOptions: Record<strin
           return;
         }
         // keepSessionInfo: the session's other pending sign-ins (another tab) survive the login.
-        req.logIn(user, { session: true, keepSessionInfo: true }, (loginErr) => (loginErr ? next(loginErr) : res.json({ user })));
+        req.logIn(user, { session: true, keepSessionInfo: true }, (loginErr) =>
+          loginErr ? next(loginErr) : res.json({ user }),
+        );
       },
     )(req, res, next);
   });
@@ -73,7 +80,7 @@ export async function startApp(strategy: Strategy, callbackOptions: Record<strin
  */
 export async function authorizeRedirect(app: TestApp): Promise<{ authorizeURL: URL; callback: URL }> {
   const start = await app.agent.get('/auth/samsara').expect(302);
-  const authorizeURL = new URL(start.headers.location as string);
+  const authorizeURL = new URL(start.headers.location);
   const consent = await fetch(authorizeURL, { redirect: 'manual' });
   if (consent.status !== 302) throw new Error(`authorize answered ${consent.status}, not a redirect`);
   return { authorizeURL, callback: new URL(consent.headers.get('location') as string) };

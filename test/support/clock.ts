@@ -32,7 +32,10 @@ export function fakeClock(start = Date.now()): FakeClock {
   const fake = createClock(start);
   const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
-      if (signal?.aborted) { resolve(); return; }
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
       const timer = fake.setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
       function done(): void {
@@ -44,7 +47,10 @@ export function fakeClock(start = Date.now()): FakeClock {
   const promisesSetTimeout = (<T>(ms?: number, value?: T, options: { signal?: AbortSignal } = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const { signal } = options;
-      if (signal?.aborted) { reject(signal.reason); return; }
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
       const timer = fake.setTimeout(() => {
         signal?.removeEventListener('abort', abort);
         resolve(value as T);
@@ -75,7 +81,8 @@ export function fakeClock(start = Date.now()): FakeClock {
       for (;;) {
         await realTurn();
         if (settled) return fake.now - start;
-        if (fake.countTimers() === 0) await until(() => settled || fake.countTimers() > 0, 'the promise to settle or wait on the clock');
+        if (fake.countTimers() === 0)
+          await until(() => settled || fake.countTimers() > 0, 'the promise to settle or wait on the clock');
         else await fake.nextAsync();
       }
     },

@@ -23,7 +23,9 @@ export type WorkerMessage = { ready: true } | { id: number; outcomes: Outcome[] 
 
 const config = JSON.parse(process.env.FLEET_WORKER_CONFIG as string) as WorkerConfig;
 const client =
-  'cluster' in config.redis ? new Cluster(config.redis.cluster) : new Redis({ host: config.redis.host, port: config.redis.port });
+  'cluster' in config.redis
+    ? new Cluster(config.redis.cluster)
+    : new Redis({ host: config.redis.host, port: config.redis.port });
 client.on('error', () => {});
 const store = new RedisTokenStore({ client, keys: config.keys, prefix: config.prefix });
 const send = (message: WorkerMessage): void => {
@@ -39,7 +41,6 @@ if (config.pauseBeforeUpdate) {
     return update(...args);
   };
 }
-
 
 const manager = new TokenManager({
   store,
@@ -64,7 +65,13 @@ process.on('message', (message: WorkerRequest) => {
       outcomes: results.map((r) =>
         r.status === 'fulfilled'
           ? { token: r.value }
-          : { error: { name: (r.reason as Error).name, code: (r.reason as { code?: string }).code, message: (r.reason as Error).message } },
+          : {
+              error: {
+                name: (r.reason as Error).name,
+                code: (r.reason as { code?: string }).code,
+                message: (r.reason as Error).message,
+              },
+            },
       ),
     });
   });

@@ -33,8 +33,13 @@ export async function postForm(
 
 /** GET /oauth2/authorize (auto-approved, or the consent page) without following redirects. */
 export async function authorize(emulator: SamsaraEmulator, params: Record<string, string>): Promise<Response> {
-  const query = new URLSearchParams({ client_id: emulator.clientID, response_type: 'code', redirect_uri: REDIRECT, ...params });
-  return fetch(`${emulator.baseURL}/oauth2/authorize?${query}`, { redirect: 'manual' });
+  const query = new URLSearchParams({
+    client_id: emulator.clientID,
+    response_type: 'code',
+    redirect_uri: REDIRECT,
+    ...params,
+  });
+  return fetch(`${emulator.baseURL}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
 }
 
 /** A code through the auto-approving authorize endpoint. */
@@ -45,7 +50,11 @@ export async function codeFor(emulator: SamsaraEmulator, params: Record<string, 
   return code;
 }
 
-export async function api(emulator: SamsaraEmulator, path: string, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
+export async function api(
+  emulator: SamsaraEmulator,
+  path: string,
+  token?: string,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(emulator.baseURL + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, body: await res.json(), headers: res.headers };
 }

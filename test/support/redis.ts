@@ -84,7 +84,9 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
     await Promise.all(
       servers.map(({ port }) =>
-        until(`cluster_state:ok on ${port}`, async () => (await cli(port, 'cluster', 'info')).includes('cluster_state:ok')),
+        until(`cluster_state:ok on ${port}`, async () =>
+          (await cli(port, 'cluster', 'info')).includes('cluster_state:ok'),
+        ),
       ),
     );
   } catch (err) {
@@ -163,7 +165,14 @@ async function freePort(withBus = false): Promise<number> {
   for (;;) {
     const port = await listenAndClose(0);
     if (!withBus) return port;
-    if (port + 10000 <= 65535 && (await listenAndClose(port + 10000).then(() => true, () => false))) return port;
+    if (
+      port + 10000 <= 65535 &&
+      (await listenAndClose(port + 10000).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return port;
   }
 }
 

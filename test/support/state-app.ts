@@ -80,7 +80,8 @@ export async function startStateApp(store: SessionStateStore, options: StateAppO
   app.use(passport.session());
   app.get('/login', (req, res, next) => {
     // @types/passport types state as a string; passport-oauth2 hands an object state to the store.
-    const options = { state: { label: String(req.query.label) } } as unknown as AuthenticateOptions;
+    const label = typeof req.query.label === 'string' ? req.query.label : '';
+    const options = { state: { label } } as unknown as AuthenticateOptions;
     passport.authenticate('oauth2', options)(req, res, next);
   });
   app.get('/callback', (req, res, next) => {
