@@ -39,7 +39,10 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
     });
   });
   child.on('message', (reply: Reply) => {
-    if ('ready' in reply) { ready(); return; }
+    if ('ready' in reply) {
+      ready();
+      return;
+    }
     bursts.get(reply.id)?.resolve(reply.failed);
     bursts.delete(reply.id);
   });
