@@ -115,6 +115,29 @@ function step(name: string, action: (model: Model, real: Real) => Promise<void>,
 
 const settle = <T>(promise: Promise<T>): Promise<T | Error> => promise.catch((err: unknown) => err as Error);
 
+/**
+ * Process `m` refreshes a token the API rejected; Samsara answers, and the process pauses before
+ * its write until `resume()`, which then awaits the refresh's end.
+ */
+async function refreshPausedBeforeWrite(
+  real: Real,
+  m: 0 | 1,
+  rejected: string,
+): Promise<{ resume(): Promise<unknown> }> {
+  let release!: () => void;
+  real.stores[m].gate = new Promise((resolve) => (release = resolve));
+  const issued = real.emulator.counters.tokensIssued;
+  const refreshing = settle(real.managers[m].accessToken(KEY, { rejected }));
+  while (real.emulator.counters.tokensIssued === issued) await sleep(5);
+  return {
+    resume: () => {
+      real.stores[m].gate = undefined;
+      release();
+      return refreshing;
+    },
+  };
+}
+
 const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
@@ -158,16 +181,9 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
       async (model, real) => {
         counters.steps++;
         const seen = (await current(real))!;
-        const other = 1 - m;
-        let release!: () => void;
-        real.stores[other].gate = new Promise((resolve) => (release = resolve));
-        const issued = real.emulator.counters.tokensIssued;
-        const refreshing = settle(real.managers[other].accessToken(KEY, { rejected: seen.accessToken }));
-        while (real.emulator.counters.tokensIssued === issued) await sleep(5);
+        const paused = await refreshPausedBeforeWrite(real, m === 0 ? 1 : 0, seen.accessToken);
         await real.managers[m].connect(KEY, issue(real, model));
-        real.stores[other].gate = undefined;
-        release();
-        await refreshing;
+        await paused.resume();
       },
       true,
     ),
@@ -191,16 +207,10 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
       async (_model, real) => {
         counters.steps++;
         const seen = (await current(real))!;
-        let release!: () => void;
-        real.stores[0].gate = new Promise((resolve) => (release = resolve));
-        const issued = real.emulator.counters.tokensIssued;
-        const late = settle(real.managers[0].accessToken(KEY, { rejected: seen.accessToken }));
-        while (real.emulator.counters.tokensIssued === issued) await sleep(10);
+        const late = await refreshPausedBeforeWrite(real, 0, seen.accessToken);
         await sleep(LOCK_TTL + 50);
         await settle(real.managers[1].accessToken(KEY, { rejected: seen.accessToken }));
-        real.stores[0].gate = undefined;
-        release();
-        await late;
+        await late.resume();
       },
       true,
     ),
