@@ -133,6 +133,30 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       expect(emulator.activeGrants('1001')).to.equal(0);
     });
 
+    it('a Disconnect whose read a late writer overtakes revokes the late tokens too: none stays live', async () => {
+      const grant = issue(emulator);
+      // A process that refreshed this grant and paused past its lock: Samsara rotated the tokens,
+      // and its write lands after the Disconnect read the old ones but before it removed them.
+      const rotated = await tokens.client.refresh(grant.refreshToken);
+      let late = true;
+      const overtaken = new (class extends MemoryTokenStore {
+        override async forget(...args: Parameters<MemoryTokenStore['forget']>) {
+          if (late) {
+            late = false;
+            expect(await this.update('1001', { ...connected, ...rotated }, connected.version)).to.not.equal(null);
+          }
+          return super.forget(...args);
+        }
+      })();
+      const manager = new TokenManager({ store: overtaken, client: tokens.client, revocation: scope });
+      const connected = await manager.connect('1001', grant);
+      await manager.revoke('1001');
+      expect(late, 'the late write landed mid-Disconnect').to.equal(false);
+      expect(emulator.grantStatus(rotated.refreshToken)).to.equal('revoked');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+      expect(await overtaken.get('1001')).to.equal(null);
+    });
+
     it('a Disconnect racing a new sign-in removes only what it revoked: the new grant stays stored and live', async () => {
       const first = issue(emulator);
       await tokens.connect('1001', first);

@@ -240,7 +240,7 @@ describe('TokenManager: refreshing in one process', () => {
     store = new MemoryTokenStore({ clock });
     manager = new TokenManager({ store, clock, client: manager.client });
     const seeded = await seedGrant(emulator, store, '1001', 3600_000);
-    await store.forget('1001', [seeded.grantId]);
+    await store.forget('1001', [seeded]);
     const foreign = (await store.lock('1001', 5_000))!;
     const revoking = manager.revoke('1001');
     expect(await clock.timeTaken(revoking), 'fake ms waited').to.equal(0);

@@ -128,6 +128,11 @@ const grant = (n: number, turn = 0): NewCredentials => ({
 });
 const MAX = 3;
 const ids = (grants: NewCredentials[]): string[] => grants.map((g) => g.grantId);
+/** What a Disconnect revoked: grant `n`'s tokens at rotation `turn`. */
+const revoked = (n: number, turn = 0): { grantId: string; refreshToken: string } => ({
+  grantId: `g${n}`,
+  refreshToken: `refresh-${n}-${turn}`,
+});
 
 for (const [name, start] of backends) {
   describe(`TokenStore contract: ${name}`, () => {
@@ -251,10 +256,10 @@ for (const [name, start] of backends) {
         await store.replace(key, grant(1), MAX);
         await store.replace(key, grant(2), MAX);
         const { version } = await store.replace(key, grant(3), MAX);
-        await other.forget(key, ['g1', 'g7']);
+        await other.forget(key, [revoked(1), revoked(7)]);
         expect(ids(await store.retired(key))).to.deep.equal(['g2']);
         expect(await store.get(key)).to.include(grant(3));
-        await other.forget(key, ['g3']);
+        await other.forget(key, [revoked(3)]);
         expect(await store.get(key)).to.equal(null);
         expect(ids(await store.retired(key)), 'g2 was not named').to.deep.equal(['g2']);
         expect(await other.update(key, grant(3, 1), version), 'a late refresh of g3').to.equal(null);
@@ -265,9 +270,24 @@ for (const [name, start] of backends) {
         const key = freshKey();
         await store.replace(key, grant(1), MAX);
         const newer = await other.replace(key, grant(2), MAX); // a sign-in that raced a Disconnect of g1
-        await store.forget(key, ['g1']);
+        await store.forget(key, [revoked(1)]);
         expect(await other.get(key)).to.deep.equal(newer);
         expect(await store.retired(key)).to.deep.equal([]);
+      });
+
+      it('forget leaves newer tokens of a grant it names: a late writer landed them after the read', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        const first = await store.replace(key, grant(2), MAX);
+        // A Disconnect reads g2 at turn 0 and g1; a late writer lands g2's next tokens meanwhile.
+        await other.update(key, grant(2, 1), first.version);
+        await other.retire(key, grant(1, 1), MAX, true); // and a lost refresh of g1 is retired
+        await store.forget(key, [revoked(1), revoked(2)]);
+        expect(await other.get(key)).to.include(grant(2, 1));
+        expect(await other.retired(key)).to.deep.equal([grant(1, 1)]);
+        await store.forget(key, [revoked(1, 1), revoked(2, 1)]);
+        expect(await other.get(key)).to.equal(null);
+        expect(await other.retired(key)).to.deep.equal([]);
       });
 
       it("a retired grant survives the current grant's removal", async () => {
@@ -275,7 +295,7 @@ for (const [name, start] of backends) {
         await store.replace(key, grant(1), MAX);
         const { version } = await store.replace(key, grant(2), MAX);
         expect(await other.remove(key, version)).to.equal(true);
-        await other.forget(key, ['g2']);
+        await other.forget(key, [revoked(2)]);
         expect(await store.retired(key)).to.deep.equal([grant(1)]);
       });
     });
@@ -332,12 +352,12 @@ for (const [name, start] of backends) {
         const tag = `${freshKey()}-`;
         await store.replace(`${tag}kept`, grant(1), MAX);
         await store.replace(`${tag}signed-out`, grant(2), MAX);
-        await store.forget(`${tag}signed-out`, ['g2']);
+        await store.forget(`${tag}signed-out`, [revoked(2)]);
         const dead = await store.replace(`${tag}dead`, grant(3), MAX);
         await store.remove(`${tag}dead`, dead.version);
         await store.replace(`${tag}retired-only`, grant(4), MAX);
         await store.replace(`${tag}retired-only`, grant(5), MAX);
-        await store.forget(`${tag}retired-only`, ['g5']);
+        await store.forget(`${tag}retired-only`, [revoked(5)]);
         expect((await store.retired(`${tag}retired-only`)).length).to.equal(1);
         const lock = await store.lock(`${tag}locked`, 10_000);
         expect([...(await listed(tag)).keys()]).to.deep.equal([`${tag}kept`]);
@@ -347,7 +367,7 @@ for (const [name, start] of backends) {
       it('lists a key again after a sign-in over its tombstone', async () => {
         const key = `${freshKey()}-`;
         await store.replace(key, grant(1), MAX);
-        await store.forget(key, ['g1']);
+        await store.forget(key, [revoked(1)]);
         expect((await listed(key)).size).to.equal(0);
         await other.replace(key, grant(2), MAX);
         expect((await listed(key)).get(key)?.grantId).to.equal('g2');
@@ -413,7 +433,7 @@ for (const [name, start] of backends) {
       it('does nothing to a tombstone', async () => {
         const key = freshKey();
         const { version } = await store.replace(key, grant(1), MAX);
-        await store.forget(key, ['g1']);
+        await store.forget(key, [revoked(1)]);
         expect(await store.remove(key, version + 1)).to.equal(false);
       });
     });

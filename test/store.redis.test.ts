@@ -48,7 +48,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
 
   it('expires a tombstone after tombstoneTtl and keeps live credentials forever', async () => {
     await store.replace('2', grant, 10);
-    await store.forget('2', ['g1']);
+    await store.forget('2', [grant]);
     const ttl = await writer.pttl(`${prefix}{org:2}`);
     expect(ttl).to.be.within(1, 500);
     const { version } = await store.replace('2', grant, 10);
@@ -76,7 +76,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     const raw = JSON.stringify(await writer.hgetall(`${prefix}{org:5}`));
     expect(raw).to.not.include('RETIRED');
     expect(await store.retired('5')).to.deep.equal([retiree]);
-    await store.forget('5', ['g0']);
+    await store.forget('5', [retiree]);
     expect(await writer.pttl(`${prefix}{org:5}`)).to.be.within(1, 500);
   });
 

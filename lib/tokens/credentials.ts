@@ -91,12 +91,21 @@ export function grantTokensOf(tokens: GrantTokens | TokenResponse): GrantTokens 
 }
 
 /**
- * The id of the grant whose first refresh token this is: a truncated SHA-256, so it names the
- * grant without revealing any token, and the sign-in that received the grant and whoever later
- * discards it arrive at the same id without passing anything along.
+ * A refresh token's fingerprint: a truncated SHA-256, which names the token without revealing it.
+ * A store keeps it in the clear beside each sealed grant, so that a removal can check that it
+ * removes the very tokens it read.
+ */
+export function fingerprintOf(refreshToken: string): string {
+  return createHash('sha256').update(refreshToken).digest('base64url').slice(0, 22);
+}
+
+/**
+ * The id of the grant whose first refresh token this is: its fingerprint, so the sign-in that
+ * received the grant and whoever later discards it arrive at the same id without passing anything
+ * along.
  */
 export function grantIdOf(firstRefreshToken: string): string {
-  return createHash('sha256').update(firstRefreshToken).digest('base64url').slice(0, 22);
+  return fingerprintOf(firstRefreshToken);
 }
 
 /** Whether the access token is still good for at least `skewMs` more milliseconds. */

@@ -7,7 +7,7 @@ import type { Credentials, NewCredentials } from './credentials.js';
 import type { RevocationScope } from './manager.js';
 import { reauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
-import type { TokenStore } from './store.js';
+import type { RevokedGrant, TokenStore } from './store.js';
 
 /** What the keeper needs of its manager. */
 export interface KeeperSettings {
@@ -21,6 +21,13 @@ export interface KeeperSettings {
 
 /** Store retries of a discarded grant's fate before it is revoked regardless. */
 const DISCARD_RETRIES = 6;
+
+/**
+ * Rounds of a Disconnect: each revokes what the last one found still held. A second round is
+ * needed only when a late writer landed newer tokens of a revoked grant between the read and the
+ * removal; more than a few would take writers pausing that long each time.
+ */
+const DISCONNECT_ROUNDS = 4;
 
 /**
  * The grant invariant (README, "Every grant accounted for"), in one place: every grant the app
@@ -55,28 +62,45 @@ export class GrantKeeper {
   }
 
   /**
-   * Disconnect's core: revokes each grant held for `key` (the current one, with `newest` tokens
-   * if this process holds newer ones than the store, and the retired ones), then forgets exactly
-   * those it revoked. Returns the first revoke failure, if any; the grants it concerns stay kept.
+   * Disconnect's core: revokes each grant held for `key` (the current one, the retired ones, and
+   * `newest`: tokens this process refreshed but the store has not taken), then forgets exactly the
+   * tokens it revoked. A late writer may land newer tokens of a revoked grant meanwhile; the store
+   * keeps those (a removal only removes what it read), so they are revoked in another round. A
+   * grant that appears meanwhile under another id (a sign-in) is not this Disconnect's. Returns the
+   * first revoke failure, if any; the grants it concerns stay kept.
    */
   async disconnect(
     key: string,
     newest: NewCredentials | undefined,
   ): Promise<{ revoked: string[]; failure: Error | undefined }> {
     const { store } = this.settings;
-    const current = await guarded('read', () => store.get(key), key);
-    const grants: NewCredentials[] = current ? [newest?.grantId === current.grantId ? newest : current] : [];
-    grants.push(...(await guarded('read', () => store.retired(key), key)));
-    const revoked: string[] = [];
+    const revoked: RevokedGrant[] = [];
+    const isRevoked = (grant: NewCredentials): boolean => revoked.some((r) => r.refreshToken === grant.refreshToken);
     let failure: Error | undefined;
-    for (const grant of grants) {
-      await this.#revoke(key, grant, 'disconnect').then(
-        () => revoked.push(grant.grantId),
-        (err: unknown) => (failure ??= err as Error),
+    for (let round = 0; round < DISCONNECT_ROUNDS && !failure; round++) {
+      const current = await guarded('read', () => store.get(key), key);
+      const held = [...(current ? [current] : []), ...(await guarded('read', () => store.retired(key), key))];
+      if (round === 0 && newest && !held.some((grant) => grant.refreshToken === newest.refreshToken)) held.push(newest);
+      const due = held.filter(
+        (grant) => !isRevoked(grant) && (round === 0 || revoked.some((r) => r.grantId === grant.grantId)),
       );
+      if (due.length === 0) {
+        // Nothing held: the forget still makes a dead grant's tombstone final, so that a sign-out
+        // is not undone by a late writer.
+        if (round === 0) await guarded('forget', () => store.forget(key, []), key);
+        break;
+      }
+      const now: RevokedGrant[] = [];
+      for (const grant of due) {
+        await this.#revoke(key, grant, 'disconnect').then(
+          () => now.push({ grantId: grant.grantId, refreshToken: grant.refreshToken }),
+          (err: unknown) => (failure ??= err as Error),
+        );
+      }
+      revoked.push(...now);
+      await guarded('forget', () => store.forget(key, now), key);
     }
-    await guarded('forget', () => store.forget(key, revoked), key);
-    return { revoked, failure };
+    return { revoked: [...new Set(revoked.map((grant) => grant.grantId))], failure };
   }
 
   /**
@@ -125,10 +149,10 @@ export class GrantKeeper {
   /** Per-grant revocation: the retired grants of `key` are revoked and forgotten; failures stay. */
   async #revokeRetired(key: string): Promise<void> {
     const { store } = this.settings;
-    const revoked: string[] = [];
+    const revoked: RevokedGrant[] = [];
     for (const grant of await guarded('read', () => store.retired(key), key)) {
       await this.#revoke(key, grant, 'replaced').then(
-        () => revoked.push(grant.grantId),
+        () => revoked.push({ grantId: grant.grantId, refreshToken: grant.refreshToken }),
         () => undefined,
       );
     }

@@ -4,7 +4,9 @@
 // Every script touches one organization's keys only, all under one hash tag: one Cluster slot.
 // The credentials hash: v (version), d (the current grant, sealed), c (its grant id), r (the
 // version a dead-grant removal replaced), q (retired grant ids, oldest first, space-separated),
-// g:<grant id> (each retired grant, sealed), and the current grant's non-secret status in the
+// g:<grant id> (each retired grant, sealed), f and h:<grant id> (the fingerprint of the current
+// and of each retired grant's refresh token: what a removal compares, so it removes only the
+// tokens it read and revoked), and the current grant's non-secret status in the
 // clear, so that listing organizations opens no sealed value: e (expiry, ms), w (written at, ms,
 // Redis's clock), rg (region), ci (client id).
 const LUA_HELPERS = `
@@ -14,25 +16,27 @@ local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function retire(key, id, sealed, max)
+local function retire(key, id, sealed, fingerprint, max)
   local field = 'g:' .. id
-  if redis.call('HEXISTS', key, field) == 1 then
-    redis.call('HSET', key, field, sealed)
-    return
-  end
-  redis.call('HSET', key, field, sealed)
+  local known = redis.call('HEXISTS', key, field) == 1
+  redis.call('HSET', key, field, sealed, 'h:' .. id, fingerprint)
+  if known then return end
   local ids = {}
   for each in string.gmatch(redis.call('HGET', key, 'q') or '', '%S+') do ids[#ids + 1] = each end
   ids[#ids + 1] = id
-  while #ids > max do redis.call('HDEL', key, 'g:' .. table.remove(ids, 1)) end
+  while #ids > max do
+    local oldest = table.remove(ids, 1)
+    redis.call('HDEL', key, 'g:' .. oldest, 'h:' .. oldest)
+  end
   redis.call('HSET', key, 'q', table.concat(ids, ' '))
 end
 `;
 
 export const SCRIPTS = {
   // ARGV: expected version ('' = a sign-in: unconditional), sealed data, channel, grant id, max
-  // retired, expiry (ms), region, client id ('' for none). A tombstone's version counts, so a write after a remove never reuses a version a late
-  // writer might still expect. Field r: a late write expecting the version a dead-grant removal
+  // retired, expiry (ms), region, client id ('' for none), refresh token fingerprint. A
+  // tombstone's version counts, so a write after a remove never reuses a version a late writer
+  // might still expect. Field r: a late write expecting the version a dead-grant removal
   // replaced may still land, since only a live grant could have produced its refresh token.
   samsaraTokenWrite: {
     numberOfKeys: 1,
@@ -45,40 +49,48 @@ if ARGV[1] ~= '' then
   if not ((current ~= '' and v == expected) or (current == '' and revivable == expected)) then return false end
 elseif current ~= '' then
   local c = redis.call('HGET', KEYS[1], 'c') or ''
-  if c ~= ARGV[4] then retire(KEYS[1], c, current, tonumber(ARGV[5])) end
+  if c ~= ARGV[4] then retire(KEYS[1], c, current, redis.call('HGET', KEYS[1], 'f') or '', tonumber(ARGV[5])) end
 end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'e', ARGV[6], 'w', clock(), 'rg', ARGV[7], 'ci', ARGV[8])
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'f', ARGV[9], 'e', ARGV[6], 'w', clock())
+redis.call('HSET', KEYS[1], 'rg', ARGV[7], 'ci', ARGV[8])
 redis.call('HDEL', KEYS[1], 'r')
 redis.call('PERSIST', KEYS[1])
 redis.call('PUBLISH', ARGV[3], v)
 return v`,
   },
-  // ARGV: grant id, sealed data, max retired, only if kept ('1' or '0'). 1: kept; 0: not written.
+  // ARGV: grant id, sealed data, max retired, only if kept ('1' or '0'), refresh token
+  // fingerprint. 1: kept; 0: not written.
   samsaraTokenRetire: {
     numberOfKeys: 1,
     lua: `${LUA_HELPERS}
 local current = redis.call('HGET', KEYS[1], 'd') or ''
 if current ~= '' and redis.call('HGET', KEYS[1], 'c') == ARGV[1] then return 1 end
 if ARGV[4] == '1' and current == '' and (redis.call('HGET', KEYS[1], 'q') or '') == '' then return 0 end
-retire(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]))
+retire(KEYS[1], ARGV[1], ARGV[2], ARGV[5], tonumber(ARGV[3]))
 redis.call('PERSIST', KEYS[1])
 return 1`,
   },
-  // ARGV: tombstone ttl (ms), channel, then the grant ids to forget.
+  // ARGV: tombstone ttl (ms), channel, then pairs of grant id and refresh token fingerprint: a
+  // grant is forgotten only while it still holds those very tokens (newer ones are not revoked).
   samsaraTokenForget: {
     numberOfKeys: 1,
     lua: `${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local forget = {}
-for i = 3, #ARGV do forget[ARGV[i]] = true end
+for i = 3, #ARGV, 2 do forget[ARGV[i]] = ARGV[i + 1] end
 local kept = {}
 for id in string.gmatch(redis.call('HGET', KEYS[1], 'q') or '', '%S+') do
-  if forget[id] then redis.call('HDEL', KEYS[1], 'g:' .. id) else kept[#kept + 1] = id end
+  if forget[id] ~= nil and forget[id] == redis.call('HGET', KEYS[1], 'h:' .. id) then
+    redis.call('HDEL', KEYS[1], 'g:' .. id, 'h:' .. id)
+  else
+    kept[#kept + 1] = id
+  end
 end
 redis.call('HSET', KEYS[1], 'q', table.concat(kept, ' '))
 local current = redis.call('HGET', KEYS[1], 'd') or ''
-if current ~= '' and forget[redis.call('HGET', KEYS[1], 'c') or ''] then
+local fingerprint = forget[redis.call('HGET', KEYS[1], 'c') or '']
+if current ~= '' and fingerprint ~= nil and fingerprint == redis.call('HGET', KEYS[1], 'f') then
   local v = (tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()) + 1
   redis.call('HSET', KEYS[1], 'v', v, 'd', '')
   redis.call('PUBLISH', ARGV[2], v)
@@ -144,6 +156,7 @@ export interface ScriptedClient {
     expiresAt: number,
     region: string,
     clientID: string,
+    fingerprint: string,
   ): Promise<number | null>;
   samsaraTokenRetire(
     credKey: string,
@@ -151,8 +164,10 @@ export interface ScriptedClient {
     sealed: string,
     maxRetired: number,
     onlyIfKept: string,
+    fingerprint: string,
   ): Promise<number>;
-  samsaraTokenForget(credKey: string, ttl: number, channel: string, ...grantIds: string[]): Promise<number>;
+  /** `idsAndFingerprints`: grant id, refresh token fingerprint, grant id, ... */
+  samsaraTokenForget(credKey: string, ttl: number, channel: string, ...idsAndFingerprints: string[]): Promise<number>;
   samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;

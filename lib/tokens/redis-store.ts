@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/index.js';
-import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
+import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
@@ -8,7 +8,7 @@ import type { RedisClientLike } from './redis-client.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
-import type { LockHandle, OrganizationStatus, TokenStore } from './store.js';
+import type { LockHandle, OrganizationStatus, RevokedGrant, TokenStore } from './store.js';
 
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
@@ -123,15 +123,23 @@ export class RedisTokenStore implements TokenStore {
     const credKey = this.#credKey(key);
     const sealed = this.#seal(creds, credKey);
     const kept = await this.#call('retire', () =>
-      this.#commands.samsaraTokenRetire(credKey, creds.grantId, sealed, maxRetired, onlyIfKept ? '1' : '0'),
+      this.#commands.samsaraTokenRetire(
+        credKey,
+        creds.grantId,
+        sealed,
+        maxRetired,
+        onlyIfKept ? '1' : '0',
+        fingerprintOf(creds.refreshToken),
+      ),
     );
     return kept === 1;
   }
 
-  async forget(key: string, grantIds: readonly string[]): Promise<void> {
+  async forget(key: string, grants: readonly RevokedGrant[]): Promise<void> {
     const credKey = this.#credKey(key);
+    const pairs = grants.flatMap((grant) => [grant.grantId, fingerprintOf(grant.refreshToken)]);
     await this.#call('forget', () =>
-      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, `${credKey}:done`, ...grantIds),
+      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, `${credKey}:done`, ...pairs),
     );
   }
 
@@ -234,6 +242,7 @@ export class RedisTokenStore implements TokenStore {
         creds.expiresAt,
         creds.region ?? '',
         creds.clientID ?? '',
+        fingerprintOf(creds.refreshToken),
       ),
     );
     return version === null ? null : { ...storedFieldsOf(creds), version };

@@ -52,6 +52,16 @@ export interface OrganizationStatus {
 }
 
 /**
+ * A grant a removal names: its id and the refresh token that was revoked.
+ *
+ * @example
+ * ```ts
+ * await store.forget('1001', [{ grantId: creds.grantId, refreshToken: creds.refreshToken }]);
+ * ```
+ */
+export type RevokedGrant = Pick<NewCredentials, 'grantId' | 'refreshToken'>;
+
+/**
  * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
  * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailableError`.
  *
@@ -90,10 +100,12 @@ export interface TokenStore {
    */
   retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean>;
   /**
-   * Removes exactly the grants named (current or retired), after their revocation. When no
-   * current grant is left, the tombstone is final: no late `update` can write past it.
+   * Removes exactly the grants named (current or retired) after their revocation, each only while
+   * it still holds the refresh token named: a late writer's newer tokens of the same grant stay,
+   * for the caller to find and revoke. When no current grant is left, the tombstone is final: no
+   * late `update` can write past it.
    */
-  forget(key: string, grantIds: readonly string[]): Promise<void>;
+  forget(key: string, grants: readonly RevokedGrant[]): Promise<void>;
   /**
    * A grant found dead: deletes the current credentials if their version is still
    * `expectedVersion` (false when another write came first), leaving a tombstone. A late
@@ -177,11 +189,13 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
-  async forget(key: string, grantIds: readonly string[]): Promise<void> {
+  async forget(key: string, grants: readonly RevokedGrant[]): Promise<void> {
     const slot = this.#slots.get(key);
     if (!slot) return;
-    slot.retired = slot.retired.filter((grant) => !grantIds.includes(grant.grantId));
-    if (slot.creds && grantIds.includes(slot.creds.grantId)) {
+    const revoked = (held: NewCredentials): boolean =>
+      grants.some((grant) => grant.grantId === held.grantId && grant.refreshToken === held.refreshToken);
+    slot.retired = slot.retired.filter((grant) => !revoked(grant));
+    if (slot.creds && revoked(slot.creds)) {
       slot.creds = null;
       this.#bump(key);
     }
