@@ -4,8 +4,10 @@
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
-import { OAuthClient, RedisTokenStore, TokenManager } from 'passport-samsara';
+import { OAuthClient, RedisTokenStore, SAMSARA_CHANNELS, TokenManager, type RefreshEvent } from 'passport-samsara';
 
 export interface WorkerConfig {
   /** Redis key prefix, shared by the whole fleet of one measurement. */
@@ -17,18 +19,34 @@ export interface WorkerConfig {
   unlocked: boolean;
 }
 
+/** One timed burst, as the worker saw it. Times are epoch ms with sub-ms precision. */
+export interface TimedBurst {
+  failed: number;
+  /** Each call's latency, ms. */
+  latencies: number[];
+  /** When each successful call had its token. */
+  doneAt: number[];
+  /** When this process's refresh write landed (its `refreshed` event), if it refreshed. */
+  wroteAt: number | null;
+}
+
+/** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
 export interface Worker {
   /** `n` concurrent `accessToken(key)` calls in the worker; resolves with how many failed. */
   burst(key: string, n: number): Promise<number>;
+  /** The same, timed. */
+  timed(key: string, n: number): Promise<TimedBurst>;
   stop(): Promise<void>;
 }
 
-type Burst = { id: number; key: string; n: number };
-type Reply = { ready: true } | { id: number; failed: number };
+type Burst = { id: number; key: string; n: number; timed?: boolean };
+type Reply = { ready: true } | ({ id: number } & TimedBurst);
 
 export async function startWorker(config: WorkerConfig): Promise<Worker> {
   const child = fork(__filename, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const bursts = new Map<number, { resolve: (failed: number) => void; reject: (err: Error) => void }>();
+  const bursts = new Map<number, { resolve: (result: TimedBurst) => void; reject: (err: Error) => void }>();
   let ready!: () => void;
   const started = new Promise<void>((resolve, reject) => {
     ready = resolve;
@@ -39,19 +57,28 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
     });
   });
   child.on('message', (reply: Reply) => {
-    if ('ready' in reply) { ready(); return; }
-    bursts.get(reply.id)?.resolve(reply.failed);
+    if ('ready' in reply) {
+      ready();
+      return;
+    }
+    bursts.get(reply.id)?.resolve(reply);
     bursts.delete(reply.id);
   });
   await started;
   let lastId = 0;
+  const send = (key: string, n: number, timed: boolean): Promise<TimedBurst> => {
+    const id = ++lastId;
+    return new Promise((resolve, reject) => {
+      bursts.set(id, { resolve, reject });
+      child.send({ id, key, n, timed } satisfies Burst);
+    });
+  };
   return {
-    burst(key, n) {
-      const id = ++lastId;
-      return new Promise((resolve, reject) => {
-        bursts.set(id, { resolve, reject });
-        child.send({ id, key, n } satisfies Burst);
-      });
+    async burst(key, n) {
+      return (await send(key, n, false)).failed;
+    },
+    timed(key, n) {
+      return send(key, n, true);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -72,10 +99,27 @@ function runWorker(config: WorkerConfig): void {
     client: new OAuthClient({ ...config.emulator, timeout: 2_000 }),
     lockTtl: 5_000,
   });
-  process.on('message', async ({ id, key, n }: Burst) => {
-    const results = await Promise.allSettled(Array.from({ length: n }, () => manager.accessToken(key)));
-    process.send?.({ id, failed: results.filter((r) => r.status === 'rejected').length } satisfies Reply);
+  let wroteAt: number | null = null;
+  subscribe(SAMSARA_CHANNELS.refresh, (message) => {
+    if ((message as RefreshEvent).outcome === 'refreshed') wroteAt = now();
   });
+  const onBurst = async ({ id, key, n, timed }: Burst): Promise<void> => {
+    wroteAt = null;
+    const latencies: number[] = [];
+    const doneAt: number[] = [];
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, async () => {
+        const started = timed ? performance.now() : 0;
+        await manager.accessToken(key);
+        if (!timed) return;
+        doneAt.push(now());
+        latencies.push(performance.now() - started);
+      }),
+    );
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    process.send?.({ id, failed, latencies, doneAt, wroteAt } satisfies Reply);
+  };
+  process.on('message', (burst: Burst) => void onBurst(burst));
   process.on('disconnect', () => process.exit(0));
   void redis.ping().then(() => process.send?.({ ready: true } satisfies Reply));
 }
