@@ -94,8 +94,11 @@ export async function storm(): Promise<StormResult> {
       const holders = bursts.filter((b) => b.wroteAt !== null);
       if (holders.length === 1) {
         const wroteAt = holders[0].wroteAt ?? 0;
-        for (const burst of bursts)
-          if (burst !== holders[0]) result.wakeUp.push(...burst.doneAt.map((t) => t - wroteAt));
+        for (const burst of bursts) {
+          if (burst === holders[0] || burst.doneAt.length === 0) continue;
+          result.wakeUp.push(...burst.doneAt.map((t) => t - wroteAt));
+          result.wakeUpFirst.push(Math.min(...burst.doneAt) - wroteAt);
+        }
       }
     }
     result.refreshCalls = emulator.counters.grants.refresh_token - (refreshes - STORM.rounds);

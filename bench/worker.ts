@@ -7,7 +7,15 @@ import { fork } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
-import { OAuthClient, RedisTokenStore, SAMSARA_CHANNELS, TokenManager, type RefreshEvent } from 'passport-samsara';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  OAuthClient,
+  RedisTokenStore,
+  SAMSARA_CHANNELS,
+  TokenManager,
+  type Credentials,
+  type RefreshEvent,
+} from 'passport-samsara';
 
 export interface WorkerConfig {
   /** Redis key prefix, shared by the whole fleet of one measurement. */
@@ -17,6 +25,12 @@ export interface WorkerConfig {
   emulator: { clientID: string; clientSecret: string; baseURL: string };
   /** Every lock is granted: each process locks only itself, as Samsara's recipe does. */
   unlocked: boolean;
+  /**
+   * Who gets the token. `manager` (default): this package. `recipe`: Samsara's recipe, a
+   * per-process mutex whose waiters sleep 0.5 s and look again. `naive`: every call that sees an
+   * expired token refreshes it itself (as apps commonly do with passport-oauth2-refresh).
+   */
+  mode?: 'manager' | 'recipe' | 'naive';
 }
 
 /** One timed burst, as the worker saw it. Times are epoch ms with sub-ms precision. */
@@ -89,16 +103,73 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
   };
 }
 
+type GetToken = (key: string) => Promise<string>;
+
+/** The contenders' way to refresh: the token endpoint, then a CAS write whose loss nobody checks. */
+async function refreshAndStore(
+  store: RedisTokenStore,
+  client: OAuthClient,
+  key: string,
+  creds: Credentials,
+): Promise<string> {
+  const set = await client.refresh(creds.refreshToken);
+  await store.update(
+    key,
+    { ...creds, accessToken: set.accessToken, refreshToken: set.refreshToken, expiresAt: set.expiresAt },
+    creds.version,
+  );
+  return set.accessToken;
+}
+
+async function stored(store: RedisTokenStore, key: string): Promise<Credentials> {
+  const creds = await store.get(key);
+  if (!creds) throw new Error('no credentials');
+  return creds;
+}
+
+function naive(store: RedisTokenStore, client: OAuthClient): GetToken {
+  return async (key) => {
+    const creds = await stored(store, key);
+    return creds.expiresAt > Date.now() ? creds.accessToken : refreshAndStore(store, client, key, creds);
+  };
+}
+
+function recipe(store: RedisTokenStore, client: OAuthClient): GetToken {
+  let locked = false;
+  return async (key) => {
+    let creds = await stored(store, key);
+    // An expired token: take the process's mutex, or sleep 0.5 s and look again.
+    while (creds.expiresAt <= Date.now() && locked) {
+      await sleep(500);
+      creds = await stored(store, key);
+    }
+    if (creds.expiresAt > Date.now()) return creds.accessToken;
+    locked = true;
+    try {
+      return await refreshAndStore(store, client, key, creds);
+    } finally {
+      locked = false;
+    }
+  };
+}
+
 function runWorker(config: WorkerConfig): void {
+  const client = new OAuthClient({ ...config.emulator, timeout: 2_000 });
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
   if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
 
   const manager = new TokenManager({
     store,
-    client: new OAuthClient({ ...config.emulator, timeout: 2_000 }),
+    client,
     lockTtl: 5_000,
   });
+  const getToken =
+    config.mode === 'recipe'
+      ? recipe(store, client)
+      : config.mode === 'naive'
+        ? naive(store, client)
+        : (key: string) => manager.accessToken(key);
   let wroteAt: number | null = null;
   subscribe(SAMSARA_CHANNELS.refresh, (message) => {
     if ((message as RefreshEvent).outcome === 'refreshed') wroteAt = now();
@@ -110,7 +181,7 @@ function runWorker(config: WorkerConfig): void {
     const results = await Promise.allSettled(
       Array.from({ length: n }, async () => {
         const started = timed ? performance.now() : 0;
-        await manager.accessToken(key);
+        await getToken(key);
         if (!timed) return;
         doneAt.push(now());
         latencies.push(performance.now() - started);
