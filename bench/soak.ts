@@ -21,7 +21,7 @@ import { table } from './stats.js';
 const quick = process.argv.includes('--quick');
 const SOAK = {
   seconds: quick ? 60 : 300,
-  warmUpSeconds: quick ? 10 : 30,
+  warmUpSeconds: quick ? 20 : 30,
   accessTokenTtl: 4,
   skew: 1_000,
   lanesPerProcess: 4,
