@@ -1,13 +1,87 @@
-/** `npm run bench`: every benchmark, printed as the Markdown that README's Performance section quotes. */
-import { cpus } from 'node:os';
+/**
+ * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
+ * quotes; the raw figures go to bench/results.json and the contenders' chart to
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { latencyChart } from './chart.js';
+import { CONTENDERS, contenderStats, contenderTable, contenders, type ContenderResult } from './contenders.js';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { format, resolveConfig } from 'prettier';
+import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { stampede } from './stampede.js';
+import { STORM, storm, stormTables, type StormResult } from './storm.js';
+import { table } from './stats.js';
+
+const RESULTS = join(__dirname, '..', '..', 'bench', 'results.json');
+const CHART = join(__dirname, '..', '..', 'bench', 'storm-latency.svg');
+
+function expressTable(r: ExpressResult): string {
+  return [
+    `### Hot path through Express: express-session (connect-redis) + passport session, ${String(EXPRESS.connections)} connections, autocannon in its own process, ${String(EXPRESS.rounds)} x ${String(EXPRESS.seconds)} s per route`,
+    '',
+    table(r.rows),
+    '',
+    `With accessToken() / without: ${r.ratio.toFixed(3)} (median of the rounds' ratios), ${r.ratioOfMedians.toFixed(3)} (ratio of the medians); target: at least 0.95.`,
+  ].join('\n');
+}
 
 async function main(): Promise<void> {
-  console.log(`Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`);
-  console.log(await hotPath());
-  console.log();
-  console.log(await stampede());
+  const only = process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',');
+  const wanted = (name: string): boolean => !only || only.includes(name);
+  const machine = `Node ${process.version}, ${String(cpus().length)} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  console.log(`${machine}\n`);
+  const raw: {
+    machine: string;
+    date: string;
+    settings: unknown;
+    storm?: StormResult;
+    express?: ExpressResult;
+    contenders?: ContenderResult[];
+  } = {
+    machine,
+    date: new Date().toISOString(),
+    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS },
+  };
+  if (wanted('hot')) console.log(`${await hotPath()}\n`);
+  if (wanted('stampede')) console.log(`${await stampede()}\n`);
+  if (wanted('storm')) {
+    raw.storm = await storm();
+    console.log(`${stormTables(raw.storm)}\n`);
+  }
+  if (wanted('contenders')) {
+    raw.contenders = await contenders();
+    console.log(`${contenderTable(raw.contenders)}\n`);
+    writeFileSync(
+      CHART,
+      latencyChart(
+        `Warm storm: ${String(CONTENDERS.workers)} processes x ${String(CONTENDERS.perWorker)} calls, token just expired`,
+        raw.contenders.map((r) => ({ label: r.contender, ...contenderStats(r) })),
+      ),
+    );
+    console.log('Chart: bench/storm-latency.svg\n');
+  }
+  if (wanted('express')) {
+    raw.express = await expressPath();
+    console.log(`${expressTable(raw.express)}\n`);
+  }
+  // Raw samples, to 0.01 ms.
+  const rounded = (_key: string, v: unknown): unknown =>
+    typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 100) / 100 : v;
+  // With --only, the other benchmarks' last figures stay.
+  const previous = only && existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as object) : {};
+  // Written as the repository's Prettier would, so that format:check passes on a committed run.
+  const options = (await resolveConfig(RESULTS)) ?? {};
+  writeFileSync(
+    RESULTS,
+    await format(JSON.stringify({ ...previous, ...raw }, rounded), { ...options, parser: 'json' }),
+  );
+  console.log(`Raw figures: bench/results.json`);
 }
 
 main().then(

@@ -4,8 +4,18 @@
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
-import { OAuthClient, RedisTokenStore, TokenManager } from 'passport-samsara';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  OAuthClient,
+  RedisTokenStore,
+  SAMSARA_CHANNELS,
+  TokenManager,
+  type Credentials,
+  type RefreshEvent,
+} from 'passport-samsara';
 
 export interface WorkerConfig {
   /** Redis key prefix, shared by the whole fleet of one measurement. */
@@ -15,20 +25,42 @@ export interface WorkerConfig {
   emulator: { clientID: string; clientSecret: string; baseURL: string };
   /** Every lock is granted: each process locks only itself, as Samsara's recipe does. */
   unlocked: boolean;
+  /**
+   * Who gets the token. `manager` (default): this package. `recipe`: Samsara's recipe, a
+   * per-process mutex whose waiters sleep 0.5 s and look again. `naive`: every call that sees an
+   * expired token refreshes it itself (as apps commonly do with passport-oauth2-refresh).
+   */
+  mode?: 'manager' | 'recipe' | 'naive';
 }
+
+/** One timed burst, as the worker saw it. Times are epoch ms with sub-ms precision. */
+export interface TimedBurst {
+  failed: number;
+  /** Each call's latency, ms. */
+  latencies: number[];
+  /** When each successful call had its token. */
+  doneAt: number[];
+  /** When this process's refresh write landed (its `refreshed` event), if it refreshed. */
+  wroteAt: number | null;
+}
+
+/** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();
 
 export interface Worker {
   /** `n` concurrent `accessToken(key)` calls in the worker; resolves with how many failed. */
   burst(key: string, n: number): Promise<number>;
+  /** The same, timed. */
+  timed(key: string, n: number): Promise<TimedBurst>;
   stop(): Promise<void>;
 }
 
-type Burst = { id: number; key: string; n: number };
-type Reply = { ready: true } | { id: number; failed: number };
+type Burst = { id: number; key: string; n: number; timed?: boolean };
+type Reply = { ready: true } | ({ id: number } & TimedBurst);
 
 export async function startWorker(config: WorkerConfig): Promise<Worker> {
   const child = fork(__filename, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const bursts = new Map<number, { resolve: (failed: number) => void; reject: (err: Error) => void }>();
+  const bursts = new Map<number, { resolve: (result: TimedBurst) => void; reject: (err: Error) => void }>();
   let ready!: () => void;
   const started = new Promise<void>((resolve, reject) => {
     ready = resolve;
@@ -43,18 +75,24 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
       ready();
       return;
     }
-    bursts.get(reply.id)?.resolve(reply.failed);
+    bursts.get(reply.id)?.resolve(reply);
     bursts.delete(reply.id);
   });
   await started;
   let lastId = 0;
+  const send = (key: string, n: number, timed: boolean): Promise<TimedBurst> => {
+    const id = ++lastId;
+    return new Promise((resolve, reject) => {
+      bursts.set(id, { resolve, reject });
+      child.send({ id, key, n, timed } satisfies Burst);
+    });
+  };
   return {
-    burst(key, n) {
-      const id = ++lastId;
-      return new Promise((resolve, reject) => {
-        bursts.set(id, { resolve, reject });
-        child.send({ id, key, n } satisfies Burst);
-      });
+    async burst(key, n) {
+      return (await send(key, n, false)).failed;
+    },
+    timed(key, n) {
+      return send(key, n, true);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -65,20 +103,94 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
   };
 }
 
+type GetToken = (key: string) => Promise<string>;
+
+/** The contenders' way to refresh: the token endpoint, then a CAS write whose loss nobody checks. */
+async function refreshAndStore(
+  store: RedisTokenStore,
+  client: OAuthClient,
+  key: string,
+  creds: Credentials,
+): Promise<string> {
+  const set = await client.refresh(creds.refreshToken);
+  await store.update(
+    key,
+    { ...creds, accessToken: set.accessToken, refreshToken: set.refreshToken, expiresAt: set.expiresAt },
+    creds.version,
+  );
+  return set.accessToken;
+}
+
+async function stored(store: RedisTokenStore, key: string): Promise<Credentials> {
+  const creds = await store.get(key);
+  if (!creds) throw new Error('no credentials');
+  return creds;
+}
+
+function naive(store: RedisTokenStore, client: OAuthClient): GetToken {
+  return async (key) => {
+    const creds = await stored(store, key);
+    return creds.expiresAt > Date.now() ? creds.accessToken : refreshAndStore(store, client, key, creds);
+  };
+}
+
+function recipe(store: RedisTokenStore, client: OAuthClient): GetToken {
+  let locked = false;
+  return async (key) => {
+    let creds = await stored(store, key);
+    // An expired token: take the process's mutex, or sleep 0.5 s and look again.
+    while (creds.expiresAt <= Date.now() && locked) {
+      await sleep(500);
+      creds = await stored(store, key);
+    }
+    if (creds.expiresAt > Date.now()) return creds.accessToken;
+    locked = true;
+    try {
+      return await refreshAndStore(store, client, key, creds);
+    } finally {
+      locked = false;
+    }
+  };
+}
+
 function runWorker(config: WorkerConfig): void {
+  const client = new OAuthClient({ ...config.emulator, timeout: 2_000 });
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
   if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
 
   const manager = new TokenManager({
     store,
-    client: new OAuthClient({ ...config.emulator, timeout: 2_000 }),
+    client,
     lockTtl: 5_000,
   });
-  process.on('message', async ({ id, key, n }: Burst) => {
-    const results = await Promise.allSettled(Array.from({ length: n }, () => manager.accessToken(key)));
-    process.send?.({ id, failed: results.filter((r) => r.status === 'rejected').length } satisfies Reply);
+  const getToken =
+    config.mode === 'recipe'
+      ? recipe(store, client)
+      : config.mode === 'naive'
+        ? naive(store, client)
+        : (key: string) => manager.accessToken(key);
+  let wroteAt: number | null = null;
+  subscribe(SAMSARA_CHANNELS.refresh, (message) => {
+    if ((message as RefreshEvent).outcome === 'refreshed') wroteAt = now();
   });
+  const onBurst = async ({ id, key, n, timed }: Burst): Promise<void> => {
+    wroteAt = null;
+    const latencies: number[] = [];
+    const doneAt: number[] = [];
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, async () => {
+        const started = timed ? performance.now() : 0;
+        await getToken(key);
+        if (!timed) return;
+        doneAt.push(now());
+        latencies.push(performance.now() - started);
+      }),
+    );
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    process.send?.({ id, failed, latencies, doneAt, wroteAt } satisfies Reply);
+  };
+  process.on('message', (burst: Burst) => void onBurst(burst));
   process.on('disconnect', () => process.exit(0));
   void redis.ping().then(() => process.send?.({ ready: true } satisfies Reply));
 }

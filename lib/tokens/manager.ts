@@ -182,7 +182,11 @@ export class TokenManager {
    * or passport's `params` (`access_token`, `refresh_token`, `expires_at`).
    */
   async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
-    return this.#keeper.connect(key, this.#newGrant(tokens));
+    try {
+      return await this.#keeper.connect(key, this.#newGrant(tokens));
+    } finally {
+      this.#refresher.wrote(key);
+    }
   }
 
   /**
@@ -210,6 +214,7 @@ export class TokenManager {
     try {
       const result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
       this.#refresher.settled(key, result.revoked);
+      this.#refresher.wrote(key);
       failure = result.failure;
     } finally {
       await lock?.release().catch(() => undefined);

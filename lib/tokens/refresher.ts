@@ -41,6 +41,8 @@ const LOCK_MARGIN = 500;
  */
 export class Refresher {
   readonly #inFlight = new Map<string, Promise<Credentials>>();
+  /** The hot path's store read per key in progress: callers that arrive meanwhile share it. */
+  readonly #reads = new Map<string, Promise<Credentials>>();
   /**
    * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
    * token away, so these are the only copy of a working grant: the write is retried in the
@@ -70,7 +72,8 @@ export class Refresher {
 
   async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
     const saved = await this.#saveUnsaved(key);
-    const current = saved ?? (await this.#read(key));
+    // A caller holding a rejected token needs a read that began after the rejection: its own.
+    const current = saved ?? (await (rejected === undefined ? this.#sharedRead(key) : this.#read(key)));
     if (!this.#needsRefresh(current, rejected)) return current;
     const refreshed = await this.#join(key, current, rejected);
     // A flight started by a caller that could make do with the old token may bring back the very
@@ -81,6 +84,14 @@ export class Refresher {
   /** Newer credentials of `key` this process holds than the store does, if any. */
   unsaved(key: string): NewCredentials | undefined {
     return this.#unsaved.get(key)?.creds;
+  }
+
+  /**
+   * Lets later callers of `key` read the store afresh: a write this process just made (a sign-in,
+   * a Disconnect, a refresh) must not be hidden by a shared read that began before it landed.
+   */
+  wrote(key: string): void {
+    this.#reads.delete(key);
   }
 
   /** Drops unsaved credentials of a grant that was revoked. */
@@ -113,7 +124,10 @@ export class Refresher {
           reportReauthorization(err, about.startedAt, about.region);
           throw err;
         })
-        .finally(() => this.#inFlight.delete(key));
+        .finally(() => {
+          this.#inFlight.delete(key);
+          this.wrote(key);
+        });
       this.#inFlight.set(key, flight);
     }
     return flight;
@@ -264,6 +278,24 @@ export class Refresher {
       await clock.sleep(UNSAVED_RETRY * (0.5 + Math.random()));
       await this.#saveUnsaved(key).catch(() => undefined);
     }
+  }
+
+  /**
+   * One store read and one unseal for every caller of `key` that arrives while it is in progress
+   * (a storm of requests, or a busy route): the answer is no older than the caller's own read would
+   * be by more than that read's round trip. The protocol's own re-reads never share.
+   */
+  #sharedRead(key: string): Promise<Credentials> {
+    const pending = this.#reads.get(key);
+    if (pending) return pending;
+    const read = this.#read(key);
+    // Cleared beside the callers' chain, not in it: sharing adds no tick to their path.
+    const clear = (): void => {
+      if (this.#reads.get(key) === read) this.#reads.delete(key);
+    };
+    read.then(clear, clear);
+    this.#reads.set(key, read);
+    return read;
   }
 
   async #read(key: string): Promise<Credentials> {

@@ -1,0 +1,67 @@
+/**
+ * One process of the soak's fleet: the mountable Samsara app (passport-samsara/app) as the
+ * example runs it, with tokens and sessions in the soak's own Redis, on loopback. Its token
+ * manager refreshes 1 s before expiry (the emulator's tokens live a few seconds). Forked by
+ * soak.ts; answers `measure` with its memory, and `stop` by closing everything and reporting
+ * what is still open, then exits on its own.
+ */
+import Redis from 'ioredis';
+import type { AddressInfo } from 'node:net';
+import { RedisTokenStore, TokenManager } from 'passport-samsara';
+import { createSamsaraApp } from 'passport-samsara/app';
+
+export interface SoakServerConfig {
+  redisPort: number;
+  keys: string;
+  client: { clientID: string; clientSecret: string; baseURL: string };
+  skew: number;
+}
+
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+}
+
+export type SoakReply = { port: number } | { memory: Memory } | { stopped: true; resources: string[] };
+
+const send = (reply: SoakReply): void => {
+  process.send?.(reply);
+};
+
+function memory(): Memory {
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
+}
+
+function main(config: SoakServerConfig): void {
+  // Reconnects fast: the soak restarts Redis under load.
+  const redis = new Redis({ host: '127.0.0.1', port: config.redisPort, retryStrategy: () => 100 });
+  redis.on('error', () => undefined);
+  const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: 'soak:' });
+  const tokens = new TokenManager({ store, client: config.client, skew: config.skew });
+  const app = createSamsaraApp({ tokens, redis, sessionSecret: 'soak-session-secret-0123456789' });
+  const server = app.listen(0, '127.0.0.1', () => {
+    send({ port: (server.address() as AddressInfo).port });
+  });
+  process.on('message', (message: 'measure' | 'stop') => {
+    if (message === 'measure') {
+      send({ memory: memory() });
+      return;
+    }
+    server.close();
+    server.closeAllConnections();
+    void (async () => {
+      await tokens.idle();
+      await store.close();
+      await redis.quit().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // What keeps the event loop alive besides the IPC channel to the soak.
+      const resources = process.getActiveResourcesInfo().filter((r) => r !== 'PipeWrap');
+      send({ stopped: true, resources });
+      process.disconnect();
+    })();
+  });
+}
+
+if (require.main === module) main(JSON.parse(process.argv[2]) as SoakServerConfig);

@@ -1,0 +1,272 @@
+/**
+ * `npm run soak [-- --quick]`: two processes of the Samsara app behind one Redis (a redis-server
+ * of the soak's own, on a free loopback port) and one emulator whose access tokens live 4 s,
+ * under steady load for 5 minutes (60 s with --quick), so refreshes never stop; Redis is
+ * restarted (SIGTERM, then the same data directory) in the middle. Reports requests served,
+ * errors by code, refresh calls against expected, invalid_grant, each process's RSS and heap
+ * after warm-up and at the end, and what is left open at the end. Exits 1 when a target is missed.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Redis from 'ioredis';
+import { generateSealingKey } from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import type { Memory, SoakReply, SoakServerConfig } from './soak-server.js';
+import { table } from './stats.js';
+
+const quick = process.argv.includes('--quick');
+/**
+ * Memory growth (%) from warm-up to the end that fails the soak: the target, 10 %, over the full
+ * run. Forty seconds of load cannot tell a leak from a heap that has not settled, so the quick run
+ * (CI's) fails only on a gross growth and reports the figures.
+ */
+const MEMORY_LIMIT = quick ? 50 : 10;
+const SOAK = {
+  seconds: quick ? 60 : 300,
+  warmUpSeconds: quick ? 20 : 30,
+  accessTokenTtl: 4,
+  skew: 1_000,
+  lanesPerProcess: 4,
+  /** A hard bound on requests, whatever the clock says. */
+  maxRequests: 2_000_000,
+  requestTimeout: 5_000,
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
+    { stdio: 'ignore' },
+  );
+  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  for (let i = 0; i < 100; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return child;
+    } catch {
+      await sleep(50);
+    }
+  }
+  probe.disconnect();
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not start on 127.0.0.1:${String(port)}`);
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM'); // a clean shutdown: the append-only file is complete
+  await exited;
+}
+
+interface Server {
+  url: string;
+  ask(message: 'measure'): Promise<Memory>;
+  stop(): Promise<{ resources: string[]; exitedAlone: boolean }>;
+}
+
+async function startServer(config: SoakServerConfig): Promise<Server> {
+  const child = fork(require.resolve('./soak-server.js'), [JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
+  });
+  const next = <T>(pick: (reply: SoakReply) => T | undefined): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (reply: SoakReply): void => {
+        const value = pick(reply);
+        if (value === undefined) return;
+        child.off('message', onMessage);
+        resolve(value);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => {
+        reject(new Error(`soak server exited with ${String(code)}`));
+      });
+    });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await next((r) => ('port' in r ? r.port : undefined));
+  return {
+    url: `http://127.0.0.1:${String(port)}`,
+    ask(message) {
+      const reply = next((r) => ('memory' in r ? r.memory : undefined));
+      child.send(message);
+      return reply;
+    },
+    async stop() {
+      const reply = next((r) => ('stopped' in r ? r.resources : undefined));
+      child.send('stop');
+      const resources = await reply;
+      const exitedAlone = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+      if (!exitedAlone) child.kill('SIGKILL');
+      return { resources, exitedAlone };
+    },
+  };
+}
+
+/** The app's sign-in, as a browser does it with an auto-approving Samsara: returns the session cookie. */
+async function signIn(url: string): Promise<string> {
+  const start = await fetch(`${url}/auth/samsara`, { redirect: 'manual' });
+  const cookie = (start.headers.get('set-cookie') ?? '').split(';')[0];
+  const approved = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
+  const callback = new URL(approved.headers.get('location') ?? '');
+  const done = await fetch(`${url}${callback.pathname}${callback.search}`, {
+    redirect: 'manual',
+    headers: { cookie },
+  });
+  if (done.status !== 303) throw new Error(`sign-in failed: ${String(done.status)}`);
+  return (done.headers.get('set-cookie') ?? cookie).split(';')[0];
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'samsara-soak-'));
+  const redisPort = await freePort();
+  let redis = await startRedis(redisPort, dir);
+  const emulator: SamsaraEmulator = await startSamsaraEmulator({
+    autoApprove: true,
+    accessTokenTtl: SOAK.accessTokenTtl,
+  });
+  const config: SoakServerConfig = {
+    redisPort,
+    keys: generateSealingKey('soak'),
+    client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
+    skew: SOAK.skew,
+  };
+  const servers = await Promise.all([startServer(config), startServer(config)]);
+  const cookie = await signIn(servers[0].url);
+  emulator.resetCounters();
+
+  const codes = new Map<string, number>();
+  let served = 0;
+  let issued = 0;
+  const loadStarted = Date.now();
+  const endAt = loadStarted + SOAK.seconds * 1000;
+  const count = (code: string): void => void codes.set(code, (codes.get(code) ?? 0) + 1);
+  const lane = async (url: string): Promise<void> => {
+    while (Date.now() < endAt && issued < SOAK.maxRequests) {
+      issued++;
+      try {
+        const res = await fetch(`${url}/vehicles`, {
+          headers: { cookie, accept: 'application/json' },
+          signal: AbortSignal.timeout(SOAK.requestTimeout),
+        });
+        const body = await res.text();
+        if (res.status === 200) served++;
+        else {
+          let code = '';
+          try {
+            const parsed = JSON.parse(body) as { code?: unknown };
+            code = typeof parsed.code === 'string' ? parsed.code : '';
+          } catch {
+            // an HTML page: the status says enough
+          }
+          count(`${String(res.status)}${code ? ` ${code}` : ''}`);
+        }
+      } catch (err) {
+        count(`client ${(err as Error).name}`);
+        await sleep(10);
+      }
+    }
+  };
+  const lanes = servers.flatMap((s) => Array.from({ length: SOAK.lanesPerProcess }, () => lane(s.url)));
+
+  // Warm-up, then the memory baseline; Redis restarts halfway through the load.
+  await sleep(SOAK.warmUpSeconds * 1000);
+  const warm = await Promise.all(servers.map((s) => s.ask('measure')));
+  await sleep(Math.max(0, loadStarted + (SOAK.seconds * 1000) / 2 - Date.now()));
+  await stopRedis(redis);
+  const restartedAt = Date.now();
+  redis = await startRedis(redisPort, dir);
+  const downMs = Date.now() - restartedAt;
+  await Promise.all(lanes);
+  const loadSeconds = (Date.now() - loadStarted) / 1000;
+  await sleep(500);
+  const end = await Promise.all(servers.map((s) => s.ask('measure')));
+  const refreshCalls = emulator.counters.grants.refresh_token;
+  const invalidGrant = emulator.counters.invalidGrant;
+  const stops = await Promise.all(servers.map((s) => s.stop()));
+
+  const probe = new Redis({ host: '127.0.0.1', port: redisPort });
+  const channels = (await probe.pubsub('CHANNELS', '*')) as string[];
+  const clients = ((await probe.client('LIST')) as string).trim().split('\n').length - 1; // minus the probe
+  probe.disconnect();
+  await stopRedis(redis);
+  await emulator.stop();
+  rmSync(dir, { recursive: true, force: true });
+
+  // One refresh per lifetime minus skew, give or take the gap between requests.
+  const expected = loadSeconds / (SOAK.accessTokenTtl - SOAK.skew / 1000);
+  const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const growth = (a: number, b: number): number => (100 * (b - a)) / a;
+  const memoryRows = servers.map((_, i) => ({
+    process: i + 1,
+    'RSS warm': mb(warm[i].rss),
+    'RSS end': mb(end[i].rss),
+    'RSS growth': `${growth(warm[i].rss, end[i].rss).toFixed(1)} %`,
+    'heap warm': mb(warm[i].heapUsed),
+    'heap end': mb(end[i].heapUsed),
+    'heap growth': `${growth(warm[i].heapUsed, end[i].heapUsed).toFixed(1)} %`,
+    'left open at exit': stops[i].resources.join(', ') || 'nothing',
+    'exited by itself': stops[i].exitedAlone ? 'yes' : 'no',
+  }));
+  const errors = [...codes].map(([code, n]) => `${code}: ${String(n)}`).join(', ') || 'none';
+  const failures = [
+    invalidGrant > 0 && `${String(invalidGrant)} invalid_grant`,
+    refreshCalls > expected * 1.1 + 2 && `${String(refreshCalls)} refresh calls, expected about ${expected.toFixed(0)}`,
+    ...servers.map(
+      (_, i) =>
+        (growth(warm[i].rss, end[i].rss) >= MEMORY_LIMIT ||
+          growth(warm[i].heapUsed, end[i].heapUsed) >= MEMORY_LIMIT) &&
+        `process ${String(i + 1)} grew ${String(MEMORY_LIMIT)} % or more`,
+    ),
+    ...stops.map((s, i) => (s.resources.length > 0 || !s.exitedAlone) && `process ${String(i + 1)} left things open`),
+    channels.length > 0 && `${String(channels.length)} pub/sub channels left in Redis`,
+    clients > 0 && `${String(clients)} Redis connections left`,
+    served === 0 && 'nothing served',
+  ].filter((f): f is string => typeof f === 'string');
+
+  console.log(
+    [
+      `### Soak: 2 app processes, one Redis (restarted once, ${String(downMs)} ms down), ${loadSeconds.toFixed(0)} s of load, access tokens live ${String(SOAK.accessTokenTtl)} s`,
+      '',
+      table([
+        {
+          'requests served': served,
+          'req/s': Math.round(served / loadSeconds),
+          'errors by code': errors,
+          'refresh calls': refreshCalls,
+          expected: `about ${expected.toFixed(0)}`,
+          invalid_grant: invalidGrant,
+          'pub/sub channels left': channels.length,
+          'Redis connections left': clients,
+        },
+      ]),
+      '',
+      table(memoryRows),
+      '',
+      failures.length === 0 ? 'soak: every target met' : `soak: FAILED: ${failures.join('; ')}`,
+      `(${((Date.now() - started) / 1000).toFixed(0)} s in all)`,
+    ].join('\n'),
+  );
+  process.exitCode = failures.length === 0 ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

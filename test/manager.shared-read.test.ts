@@ -1,0 +1,170 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import sinon from 'sinon';
+import {
+  MemoryTokenStore,
+  OAuthClient,
+  ReauthorizationRequiredError,
+  RedisTokenStore,
+  TokenManager,
+  generateSealingKey,
+  type Credentials,
+} from 'passport-samsara';
+import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { clientOf, seedGrant } from './support/grants.js';
+import { connect, startRedis, type RedisServer } from './support/redis.js';
+
+/** A store whose first `late` reads read at once but answer when the test opens the gate. */
+function gated(store: MemoryTokenStore, late: number): { open: () => void; reads: sinon.SinonStub } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const get = store.get.bind(store);
+  const reads = sinon.stub(store, 'get').callsFake(async (key: string) => {
+    const n = reads.callCount;
+    const creds = await get(key);
+    if (n <= late) await gate;
+    return creds;
+  });
+  return { open: release, reads };
+}
+
+describe('TokenManager: concurrent callers share one store read', () => {
+  let emulator: SamsaraEmulator;
+  let store: MemoryTokenStore;
+  let manager: TokenManager;
+
+  beforeEach(async () => {
+    emulator = await startSamsaraEmulator();
+    store = new MemoryTokenStore();
+    manager = new TokenManager({ store, client: new OAuthClient({ ...clientOf(emulator), timeout: 400 }) });
+  });
+  afterEach(() => emulator.stop());
+
+  it('reads the store once for 100 concurrent callers of one key, and once per sequential call', async () => {
+    const creds = await seedGrant(emulator, store, '1001', 3600_000);
+    const reads = sinon.spy(store, 'get');
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => manager.accessToken('1001')));
+    expect(new Set(tokens)).to.deep.equal(new Set([creds.accessToken]));
+    expect(reads.callCount).to.equal(1);
+    await manager.accessToken('1001');
+    await manager.accessToken('1001');
+    expect(reads.callCount).to.equal(3); // nothing is cached between calls
+  });
+
+  it('shares reads per key, never across keys', async () => {
+    await seedGrant(emulator, store, '1001', 3600_000);
+    const grant = emulator.issueGrant('1001');
+    await manager.connect('1002', {
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      expiresAt: Date.now() + 3600_000,
+    });
+    const reads = sinon.spy(store, 'get');
+    await Promise.all([manager.accessToken('1001'), manager.accessToken('1002'), manager.accessToken('1001')]);
+    expect(reads.callCount).to.equal(2);
+  });
+
+  it('gives a caller with a rejected token a read of its own, begun after the rejection', async () => {
+    const old = await seedGrant(emulator, store, '1001', 3600_000);
+    const { open, reads } = gated(store, 2);
+    const plain = manager.accessToken('1001');
+    const rejected = manager.accessToken('1001', { rejected: old.accessToken });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.callCount).to.equal(2);
+    open();
+    expect(await plain).to.equal(old.accessToken);
+    const next = await rejected;
+    expect(next).to.not.equal(old.accessToken);
+    expect(emulator.counters.grants.refresh_token).to.equal(1);
+  });
+
+  it('does not hand a read begun before a sign-in in this process to a caller that comes after it', async () => {
+    const old = await seedGrant(emulator, store, '1001', 3600_000);
+    const { open, reads } = gated(store, 1);
+    const before = manager.accessToken('1001');
+    await new Promise((resolve) => setImmediate(resolve));
+    const grant = emulator.issueGrant('1001');
+    await manager.connect('1001', {
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      expiresAt: Date.now() + 3600_000,
+    });
+    const after = manager.accessToken('1001');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads.callCount).to.equal(2);
+    open();
+    expect(await before).to.equal(old.accessToken);
+    expect(await after).to.equal(grant.accessToken);
+  });
+
+  it('does not hand a read begun before a Disconnect in this process to a caller that comes after it', async () => {
+    await seedGrant(emulator, store, '1001', 3600_000);
+    const { open } = gated(store, 1);
+    const before = manager.accessToken('1001');
+    await new Promise((resolve) => setImmediate(resolve));
+    await manager.revoke('1001');
+    const after = await manager.accessToken('1001').catch((err: unknown) => err);
+    open();
+    expect(await before).to.be.a('string');
+    expect(after).to.be.instanceOf(ReauthorizationRequiredError);
+  });
+
+  it('gives every sharer the same failure, and the next caller a new read', async () => {
+    const reads = sinon.spy(store, 'get');
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => manager.accessToken('404')));
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof ReauthorizationRequiredError)).to.equal(
+      true,
+    );
+    expect(reads.callCount).to.equal(1);
+    await manager.accessToken('404').catch(() => undefined);
+    expect(reads.callCount).to.equal(2);
+  });
+});
+
+describe('TokenManager: shared reads on two RedisTokenStores over one Redis', function () {
+  this.timeout(20_000);
+  let emulator: SamsaraEmulator;
+  let redis: RedisServer;
+  const clients: Redis[] = [];
+  const stores: RedisTokenStore[] = [];
+
+  before(async () => {
+    emulator = await startSamsaraEmulator();
+    redis = await startRedis();
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    for (const c of clients) c.disconnect();
+    await redis.stop();
+    await emulator.stop();
+  });
+
+  function process(prefix: string, keys: string): TokenManager {
+    const client = connect('ioredis 5', redis) as Redis;
+    const store = new RedisTokenStore({ client, keys, prefix });
+    clients.push(client);
+    stores.push(store);
+    return new TokenManager({ store, client: clientOf(emulator) });
+  }
+
+  it("sees another process's rotation and Disconnect on its next call: nothing outlives a read", async () => {
+    const keys = generateSealingKey('test');
+    const prefix = `t-${randomUUID().slice(0, 8)}:`;
+    const a = process(prefix, keys);
+    const b = process(prefix, keys);
+    const first = await seedGrant(emulator, a.store, '1001', 3600_000);
+    const burst = await Promise.all(Array.from({ length: 50 }, () => a.accessToken('1001')));
+    expect(new Set(burst)).to.deep.equal(new Set([first.accessToken]));
+    // The API rejected b's token: b refreshes, rotating the grant under a.
+    const rotated: Credentials = await b.credentials('1001', { rejected: first.accessToken });
+    expect(rotated.accessToken).to.not.equal(first.accessToken);
+    const seen = await Promise.all(Array.from({ length: 50 }, () => a.accessToken('1001')));
+    expect(new Set(seen)).to.deep.equal(new Set([rotated.accessToken]));
+    await b.revoke('1001');
+    const after = await Promise.allSettled(Array.from({ length: 50 }, () => a.accessToken('1001')));
+    expect(after.every((r) => r.status === 'rejected' && r.reason instanceof ReauthorizationRequiredError)).to.equal(
+      true,
+    );
+  });
+});
