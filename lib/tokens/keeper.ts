@@ -1,23 +1,16 @@
 import { StoreUnavailableError } from '../errors/index.js';
 import { codeOf, publish, type RevokeEvent } from '../events.js';
-import type { OAuthClient } from '../oauth-client.js';
-import type { Issuer } from './clients.js';
-import type { Clock } from './clock.js';
 import type { Credentials, NewCredentials } from './credentials.js';
-import type { RevocationScope } from './manager.js';
+import type { TokenManager } from './manager.js';
 import { reauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
-import type { RevokedGrant, TokenStore } from './store.js';
+import type { RevokedGrant } from './store.js';
 
 /** What the keeper needs of its manager. */
-export interface KeeperSettings {
-  readonly store: TokenStore;
-  clientFor(issuer: Issuer): OAuthClient;
-  readonly clock: Clock;
-  readonly revocation: RevocationScope;
-  readonly maxRetiredGrants: number;
-  readonly retryDelay: number;
-}
+export type KeeperSettings = Pick<
+  TokenManager,
+  'store' | 'clientFor' | 'clock' | 'revocation' | 'maxRetiredGrants' | 'retryDelay'
+>;
 
 /** Store retries of a discarded grant's fate before it is revoked regardless. */
 const DISCARD_RETRIES = 6;

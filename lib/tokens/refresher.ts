@@ -1,26 +1,19 @@
 import { RefreshUnavailableError, StoreUnavailableError } from '../errors/index.js';
 import { codeOf, listening } from '../events.js';
-import { isTransient, oauthErrorOf, type OAuthClient, type TokenSet } from '../oauth-client.js';
-import type { Issuer } from './clients.js';
-import type { Clock } from './clock.js';
+import { isTransient, oauthErrorOf, type TokenSet } from '../oauth-client.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { flightOf, said, waited, type Flight } from './flight.js';
 import type { GrantKeeper } from './keeper.js';
 import { reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
-import type { LockHandle, TokenStore } from './store.js';
+import type { TokenManager } from './manager.js';
+import type { LockHandle } from './store.js';
 
 /** What the refresh protocol needs of its manager. */
-export interface RefreshSettings {
-  readonly store: TokenStore;
-  clientFor(issuer: Issuer): OAuthClient;
-  readonly clock: Clock;
-  readonly skew: number;
-  readonly lockTtl: number;
-  readonly waitTimeout: number;
-  readonly retries: number;
-  readonly retryDelay: number;
-}
+export type RefreshSettings = Pick<
+  TokenManager,
+  'store' | 'clientFor' | 'clock' | 'skew' | 'lockTtl' | 'waitTimeout' | 'retries' | 'retryDelay'
+>;
 
 interface Unsaved {
   creds: NewCredentials;
