@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
-import { percentile, table } from './stats.js';
+import { percentile, table, runAlone } from './stats.js';
 import { startWorker, type WorkerConfig } from './worker.js';
 
 export const CONTENDERS = { workers: 4, perWorker: 250, rounds: 3, latency: 50, revokeOnReuse: true };
@@ -127,14 +127,4 @@ export function contenderTable(results: ContenderResult[]): string {
   ].join('\n');
 }
 
-if (require.main === module) {
-  contenders().then(
-    (r) => {
-      console.log(contenderTable(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(contenders, contenderTable);

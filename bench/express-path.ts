@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
 import type { ExpressServerConfig } from './express-server.js';
+import { runAlone } from './stats.js';
 
 const run = promisify(execFile);
 
@@ -132,14 +133,4 @@ export async function expressPath(): Promise<ExpressResult> {
   }
 }
 
-if (require.main === module) {
-  expressPath().then(
-    (r) => {
-      console.log(r);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(expressPath);

@@ -13,7 +13,7 @@ import {
   generateSealingKey,
   type TokenStore,
 } from 'passport-samsara';
-import { summarize, table } from './stats.js';
+import { summarize, table, runAlone } from './stats.js';
 
 const client = new OAuthClient({ clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' });
 
@@ -85,9 +85,4 @@ export async function hotPath(): Promise<string> {
   return `### Hot path: accessToken() with a fresh token\n\n${table(rows)}\n\n${await heapAfter(200_000)}`;
 }
 
-if (require.main === module) {
-  hotPath().then(console.log, (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+if (require.main === module) runAlone(hotPath);

@@ -18,7 +18,7 @@ import {
   type GrantTokens,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { summarize, table } from './stats.js';
+import { summarize, table, runAlone } from './stats.js';
 import { startWorker } from './worker.js';
 
 const ROUNDS = 5;
@@ -170,9 +170,4 @@ export async function stampede(): Promise<string> {
   ].join('\n');
 }
 
-if (require.main === module) {
-  stampede().then(console.log, (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+if (require.main === module) runAlone(stampede);

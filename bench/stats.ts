@@ -1,4 +1,4 @@
-/** Small helpers for the benchmark scripts: percentiles and aligned tables. */
+/** Small helpers for the benchmark scripts: percentiles, aligned tables, running one on its own. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -19,4 +19,17 @@ export function table(rows: Array<Record<string, string | number>>): string {
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map((r) => line(headers.map((h) => String(r[h])))),
   ].join('\n');
+}
+
+/** Runs a benchmark on its own (`node build/bench/<name>.js`): prints what it returns, exits 1 on a failure. */
+export function runAlone<T>(benchmark: () => Promise<T>, print: (result: T) => unknown = (result) => result): void {
+  benchmark().then(
+    (result) => {
+      console.log(print(result));
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

@@ -11,7 +11,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { percentile, table } from './stats.js';
+import { percentile, table, runAlone } from './stats.js';
 import { startWorker, type TimedBurst } from './worker.js';
 
 export const STORM = { workers: 4, perWorker: 250, rounds: 8, baselines: 24, latency: 50 };
@@ -162,14 +162,4 @@ export function stormTables(r: StormResult): string {
   ].join('\n');
 }
 
-if (require.main === module) {
-  storm().then(
-    (r) => {
-      console.log(stormTables(r));
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAlone(storm, stormTables);
