@@ -7,6 +7,7 @@ import type { GrantKeeper } from './keeper.js';
 import { reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
 import type { TokenManager } from './manager.js';
+import { SingleFlight } from './single-flight.js';
 import type { LockHandle } from './store.js';
 
 /** What the refresh protocol needs of its manager. */
@@ -33,9 +34,10 @@ const LOCK_MARGIN = 500;
  * until they land.
  */
 export class Refresher {
-  readonly #inFlight = new Map<string, Promise<Credentials>>();
+  /** The refresh per key in progress: callers that arrive meanwhile join it. */
+  readonly #flights = new SingleFlight<Credentials>();
   /** The hot path's store read per key in progress: callers that arrive meanwhile share it. */
-  readonly #reads = new Map<string, Promise<Credentials>>();
+  readonly #reads = new SingleFlight<Credentials>();
   /**
    * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
    * token away, so these are the only copy of a working grant: the write is retried in the
@@ -84,7 +86,7 @@ export class Refresher {
    * a Disconnect, a refresh) must not be hidden by a shared read that began before it landed.
    */
   wrote(key: string): void {
-    this.#reads.delete(key);
+    this.#reads.drop(key);
   }
 
   /** Drops unsaved credentials of a grant that was revoked. */
@@ -108,22 +110,18 @@ export class Refresher {
 
   /** The refresh in flight for `key` in this process, or a new one. */
   #join(key: string, current: Credentials, rejected: string | undefined): Promise<Credentials> {
-    let flight = this.#inFlight.get(key);
-    if (!flight) {
+    return this.#flights.run(key, () => {
       const about = flightOf(key, current);
-      flight = this.#refresh(about, current, rejected)
+      return this.#refresh(about, current, rejected)
         .catch((err: unknown) => {
           said(about, 'failed', undefined, codeOf(err));
           reportReauthorization(err, about.startedAt, about.region);
           throw err;
         })
         .finally(() => {
-          this.#inFlight.delete(key);
           this.wrote(key);
         });
-      this.#inFlight.set(key, flight);
-    }
-    return flight;
+    });
   }
 
   async #refresh(about: Flight, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
@@ -279,16 +277,7 @@ export class Refresher {
    * be by more than that read's round trip. The protocol's own re-reads never share.
    */
   #sharedRead(key: string): Promise<Credentials> {
-    const pending = this.#reads.get(key);
-    if (pending) return pending;
-    const read = this.#read(key);
-    // Cleared beside the callers' chain, not in it: sharing adds no tick to their path.
-    const clear = (): void => {
-      if (this.#reads.get(key) === read) this.#reads.delete(key);
-    };
-    read.then(clear, clear);
-    this.#reads.set(key, read);
-    return read;
+    return this.#reads.run(key, () => this.#read(key));
   }
 
   async #read(key: string): Promise<Credentials> {
