@@ -49,7 +49,7 @@ describe('TokenManager: concurrent callers share one store read', () => {
     expect(reads.callCount).to.equal(1);
     await manager.accessToken('1001');
     await manager.accessToken('1001');
-    expect(reads.callCount).to.equal(3); // nothing is cached between calls
+    expect(reads.callCount).to.equal(3); // a MemoryTokenStore tells no changes: nothing is cached between calls
   });
 
   it('shares reads per key, never across keys', async () => {
@@ -122,7 +122,7 @@ describe('TokenManager: concurrent callers share one store read', () => {
   });
 });
 
-describe('TokenManager: shared reads on two RedisTokenStores over one Redis', function () {
+describe('TokenManager: shared reads on two RedisTokenStores over one Redis, without the cache', function () {
   this.timeout(20_000);
   let emulator: SamsaraEmulator;
   let redis: RedisServer;
@@ -145,7 +145,7 @@ describe('TokenManager: shared reads on two RedisTokenStores over one Redis', fu
     const store = new RedisTokenStore({ client, keys, prefix });
     clients.push(client);
     stores.push(store);
-    return new TokenManager({ store, client: clientOf(emulator) });
+    return new TokenManager({ store, client: clientOf(emulator), cache: false });
   }
 
   it("sees another process's rotation and Disconnect on its next call: nothing outlives a read", async () => {

@@ -4,6 +4,7 @@ import { numberOption, type NumberRange } from '../options.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
 import { samsaraClientOptions, type ForOrgOptions, type SamsaraClientOptions } from '../sdk.js';
 import { ClientRouter, type Issuer, type RegionClients } from './clients.js';
+import { CredentialCache, type CredentialCacheOptions } from './credential-cache.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   grantIdOf,
@@ -60,6 +61,15 @@ export interface TokenManagerOptions {
   revocation?: RevocationScope;
   /** Retired grants kept per organization; past it the oldest is dropped. Default 10. */
   maxRetiredGrants?: number;
+  /**
+   * Keeps unsealed credentials in memory between calls, so that the hot path reads the store only
+   * once per `maxAge` per organization, when the store tells its changes (`RedisTokenStore` does,
+   * by pub/sub; a store without `watch` is read on every call). An entry is dropped at every change
+   * any process makes to the organization's credentials, all of them while the notifications are
+   * down, and it is never served once the token is due for refresh (`expiresAt - skew`), nor to a
+   * caller whose token was just rejected. `false` turns it off. Default `{ maxAge: 1000, maxEntries: 1000 }`.
+   */
+  cache?: CredentialCacheOptions | false;
   /** Where the manager reads the time and waits. Default: the system clock. */
   clock?: Clock;
 }
@@ -159,7 +169,12 @@ export class TokenManager {
       );
     }
     this.#keeper = new GrantKeeper(this);
-    this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work));
+    this.#refresher = new Refresher(
+      this,
+      this.#keeper,
+      (work) => void this.#track(work),
+      this.#cacheOf(options.cache, option),
+    );
   }
 
   /**
@@ -287,6 +302,20 @@ export class TokenManager {
     const granted = grantTokensOf(tokens);
     const client = this.#router.for({ region: granted.region });
     return { ...granted, region: client.region, clientID: client.clientID, grantId: grantIdOf(granted.refreshToken) };
+  }
+
+  /** The credential cache, when it is wanted and the store tells its changes. */
+  #cacheOf(
+    options: CredentialCacheOptions | false | undefined,
+    option: (name: string, value: number | undefined, fallback: number, range?: NumberRange) => number,
+  ): CredentialCache | undefined {
+    const { store } = this;
+    const watch = store.watch?.bind(store);
+    if (options === false || !watch) return undefined;
+    const maxAge = option('cache.maxAge', options?.maxAge, 1000, { min: 0, max: 60_000 });
+    const maxEntries = option('cache.maxEntries', options?.maxEntries, 1000, { min: 1, max: 1_000_000, integer: true });
+    if (maxAge === 0) return undefined;
+    return new CredentialCache(watch, { clock: this.clock, maxAge, maxEntries });
   }
 
   /** `work`, tracked until it settles for {@link TokenManager.idle}. */

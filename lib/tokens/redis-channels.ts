@@ -1,18 +1,34 @@
 import type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
+import type { StoreWatch } from './store.js';
 
 interface Subscription {
   listeners: Set<() => void>;
   subscribed: Promise<unknown>;
 }
 
+interface Watcher {
+  onMessage(channel: string): void;
+  onLost(): void;
+}
+
+/** A pattern subscription: confirmed once Redis acknowledged it on the connection now up. */
+interface PatternSubscription {
+  watchers: Set<Watcher>;
+  confirmed: boolean;
+  /** Grows at every lost connection: an acknowledgement of an older one confirms nothing. */
+  connection: number;
+}
+
 const noop = (): void => {};
 
 /**
  * The store's pub/sub: one connection of its own (a subscribed connection can run no other
- * command), one subscription per channel however many waiters share it, dropped after the last.
+ * command), one subscription per channel however many waiters share it, dropped after the last,
+ * and one per pattern however many watchers share it.
  */
 export class RedisChannels {
   readonly #subscriptions = new Map<string, Subscription>();
+  readonly #patterns = new Map<string, PatternSubscription>();
   #subscriber: RedisSubscriberLike | undefined;
 
   constructor(
@@ -42,12 +58,59 @@ export class RedisChannels {
     };
   }
 
-  /** Wakes every listener and ends the connection. */
+  /**
+   * Calls `onMessage(channel)` on every message of a channel matching `pattern`, and `onLost()`
+   * whenever messages may have been missed (the connection closed); `live` says whether they are
+   * being received now.
+   */
+  watch(pattern: string, onMessage: (channel: string) => void, onLost: () => void): StoreWatch {
+    let subscription = this.#patterns.get(pattern);
+    if (!subscription) {
+      subscription = { watchers: new Set(), confirmed: false, connection: 0 };
+      this.#patterns.set(pattern, subscription);
+      this.#connect();
+      this.#confirm(pattern, subscription);
+    }
+    const current = subscription;
+    const watcher: Watcher = { onMessage, onLost };
+    current.watchers.add(watcher);
+    return {
+      get live() {
+        return current.confirmed && current.watchers.has(watcher);
+      },
+      close: () => {
+        current.watchers.delete(watcher);
+        if (current.watchers.size > 0 || this.#patterns.get(pattern) !== current) return;
+        this.#patterns.delete(pattern);
+        this.#subscriber?.punsubscribe(pattern).catch(noop);
+      },
+    };
+  }
+
+  /** Wakes every listener, tells every watcher its messages are lost, and ends the connection. */
   close(): void {
     for (const { listeners } of this.#subscriptions.values()) for (const listener of listeners) listener();
     this.#subscriptions.clear();
+    for (const subscription of this.#patterns.values()) this.#lost(subscription);
+    this.#patterns.clear();
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
+  }
+
+  /** (Re)subscribes to `pattern` and marks it live once Redis has acknowledged it. */
+  #confirm(pattern: string, subscription: PatternSubscription): void {
+    const { connection } = subscription;
+    const subscriber = this.#subscriber;
+    if (!subscriber) return;
+    this.call('psubscribe', () => subscriber.psubscribe(pattern)).then(() => {
+      subscription.confirmed = subscription.connection === connection && this.#patterns.get(pattern) === subscription;
+    }, noop);
+  }
+
+  #lost(subscription: PatternSubscription): void {
+    subscription.confirmed = false;
+    subscription.connection++;
+    for (const watcher of subscription.watchers) watcher.onLost();
   }
 
   #connect(): RedisSubscriberLike {
@@ -61,6 +124,17 @@ export class RedisChannels {
     subscriber.on('error', noop);
     subscriber.on('message', (channel: string) => {
       for (const listener of this.#subscriptions.get(channel)?.listeners ?? []) listener();
+    });
+    subscriber.on('pmessage', (pattern: string, channel: string) => {
+      for (const watcher of this.#patterns.get(pattern)?.watchers ?? []) watcher.onMessage(channel);
+    });
+    // A closed connection misses what is published until it is back and subscribed again (ioredis
+    // resubscribes on its own; the acknowledgement of our own resubscription says when).
+    subscriber.on('close', () => {
+      for (const subscription of this.#patterns.values()) this.#lost(subscription);
+    });
+    subscriber.on('ready', () => {
+      for (const [pattern, subscription] of this.#patterns) this.#confirm(pattern, subscription);
     });
     this.#subscriber = subscriber;
     return subscriber;

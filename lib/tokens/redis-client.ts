@@ -30,8 +30,10 @@ export interface RedisClientLike {
 export interface RedisSubscriberLike {
   // any: ioredis types each event's listener differently; this accepts all of them.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  on(event: 'message' | 'error', listener: (...args: any[]) => void): unknown;
+  on(event: 'message' | 'pmessage' | 'error' | 'ready' | 'close', listener: (...args: any[]) => void): unknown;
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
+  psubscribe(pattern: string): Promise<unknown>;
+  punsubscribe(pattern: string): Promise<unknown>;
   disconnect(): void;
 }

@@ -8,7 +8,7 @@ import type { RedisClientLike } from './redis-client.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
-import type { LockHandle, OrganizationStatus, RevokedGrant, TokenStore } from './store.js';
+import type { LockHandle, OrganizationStatus, RevokedGrant, StoreWatch, TokenStore } from './store.js';
 
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
@@ -197,6 +197,26 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
+  /**
+   * One pattern subscription to every key's channel (each write, removal and unlock publishes
+   * there), shared by every watcher of this store.
+   */
+  watch(onChange: (key: string | undefined) => void): StoreWatch {
+    if (this.#closed) return { live: false, close: () => undefined };
+    // The prefix is the caller's: escaped, so that its glob characters match only themselves.
+    const head = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}{org:`;
+    const tail = '}:done';
+    return this.#channels.watch(
+      `${head}*${tail}`,
+      (channel) => {
+        onChange(keyOfChannel(channel.slice(this.#prefix.length + '{org:'.length, -tail.length)));
+      },
+      () => {
+        onChange(undefined);
+      },
+    );
+  }
+
   list(): AsyncIterable<OrganizationStatus> {
     const client = this.#client;
     return listOrganizations({
@@ -284,6 +304,15 @@ export class RedisTokenStore implements TokenStore {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** The key a channel names; undefined (every key may have changed) for one nobody encoded. */
+function keyOfChannel(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import { RefreshUnavailableError, StoreUnavailableError } from '../errors/index.js';
 import { codeOf, listening } from '../events.js';
 import { isTransient, oauthErrorOf, type TokenSet } from '../oauth-client.js';
+import type { CredentialCache } from './credential-cache.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { flightOf, said, waited, type Flight } from './flight.js';
 import type { GrantKeeper } from './keeper.js';
@@ -50,6 +51,7 @@ export class Refresher {
     private readonly settings: RefreshSettings,
     private readonly keeper: GrantKeeper,
     private readonly background: (work: Promise<unknown>) => void,
+    private readonly cache: CredentialCache | undefined,
   ) {}
 
   /** The fresh credentials of `key`, refreshed first when needed. */
@@ -67,8 +69,12 @@ export class Refresher {
 
   async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
     const saved = await this.#saveUnsaved(key);
-    // A caller holding a rejected token needs a read that began after the rejection: its own.
-    const current = saved ?? (await (rejected === undefined ? this.#sharedRead(key) : this.#read(key)));
+    // A caller holding a rejected token needs a read that began after the rejection: its own. And
+    // nobody else should be served that token from memory meanwhile.
+    if (rejected !== undefined) this.cache?.invalidate(key);
+    const current =
+      saved ??
+      (rejected === undefined ? (this.cache?.get(key) ?? (await this.#sharedRead(key))) : await this.#read(key));
     if (!this.#needsRefresh(current, rejected)) return current;
     const refreshed = await this.#join(key, current, rejected);
     // A flight started by a caller that could make do with the old token may bring back the very
@@ -87,6 +93,7 @@ export class Refresher {
    */
   wrote(key: string): void {
     this.#reads.drop(key);
+    this.cache?.invalidate(key);
   }
 
   /** Drops unsaved credentials of a grant that was revoked. */
@@ -274,10 +281,12 @@ export class Refresher {
   /**
    * One store read and one unseal for every caller of `key` that arrives while it is in progress
    * (a storm of requests, or a busy route): the answer is no older than the caller's own read would
-   * be by more than that read's round trip. The protocol's own re-reads never share.
+   * be by more than that read's round trip. Kept in the cache, when there is one, for the calls
+   * after it. The protocol's own re-reads never share, and never use the cache.
    */
   #sharedRead(key: string): Promise<Credentials> {
-    return this.#reads.run(key, () => this.#read(key));
+    const { cache } = this;
+    return this.#reads.run(key, () => (cache ? cache.load(key, () => this.#read(key)) : this.#read(key)));
   }
 
   async #read(key: string): Promise<Credentials> {

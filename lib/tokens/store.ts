@@ -52,6 +52,26 @@ export interface OrganizationStatus {
 }
 
 /**
+ * A store's change notifications, as {@link TokenStore.watch} returns them.
+ *
+ * @example
+ * ```ts
+ * const watch = store.watch?.((key) => (key === undefined ? cache.clear() : cache.delete(key)));
+ * if (watch?.live) serveFromCache();
+ * watch?.close();
+ * ```
+ */
+export interface StoreWatch {
+  /**
+   * True while every change is being told: the subscription is confirmed and its connection is
+   * up. False before that, after a lost connection until it is subscribed again, and after `close()`.
+   */
+  readonly live: boolean;
+  /** Stops the notifications. */
+  close(): void;
+}
+
+/**
  * A grant a removal names: its id and the refresh token that was revoked.
  *
  * @example
@@ -126,6 +146,13 @@ export interface TokenStore {
    * left out. A key written or removed during the listing may or may not appear.
    */
   list(): AsyncIterable<OrganizationStatus>;
+  /**
+   * Optional: calls `onChange(key)` after every change to a key's current credentials (a write, a
+   * removal), by any process, for as long as the watch is live; `onChange(undefined)` when changes
+   * may have been missed (a lost connection). What `TokenManager` needs to keep unsealed
+   * credentials in memory between calls: without it, every call reads the store.
+   */
+  watch?(onChange: (key: string | undefined) => void): StoreWatch;
 }
 
 interface Slot {
