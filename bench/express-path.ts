@@ -1,9 +1,10 @@
 /**
  * The hot path through a real stack: an Express route behind express-session (connect-redis) and
- * a passport session, with and without `await req.samsara.accessToken()` on a RedisTokenStore.
- * The server is one process, autocannon another (its CLI), 50 connections, on loopback; the two
- * routes are loaded in turn, several rounds each; the ratio is the median of each round's ratio
- * (the two runs of a round are seconds apart, so a noisy neighbour hits both alike).
+ * a passport session, with and without `await req.samsara.accessToken()` on a RedisTokenStore, the
+ * credential cache on (the default) and off. The server is one process, autocannon another (its
+ * CLI), 50 connections, on loopback; the routes are loaded in turn, several rounds each, each round
+ * in another order; a ratio is the median of each round's ratio (the runs of a round are seconds
+ * apart, so a noisy neighbour hits them alike).
  */
 import { execFile, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -63,10 +64,12 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 
 export interface ExpressResult {
   rows: Array<Record<string, string | number>>;
-  /** The median of each round's with/without ratio. */
+  /** The median of each round's with/without ratio (the cache on). */
   ratio: number;
-  /** Median req/s with, over median req/s without. */
+  /** Median req/s with, over median req/s without (the cache on). */
   ratioOfMedians: number;
+  /** The median of each round's with/without ratio, the cache off. */
+  uncachedRatio: number;
 }
 
 export async function expressPath(): Promise<ExpressResult> {
@@ -102,11 +105,13 @@ export async function expressPath(): Promise<ExpressResult> {
     const base = `http://127.0.0.1:${String(port)}`;
     const login = await fetch(`${base}/login`);
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    const routes = { plain: [] as Load[], token: [] as Load[] };
-    await load(`${base}/token`, cookie); // warm-up: JIT, connections, Redis
+    const routes = { plain: [] as Load[], token: [] as Load[], uncached: [] as Load[] };
+    const names = Object.keys(routes) as (keyof typeof routes)[];
+    // Warm-up: JIT, connections, Redis.
+    for (const route of names) await load(`${base}/${route}`, cookie);
     for (let round = 0; round < EXPRESS.rounds; round++) {
-      // Alternate which route goes first, so neither always runs on the warmer machine.
-      const order = round % 2 === 0 ? (['plain', 'token'] as const) : (['token', 'plain'] as const);
+      // Rotate which route goes first, so none always runs on the warmer machine.
+      const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const route of order) routes[route].push(await load(`${base}/${route}`, cookie));
     }
     const row = (route: string, loads: Load[]): Record<string, string | number> => ({
@@ -118,10 +123,16 @@ export async function expressPath(): Promise<ExpressResult> {
       'errors + non-2xx': loads.reduce((sum, l) => sum + l.errors + l.non2xx, 0),
     });
     const plain = row('session only', routes.plain);
-    const token = row('session + accessToken()', routes.token);
-    const ratio = median(routes.token.map((t, i) => t['req/s'] / routes.plain[i]['req/s']));
+    const token = row('session + accessToken() (cache on, the default)', routes.token);
+    const uncached = row('session + accessToken() (cache: false)', routes.uncached);
+    const ratioOf = (loads: Load[]): number => median(loads.map((t, i) => t['req/s'] / routes.plain[i]['req/s']));
     const ratioOfMedians = Number(token['req/s (median)']) / Number(plain['req/s (median)']);
-    return { rows: [plain, token], ratio, ratioOfMedians };
+    return {
+      rows: [plain, token, uncached],
+      ratio: ratioOf(routes.token),
+      ratioOfMedians,
+      uncachedRatio: ratioOf(routes.uncached),
+    };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     if (child.connected) child.disconnect();

@@ -1,8 +1,9 @@
 /**
  * The hot path's Express stack, as a process of its own: express-session on connect-redis, a
  * passport session, `samsara()` on a RedisTokenStore (127.0.0.1:6379), listening on loopback.
- * `GET /login` signs the bench organization in; `GET /plain` answers without a token and
- * `GET /token` after `await req.samsara.accessToken()`. Forked by express-path.ts.
+ * `GET /login` signs the bench organization in; `GET /plain` answers without a token, `GET /token`
+ * after `await req.samsara.accessToken()` (the credential cache on, the default) and
+ * `GET /uncached` the same with `cache: false` (a store read per request). Forked by express-path.ts.
  */
 import { RedisStore } from 'connect-redis';
 import express from 'express';
@@ -25,10 +26,9 @@ interface BenchUser {
 function main(config: ExpressServerConfig): void {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
-  const tokens = new TokenManager({
-    store,
-    client: { clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' },
-  });
+  const client = { clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' };
+  const tokens = new TokenManager({ store, client });
+  const uncached = new TokenManager({ store, client, cache: false });
   passport.serializeUser((user, done) => {
     done(null, user);
   });
@@ -45,7 +45,6 @@ function main(config: ExpressServerConfig): void {
     }),
   );
   app.use(passport.session());
-  app.use(samsara({ tokens }));
   app.get('/login', (req, res, next) => {
     req.login({ orgId: '1001', orgName: 'Bench' } satisfies BenchUser, (err) => {
       if (err) {
@@ -58,10 +57,12 @@ function main(config: ExpressServerConfig): void {
   app.get('/plain', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/token', async (req, res) => {
+  const withToken = async (req: express.Request, res: express.Response): Promise<void> => {
     const token = await req.samsara.accessToken();
     res.json({ ok: token.length > 0 });
-  });
+  };
+  app.get('/token', samsara({ tokens }), withToken);
+  app.get('/uncached', samsara({ tokens: uncached }), withToken);
   const server = app.listen(0, '127.0.0.1', () => {
     process.send?.({ port: (server.address() as AddressInfo).port });
   });
