@@ -47,7 +47,7 @@ async function measure(
   const seconds = (performance.now() - started) / 1000;
   return {
     store: name,
-    cache: cache === false ? 'off' : 'on',
+    cache: store.watch ? (cache === false ? 'off' : 'on') : 'none (no watch)',
     concurrency,
     calls,
     'calls/s': Math.round(calls / seconds),

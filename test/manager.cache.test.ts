@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
 import {
@@ -14,7 +14,7 @@ import {
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';
-import { connect, startRedis, type RedisServer } from './support/redis.js';
+import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';
 
 /** One process of a fleet: its own Redis connection, store and manager, with its store reads counted. */
 interface Proc {
@@ -260,51 +260,53 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
   });
 });
 
-describe('RedisTokenStore.watch', function () {
-  this.timeout(20_000);
-  let redis: RedisServer;
-  const keys = generateSealingKey('watch');
-  const clients: Redis[] = [];
-  const stores: RedisTokenStore[] = [];
-  const grant = (n: number): Credentials => ({
-    accessToken: `A${String(n)}`,
-    refreshToken: `R${String(n)}`,
-    expiresAt: Date.now() + 3600_000,
-    grantId: `g${String(n)}`,
-    version: 0,
-  });
+for (const flavor of ['ioredis 5', 'ioredis 6', 'ioredis 5 Cluster'] as const) {
+  describe(`RedisTokenStore.watch (${flavor})`, function () {
+    this.timeout(30_000);
+    let target: RedisServer | RedisCluster;
+    const keys = generateSealingKey('watch');
+    const clients: (Redis | Cluster)[] = [];
+    const stores: RedisTokenStore[] = [];
+    const grant = (n: number): Credentials => ({
+      accessToken: `A${String(n)}`,
+      refreshToken: `R${String(n)}`,
+      expiresAt: Date.now() + 3600_000,
+      grantId: `g${String(n)}`,
+      version: 0,
+    });
 
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    for (const c of clients) c.disconnect();
-    await redis.stop();
-  });
+    before(async () => {
+      target = flavor === 'ioredis 5 Cluster' ? await startRedisCluster() : await startRedis();
+    });
+    after(async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      for (const c of clients) c.disconnect();
+      await target.stop();
+    });
 
-  function storeOf(prefix: string): RedisTokenStore {
-    const client = connect('ioredis 5', redis) as Redis;
-    clients.push(client);
-    const store = new RedisTokenStore({ client, keys, prefix });
-    stores.push(store);
-    return store;
-  }
+    function storeOf(prefix: string): RedisTokenStore {
+      const client = connect(flavor, target);
+      clients.push(client);
+      const store = new RedisTokenStore({ client, keys, prefix });
+      stores.push(store);
+      return store;
+    }
 
-  it('tells the key of every write and removal under its own prefix only, glob characters in the prefix included', async () => {
-    const watched = storeOf('w*[?]:');
-    const other = storeOf('wX[?]:');
-    const told: (string | undefined)[] = [];
-    const watch = watched.watch((key) => told.push(key));
-    await until(() => watch.live, 'the watch live');
-    await other.replace('org/é 1', grant(1), 10); // a prefix the pattern's * would match, unescaped
-    const stored = await watched.replace('org/é 1', grant(2), 10);
-    await until(() => told.length >= 1, 'the write told');
-    expect(told).to.deep.equal(['org/é 1']);
-    await watched.remove('org/é 1', stored.version);
-    await until(() => told.length >= 2, 'the removal told');
-    expect(told[1]).to.equal('org/é 1');
-    watch.close();
-    expect(watch.live).to.equal(false);
+    it('tells the key of every write and removal under its own prefix only, glob characters in the prefix included', async () => {
+      const watched = storeOf('w*[?]:');
+      const other = storeOf('wX[?]:');
+      const told: (string | undefined)[] = [];
+      const watch = watched.watch((key) => told.push(key));
+      await until(() => watch.live, 'the watch live');
+      await other.replace('org/é 1', grant(1), 10); // a prefix the pattern's * would match, unescaped
+      const stored = await watched.replace('org/é 1', grant(2), 10);
+      await until(() => told.length >= 1, 'the write told');
+      expect(told).to.deep.equal(['org/é 1']);
+      await watched.remove('org/é 1', stored.version);
+      await until(() => told.length >= 2, 'the removal told');
+      expect(told[1]).to.equal('org/é 1');
+      watch.close();
+      expect(watch.live).to.equal(false);
+    });
   });
-});
+}
