@@ -68,7 +68,8 @@ export class Refresher {
   }
 
   async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
-    const saved = await this.#saveUnsaved(key);
+    // Checked before awaiting anything: the hot path takes no detour through the event loop.
+    const saved = this.#unsaved.has(key) ? await this.#saveUnsaved(key) : null;
     // A caller holding a rejected token needs a read that began after the rejection: its own. And
     // nobody else should be served that token from memory meanwhile.
     if (rejected !== undefined) this.cache?.invalidate(key);
@@ -143,7 +144,9 @@ export class Refresher {
         try {
           return await this.#refreshHolding(about, lockedAt, rejected, hold);
         } finally {
-          if (!hold.keepLock) await lock.release().catch(() => undefined);
+          // Released behind the callers' backs: the write has already woken the waiters, and
+          // whoever needs the lock next waits for the release's own wake-up (or the lock's ttl).
+          if (!hold.keepLock) this.background(lock.release().catch(() => undefined));
         }
       }
       // Someone else is refreshing. A token that still works is served meanwhile.
