@@ -451,6 +451,22 @@ for (const [name, start] of backends) {
         await next!.release();
       });
 
+      it('comes with the current credentials as they stood when it was taken: none, written, removed', async () => {
+        const key = freshKey();
+        const none = await store.lock(key, 5000);
+        expect(none?.current).to.equal(null);
+        await none!.release();
+        const written = await store.replace(key, grant(1), MAX);
+        const held = await other.lock(key, 5000);
+        expect(held?.current).to.deep.equal(await store.get(key));
+        expect(held?.current?.version).to.equal(written.version);
+        await held!.release();
+        await store.remove(key, written.version);
+        const removed = await store.lock(key, 5000);
+        expect(removed?.current).to.equal(null);
+        await removed!.release();
+      });
+
       it("release is compare-and-delete: an expired holder cannot free its successor's lock", async () => {
         const key = freshKey();
         const stale = await store.lock(key, 50);

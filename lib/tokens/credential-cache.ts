@@ -55,7 +55,8 @@ export class CredentialCache {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     const now = this.#clock.now();
-    if (this.#watch?.live && now < entry.until) return entry.creds;
+    // A copy per caller, as a store read gives: what a caller does to it stays its own.
+    if (this.#watch?.live && now < entry.until) return { ...entry.creds };
     this.#entries.delete(key);
     return undefined;
   }
@@ -66,10 +67,21 @@ export class CredentialCache {
     this.#watch ??= this.#startWatch((changed) => {
       this.invalidate(changed);
     });
+    // Live at both ends, and nothing told between: a read begun while not live may have read
+    // what a change published meanwhile (and lost) replaced, even if the watch is live again by its end.
+    const live = this.#watch.live;
     const changes = this.#changes;
     const creds = await read();
-    if (this.#watch.live && changes === this.#changes) this.#put(key, creds);
+    if (live && this.#watch.live && changes === this.#changes) this.#put(key, creds);
     return creds;
+  }
+
+  /** Stops watching and drops every entry, for good. */
+  close(): void {
+    this.#watch?.close();
+    // A watch that is never live: nothing is filled or served from here on, and none is started.
+    this.#watch = { live: false, close: () => undefined };
+    this.invalidate(undefined);
   }
 
   /** Drops `key`'s entry (every entry for undefined), and stops the fills of reads in progress. */
@@ -85,7 +97,6 @@ export class CredentialCache {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    // Frozen: every caller of the key shares this object until it is dropped.
-    this.#entries.set(key, { creds: Object.freeze(creds), until: this.#clock.now() + this.#maxAge });
+    this.#entries.set(key, { creds: { ...creds }, until: this.#clock.now() + this.#maxAge });
   }
 }

@@ -134,6 +134,7 @@ export class TokenManager {
   readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
+  readonly #cache: CredentialCache | undefined;
   /** Work that outlives the call that started it (see {@link TokenManager.idle}). */
   readonly #background = new Set<Promise<unknown>>();
 
@@ -169,12 +170,8 @@ export class TokenManager {
       );
     }
     this.#keeper = new GrantKeeper(this);
-    this.#refresher = new Refresher(
-      this,
-      this.#keeper,
-      (work) => void this.#track(work),
-      this.#cacheOf(options.cache, option),
-    );
+    this.#cache = this.#cacheOf(options.cache, option);
+    this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
   }
 
   /**
@@ -229,9 +226,9 @@ export class TokenManager {
     try {
       const result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
       this.#refresher.settled(key, result.revoked);
-      this.#refresher.wrote(key);
       failure = result.failure;
     } finally {
+      this.#refresher.wrote(key);
       await lock?.release().catch(() => undefined);
     }
     if (failure) throw failure;
@@ -302,6 +299,22 @@ export class TokenManager {
     const granted = grantTokensOf(tokens);
     const client = this.#router.for({ region: granted.region });
     return { ...granted, region: client.region, clientID: client.clientID, grantId: grantIdOf(granted.refreshToken) };
+  }
+
+  /**
+   * Stops watching the store for changes and drops the credentials kept in memory (see `cache`);
+   * later calls read the store each time. For a manager dropped while its store lives on (one per
+   * tenant, per test): `store.close()` ends every watch of the store anyway.
+   *
+   * @example
+   * ```ts
+   * await tokens.idle();
+   * tokens.close();
+   * await store.close();
+   * ```
+   */
+  close(): void {
+    this.#cache?.close();
   }
 
   /** The credential cache, when it is wanted and the store tells its changes. */

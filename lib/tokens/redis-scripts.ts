@@ -114,6 +114,13 @@ if (redis.call('HGET', KEYS[1], 'q') or '') == '' then redis.call('PEXPIRE', KEY
 redis.call('PUBLISH', ARGV[3], v + 1)
 return 1`,
   },
+  // KEYS: lock, credentials. ARGV: the holder's token, ttl (ms). Taken: { v, d } as they stand.
+  samsaraTokenLock: {
+    numberOfKeys: 2,
+    lua: `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
+return { redis.call('HGET', KEYS[2], 'v') or false, redis.call('HGET', KEYS[2], 'd') or false }`,
+  },
   // KEYS: lock. ARGV: the holder's token, channel.
   samsaraTokenUnlock: {
     numberOfKeys: 1,
@@ -145,7 +152,7 @@ return f`,
 export interface ScriptedClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hgetall(key: string): Promise<Record<string, string>>;
-  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  samsaraTokenLock(lockKey: string, credKey: string, token: string, ttlMs: number): Promise<(string | null)[] | null>;
   samsaraTokenWrite(
     credKey: string,
     expected: string,

@@ -156,10 +156,11 @@ export class RedisTokenStore implements TokenStore {
     const lockKey = `${credKey}:lock`;
     const token = randomBytes(16).toString('base64url');
     const taken = await this.#call('lock', () =>
-      this.#commands.set(lockKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+      this.#commands.samsaraTokenLock(lockKey, credKey, token, Math.max(1, Math.ceil(ttlMs))),
     );
-    if (taken !== 'OK') return null;
+    if (!taken) return null;
     return {
+      ...this.#currentAt(taken, credKey),
       release: async () => {
         await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, `${credKey}:done`));
       },
@@ -199,10 +200,12 @@ export class RedisTokenStore implements TokenStore {
 
   /**
    * One pattern subscription to every key's channel (each write, removal and unlock publishes
-   * there), shared by every watcher of this store.
+   * there), shared by every watcher of this store. Never live on a Cluster, nor after `close()`.
    */
   watch(onChange: (key: string | undefined) => void): StoreWatch {
-    if (this.#closed) return { live: false, close: () => undefined };
+    // A Cluster's pub/sub connection is ioredis's own: when it drops, ioredis moves to another
+    // node without a word, so a lost message could never be known. Never live there.
+    if (this.#closed || this.#client.isCluster) return { live: false, close: () => undefined };
     // The prefix is the caller's: escaped, so that its glob characters match only themselves.
     const head = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}{org:`;
     const tail = '}:done';
@@ -266,6 +269,16 @@ export class RedisTokenStore implements TokenStore {
       ),
     );
     return version === null ? null : { ...storedFieldsOf(creds), version };
+  }
+
+  /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
+  #currentAt([version, sealed]: (string | null)[], credKey: string): { current?: Credentials | null } {
+    if (!sealed) return { current: null };
+    try {
+      return { current: { ...this.#open(sealed, credKey), version: Number(version) } };
+    } catch {
+      return {};
+    }
   }
 
   #seal(creds: NewCredentials, credKey: string): string {

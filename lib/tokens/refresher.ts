@@ -142,7 +142,7 @@ export class Refresher {
       if (lock) {
         const hold = { keepLock: false };
         try {
-          return await this.#refreshHolding(about, lockedAt, rejected, hold);
+          return await this.#refreshHolding(about, lock, lockedAt, rejected, hold);
         } finally {
           // Released behind the callers' backs: the write has already woken the waiters, and
           // whoever needs the lock next waits for the release's own wake-up (or the lock's ttl).
@@ -172,13 +172,15 @@ export class Refresher {
 
   async #refreshHolding(
     about: Flight,
+    lock: LockHandle,
     lockedAt: number,
     rejected: string | undefined,
     hold: { keepLock: boolean },
   ): Promise<Credentials> {
     const { key } = about;
-    // Re-read under the lock: another process may have refreshed while we queued for it.
-    const current = await this.#read(key);
+    // Read again under the lock (the store may have read with it): another process may have
+    // refreshed while we queued for it.
+    const current = lock.current === undefined ? await this.#read(key) : present(key, lock.current);
     if (!this.#needsRefresh(current, rejected)) return said(about, 'adopted', current);
     said(about, 'started');
     let set: TokenSet;
@@ -293,14 +295,18 @@ export class Refresher {
   }
 
   async #read(key: string): Promise<Credentials> {
-    const creds = await guarded('read', () => this.settings.store.get(key), key);
-    if (!creds) throw reauthorization(key, 'no-credentials', 'no Samsara credentials are stored for it');
-    return creds;
+    return present(key, await guarded('read', () => this.settings.store.get(key), key));
   }
 
   #needsRefresh(creds: Credentials, rejected: string | undefined): boolean {
     return creds.accessToken === rejected || !isFresh(creds, this.settings.skew, this.settings.clock.now());
   }
+}
+
+/** `creds`, or `ReauthorizationRequiredError` when the store holds none. */
+function present(key: string, creds: Credentials | null): Credentials {
+  if (!creds) throw reauthorization(key, 'no-credentials', 'no Samsara credentials are stored for it');
+  return creds;
 }
 
 function refreshFailure(err: unknown): Error {

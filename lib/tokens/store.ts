@@ -21,6 +21,11 @@ import { storedFieldsOf, type Credentials, type NewCredentials } from './credent
  */
 export interface LockHandle {
   release(): Promise<void>;
+  /**
+   * Optional: the key's current credentials (null: none) as they stood when the lock was taken,
+   * read in the same atomic step. A store that gives them saves the holder its read under the lock.
+   */
+  readonly current?: Credentials | null;
 }
 
 /**
@@ -244,6 +249,7 @@ export class MemoryTokenStore implements TokenStore {
     const owner = {};
     slot.lock = { owner, expiresAt: this.#clock.now() + ttlMs };
     return {
+      current: slot.creds ? { ...slot.creds } : null,
       release: async () => {
         if (slot.lock?.owner !== owner) return;
         slot.lock = null;
