@@ -91,12 +91,15 @@ async function startServer(config: SoakServerConfig): Promise<Server> {
         const value = pick(reply);
         if (value === undefined) return;
         child.off('message', onMessage);
+        child.off('exit', onExit);
         resolve(value);
       };
-      child.on('message', onMessage);
-      child.once('exit', (code) => {
+      const onExit = (code: number | null): void => {
+        child.off('message', onMessage);
         reject(new Error(`soak server exited with ${String(code)}`));
-      });
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
     });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await next((r) => ('port' in r ? r.port : undefined));
