@@ -211,6 +211,22 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
     expect(() => emulator.configure({ latency: -1 })).to.throw(RangeError);
   });
 
+  it('serves 50 requests held by latency at once without a MaxListenersExceededWarning', async () => {
+    emulator.configure({ latency: 30 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const token = emulator.issueGrant().accessToken;
+      const answers = await Promise.all(Array.from({ length: 50 }, () => api(emulator, '/me', token)));
+      expect(answers.map((a) => a.status)).to.deep.equal(Array.from({ length: 50 }, () => 200));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).to.deep.equal([]);
+  });
+
   it('counts every request and outcome, faulted requests as requests only, and resets', async () => {
     const grant = emulator.issueGrant();
     const code = await codeFor(emulator);

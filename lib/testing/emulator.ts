@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,6 +58,8 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   // stop() aborts pending latency and delay timers: they must neither keep the process alive nor
   // process a request after the emulator is gone.
   const stopping = new AbortController();
+  // One listener per request waiting out its latency: as many as requests are in flight.
+  setMaxListeners(0, stopping.signal);
   const pause = async (ms: number): Promise<void> => {
     if (ms > 0) await sleep(ms, undefined, { signal: stopping.signal });
   };
