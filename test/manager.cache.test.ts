@@ -77,6 +77,20 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
     return { manager, store, reads, told, watches };
   }
 
+  /** `p`'s next store read reads at once but answers only when the test calls `open()`. */
+  function holdNextRead(p: Proc): { open: () => void; reads: sinon.SinonStub } {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    p.reads.restore();
+    const get = p.store.get.bind(p.store);
+    const reads = sinon.stub(p.store, 'get').callsFake(async (key: string) => {
+      const creds = await get(key);
+      if (reads.callCount === 1) await gate;
+      return creds;
+    });
+    return { open, reads };
+  }
+
   /** Calls until a call is served without a store read: the watch is live and the entry cached. */
   async function cached(p: Proc, key: string): Promise<string> {
     let token = '';
@@ -135,15 +149,7 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
     const old = await seedGrant(emulator, a.store, '1002', 3600_000);
     await cached(a, '1001'); // the watch is live
     // a's read of 1002 reads at once but answers only after b's rotation has been told to a.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    a.reads.restore();
-    const get = a.store.get.bind(a.store);
-    const reads = sinon.stub(a.store, 'get').callsFake(async (key: string) => {
-      const creds = await get(key);
-      if (reads.callCount === 1) await gate;
-      return creds;
-    });
+    const { open, reads } = holdNextRead(a);
     const held = a.manager.accessToken('1002');
     await until(() => reads.callCount === 1, "a's read");
     const rotated = await b.manager.credentials('1002', { rejected: old.accessToken });
@@ -157,15 +163,7 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
   it('fills nothing from a read begun before the watch was live (the first one, or one during a reconnection)', async () => {
     const a = proc({ cache: { maxAge: 60_000 } });
     const old = await seedGrant(emulator, a.store, '1001', 3600_000);
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    a.reads.restore();
-    const get = a.store.get.bind(a.store);
-    const reads = sinon.stub(a.store, 'get').callsFake(async (key: string) => {
-      const creds = await get(key);
-      if (reads.callCount === 1) await gate;
-      return creds;
-    });
+    const { open, reads } = holdNextRead(a);
     const held = a.manager.accessToken('1001');
     await until(() => a.watches.length > 0 && a.watches[0].live, 'the watch live while the first read is held');
     open();
