@@ -5,12 +5,9 @@
  * This package; Samsara's recipe (a per-process mutex, waiters sleep 0.5 s); and the naive way
  * (every call that sees an expired token refreshes it itself).
  */
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
-import { RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
-import { startSamsaraEmulator } from 'passport-samsara/testing';
+import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
-import { startWorker, type WorkerConfig } from './worker.js';
+import type { WorkerConfig } from './worker.js';
 
 export const CONTENDERS = { workers: 4, perWorker: 250, rounds: 3, latency: 50, revokeOnReuse: true };
 
@@ -31,26 +28,11 @@ const NAMES: Record<NonNullable<WorkerConfig['mode']>, string> = {
 };
 
 async function contender(mode: NonNullable<WorkerConfig['mode']>): Promise<ContenderResult> {
-  const emulator = await startSamsaraEmulator({ latency: CONTENDERS.latency, revokeOnReuse: CONTENDERS.revokeOnReuse });
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const keys = generateSealingKey('bench');
-  const prefix = `bench-${randomUUID().slice(0, 8)}:`;
-  const store = new RedisTokenStore({ client: redis, keys, prefix });
-  const client = { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL };
-  const seeder = new TokenManager({ store, client });
-  const seed = async (expiresInMs: number): Promise<void> => {
-    const grant = emulator.issueGrant('1001');
-    await seeder.connect('1001', {
-      accessToken: grant.accessToken,
-      refreshToken: grant.refreshToken,
-      expiresAt: Date.now() + expiresInMs,
-    });
-  };
-  const workers = await Promise.all(
-    Array.from({ length: CONTENDERS.workers }, () =>
-      startWorker({ prefix, keys, emulator: client, unlocked: false, mode }),
-    ),
-  );
+  const { emulator, store, workers, seed, warmUp, stop } = await startFleet({
+    workers: CONTENDERS.workers,
+    emulator: { latency: CONTENDERS.latency, revokeOnReuse: CONTENDERS.revokeOnReuse },
+    worker: { mode },
+  });
   const result: ContenderResult = {
     contender: NAMES[mode],
     refreshCalls: 0,
@@ -61,12 +43,7 @@ async function contender(mode: NonNullable<WorkerConfig['mode']>): Promise<Conte
     latencies: [],
   };
   try {
-    await seed(3600_000); // warm: every process has served the fresh token
-    await Promise.all(workers.map((w) => w.burst('1001', CONTENDERS.perWorker)));
-    for (const worker of workers) {
-      await seed(-1_000);
-      await worker.burst('1001', 1);
-    }
+    await warmUp(CONTENDERS.perWorker);
     emulator.resetCounters();
     for (let round = 0; round < CONTENDERS.rounds; round++) {
       await seed(-1_000);
@@ -82,11 +59,7 @@ async function contender(mode: NonNullable<WorkerConfig['mode']>): Promise<Conte
     result.refreshCalls = emulator.counters.grants.refresh_token;
     result.invalidGrant = emulator.counters.invalidGrant;
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis.del(`${prefix}{org:1001}`, `${prefix}{org:1001}:lock`);
-    await store.close();
-    redis.disconnect();
-    await emulator.stop();
+    await stop();
   }
   return result;
 }

@@ -5,60 +5,28 @@
  * per process only (Samsara's recipe; the manager's other defences still on); and, in one process,
  * our single-flight against the recipe's mutex with a 0.5 s busy-wait.
  */
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  MemoryTokenStore,
-  OAuthClient,
-  RedisTokenStore,
-  TokenManager,
-  generateSealingKey,
-  type GrantTokens,
-} from 'passport-samsara';
-import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { MemoryTokenStore, OAuthClient, TokenManager, type GrantTokens } from 'passport-samsara';
+import { startSamsaraEmulator } from 'passport-samsara/testing';
 import { summarize, table, runAlone } from './stats.js';
-import { startWorker } from './worker.js';
+import { seedGrant, startFleet } from './fleet.js';
 
 const ROUNDS = 5;
 const WORKERS = 4;
 const PER_WORKER = 100;
 
-async function seed(emulator: SamsaraEmulator, manager: TokenManager): Promise<void> {
-  const grant = emulator.issueGrant('1001');
-  await manager.connect('1001', {
-    accessToken: grant.accessToken,
-    refreshToken: grant.refreshToken,
-    expiresAt: Date.now() - 1_000,
-  });
-}
-
 async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<string, string | number>> {
-  const emulator = await startSamsaraEmulator({ latency: 50, revokeOnReuse });
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const keys = generateSealingKey('bench');
-  const prefix = `bench-${randomUUID().slice(0, 8)}:`;
-  const store = new RedisTokenStore({ client: redis, keys, prefix });
-  const seeder = new TokenManager({
-    store,
-    client: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
+  const { emulator, store, workers, seed, stop } = await startFleet({
+    workers: WORKERS,
+    emulator: { latency: 50, revokeOnReuse },
+    worker: { unlocked },
   });
-  const workers = await Promise.all(
-    Array.from({ length: WORKERS }, () =>
-      startWorker({
-        prefix,
-        keys,
-        emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
-        unlocked,
-      }),
-    ),
-  );
   const walls: number[] = [];
   let failed = 0;
   let grantsLost = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    await seed(emulator, seeder);
+    await seed(-1_000);
     const started = performance.now();
     const failures = await Promise.all(workers.map((w) => w.burst('1001', PER_WORKER)));
     walls.push(performance.now() - started);
@@ -75,11 +43,7 @@ async function fleet(unlocked: boolean, revokeOnReuse: boolean): Promise<Record<
     'grants lost': `${grantsLost} / ${ROUNDS}`,
     'wall p50': summarize(walls).p50,
   };
-  await Promise.all(workers.map((w) => w.stop()));
-  await redis.del(`${prefix}{org:1001}`, `${prefix}{org:1001}:lock`);
-  await store.close();
-  redis.disconnect();
-  await emulator.stop();
+  await stop();
   return row;
 }
 
@@ -131,7 +95,7 @@ async function oneProcess(): Promise<Array<Record<string, string | number>>> {
       'passport-samsara: single-flight',
       async () => {
         const manager = new TokenManager({ store: new MemoryTokenStore(), client });
-        await seed(emulator, manager);
+        await seedGrant(emulator, manager, -1_000);
         return Promise.all(
           Array.from({ length: 100 }, async () => {
             const t = performance.now();

@@ -8,12 +8,9 @@
  * the lock holder's write lands (its `refreshed` event) to the moment each caller in another
  * process has the new token.
  */
-import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
-import { RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
-import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
-import { startWorker, type TimedBurst } from './worker.js';
+import type { TimedBurst } from './worker.js';
 
 export const STORM = { workers: 4, perWorker: 250, warmUpStorms: 3, rounds: 30, latency: 50 };
 
@@ -38,26 +35,11 @@ const pct = (samples: number[], p: number): number =>
     p,
   );
 
-async function seed(emulator: SamsaraEmulator, seeder: TokenManager, expiresInMs: number): Promise<void> {
-  const grant = emulator.issueGrant('1001');
-  await seeder.connect('1001', {
-    accessToken: grant.accessToken,
-    refreshToken: grant.refreshToken,
-    expiresAt: Date.now() + expiresInMs,
-  });
-}
-
 export async function storm(): Promise<StormResult> {
-  const emulator = await startSamsaraEmulator({ latency: STORM.latency });
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const keys = generateSealingKey('bench');
-  const prefix = `bench-${randomUUID().slice(0, 8)}:`;
-  const store = new RedisTokenStore({ client: redis, keys, prefix });
-  const client = { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL };
-  const seeder = new TokenManager({ store, client });
-  const workers = await Promise.all(
-    Array.from({ length: STORM.workers }, () => startWorker({ prefix, keys, emulator: client, unlocked: false })),
-  );
+  const { emulator, workers, seed, warmUp, stop } = await startFleet({
+    workers: STORM.workers,
+    emulator: { latency: STORM.latency },
+  });
   const result: StormResult = {
     cold: [],
     baseline: [],
@@ -72,24 +54,19 @@ export async function storm(): Promise<StormResult> {
   try {
     // Warm-up: every process serves a fresh token, refreshes one alone, then takes part in a few
     // storms (the first of which is reported on its own: the waiting path's first run).
-    await seed(emulator, seeder, 3600_000);
-    await Promise.all(workers.map((w) => w.burst('1001', STORM.perWorker)));
-    for (const worker of workers) {
-      await seed(emulator, seeder, -1_000);
-      await worker.burst('1001', 1);
-    }
+    await warmUp(STORM.perWorker);
     for (let i = 0; i < STORM.warmUpStorms; i++) {
-      await seed(emulator, seeder, -1_000);
+      await seed(-1_000);
       const bursts = await Promise.all(workers.map((w) => w.timed('1001', STORM.perWorker)));
       if (i === 0) result.cold = bursts.flatMap((b) => b.latencies);
     }
     emulator.resetCounters();
     // Baselines and storms interleave, one each per round, so that both see the same machine.
     for (let round = 0; round < STORM.rounds; round++) {
-      await seed(emulator, seeder, -1_000);
+      await seed(-1_000);
       const one = await workers[round % workers.length].timed('1001', 1);
       result.baseline.push(...one.latencies);
-      await seed(emulator, seeder, -1_000);
+      await seed(-1_000);
       const bursts: TimedBurst[] = await Promise.all(workers.map((w) => w.timed('1001', STORM.perWorker)));
       for (const burst of bursts) {
         result.storm.push(...burst.latencies);
@@ -110,11 +87,7 @@ export async function storm(): Promise<StormResult> {
     result.refreshCalls = emulator.counters.grants.refresh_token - STORM.rounds;
     result.invalidGrant = emulator.counters.invalidGrant;
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis.del(`${prefix}{org:1001}`, `${prefix}{org:1001}:lock`);
-    await store.close();
-    redis.disconnect();
-    await emulator.stop();
+    await stop();
   }
   return result;
 }
