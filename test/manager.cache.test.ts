@@ -14,7 +14,7 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, until } from './support/clock.js';
-import { clientOf, seedGrant } from './support/grants.js';
+import { clientOf, gated, seedGrant } from './support/grants.js';
 import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';
 
 /** One process of a fleet: its own Redis connection, store and manager, with its store reads counted. */
@@ -79,16 +79,8 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
 
   /** `p`'s next store read reads at once but answers only when the test calls `open()`. */
   function holdNextRead(p: Proc): { open: () => void; reads: sinon.SinonStub } {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    p.reads.restore();
-    const get = p.store.get.bind(p.store);
-    const reads = sinon.stub(p.store, 'get').callsFake(async (key: string) => {
-      const creds = await get(key);
-      if (reads.callCount === 1) await gate;
-      return creds;
-    });
-    return { open, reads };
+    p.reads.restore(); // the spy gives way to the gate's stub, which counts the reads from here on
+    return gated(p.store, 1);
   }
 
   /** Calls until a call is served without a store read: the watch is live and the entry cached. */

@@ -12,22 +12,8 @@ import {
   type Credentials,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { clientOf, seedGrant } from './support/grants.js';
+import { clientOf, gated, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
-
-/** A store whose first `late` reads read at once but answer when the test opens the gate. */
-function gated(store: MemoryTokenStore, late: number): { open: () => void; reads: sinon.SinonStub } {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const get = store.get.bind(store);
-  const reads = sinon.stub(store, 'get').callsFake(async (key: string) => {
-    const n = reads.callCount;
-    const creds = await get(key);
-    if (n <= late) await gate;
-    return creds;
-  });
-  return { open: release, reads };
-}
 
 describe('TokenManager: concurrent callers share one store read', () => {
   let emulator: SamsaraEmulator;

@@ -1,3 +1,4 @@
+import sinon from 'sinon';
 import { TokenManager, type Credentials, type TokenStore } from 'passport-samsara';
 import type { SamsaraEmulator } from 'passport-samsara/testing';
 
@@ -24,4 +25,18 @@ export async function seedGrant(
 /** The client options that point the package at an emulator. */
 export function clientOf(emulator: SamsaraEmulator): { clientID: string; clientSecret: string; baseURL: string } {
   return { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL };
+}
+
+/** Makes the store's first `late` reads read at once but answer only when the test calls `open()`. */
+export function gated(store: TokenStore, late: number): { open: () => void; reads: sinon.SinonStub } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const get = store.get.bind(store);
+  const reads = sinon.stub(store, 'get').callsFake(async (key: string) => {
+    const n = reads.callCount;
+    const creds = await get(key);
+    if (n <= late) await gate;
+    return creds;
+  });
+  return { open: release, reads };
 }
