@@ -20,7 +20,7 @@ export { OAuthClient } from './oauth-client.js';
 export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
-export { MemoryTokenStore } from './tokens/store.js';
+export { MemoryTokenStore } from './tokens/memory-store.js';
 export type { TokenStore, LockHandle, OrganizationStatus, StoreWatch } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';

@@ -17,7 +17,8 @@ import {
 import { GrantKeeper } from './keeper.js';
 import { Refresher } from './refresher.js';
 import { guarded } from './store-failure.js';
-import { MemoryTokenStore, type OrganizationStatus, type TokenStore } from './store.js';
+import { MemoryTokenStore } from './memory-store.js';
+import type { OrganizationStatus, TokenStore } from './store.js';
 
 /**
  * Options of {@link TokenManager}.

@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './clock.js';
+import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
+import type { LockHandle, OrganizationStatus, RevokedGrant, TokenStore } from './store.js';
+
+interface Slot {
+  creds: Credentials | null;
+  /** When `creds` were written (the clock's ms). */
+  writtenAt: number;
+  version: number;
+  /** The version a conditional remove replaced: a late update expecting it may still write. */
+  revivable: number | null;
+  retired: NewCredentials[];
+  lock: { owner: object; expiresAt: number } | null;
+}
+
+/**
+ * The in-process token store: enough for one process (and the default), useless for a fleet.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenManager({ store: new MemoryTokenStore() });
+ * ```
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #slots = new Map<string, Slot>();
+  readonly #changes = new EventEmitter().setMaxListeners(0);
+  readonly #clock: Clock;
+
+  /** `clock`: where lock expiries and waits read the time. Default: the system clock. */
+  constructor(options: { clock?: Clock | undefined } = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async get(key: string): Promise<Credentials | null> {
+    const creds = this.#slots.get(key)?.creds;
+    return creds ? { ...creds } : null;
+  }
+
+  async retired(key: string): Promise<NewCredentials[]> {
+    return (this.#slots.get(key)?.retired ?? []).map((grant) => ({ ...grant }));
+  }
+
+  async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
+    const slot = this.#slot(key);
+    if (slot.creds && slot.creds.grantId !== creds.grantId) {
+      pushRetired(slot, storedFieldsOf(slot.creds), maxRetired);
+    }
+    return this.#write(key, creds);
+  }
+
+  async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
+    const slot = this.#slots.get(key);
+    const current = slot?.creds ? slot.version : slot?.revivable;
+    if (current !== expectedVersion) return null;
+    return this.#write(key, creds);
+  }
+
+  async retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean> {
+    const slot = this.#slot(key);
+    if (slot.creds?.grantId === creds.grantId) return true;
+    if (onlyIfKept && !slot.creds && slot.retired.length === 0) return false;
+    pushRetired(slot, storedFieldsOf(creds), maxRetired);
+    return true;
+  }
+
+  async forget(key: string, grants: readonly RevokedGrant[]): Promise<void> {
+    const slot = this.#slots.get(key);
+    if (!slot) return;
+    const revoked = (held: NewCredentials): boolean =>
+      grants.some((grant) => grant.grantId === held.grantId && grant.refreshToken === held.refreshToken);
+    slot.retired = slot.retired.filter((grant) => !revoked(grant));
+    if (slot.creds && revoked(slot.creds)) {
+      slot.creds = null;
+      this.#bump(key);
+    }
+    if (!slot.creds) slot.revivable = null;
+  }
+
+  async remove(key: string, expectedVersion: number): Promise<boolean> {
+    const slot = this.#slots.get(key);
+    if (!slot?.creds || slot.version !== expectedVersion) return false;
+    slot.creds = null;
+    slot.revivable = expectedVersion;
+    this.#bump(key);
+    return true;
+  }
+
+  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    const slot = this.#slot(key);
+    if (slot.lock && slot.lock.expiresAt > this.#clock.now()) return null;
+    const owner = {};
+    slot.lock = { owner, expiresAt: this.#clock.now() + ttlMs };
+    return {
+      current: slot.creds ? { ...slot.creds } : null,
+      release: async () => {
+        if (slot.lock?.owner !== owner) return;
+        slot.lock = null;
+        this.#changes.emit(key);
+      },
+    };
+  }
+
+  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    const clock = this.#clock;
+    const settled = (): boolean => {
+      const slot = this.#slots.get(key);
+      return !slot || slot.version !== sinceVersion || !slot.lock || slot.lock.expiresAt <= clock.now();
+    };
+    let wake = (): void => {};
+    const onChange = (): void => wake();
+    this.#changes.on(key, onChange);
+    try {
+      while (!settled() && clock.now() < deadline) {
+        const changed = new AbortController();
+        wake = () => changed.abort();
+        // Wake at the lock's expiry too: a holder that died never announces anything.
+        const lockExpiry = this.#slots.get(key)?.lock?.expiresAt ?? deadline;
+        await clock.sleep(Math.max(0, Math.min(deadline, lockExpiry) - clock.now()), changed.signal);
+      }
+    } finally {
+      this.#changes.off(key, onChange);
+    }
+  }
+
+  async *list(): AsyncIterable<OrganizationStatus> {
+    // The map's own iterator: entries added meanwhile may appear, none is copied up front.
+    for (const [orgId, slot] of this.#slots) {
+      const creds = slot.creds;
+      if (!creds) continue;
+      yield {
+        orgId,
+        grantId: creds.grantId,
+        expiresAt: creds.expiresAt,
+        version: creds.version,
+        writtenAt: slot.writtenAt,
+        ...(creds.region !== undefined && { region: creds.region }),
+        ...(creds.clientID !== undefined && { clientID: creds.clientID }),
+      };
+    }
+  }
+
+  #slot(key: string): Slot {
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      // Versions start at the clock, as in the Redis store: they never repeat across a key's lifetimes.
+      slot = { creds: null, writtenAt: 0, version: this.#clock.now(), revivable: null, retired: [], lock: null };
+      this.#slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  #write(key: string, creds: NewCredentials): Credentials {
+    const slot = this.#slot(key);
+    slot.creds = { ...storedFieldsOf(creds), version: slot.version + 1 };
+    slot.writtenAt = this.#clock.now();
+    slot.revivable = null;
+    this.#bump(key, slot.creds.version);
+    return { ...slot.creds };
+  }
+
+  #bump(key: string, version = this.#slot(key).version + 1): void {
+    this.#slot(key).version = version;
+    this.#changes.emit(key);
+  }
+}
+
+/** Appends a retired grant, or updates its entry, keeping at most `max` (the newest). */
+function pushRetired(slot: Slot, grant: NewCredentials, max: number): void {
+  const at = slot.retired.findIndex((retired) => retired.grantId === grant.grantId);
+  if (at >= 0) {
+    slot.retired[at] = grant;
+    return;
+  }
+  slot.retired.push(grant);
+  if (slot.retired.length > max) slot.retired.splice(0, slot.retired.length - max);
+}
