@@ -95,6 +95,47 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     await lock!.release();
   });
 
+  it('subscribes while its own connection is still handshaking, without failing the waits (ioredis ready check)', async () => {
+    // A SUBSCRIBE sent in ioredis's 'connect' phase (it may: SUBSCRIBE works while Redis loads)
+    // puts the connection in subscriber mode before ioredis sends its own handshake, which Redis
+    // then refuses: ioredis failed its ready check and rejected every subscribe in flight.
+    const fresh = connect('ioredis 5', server) as Redis;
+    const duplicate = fresh.duplicate.bind(fresh);
+    let connecting: Promise<void> | undefined;
+    const waits: Promise<void>[] = [];
+    const lonely = new RedisTokenStore({ client: fresh, keys, prefix, pollInterval: 10_000 });
+    const held = await Promise.all(['hs1', 'hs2', 'hs3'].map((key) => other.lock(key, 5_000)));
+    fresh.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+      const subscriber = duplicate(...args);
+      connecting = new Promise((resolve) =>
+        subscriber.once('connect', () => {
+          // What the sync job did: more waits begin while the first one's connection is in 'connect'.
+          waits.push(
+            lonely.waitForChange('hs2', 0, Date.now() + 300),
+            lonely.waitForChange('hs3', 0, Date.now() + 300),
+          );
+          resolve();
+        }),
+      );
+      return subscriber;
+    };
+    try {
+      waits.push(lonely.waitForChange('hs1', 0, Date.now() + 300));
+      await until(() => connecting !== undefined);
+      await connecting;
+      const outcomes = await Promise.allSettled(waits);
+      expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'ok'))).to.deep.equal([
+        'ok',
+        'ok',
+        'ok',
+      ]);
+    } finally {
+      for (const lock of held) await lock?.release();
+      await lonely.close();
+      fresh.disconnect();
+    }
+  });
+
   it('close() wakes the waiters and ends its own connection, never the client', async () => {
     const closing = new RedisTokenStore({ client, keys, prefix, pollInterval: 10_000 });
     const { version } = await other.replace('4', grant, 10);

@@ -116,10 +116,15 @@ export class RedisChannels {
   #connect(): RedisSubscriberLike {
     if (this.#subscriber) return this.#subscriber;
     // Queue while connecting even if the caller's client fails fast: this connection is new.
+    // And no handshake of ioredis's own: a SUBSCRIBE sent while the connection is in its
+    // 'connect' phase (ioredis may: SUBSCRIBE works while Redis loads) puts it in subscriber mode
+    // before ioredis sends CLIENT SETINFO and the ready check's INFO, which Redis then refuses;
+    // ioredis then fails its ready check and rejects every subscribe in flight. This connection
+    // only ever subscribes. (A Cluster's pub/sub connection is ioredis's own, made its own way.)
     const client = this.client as unknown as { duplicate(...args: unknown[]): RedisSubscriberLike };
     const subscriber = this.client.isCluster
       ? client.duplicate([], { enableOfflineQueue: true })
-      : client.duplicate({ enableOfflineQueue: true });
+      : client.duplicate({ enableOfflineQueue: true, enableReadyCheck: false, disableClientInfo: true });
     // Its failures surface as timeouts of the waits; unhandled, ioredis would print each one.
     subscriber.on('error', noop);
     subscriber.on('message', (channel: string) => {
