@@ -320,6 +320,17 @@ describe('samsaraWebhooks (the Express receiver)', function () {
         req.end(big.body.slice(2400));
       });
       expect(status).to.equal(413);
+      const declaredOnly = await new Promise<number>((resolve, reject) => {
+        const headers = { ...big.headers, 'content-length': String(10 * 1024 * 1024) };
+        const req = httpRequest(
+          { host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/hooks', method: 'POST', headers },
+          (res) => resolve(res.statusCode ?? 0),
+        );
+        req.on('error', reject);
+        // Ten megabytes announced, a few bytes sent: refused on the announcement, without waiting for the rest.
+        req.write(big.body.slice(0, 100));
+      });
+      expect(declaredOnly).to.equal(413);
     } finally {
       server.closeAllConnections();
       server.close();
