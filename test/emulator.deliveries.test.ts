@@ -112,7 +112,9 @@ describe('Samsara emulator: webhook deliveries', function () {
     expect(performance.now() - started, 'waited 50 then 100 ms').to.be.at.least(140);
     expect(delivery.outcome).to.equal('delivered');
     expect(delivery.attempts.map((a) => a.status)).to.deep.equal([500, 429, 200]);
-    expect(receiver.requests.map((r) => JSON.parse(r.body).eventId)).to.deep.equal(Array(3).fill(emitted.eventId));
+    expect(receiver.requests.map((r) => (JSON.parse(r.body) as { eventId: string }).eventId)).to.deep.equal(
+      Array(3).fill(emitted.eventId),
+    );
     expect(receiver.requests.every((r) => signatureValid(r, hook.secretKey))).to.equal(true);
     const second = Math.floor(now / 1000);
     expect(receiver.requests.map((r) => Number(r.headers['x-samsara-timestamp']))).to.deep.equal([
