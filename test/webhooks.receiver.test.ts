@@ -338,6 +338,29 @@ describe('samsaraWebhooks (the Express receiver)', function () {
     expect(handled).to.deep.equal([]);
   });
 
+  it('lets a client that hangs up mid-body go, telling nobody, and serves the next delivery', async () => {
+    const app = appWith();
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const delivery = signed(eventOf());
+      const port = (server.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/hooks', method: 'POST', headers: delivery.headers });
+        req.on('error', () => resolve());
+        req.write(delivery.body.slice(0, 20));
+        setTimeout(() => req.destroy(), 50);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(errors).to.deep.equal([]);
+      expect(handled).to.deep.equal([]);
+      expect((await post(app, delivery)).status).to.equal(204);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('answers anything but a POST with 405', async () => {
     const app = express();
     app.use('/hooks', samsaraWebhooks({ secrets: SECRET, handlers: {} }));

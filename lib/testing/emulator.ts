@@ -30,7 +30,8 @@ export type { SamsaraEmulator } from './handle.js';
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
  * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation (of one
  * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me`, a paginated and
- * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, with Samsara's error shape, its
+ * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, `/webhooks` and signed, retried
+ * webhook deliveries ({@link SamsaraEmulator.emitEvent}), with Samsara's error shape, its
  * rate limits (per token, per organization, per endpoint) and per-client scopes, plus faults,
  * latency and counters for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
