@@ -377,7 +377,7 @@ describe('samsaraWebhooks (the Express receiver)', function () {
     });
     const res = await post(throwing, signed(eventOf()));
     expect([res.status, res.body.error.code]).to.deep.equal([500, 'SAMSARA_WEBHOOK_FAILED']);
-    const misconfigured = appWith({ secrets: 'the example secret from the docs' });
+    const misconfigured = appWith({ secrets: () => 'the example secret from the docs' });
     const bad = await post(misconfigured, signed(eventOf()));
     expect([bad.status, bad.body.error.code]).to.deep.equal([500, 'SAMSARA_WEBHOOK_BAD_SECRET']);
     expect(bad.body.error.message, 'Samsara gets a fixed sentence').to.equal('The webhook receiver is misconfigured.');
@@ -399,6 +399,12 @@ describe('samsaraWebhooks (the Express receiver)', function () {
     const notAFunction = { VehicleCreated: 'yes' } as unknown as SamsaraWebhooksOptions['handlers'];
     expect(() => samsaraWebhooks({ secrets: SECRET, handlers: notAFunction })).to.throw(ConfigurationError);
     expect(() => samsaraWebhooks({ secrets: 42 as unknown as string, handlers: {} })).to.throw(ConfigurationError);
+    for (const secrets of ['', [], 'the example secret from the docs', [SECRET, 'not base64!']]) {
+      expect(() => samsaraWebhooks({ secrets, handlers: {} }), JSON.stringify(secrets)).to.throw(
+        ConfigurationError,
+        /secrets: (The webhook secret.*not valid Base64|No webhook secret)/,
+      );
+    }
     for (const bad of [
       { tolerance: -1 },
       { maxBodyBytes: 0 },

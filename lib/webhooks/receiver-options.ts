@@ -6,6 +6,7 @@ import type { TokenManager } from '../tokens/manager.js';
 import { MemoryTokenStore } from '../tokens/memory-store.js';
 import type { ClaimOutcome, TokenStore } from '../tokens/store.js';
 import { SAMSARA_WEBHOOK_EVENT_TYPES, type SamsaraWebhookEvent, type SamsaraWebhookEventType } from './event-types.js';
+import { keysOf } from './signature.js';
 import { DEFAULT_TOLERANCE } from './verify.js';
 
 /**
@@ -166,8 +167,16 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
 
 function secretsLookup(secrets: WebhookSecrets): ReceiverSettings['secretsOf'] {
   if (typeof secrets === 'function') return async (origin) => secrets(origin);
-  if (typeof secrets === 'string' || Array.isArray(secrets)) return async () => secrets;
-  throw new ConfigurationError('samsaraWebhooks option secrets must be a secret, an array of secrets or a function.');
+  if (typeof secrets !== 'string' && !Array.isArray(secrets)) {
+    throw new ConfigurationError('samsaraWebhooks option secrets must be a secret, an array of secrets or a function.');
+  }
+  // Checked now: an empty or mistyped secret (an unset variable) would otherwise refuse every delivery quietly.
+  try {
+    keysOf(secrets);
+  } catch (err) {
+    throw new ConfigurationError(`samsaraWebhooks option secrets: ${(err as Error).message}`);
+  }
+  return async () => secrets;
 }
 
 function handlerLookup(handlers: SamsaraWebhookHandlers): ReceiverSettings['handlerOf'] {
