@@ -26,6 +26,14 @@ export interface SessionStateStoreOptions {
   maxAge?: number;
   /** The clock, in milliseconds since the epoch. Default `Date.now()`, read at each call. */
   now?: () => number;
+  /**
+   * Cut the lifetime of a session that holds nothing but pending sign-ins to theirs (`maxAge`),
+   * so that anonymous Connect clicks cannot fill the session store. A successful sign-in must
+   * then give the session its lifetime back ({@link SessionStateStore.signedIn}), which
+   * `SamsaraStrategy` does. Default: true for the store a `SamsaraStrategy` uses, false for one
+   * used by another strategy (which would not put the lifetime back).
+   */
+  boundSessions?: boolean;
 }
 
 /** What passport-oauth2 hands a state store: a request that should carry a session. */
@@ -42,6 +50,22 @@ type StoreCallback = (err: Error | null, handle?: string) => void;
  */
 type VerifyCallback = (err: Error | null, ok?: string | boolean, stateOrInfo?: unknown) => void;
 
+/** What the store keeps under its session key. */
+interface Slot {
+  pending: PendingSignIn[];
+  /**
+   * The session cookie's `maxAge` before this store cut it to its pending sign-ins' (null: a
+   * browser-session cookie), put back when a sign-in succeeds. Absent while nothing was cut.
+   */
+  sessionMaxAge?: number | null;
+}
+
+/** express-session's cookie: setting `maxAge` sets the session's expiry, in the store too. */
+interface SessionCookie {
+  maxAge: number | null;
+  originalMaxAge: number | null;
+}
+
 /** One sign-in between the redirect to authorize and the callback, as kept in the session. */
 interface PendingSignIn {
   /** sha256 of the handle: whoever reads the session store still cannot answer a callback. */
@@ -49,6 +73,14 @@ interface PendingSignIn {
   expiresAt: number;
   verifier?: string;
   state?: unknown;
+}
+
+/** Stores whose strategy gives a session its lifetime back at sign-in (see `boundSessions`). */
+const restored = new WeakSet<SessionStateStore>();
+
+/** Called by `SamsaraStrategy` for its state store: it calls `signedIn` on every successful sign-in. */
+export function restoresSessions(store: SessionStateStore): void {
+  restored.add(store);
 }
 
 const HANDLE_BYTES = 32;
@@ -69,6 +101,12 @@ const EXPIRED = 'Authorization request state expired: the sign-in took too long.
  * passport logs in by regenerating the session, which drops whatever it held, the other pending
  * sign-ins included: log in with `keepSessionInfo: true` so they survive the first one to finish.
  *
+ * A session that holds nothing but pending sign-ins (an anonymous visitor's Connect, or a flood of
+ * them) lives only as long as they do: its cookie's `maxAge`, and so its time in the session
+ * store, is cut to `maxAge`. A successful sign-in puts the session's own lifetime back
+ * ({@link SessionStateStore.signedIn}, which `SamsaraStrategy` calls), so that passport's
+ * `keepSessionInfo`, which carries the old session's cookie into the new one, keeps the full one.
+ *
  * @example
  * ```ts
  * import { SamsaraStrategy, SessionStateStore } from 'passport-samsara';
@@ -86,6 +124,7 @@ export class SessionStateStore {
   /** How long a pending sign-in stays good, in milliseconds. */
   readonly maxAge: number;
   private readonly now: () => number;
+  private readonly boundSessions: boolean | undefined;
 
   constructor(options: SessionStateStoreOptions = {}) {
     const { key = 'oauth2:samsara', now } = options;
@@ -103,6 +142,7 @@ export class SessionStateStore {
     });
     // Read at each call, not captured, so a clock swapped after construction (fake timers) applies.
     this.now = now ?? (() => Date.now());
+    this.boundSessions = options.boundSessions;
   }
 
   /**
@@ -131,6 +171,7 @@ export class SessionStateStore {
     const kept = this.read(session).filter((p) => p.expiresAt > now);
     kept.push(entry);
     this.write(session, kept.slice(-this.max));
+    this.bound(session);
     callback(null, handle);
   }
 
@@ -169,6 +210,29 @@ export class SessionStateStore {
     callback(null, found.verifier ?? true, found.state);
   }
 
+  /**
+   * Called when a sign-in this store verified has succeeded, before the login: gives the session
+   * back the lifetime it had before pending sign-ins cut it. `SamsaraStrategy` calls it; call it
+   * yourself only when using this store with another strategy.
+   */
+  signedIn(req: SessionRequest): void {
+    const session = sessionOf(req);
+    const slot = session?.[this.key];
+    const cookie = cookieOf(session);
+    if (!session || !isRecord(slot) || !('sessionMaxAge' in slot) || !cookie) return;
+    cookie.maxAge = slot.sessionMaxAge as number | null;
+    this.write(session, this.read(session), false);
+  }
+
+  /** A session that holds only pending sign-ins lives as long as they do, never longer than it would have. */
+  private bound(session: Record<string, unknown>): void {
+    const cookie = cookieOf(session);
+    const slot = session[this.key] as Slot;
+    if (!cookie || !(this.boundSessions ?? restored.has(this)) || !holdsOnlySignIns(session)) return;
+    if (!('sessionMaxAge' in slot)) slot.sessionMaxAge = cookie.originalMaxAge ?? null;
+    cookie.maxAge = Math.min(this.maxAge, slot.sessionMaxAge ?? Infinity);
+  }
+
   private read(session: Record<string, unknown>): PendingSignIn[] {
     const slot = session[this.key];
     const list: unknown = isRecord(slot) ? slot.pending : undefined;
@@ -176,14 +240,42 @@ export class SessionStateStore {
     return Array.isArray(list) ? list.filter(isPendingSignIn) : [];
   }
 
-  private write(session: Record<string, unknown>, pending: PendingSignIn[]): void {
-    if (pending.length > 0) session[this.key] = { pending };
-    else Reflect.deleteProperty(session, this.key);
+  /**
+   * Keeps `pending`, and the session's own lifetime while it is cut (even with nothing pending: a
+   * later Connect must not take the cut lifetime for the session's own), unless `keepMaxAge` is false.
+   */
+  private write(session: Record<string, unknown>, pending: PendingSignIn[], keepMaxAge = true): void {
+    const slot = session[this.key];
+    const cut = keepMaxAge && isRecord(slot) && 'sessionMaxAge' in slot;
+    if (pending.length > 0 || cut) {
+      session[this.key] = { pending, ...(cut ? { sessionMaxAge: slot.sessionMaxAge as number | null } : {}) } satisfies Slot;
+    } else {
+      Reflect.deleteProperty(session, this.key);
+    }
   }
 }
 
 function sessionOf(req: SessionRequest): Record<string, unknown> | undefined {
   return isRecord(req.session) ? req.session : undefined;
+}
+
+/** express-session's cookie of the session, if it has one (cookie-session and others have none). */
+function cookieOf(session: Record<string, unknown> | undefined): SessionCookie | undefined {
+  const cookie = session?.cookie;
+  return isRecord(cookie) && 'maxAge' in cookie && 'originalMaxAge' in cookie ? (cookie as unknown as SessionCookie) : undefined;
+}
+
+/**
+ * Whether the session holds nothing but pending sign-ins (this store's or another's): no user,
+ * nothing of the host's. passport leaves an empty `passport` object after a logout.
+ */
+function holdsOnlySignIns(session: Record<string, unknown>): boolean {
+  return Object.entries(session).every(
+    ([name, value]) =>
+      name === 'cookie' ||
+      value === undefined ||
+      (isRecord(value) && Object.keys(value).every((field) => field === 'pending' || field === 'sessionMaxAge')),
+  );
 }
 
 function digest(handle: string): Buffer {
