@@ -248,7 +248,10 @@ export class SessionStateStore {
     const slot = session[this.key];
     const cut = keepMaxAge && isRecord(slot) && 'sessionMaxAge' in slot;
     if (pending.length > 0 || cut) {
-      session[this.key] = { pending, ...(cut ? { sessionMaxAge: slot.sessionMaxAge as number | null } : {}) } satisfies Slot;
+      session[this.key] = {
+        pending,
+        ...(cut ? { sessionMaxAge: slot.sessionMaxAge as number | null } : {}),
+      } satisfies Slot;
     } else {
       Reflect.deleteProperty(session, this.key);
     }
@@ -262,7 +265,9 @@ function sessionOf(req: SessionRequest): Record<string, unknown> | undefined {
 /** express-session's cookie of the session, if it has one (cookie-session and others have none). */
 function cookieOf(session: Record<string, unknown> | undefined): SessionCookie | undefined {
   const cookie = session?.cookie;
-  return isRecord(cookie) && 'maxAge' in cookie && 'originalMaxAge' in cookie ? (cookie as unknown as SessionCookie) : undefined;
+  return isRecord(cookie) && 'maxAge' in cookie && 'originalMaxAge' in cookie
+    ? (cookie as unknown as SessionCookie)
+    : undefined;
 }
 
 /**

@@ -130,7 +130,9 @@ describe('the Samsara app: configuration, mounts, health', function () {
     it('healthz: 200 while the process serves; readyz without Redis, on the memory store: 200', async () => {
       const app = createSamsaraApp({ tokens: new TokenManager({ client: emulator }), ...quiet });
       await request(app).get('/healthz').expect(200, { status: 'ok' });
-      await request(app).get('/readyz').expect(200, { status: 'ready', checks: { tokens: 'ok' } });
+      await request(app)
+        .get('/readyz')
+        .expect(200, { status: 'ready', checks: { tokens: 'ok' } });
     });
 
     it('readyz with Redis: 200 while it answers, 503 within about a second once it stops', async () => {

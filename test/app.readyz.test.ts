@@ -88,7 +88,9 @@ describe('the Samsara app: /readyz checks the token store', function () {
     await tokenServer.restart();
     const res = await agent.get('/readyz').expect(503);
     expect(res.body.checks).to.deep.equal({ redis: 'up', tokens: 'lost-data' });
-    expect(res.body.reason).to.match(/^the token store lost its data at \d{4}-.*every organization it held must connect again$/);
+    expect(res.body.reason).to.match(
+      /^the token store lost its data at \d{4}-.*every organization it held must connect again$/,
+    );
     expect(res.headers['retry-after']).to.equal('5');
     await agent.get('/readyz').expect(503);
     expect(logged, 'one error line per loss, not per probe').to.have.length(1);

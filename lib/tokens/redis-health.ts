@@ -68,7 +68,9 @@ export class RedisVigil {
     if (this.#epoch.lostAt === undefined) return false;
     const { client, call } = this.source;
     // A tombstone or a retired grant is history written since the loss: that key was not lost.
-    const exists = await call('read', () => (client as unknown as { exists(key: string): Promise<number> }).exists(credKey));
+    const exists = await call('read', () =>
+      (client as unknown as { exists(key: string): Promise<number> }).exists(credKey),
+    );
     return exists === 0;
   }
 
