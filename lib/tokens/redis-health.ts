@@ -9,9 +9,9 @@ export interface VigilSource {
   prefix: string;
   /** How long `report()` answers `lost-data` after a loss was noticed, in ms. */
   reportLossFor: number;
-  call<T>(what: string, command: () => Promise<T>): Promise<T>;
+  call: <T>(what: string, command: () => Promise<T>) => Promise<T>;
   /** Where configuration warnings go. */
-  warn(message: string, code: string): void;
+  warn: (message: string, code: string) => void;
 }
 
 const noop = (): void => {};

@@ -9,17 +9,17 @@ export interface RedisWarning {
 }
 
 const captured: RedisWarning[] = [];
-const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+const emitWarning = process.emitWarning;
 
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+process.emitWarning = (warning: string | Error, ...rest: unknown[]): void => {
   const options = rest[0];
   const code = typeof options === 'object' && options !== null ? (options as { code?: unknown }).code : rest[1];
   if (typeof code === 'string' && code.startsWith('SAMSARA_REDIS_')) {
     captured.push({ message: String(warning), code });
     return;
   }
-  emitWarning(warning, ...rest);
-}) as typeof process.emitWarning;
+  Reflect.apply(emitWarning, process, [warning, ...rest]);
+};
 
 /** The Redis store's warnings so far (in this test process), oldest first. */
 export function redisWarnings(): readonly RedisWarning[] {
