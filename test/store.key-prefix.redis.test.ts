@@ -109,25 +109,23 @@ for (const flavor of ['ioredis 5', 'ioredis 6', 'ioredis 5 Cluster'] as RedisFla
 
     it('wakes a waiter by pub/sub on the prefixed channel', async () => {
       const { version } = (await store.get('1001'))!;
-      const waiting = store.waitForChange('1001', version, Date.now() + 20_000);
-      const started = performance.now();
-      await until(async () => {
-        const raw = 'nodes' in target ? target.nodes : [target];
-        const channels = await Promise.all(
-          raw.map(async ({ host, port }) => {
-            const probe = new Redis({ host, port });
-            try {
-              return (await probe.pubsub('CHANNELS', 'app:kp:*')) as string[];
-            } finally {
-              probe.disconnect();
-            }
-          }),
-        );
-        return channels.flat().includes('app:kp:{org:1001}:done');
-      }, 'the subscription to the prefixed channel');
-      await other.update('1001', grant(7), version);
-      await waiting;
-      expect(performance.now() - started, 'woken by the message, not the 10 s poll').to.be.below(5_000);
+      // Held, so that the wait lasts until a message (or the 10 s poll) ends it.
+      const lock = (await other.lock('1001', 20_000))!;
+      const probes = ('nodes' in target ? target.nodes : [target]).map(({ host, port }) => new Redis({ host, port }));
+      try {
+        const waiting = store.waitForChange('1001', version, Date.now() + 20_000);
+        const started = performance.now();
+        await until(async () => {
+          const channels = await Promise.all(probes.map((probe) => probe.pubsub('CHANNELS', 'app:kp:*')));
+          return (channels.flat() as string[]).includes('app:kp:{org:1001}:done');
+        }, 'the subscription to the prefixed channel');
+        await other.update('1001', grant(7), version);
+        await waiting;
+        expect(performance.now() - started, 'woken by the message, not the 10 s poll').to.be.below(5_000);
+      } finally {
+        await lock.release();
+        for (const probe of probes) probe.disconnect();
+      }
     });
 
     if (!flavor.includes('Cluster')) {

@@ -16,7 +16,6 @@ export interface RedisClientLike {
   readonly options?: { keyPrefix?: unknown };
   /** Reconnections (`ready`; a Cluster's new nodes, `+node`) make the store check its epoch marker. */
   on?(event: 'ready' | '+node', listener: () => void): unknown;
-  off?(event: 'ready' | '+node', listener: () => void): unknown;
   /** Cluster only: its nodes by role; listing SCANs every master. */
   nodes?(role: 'master'): ScanClient[];
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;

@@ -17,6 +17,32 @@ export interface VigilSource {
 const noop = (): void => {};
 
 /**
+ * The vigils of each client, told by one listener per client (however many stores share it: one
+ * per tenant prefix would otherwise pass EventEmitter's listener limit). Weakly: a store dropped
+ * without `close()` is not kept alive by its client.
+ */
+const vigils = new WeakMap<RedisClientLike, Set<WeakRef<RedisVigil>>>();
+
+function vigilsOf(client: RedisClientLike): Set<WeakRef<RedisVigil>> {
+  let set = vigils.get(client);
+  if (!set) {
+    const live = (set = new Set());
+    const reconnected = (): void => {
+      for (const ref of live) {
+        const vigil = ref.deref();
+        if (vigil) vigil.reconnected();
+        else live.delete(ref);
+      }
+    };
+    client.on?.('ready', reconnected);
+    // A Cluster announces a promoted replica, or a restarted master, as a new node.
+    if (client.isCluster) client.on?.('+node', reconnected);
+    vigils.set(client, live);
+  }
+  return set;
+}
+
+/**
  * Whether a `RedisTokenStore` can be trusted with tokens: its configuration, read once at first
  * use (warnings, in the background), and its memory (the epoch marker), checked at first use,
  * whenever the connection is ready again (a restart or a failover always reconnects), on each
@@ -24,22 +50,32 @@ const noop = (): void => {};
  */
 export class RedisVigil {
   readonly #epoch: RedisEpoch;
-  readonly #onReconnect = (): void => void this.#epoch.check('reconnect').catch(noop);
+  readonly #self = new WeakRef(this);
   #started = false;
 
   constructor(private readonly source: VigilSource) {
     this.#epoch = new RedisEpoch(source);
-    source.client.on?.('ready', this.#onReconnect);
-    // A Cluster announces a promoted replica, or a restarted master, as a new node.
-    if (source.client.isCluster) source.client.on?.('+node', this.#onReconnect);
+    vigilsOf(source.client).add(this.#self);
   }
 
-  /** At the store's first command: the first marker read and the configuration check, in the background. */
+  /**
+   * At the store's first command, in the background: the first marker read, then (the client is
+   * connected by then, and a Cluster knows its masters) the configuration check.
+   */
   start(): void {
     if (this.#started) return;
     this.#started = true;
+    const { client, call, warn } = this.source;
+    this.#epoch
+      .check('reconnect')
+      .catch(noop)
+      .then(() => checkRedisConfig(client, call, warn))
+      .catch(noop);
+  }
+
+  /** The connection is ready again: a restart or a failover may have emptied Redis. */
+  reconnected(): void {
     this.#epoch.check('reconnect').catch(noop);
-    checkRedisConfig(this.source.client, this.source.call, this.source.warn).catch(noop);
   }
 
   /** A ping, then every epoch marker: see {@link StoreHealth}. */
@@ -75,8 +111,7 @@ export class RedisVigil {
   }
 
   close(): void {
-    this.source.client.off?.('ready', this.#onReconnect);
-    this.source.client.off?.('+node', this.#onReconnect);
+    vigilsOf(this.source.client).delete(this.#self);
   }
 
   #since(): { lostAt?: number } {
