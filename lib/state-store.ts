@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigurationError } from './errors/index.js';
 import { numberOption } from './options.js';
+import { cutLifetime, isRestored, restoreLifetime, type LifetimeSlot } from './session-lifetime.js';
 
 /**
  * Options of {@link SessionStateStore}.
@@ -51,19 +52,8 @@ type StoreCallback = (err: Error | null, handle?: string) => void;
 type VerifyCallback = (err: Error | null, ok?: string | boolean, stateOrInfo?: unknown) => void;
 
 /** What the store keeps under its session key. */
-interface Slot {
+interface Slot extends LifetimeSlot {
   pending: PendingSignIn[];
-  /**
-   * The session cookie's `maxAge` before this store cut it to its pending sign-ins' (null: a
-   * browser-session cookie), put back when a sign-in succeeds. Absent while nothing was cut.
-   */
-  sessionMaxAge?: number | null;
-}
-
-/** express-session's cookie: setting `maxAge` sets the session's expiry, in the store too. */
-interface SessionCookie {
-  maxAge: number | null;
-  originalMaxAge: number | null;
 }
 
 /** One sign-in between the redirect to authorize and the callback, as kept in the session. */
@@ -73,14 +63,6 @@ interface PendingSignIn {
   expiresAt: number;
   verifier?: string;
   state?: unknown;
-}
-
-/** Stores whose strategy gives a session its lifetime back at sign-in (see `boundSessions`). */
-const restored = new WeakSet<SessionStateStore>();
-
-/** Called by `SamsaraStrategy` for its state store: it calls `signedIn` on every successful sign-in. */
-export function restoresSessions(store: SessionStateStore): void {
-  restored.add(store);
 }
 
 const HANDLE_BYTES = 32;
@@ -171,7 +153,7 @@ export class SessionStateStore {
     const kept = this.read(session).filter((p) => p.expiresAt > now);
     kept.push(entry);
     this.write(session, kept.slice(-this.max));
-    this.bound(session);
+    if (this.boundSessions ?? isRestored(this)) cutLifetime(session, session[this.key] as Slot, this.maxAge);
     callback(null, handle);
   }
 
@@ -218,19 +200,7 @@ export class SessionStateStore {
   signedIn(req: SessionRequest): void {
     const session = sessionOf(req);
     const slot = session?.[this.key];
-    const cookie = cookieOf(session);
-    if (!session || !isRecord(slot) || !('sessionMaxAge' in slot) || !cookie) return;
-    cookie.maxAge = slot.sessionMaxAge as number | null;
-    this.write(session, this.read(session), false);
-  }
-
-  /** A session that holds only pending sign-ins lives as long as they do, never longer than it would have. */
-  private bound(session: Record<string, unknown>): void {
-    const cookie = cookieOf(session);
-    const slot = session[this.key] as Slot;
-    if (!cookie || !(this.boundSessions ?? restored.has(this)) || !holdsOnlySignIns(session)) return;
-    if (!('sessionMaxAge' in slot)) slot.sessionMaxAge = cookie.originalMaxAge ?? null;
-    cookie.maxAge = Math.min(this.maxAge, slot.sessionMaxAge ?? Infinity);
+    if (session && isRecord(slot) && restoreLifetime(session, slot)) this.write(session, this.read(session), false);
   }
 
   private read(session: Record<string, unknown>): PendingSignIn[] {
@@ -260,27 +230,6 @@ export class SessionStateStore {
 
 function sessionOf(req: SessionRequest): Record<string, unknown> | undefined {
   return isRecord(req.session) ? req.session : undefined;
-}
-
-/** express-session's cookie of the session, if it has one (cookie-session and others have none). */
-function cookieOf(session: Record<string, unknown> | undefined): SessionCookie | undefined {
-  const cookie = session?.cookie;
-  return isRecord(cookie) && 'maxAge' in cookie && 'originalMaxAge' in cookie
-    ? (cookie as unknown as SessionCookie)
-    : undefined;
-}
-
-/**
- * Whether the session holds nothing but pending sign-ins (this store's or another's): no user,
- * nothing of the host's. passport leaves an empty `passport` object after a logout.
- */
-function holdsOnlySignIns(session: Record<string, unknown>): boolean {
-  return Object.entries(session).every(
-    ([name, value]) =>
-      name === 'cookie' ||
-      value === undefined ||
-      (isRecord(value) && Object.keys(value).every((field) => field === 'pending' || field === 'sessionMaxAge')),
-  );
 }
 
 function digest(handle: string): Buffer {

@@ -4,7 +4,8 @@ import type { SamsaraRegion } from './endpoints.js';
 import { ConfigurationError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
 import type { OAuthClient, TokenSet } from './oauth-client.js';
 import { fetchProfile, type SamsaraProfile } from './profile.js';
-import { SessionStateStore, restoresSessions } from './state-store.js';
+import { restoresSessions } from './session-lifetime.js';
+import { SessionStateStore } from './state-store.js';
 import { TokenManager } from './tokens/manager.js';
 import {
   adaptVerify,

@@ -87,7 +87,7 @@ describe('SessionStateStore: a session that holds only pending sign-ins lives as
     expect((await sessionTtls())[0]).to.be.within(SESSION - 60_000, SESSION);
   });
 
-  it('leaves alone a session that holds anything of the host, and the store of another strategy', async () => {
+  it('leaves alone a session that holds anything of the host, and the store of another strategy; never lengthens one', async () => {
     const passport = new Passport();
     const tokens = new TokenManager({ client: clientOf(emulator) });
     passport.use(new SamsaraStrategy({ tokens, store: new SessionStateStore({ maxAge: PENDING }) }));
@@ -121,13 +121,13 @@ describe('SessionStateStore: a session that holds only pending sign-ins lives as
     const plain = new SessionStateStore({ maxAge: PENDING });
     plain.store(req, undefined, undefined, {}, () => undefined);
     expect(req.session.cookie.maxAge).to.equal(SESSION);
-    new SessionStateStore({ maxAge: PENDING, boundSessions: true }).store(
-      req,
-      undefined,
-      undefined,
-      {},
-      () => undefined,
-    );
+    const bound = new SessionStateStore({ maxAge: PENDING, boundSessions: true });
+    const noop = (): void => undefined;
+    bound.store(req, undefined, undefined, {}, noop);
     expect(req.session.cookie.maxAge).to.equal(PENDING);
+    // Never longer than the session's own lifetime, when that is the shorter one.
+    const brief = { session: { cookie: { maxAge: 30_000, originalMaxAge: 30_000 } } };
+    bound.store(brief, undefined, undefined, {}, noop);
+    expect(brief.session.cookie.maxAge).to.equal(30_000);
   });
 });
