@@ -5,7 +5,7 @@ import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/tes
 /** What the example servers run on, chosen by the environment. */
 export interface Backends {
   tokens: TokenManager;
-  /** Set with REDIS_URL: sessions and tokens live there. */
+  /** The session Redis: SESSION_REDIS_URL, else REDIS_URL (then sessions and tokens share one Redis). */
   redis?: Redis;
   /** Started when SAMSARA_CLIENT_ID is unset: a local Samsara in this process. */
   emulator?: SamsaraEmulator;
@@ -17,14 +17,18 @@ export interface Backends {
 /**
  * With nothing configured: the built-in emulator and memory stores. SAMSARA_CLIENT_ID and
  * SAMSARA_CLIENT_SECRET (and SAMSARA_REGION or SAMSARA_BASE_URL) select a real Samsara; REDIS_URL
- * (with SAMSARA_SEALING_KEYS) keeps tokens and sessions in Redis.
+ * (with SAMSARA_SEALING_KEYS) keeps tokens in Redis, and sessions too unless SESSION_REDIS_URL
+ * names another one. In production give sessions another Redis instance: a database number of the
+ * same instance shares its maxmemory, so a flood of anonymous sessions could still crowd out tokens.
  */
 export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Backends> {
   const emulator = env.SAMSARA_CLIENT_ID
     ? undefined
     : await startSamsaraEmulator({ port: Number(env.EMULATOR_PORT ?? 0) });
-  const redis = env.REDIS_URL ? new Redis(env.REDIS_URL) : undefined;
-  const store = redis ? new RedisTokenStore({ client: redis }) : new MemoryTokenStore();
+  const tokenRedis = env.REDIS_URL ? new Redis(env.REDIS_URL) : undefined;
+  const sessionURL = env.SESSION_REDIS_URL || env.REDIS_URL;
+  const redis = sessionURL && sessionURL !== env.REDIS_URL ? new Redis(sessionURL) : tokenRedis;
+  const store = tokenRedis ? new RedisTokenStore({ client: tokenRedis }) : new MemoryTokenStore();
   const tokens = new TokenManager({ store, ...(emulator ? { client: emulator } : {}) });
   return {
     tokens,
@@ -34,12 +38,18 @@ export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
       emulator
         ? `Samsara: the built-in emulator at ${emulator.baseURL}`
         : `Samsara: ${tokens.client.endpoints.baseURL} (SAMSARA_CLIENT_ID is set)`,
-      redis ? 'Tokens and sessions: Redis (REDIS_URL)' : 'Tokens and sessions: memory (set REDIS_URL for Redis)',
+      tokenRedis ? 'Tokens: Redis (REDIS_URL)' : 'Tokens: memory (set REDIS_URL for Redis)',
+      redis === undefined
+        ? 'Sessions: memory (set SESSION_REDIS_URL or REDIS_URL for Redis)'
+        : redis === tokenRedis
+          ? 'Sessions: the token Redis (REDIS_URL; set SESSION_REDIS_URL to keep them apart)'
+          : 'Sessions: their own Redis (SESSION_REDIS_URL)',
     ],
     close: async () => {
       await tokens.idle();
       if (store instanceof RedisTokenStore) await store.close();
-      redis?.disconnect();
+      tokenRedis?.disconnect();
+      if (redis !== tokenRedis) redis?.disconnect();
       await emulator?.stop();
     },
   };

@@ -21,8 +21,10 @@ export const SAMSARA_CHANNELS = Object.freeze({
   lockWait: 'passport-samsara:lock-wait',
   /** One grant's revocation at Samsara: `revoked` or `failed`, with its `reason`. */
   revoke: 'passport-samsara:revoke',
-  /** An organization must sign in again: `grant-dead`, `no-credentials`, `removed`. */
+  /** An organization must sign in again: `grant-dead`, `no-credentials`, `removed`, `lost-data`. */
   reauthorize: 'passport-samsara:reauthorization-required',
+  /** The token store noticed that it lost its memory (its epoch marker vanished): `lost-data`. */
+  storeLost: 'passport-samsara:store-lost',
   /** A token store operation failed: the outcome is the operation (`read`, `write`, `lock`...). */
   storeFailure: 'passport-samsara:store-failure',
   /** Samsara answered 429: `waiting` (the call waits, then resends) or `gave-up`. */
@@ -105,7 +107,9 @@ export interface RevokeEvent extends SamsaraEvent {
 
 /**
  * A message of {@link SAMSARA_CHANNELS}.reauthorize: `grant-dead` (Samsara refused the refresh
- * token), `no-credentials` (none stored), `removed` (removed while being refreshed).
+ * token), `no-credentials` (none stored), `removed` (removed while being refreshed), `lost-data`
+ * (none stored, and the store lost its memory: the organization's grant is still live at Samsara,
+ * held by nobody, until it signs in again).
  *
  * @example
  * ```ts
@@ -113,7 +117,27 @@ export interface RevokeEvent extends SamsaraEvent {
  * ```
  */
 export interface ReauthorizeEvent extends SamsaraEvent {
-  outcome: 'grant-dead' | 'no-credentials' | 'removed';
+  outcome: 'grant-dead' | 'no-credentials' | 'removed' | 'lost-data';
+}
+
+/**
+ * A message of {@link SAMSARA_CHANNELS}.storeLost, once per loss a store notices: its epoch marker
+ * vanished or was replaced, so everything it held before is gone (a Redis restarted without
+ * persistence, a `FLUSHALL`, a failover to an empty replica). `orgId` is empty (every organization
+ * may be concerned); `trigger` says what found it: `reconnect` (the connection came back),
+ * `health` (a readiness check), `miss` (a read found no credentials); `node` names the Cluster
+ * master that lost its data (`host:port`), when on a Cluster.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.storeLost, (m) => pager.alert('token store lost its data', m as StoreLostEvent));
+ * ```
+ */
+export interface StoreLostEvent extends SamsaraEvent {
+  outcome: 'lost-data';
+  trigger: 'reconnect' | 'health' | 'miss';
+  message: string;
+  node?: string;
 }
 
 /**
@@ -171,6 +195,7 @@ interface Messages {
   lockWait: LockWaitEvent;
   revoke: RevokeEvent;
   reauthorize: ReauthorizeEvent;
+  storeLost: StoreLostEvent;
   storeFailure: StoreFailureEvent;
   rateLimit: RateLimitEvent;
   webhook: WebhookDeliveryEvent;

@@ -21,7 +21,15 @@ export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/memory-store.js';
-export type { TokenStore, LockHandle, OrganizationStatus, StoreWatch, Claim, ClaimOutcome } from './tokens/store.js';
+export type {
+  TokenStore,
+  LockHandle,
+  OrganizationStatus,
+  StoreWatch,
+  StoreHealth,
+  Claim,
+  ClaimOutcome,
+} from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
@@ -39,6 +47,7 @@ export type {
   LockWaitEvent,
   RevokeEvent,
   ReauthorizeEvent,
+  StoreLostEvent,
   StoreFailureEvent,
   RateLimitEvent,
   WebhookDeliveryEvent,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigurationError } from './errors/index.js';
 import { numberOption } from './options.js';
+import { cutLifetime, isRestored, restoreLifetime, type LifetimeSlot } from './session-lifetime.js';
 
 /**
  * Options of {@link SessionStateStore}.
@@ -26,6 +27,14 @@ export interface SessionStateStoreOptions {
   maxAge?: number;
   /** The clock, in milliseconds since the epoch. Default `Date.now()`, read at each call. */
   now?: () => number;
+  /**
+   * Cut the lifetime of a session that holds nothing but pending sign-ins to theirs (`maxAge`),
+   * so that anonymous Connect clicks cannot fill the session store. A successful sign-in must
+   * then give the session its lifetime back ({@link SessionStateStore.signedIn}), which
+   * `SamsaraStrategy` does. Default: true for the store a `SamsaraStrategy` uses, false for one
+   * used by another strategy (which would not put the lifetime back).
+   */
+  boundSessions?: boolean;
 }
 
 /** What passport-oauth2 hands a state store: a request that should carry a session. */
@@ -41,6 +50,11 @@ type StoreCallback = (err: Error | null, handle?: string) => void;
  * to the token endpoint), `true` otherwise; after it, the app's state, or on failure `{ message }`.
  */
 type VerifyCallback = (err: Error | null, ok?: string | boolean, stateOrInfo?: unknown) => void;
+
+/** What the store keeps under its session key. */
+interface Slot extends LifetimeSlot {
+  pending: PendingSignIn[];
+}
 
 /** One sign-in between the redirect to authorize and the callback, as kept in the session. */
 interface PendingSignIn {
@@ -69,6 +83,12 @@ const EXPIRED = 'Authorization request state expired: the sign-in took too long.
  * passport logs in by regenerating the session, which drops whatever it held, the other pending
  * sign-ins included: log in with `keepSessionInfo: true` so they survive the first one to finish.
  *
+ * A session that holds nothing but pending sign-ins (an anonymous visitor's Connect, or a flood of
+ * them) lives only as long as they do: its cookie's `maxAge`, and so its time in the session
+ * store, is cut to `maxAge`. A successful sign-in puts the session's own lifetime back
+ * ({@link SessionStateStore.signedIn}, which `SamsaraStrategy` calls), so that passport's
+ * `keepSessionInfo`, which carries the old session's cookie into the new one, keeps the full one.
+ *
  * @example
  * ```ts
  * import { SamsaraStrategy, SessionStateStore } from 'passport-samsara';
@@ -86,6 +106,7 @@ export class SessionStateStore {
   /** How long a pending sign-in stays good, in milliseconds. */
   readonly maxAge: number;
   private readonly now: () => number;
+  private readonly boundSessions: boolean | undefined;
 
   constructor(options: SessionStateStoreOptions = {}) {
     const { key = 'oauth2:samsara', now } = options;
@@ -103,6 +124,7 @@ export class SessionStateStore {
     });
     // Read at each call, not captured, so a clock swapped after construction (fake timers) applies.
     this.now = now ?? (() => Date.now());
+    this.boundSessions = options.boundSessions;
   }
 
   /**
@@ -131,6 +153,7 @@ export class SessionStateStore {
     const kept = this.read(session).filter((p) => p.expiresAt > now);
     kept.push(entry);
     this.write(session, kept.slice(-this.max));
+    if (this.boundSessions ?? isRestored(this)) cutLifetime(session, session[this.key] as Slot, this.maxAge);
     callback(null, handle);
   }
 
@@ -169,6 +192,17 @@ export class SessionStateStore {
     callback(null, found.verifier ?? true, found.state);
   }
 
+  /**
+   * Called when a sign-in this store verified has succeeded, before the login: gives the session
+   * back the lifetime it had before pending sign-ins cut it. `SamsaraStrategy` calls it; call it
+   * yourself only when using this store with another strategy.
+   */
+  signedIn(req: SessionRequest): void {
+    const session = sessionOf(req);
+    const slot = session?.[this.key];
+    if (session && isRecord(slot) && restoreLifetime(session, slot)) this.write(session, this.read(session), false);
+  }
+
   private read(session: Record<string, unknown>): PendingSignIn[] {
     const slot = session[this.key];
     const list: unknown = isRecord(slot) ? slot.pending : undefined;
@@ -176,9 +210,21 @@ export class SessionStateStore {
     return Array.isArray(list) ? list.filter(isPendingSignIn) : [];
   }
 
-  private write(session: Record<string, unknown>, pending: PendingSignIn[]): void {
-    if (pending.length > 0) session[this.key] = { pending };
-    else Reflect.deleteProperty(session, this.key);
+  /**
+   * Keeps `pending`, and the session's own lifetime while it is cut (even with nothing pending: a
+   * later Connect must not take the cut lifetime for the session's own), unless `keepMaxAge` is false.
+   */
+  private write(session: Record<string, unknown>, pending: PendingSignIn[], keepMaxAge = true): void {
+    const slot = session[this.key];
+    const cut = keepMaxAge && isRecord(slot) && 'sessionMaxAge' in slot;
+    if (pending.length > 0 || cut) {
+      session[this.key] = {
+        pending,
+        ...(cut ? { sessionMaxAge: slot.sessionMaxAge as number | null } : {}),
+      } satisfies Slot;
+    } else {
+      Reflect.deleteProperty(session, this.key);
+    }
   }
 }
 

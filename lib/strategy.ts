@@ -4,6 +4,7 @@ import type { SamsaraRegion } from './endpoints.js';
 import { ConfigurationError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
 import type { OAuthClient, TokenSet } from './oauth-client.js';
 import { fetchProfile, type SamsaraProfile } from './profile.js';
+import { restoresSessions } from './session-lifetime.js';
 import { SessionStateStore } from './state-store.js';
 import { TokenManager } from './tokens/manager.js';
 import {
@@ -121,6 +122,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
   private readonly callbackPath: string;
   /** The app (region) this strategy signs in with: `tokens.clientFor({ region })`. */
   private readonly oauthClient: OAuthClient;
+  /** The state store, when it is this package's: a successful sign-in gives the session its lifetime back. */
+  private readonly signIns: SessionStateStore | undefined;
 
   // TypeScript types an inline callback's parameters from the first overload it tries, so the
   // (accessToken, refreshToken, profile) form comes first and needs no annotations; the other
@@ -187,6 +190,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
     this.tokens = tokens;
     this.callbackPath = pathOf(callbackURL);
     this.oauthClient = oauthClient;
+    this.signIns = stateStore instanceof SessionStateStore ? stateStore : undefined;
+    if (this.signIns) restoresSessions(this.signIns);
     // passport-oauth2 would send the code through node-oauth, which puts the secret in the body and
     // has no timeout: the exchange is ours.
     (this._oauth2 as unknown as { getOAuthAccessToken: ExchangeCode }).getOAuthAccessToken = (
@@ -212,7 +217,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
 
   /**
    * Fails a callback that carries no code (instead of passport-oauth2's restart of the flow, which
-   * would loop), then lets passport-oauth2 do the rest.
+   * would loop), then lets passport-oauth2 do the rest. A sign-in that succeeds first gives its
+   * session back the lifetime its pending sign-ins cut (see `SessionStateStore`), before passport
+   * logs in: with `keepSessionInfo`, passport carries the old session's cookie into the new one.
    */
   override authenticate(req: Request, options: Record<string, unknown> = {}): void {
     // passport also runs outside Express, where the request may have no parsed query or body.
@@ -221,6 +228,15 @@ export class SamsaraStrategy extends OAuth2Strategy {
     if (!query.error && !query.code && !body.code && (query.state !== undefined || this.isCallback(req, options))) {
       this.fail({ message: 'Samsara redirected back without an authorization code. Sign in again.' }, 400);
       return;
+    }
+    // passport gives each request its own success on an object of its own; never wrap a shared one.
+    const { signIns } = this;
+    if (signIns && Object.hasOwn(this, 'success')) {
+      const success = this.success.bind(this);
+      this.success = (user, info) => {
+        signIns.signedIn(req);
+        success(user, info);
+      };
     }
     super.authenticate(req, options);
   }

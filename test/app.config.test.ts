@@ -127,10 +127,12 @@ describe('the Samsara app: configuration, mounts, health', function () {
   });
 
   describe('/healthz and /readyz', () => {
-    it('healthz: 200 while the process serves; readyz without Redis: 200', async () => {
+    it('healthz: 200 while the process serves; readyz without Redis, on the memory store: 200', async () => {
       const app = createSamsaraApp({ tokens: new TokenManager({ client: emulator }), ...quiet });
       await request(app).get('/healthz').expect(200, { status: 'ok' });
-      await request(app).get('/readyz').expect(200, { status: 'ready', checks: {} });
+      await request(app)
+        .get('/readyz')
+        .expect(200, { status: 'ready', checks: { tokens: 'ok' } });
     });
 
     it('readyz with Redis: 200 while it answers, 503 within about a second once it stops', async () => {
@@ -141,11 +143,15 @@ describe('the Samsara app: configuration, mounts, health', function () {
         const app = createSamsaraApp({ tokens: new TokenManager({ client: emulator }), redis, ...quiet });
         await request(app)
           .get('/readyz')
-          .expect(200, { status: 'ready', checks: { redis: 'up' } });
+          .expect(200, { status: 'ready', checks: { redis: 'up', tokens: 'ok' } });
         server.pause();
         const started = Date.now();
         const res = await request(app).get('/readyz').expect(503);
-        expect(res.body).to.deep.equal({ status: 'unavailable', checks: { redis: 'down' } });
+        expect(res.body).to.deep.equal({
+          status: 'unavailable',
+          checks: { redis: 'down', tokens: 'ok' },
+          reason: 'the session Redis does not answer',
+        });
         expect(Date.now() - started).to.be.lessThan(3_000);
         expect(res.headers['retry-after']).to.equal('5');
         server.resume();

@@ -63,7 +63,7 @@ describe('two example server processes behind one Redis, in a real browser', fun
     expect(await page.locator('#connect').count()).to.equal(1);
 
     for (const server of [first, second]) {
-      expect(server.output()).to.include('Tokens and sessions: Redis');
+      expect(server.output()).to.include('Tokens: Redis (REDIS_URL)').and.include('Sessions: the token Redis');
       expect(server.output()).to.not.include(secrets.SESSION_SECRET).and.not.include(emulator.clientSecret);
       expect(server.output()).to.not.include(secrets.SAMSARA_SEALING_KEYS.split(':')[1]);
     }

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   RedisTokenStore,
+  SAMSARA_CHANNELS,
   TokenManager,
   generateSealingKey,
   type GrantTokens,
+  type ReauthorizeEvent,
   type RevocationScope,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
@@ -138,7 +141,49 @@ async function refreshPausedBeforeWrite(
   };
 }
 
+/** What the restart step counted: grants Redis took with it, each one reported. */
+const restarts = { steps: 0, grantsLost: 0 };
+
+/**
+ * Redis restarts without persistence. Every grant the app held is then held by nobody, live at
+ * Samsara: the invariant is weakened exactly so (they join `model.lost`, excused from the
+ * Disconnect and per-grant counts), and only once each store has said so: its health() reports
+ * the loss, and the organization's next call is reported as lost with the store, not as never
+ * connected. Nothing is revoked, and nothing is written back as if the old data existed.
+ */
+const restartWithoutPersistence: Step = step('Redis restarts without persistence', async (model, real) => {
+  restarts.steps++;
+  const revocations = real.emulator.counters.revocations;
+  const held = [...model.held].filter(
+    ([grant, refreshToken]) => !model.lost.has(grant) && real.emulator.grantStatus(refreshToken) !== 'revoked',
+  );
+  // Running processes have read the marker (a readiness probe, any call): a store that never
+  // read it cannot tell a Redis that lost its data from a new one.
+  for (const store of real.stores) await store.health();
+  await real.redis.kill();
+  await real.redis.restart();
+  for (const store of real.stores) {
+    let health = await store.health();
+    for (let i = 0; health.status === 'unavailable' && i < 100; i++) health = await store.health();
+    expect(health.status, 'each store says it lost its data').to.equal('lost-data');
+  }
+  const heard: ReauthorizeEvent[] = [];
+  const listener = (m: unknown): void => void heard.push(m as ReauthorizeEvent);
+  subscribe(SAMSARA_CHANNELS.reauthorize, listener);
+  try {
+    await settle(real.managers[1].accessToken(KEY));
+  } finally {
+    unsubscribe(SAMSARA_CHANNELS.reauthorize, listener);
+  }
+  expect(heard.map((m) => m.outcome)).to.deep.equal(['lost-data']);
+  expect(real.emulator.counters.revocations, 'nothing revoked for the loss').to.equal(revocations);
+  expect(await current(real), 'nothing written back').to.equal(null);
+  for (const [grant] of held) model.lost.add(grant);
+  restarts.grantsLost += held.length;
+});
+
 const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
+  fc.constant(restartWithoutPersistence),
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
       counters.steps++;
@@ -319,6 +364,10 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
         { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 30, plugins: [fc.interruptAfterTimeLimit(150_000)] },
       );
       console.log(`      model-based (${scope}): ${counters.runs} runs, ${counters.steps} steps`);
+      console.log(
+        `      restarts without persistence: ${restarts.steps}, grants lost with Redis (counted and reported): ${restarts.grantsLost}`,
+      );
+      Object.assign(restarts, { steps: 0, grantsLost: 0 });
       expect(counters.steps).to.be.greaterThan(0);
     });
   });

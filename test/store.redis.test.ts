@@ -41,7 +41,11 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   it("keeps a key's credentials, lock and channel under one hash tag", async () => {
     const { version } = await store.replace('org/1', grant, 10);
     const lock = await store.lock('org/1', 5000);
-    expect(await writer.keys(`${prefix}*`)).to.have.members([`${prefix}{org:org%2F1}`, `${prefix}{org:org%2F1}:lock`]);
+    expect(await writer.keys(`${prefix}*`)).to.have.members([
+      `${prefix}{org:org%2F1}`,
+      `${prefix}{org:org%2F1}:lock`,
+      `${prefix}{epoch:0}`, // the epoch marker: one per store prefix, not per organization
+    ]);
     expect(await writer.hget(`${prefix}{org:org%2F1}`, 'v')).to.equal(String(version));
     await lock!.release();
   });

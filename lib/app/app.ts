@@ -122,7 +122,7 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
     res.type('css').set('Cache-Control', 'public, max-age=3600').send(STYLESHEET);
   });
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz(options.redis));
+  app.get('/readyz', readyz(options.redis, tokens.store, log));
 
   app.use(...pipeline);
   app.get('/', homePage(tokens));

@@ -99,14 +99,19 @@ export class GrantKeeper {
   /**
    * Writes refreshed credentials with compare-and-set. When another write came first, theirs
    * win, and ours are not dropped: the same grant's newer tokens make ours moot; a different
-   * grant's (a sign-in meanwhile) leaves ours to be retired or revoked.
+   * grant's (a sign-in meanwhile) leaves ours to be retired or revoked. When the key is gone
+   * because the store lost its memory meanwhile, ours are the grant's only tokens: they are
+   * written back as a sign-in would write them, never as an update of data that no longer exists.
    */
   async keep(key: string, fresh: NewCredentials, expectedVersion: number): Promise<Credentials> {
-    const { store } = this.settings;
+    const { store, maxRetiredGrants } = this.settings;
     const next = await guarded('write', () => store.update(key, fresh, expectedVersion), key);
     if (next) return next;
     const latest = await guarded('read', () => store.get(key), key);
     if (latest?.grantId === fresh.grantId) return latest;
+    if (!latest && (await guarded('read', async () => (await store.lost?.(key)) ?? false, key))) {
+      return guarded('write', () => store.replace(key, fresh, maxRetiredGrants), key);
+    }
     await this.#letGo(key, fresh);
     if (latest) return latest;
     throw reauthorization(key, 'removed', 'its credentials were removed while they were being refreshed');

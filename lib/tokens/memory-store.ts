@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryClaims } from './memory-claims.js';
-import type { ClaimOutcome, LockHandle, OrganizationStatus, RevokedGrant, TokenStore } from './store.js';
+import type { ClaimOutcome, LockHandle, OrganizationStatus, RevokedGrant, StoreHealth, TokenStore } from './store.js';
 
 interface Slot {
   creds: Credentials | null;
@@ -141,6 +141,11 @@ export class MemoryTokenStore implements TokenStore {
         ...(creds.clientID !== undefined && { clientID: creds.clientID }),
       };
     }
+  }
+
+  /** Always ok: the memory is this process's own, and is lost only with it. */
+  async health(): Promise<StoreHealth> {
+    return { status: 'ok', reason: '' };
   }
 
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {

@@ -1,5 +1,6 @@
 import { ReauthorizationRequiredError } from '../errors/index.js';
 import { publish, type ReauthorizeEvent } from '../events.js';
+import type { TokenStore } from './store.js';
 
 // Where a ReauthorizationRequiredError came from, kept beside it (not on it: an error's fields are
 // public API) until the call that sees it first publishes the event. A refresh shared by many
@@ -31,4 +32,20 @@ export function reportReauthorization(err: unknown, startedAt: number, region: s
     code: err.code,
     ...(region !== undefined && { region }),
   }));
+}
+
+/**
+ * The error for a key the store holds no credentials for: `lost-data` when the store says they
+ * were lost with its memory, else `no-credentials`. Asked only on a miss, so the hot path pays
+ * nothing; a store that cannot answer now (it failed meanwhile) counts as not lost.
+ */
+export async function noCredentials(store: TokenStore, key: string): Promise<ReauthorizationRequiredError> {
+  const lost = (await store.lost?.(key).catch(() => false)) ?? false;
+  return lost
+    ? reauthorization(
+        key,
+        'lost-data',
+        'the token store lost its data (a Redis restart without persistence, FLUSHALL, a failover to an empty replica), and this organization with it',
+      )
+    : reauthorization(key, 'no-credentials', 'no Samsara credentials are stored for it');
 }

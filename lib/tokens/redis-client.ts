@@ -12,6 +12,10 @@ import type { ScanClient } from './redis-list.js';
  */
 export interface RedisClientLike {
   readonly isCluster?: boolean;
+  /** ioredis's options: the store honours `keyPrefix`, in its listing and its channels too. */
+  readonly options?: { keyPrefix?: unknown };
+  /** Reconnections (`ready`; a Cluster's new nodes, `+node`) make the store check its epoch marker. */
+  on?(event: 'ready' | '+node', listener: () => void): unknown;
   /** Cluster only: its nodes by role; listing SCANs every master. */
   nodes?(role: 'master'): ScanClient[];
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;

@@ -14,6 +14,8 @@ export interface ListSource {
   scanners(): ScanClient[];
   commands: ScriptedClient;
   prefix: string;
+  /** ioredis's `keyPrefix`: SCAN matches and returns full key names, the other commands add it. */
+  keyPrefix: string;
   /** Keys per SCAN page, and so the most statuses held at once. */
   batchSize: number;
   call<T>(what: string, command: () => Promise<T>): Promise<T>;
@@ -31,14 +33,15 @@ export async function* listOrganizations(source: ListSource): AsyncGenerator<Org
   const head = `${source.prefix}{org:`;
   // The pattern ends with the literal `}` of the hash tag: lock keys (`…}:lock`) never match, and
   // an id cannot end it early (it is URI-encoded, so it holds no brace).
-  const pattern = `${escapeGlob(head)}*}`;
+  const pattern = `${escapeGlob(source.keyPrefix + head)}*}`;
   for (const scanner of source.scanners()) {
     let cursor = '0';
     do {
-      const [next, keys] = await source.call('scan', () =>
+      const [next, found] = await source.call('scan', () =>
         scanner.scan(cursor, 'MATCH', pattern, 'COUNT', source.batchSize),
       );
       cursor = next;
+      const keys = found.map((key) => key.slice(source.keyPrefix.length));
       const statuses = await Promise.all(
         keys.map((credKey) => source.call('status read', () => source.commands.samsaraTokenStatus(credKey))),
       );

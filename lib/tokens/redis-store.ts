@@ -5,11 +5,21 @@ import { numberOption } from '../options.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';
+import { keyPrefixOf } from './redis-config.js';
+import { RedisVigil } from './redis-health.js';
 import { claimOn } from './redis-claims.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
-import type { ClaimOutcome, LockHandle, OrganizationStatus, RevokedGrant, StoreWatch, TokenStore } from './store.js';
+import type {
+  ClaimOutcome,
+  LockHandle,
+  OrganizationStatus,
+  RevokedGrant,
+  StoreHealth,
+  StoreWatch,
+  TokenStore,
+} from './store.js';
 
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
@@ -36,6 +46,13 @@ export interface RedisTokenStoreOptions {
   pollInterval?: number;
   /** Keys per SCAN page when listing organizations, and so the most held at once. Default 500. */
   listBatchSize?: number;
+  /**
+   * Milliseconds `health()` answers `lost-data` after the store noticed that Redis lost its data
+   * (then `ok` again: waiting does not bring tokens back, and a probe that fails for good would
+   * keep every process out of service, sign-ins included). Long enough for default readiness
+   * probes and load-balancer checks to see it; 0: never. Default 60 000.
+   */
+  reportLossFor?: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -68,6 +85,9 @@ export class RedisTokenStore implements TokenStore {
   readonly #pollInterval: number;
   readonly #listBatchSize: number;
   readonly #channels: RedisChannels;
+  /** ioredis's own `keyPrefix`, which it adds to keys but not to SCAN patterns or channels. */
+  readonly #keyPrefix: string;
+  readonly #vigil: RedisVigil;
   #closed = false;
 
   constructor(options: RedisTokenStoreOptions) {
@@ -87,9 +107,17 @@ export class RedisTokenStore implements TokenStore {
       integer: true,
     });
     this.#client = options.client;
+    this.#keyPrefix = keyPrefixOf(this.#client);
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
     this.#commands = this.#client as unknown as ScriptedClient;
     this.#channels = new RedisChannels(this.#client, (what, command) => this.#call(what, command));
+    this.#vigil = new RedisVigil({
+      client: this.#client,
+      prefix: this.#prefix,
+      reportLossFor: numberOption('RedisTokenStore', 'reportLossFor', options.reportLossFor, 60_000, { min: 0 }),
+      call: (what, command) => this.#call(what, command),
+      warn: (message, code) => process.emitWarning(message, { code }),
+    });
   }
 
   async get(key: string): Promise<Credentials | null> {
@@ -140,14 +168,14 @@ export class RedisTokenStore implements TokenStore {
     const credKey = this.#credKey(key);
     const pairs = grants.flatMap((grant) => [grant.grantId, fingerprintOf(grant.refreshToken)]);
     await this.#call('forget', () =>
-      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, `${credKey}:done`, ...pairs),
+      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, this.#channel(credKey), ...pairs),
     );
   }
 
   async remove(key: string, expectedVersion: number): Promise<boolean> {
     const credKey = this.#credKey(key);
     const removed = await this.#call('remove', () =>
-      this.#commands.samsaraTokenRemove(credKey, expectedVersion, this.#tombstoneTtl, `${credKey}:done`),
+      this.#commands.samsaraTokenRemove(credKey, expectedVersion, this.#tombstoneTtl, this.#channel(credKey)),
     );
     return removed === 1;
   }
@@ -163,7 +191,7 @@ export class RedisTokenStore implements TokenStore {
     return {
       ...this.#currentAt(taken, credKey),
       release: async () => {
-        await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, `${credKey}:done`));
+        await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, this.#channel(credKey)));
       },
     };
   }
@@ -176,7 +204,7 @@ export class RedisTokenStore implements TokenStore {
     let done = false;
     const deadlineTimer = setTimeout(stop, deadline - Date.now());
     // Any message on the channel is a write or an unlock: either ends the wait.
-    const subscription = this.#closed ? undefined : this.#channels.listen(`${credKey}:done`, stop);
+    const subscription = this.#closed ? undefined : this.#channels.listen(this.#channel(credKey), stop);
     const settle = async (): Promise<void> => {
       await subscription?.subscribed;
       while (!done) {
@@ -208,12 +236,12 @@ export class RedisTokenStore implements TokenStore {
     // node without a word, so a lost message could never be known. Never live there.
     if (this.#closed || this.#client.isCluster) return { live: false, close: () => undefined };
     // The prefix is the caller's: escaped, so that its glob characters match only themselves.
-    const head = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}{org:`;
+    const head = `${(this.#keyPrefix + this.#prefix).replace(/[*?[\]\\]/g, '\\$&')}{org:`;
     const tail = '}:done';
     return this.#channels.watch(
       `${head}*${tail}`,
       (channel) => {
-        onChange(keyOfChannel(channel.slice(this.#prefix.length + '{org:'.length, -tail.length)));
+        onChange(keyOfChannel(channel.slice((this.#keyPrefix + this.#prefix).length + '{org:'.length, -tail.length)));
       },
       () => {
         onChange(undefined);
@@ -228,6 +256,7 @@ export class RedisTokenStore implements TokenStore {
       scanners: () => (client.isCluster && client.nodes ? client.nodes('master') : [this.#commands]),
       commands: this.#commands,
       prefix: this.#prefix,
+      keyPrefix: this.#keyPrefix,
       batchSize: this.#listBatchSize,
       call: (what, command) => this.#call(what, command),
       open: (sealed, credKey) => this.#open(sealed, credKey),
@@ -241,12 +270,31 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
+   * Whether Redis answers (a ping) and still holds what this store wrote (its epoch marker, every
+   * master's on a Cluster): `lost-data` for `reportLossFor` after a loss was noticed.
+   */
+  health(): Promise<StoreHealth> {
+    return this.#vigil.report();
+  }
+
+  /** After a miss: whether Redis lost `key`'s credentials with its memory (see `TokenStore.lost`). */
+  lost(key: string): Promise<boolean> {
+    return this.#vigil.lost(this.#credKey(key));
+  }
+
+  /**
    * Ends the store's own pub/sub connection and wakes every waiter; later waits only poll. The
    * client passed in stays open: it is the caller's to quit.
    */
   async close(): Promise<void> {
     this.#closed = true;
     this.#channels.close();
+    this.#vigil.close();
+  }
+
+  /** A key's channel: its full name (ioredis's `keyPrefix` too, which it leaves off channels), then `:done`. */
+  #channel(credKey: string): string {
+    return `${this.#keyPrefix}${credKey}:done`;
   }
 
   #credKey(key: string): string {
@@ -266,7 +314,7 @@ export class RedisTokenStore implements TokenStore {
         credKey,
         String(expectedVersion ?? ''),
         sealed,
-        `${credKey}:done`,
+        this.#channel(credKey),
         creds.grantId,
         maxRetired,
         creds.expiresAt,
@@ -305,6 +353,7 @@ export class RedisTokenStore implements TokenStore {
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
   async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
+    this.#vigil.start();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(

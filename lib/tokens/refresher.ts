@@ -5,7 +5,7 @@ import type { CredentialCache } from './credential-cache.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
 import { flightOf, said, waited, type Flight } from './flight.js';
 import type { GrantKeeper } from './keeper.js';
-import { reauthorization, reportReauthorization } from './reauthorize.js';
+import { noCredentials, reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
 import type { TokenManager } from './manager.js';
 import { SingleFlight } from './single-flight.js';
@@ -180,7 +180,7 @@ export class Refresher {
     const { key } = about;
     // Read again under the lock (the store may have read with it): another process may have
     // refreshed while we queued for it.
-    const current = lock.current === undefined ? await this.#read(key) : present(key, lock.current);
+    const current = lock.current === undefined ? await this.#read(key) : await this.#present(key, lock.current);
     if (!this.#needsRefresh(current, rejected)) return said(about, 'adopted', current);
     said(about, 'started');
     let set: TokenSet;
@@ -295,18 +295,18 @@ export class Refresher {
   }
 
   async #read(key: string): Promise<Credentials> {
-    return present(key, await guarded('read', () => this.settings.store.get(key), key));
+    return this.#present(key, await guarded('read', () => this.settings.store.get(key), key));
+  }
+
+  /** `creds`, or `ReauthorizationRequiredError` when the store holds none (lost with its memory, or never there). */
+  async #present(key: string, creds: Credentials | null): Promise<Credentials> {
+    if (!creds) throw await noCredentials(this.settings.store, key);
+    return creds;
   }
 
   #needsRefresh(creds: Credentials, rejected: string | undefined): boolean {
     return creds.accessToken === rejected || !isFresh(creds, this.settings.skew, this.settings.clock.now());
   }
-}
-
-/** `creds`, or `ReauthorizationRequiredError` when the store holds none. */
-function present(key: string, creds: Credentials | null): Credentials {
-  if (!creds) throw reauthorization(key, 'no-credentials', 'no Samsara credentials are stored for it');
-  return creds;
 }
 
 function refreshFailure(err: unknown): Error {

@@ -123,6 +123,26 @@ export type ClaimOutcome = { claim: Claim; done?: undefined } | { claim: null; d
 export type RevokedGrant = Pick<NewCredentials, 'grantId' | 'refreshToken'>;
 
 /**
+ * What a store says of itself, as {@link TokenStore.health} answers: `ok`; `unavailable` (it does
+ * not answer); or `lost-data`, for a while after it noticed that it lost its memory (a Redis
+ * restarted without persistence, a `FLUSHALL`, a failover to an empty replica), which leaves every
+ * organization it held to sign in again. Never a token or a secret.
+ *
+ * @example
+ * ```ts
+ * const health = await store.health?.();
+ * if (health && health.status !== 'ok') log.error({ status: health.status, reason: health.reason });
+ * ```
+ */
+export interface StoreHealth {
+  status: 'ok' | 'unavailable' | 'lost-data';
+  /** Why, in a sentence for an operator (empty when `ok`). */
+  reason: string;
+  /** When the store last noticed that it lost its data, in ms since the epoch; absent if never. */
+  lostAt?: number;
+}
+
+/**
  * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
  * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailableError`.
  *
@@ -194,6 +214,19 @@ export interface TokenStore {
    * credentials in memory between calls: without it, every call reads the store.
    */
   watch?(onChange: (key: string | undefined) => void): StoreWatch;
+  /**
+   * Optional: whether the store answers and still has its memory (see {@link StoreHealth}), for
+   * a readiness probe. A store without it is taken to be `ok`.
+   */
+  health?(): Promise<StoreHealth>;
+  /**
+   * Optional: asked after `get(key)` found nothing. True when the key's credentials may have been
+   * lost with the store's memory: the store has noticed a loss (it checks again here) and the key
+   * holds no trace at all (no tombstone, no retired grant). The manager then reports the
+   * organization as lost rather than never connected, and a refresh in flight keeps the grant it
+   * holds instead of letting it go. A store without it is taken to answer false.
+   */
+  lost?(key: string): Promise<boolean>;
   /**
    * Optional: set-if-absent with a ttl, one name space for the whole fleet on this store (apart
    * from the credentials' keys). The first caller for `name` gets the claim, pending for `ttlMs`

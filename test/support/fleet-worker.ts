@@ -4,6 +4,8 @@
  */
 import Redis, { Cluster } from 'ioredis';
 import { OAuthClient, RedisTokenStore, TokenManager } from 'passport-samsara';
+// The test servers keep nothing on disk: the store's warning about that is expected here.
+import './warnings.js';
 
 export interface WorkerConfig {
   redis: { host: string; port: number } | { cluster: { host: string; port: number }[] };
