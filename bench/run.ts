@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -14,6 +14,7 @@ import { hotPath } from './hot-path.js';
 import { stampede } from './stampede.js';
 import { STORM, storm, stormTables, type StormResult } from './storm.js';
 import { table } from './stats.js';
+import { WEBHOOKS, webhooks, webhooksTables, type WebhooksResult } from './webhooks.js';
 
 const RESULTS = join(__dirname, '..', '..', 'bench', 'results.json');
 const CHART = join(__dirname, '..', '..', 'bench', 'storm-latency.svg');
@@ -43,10 +44,11 @@ async function main(): Promise<void> {
     storm?: StormResult;
     express?: ExpressResult;
     contenders?: ContenderResult[];
+    webhooks?: WebhooksResult;
   } = {
     machine,
     date: new Date().toISOString(),
-    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS },
+    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
@@ -69,6 +71,10 @@ async function main(): Promise<void> {
   if (wanted('express')) {
     raw.express = await expressPath();
     console.log(`${expressTable(raw.express)}\n`);
+  }
+  if (wanted('webhooks')) {
+    raw.webhooks = await webhooks();
+    console.log(`${webhooksTables(raw.webhooks)}\n`);
   }
   // Raw samples, to 0.01 ms.
   const rounded = (_key: string, v: unknown): unknown =>

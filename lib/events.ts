@@ -29,6 +29,12 @@ export const SAMSARA_CHANNELS = Object.freeze({
   storeFailure: 'passport-samsara:store-failure',
   /** Samsara answered 429: `waiting` (the call waits, then resends) or `gave-up`. */
   rateLimit: 'passport-samsara:rate-limited',
+  /**
+   * A webhook delivery the receiver answered: `handled`, `duplicate`, `in-progress`, `unhandled`
+   * (no handler for its type), `refused` (with the refusal's `code`) or `failed` (a handler threw,
+   * or the store failed).
+   */
+  webhook: 'passport-samsara:webhook',
 });
 
 /**
@@ -161,6 +167,29 @@ export interface RateLimitEvent extends SamsaraEvent {
   retryAfter: number;
 }
 
+/**
+ * A message of {@link SAMSARA_CHANNELS}.webhook: what the receiver answered a delivery, and for
+ * which event. `orgId` is '' and the event's fields absent when the delivery was refused before
+ * its body could be read; a refusal's `orgId` is what the unverified body claimed. Never a
+ * secret, a signature or the body.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.webhook, (m) => {
+ *   const { outcome, code, eventType } = m as WebhookDeliveryEvent;
+ *   deliveries.add(1, { outcome, code, eventType });
+ * });
+ * ```
+ */
+export interface WebhookDeliveryEvent extends SamsaraEvent {
+  outcome: 'handled' | 'duplicate' | 'in-progress' | 'unhandled' | 'refused' | 'failed';
+  /** The HTTP status answered. */
+  status: number;
+  eventId?: string;
+  eventType?: string;
+  webhookId?: string;
+}
+
 interface Messages {
   refresh: RefreshEvent;
   lockWait: LockWaitEvent;
@@ -169,6 +198,7 @@ interface Messages {
   storeLost: StoreLostEvent;
   storeFailure: StoreFailureEvent;
   rateLimit: RateLimitEvent;
+  webhook: WebhookDeliveryEvent;
 }
 
 const channels = Object.fromEntries(

@@ -21,7 +21,15 @@ export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 export * from './errors/index.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
 export { MemoryTokenStore } from './tokens/memory-store.js';
-export type { TokenStore, LockHandle, OrganizationStatus, StoreWatch, StoreHealth } from './tokens/store.js';
+export type {
+  TokenStore,
+  LockHandle,
+  OrganizationStatus,
+  StoreWatch,
+  StoreHealth,
+  Claim,
+  ClaimOutcome,
+} from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
@@ -42,9 +50,31 @@ export type {
   StoreLostEvent,
   StoreFailureEvent,
   RateLimitEvent,
+  WebhookDeliveryEvent,
 } from './events.js';
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
 export { samsaraLogout } from './logout.js';
 export type { SamsaraLogoutOptions } from './logout.js';
+// Webhooks: verifying deliveries, and the Express receiver.
+export { verifySamsaraWebhook } from './webhooks/verify.js';
+export type { VerifySamsaraWebhookOptions } from './webhooks/verify.js';
+export type { WebhookHeaders } from './webhooks/signature.js';
+export { SAMSARA_WEBHOOK_EVENT_TYPES, SAMSARA_WEBHOOK_VERSIONS } from './webhooks/event-types.js';
+export type {
+  SamsaraWebhookEvent,
+  SamsaraWebhookEnvelope,
+  SamsaraWebhookEventType,
+  SamsaraWebhookVersion,
+} from './webhooks/event-types.js';
+export { samsaraWebhooks } from './webhooks/receiver.js';
+export type {
+  SamsaraWebhooksOptions,
+  SamsaraWebhookHandler,
+  SamsaraWebhookHandlers,
+  WebhookSecrets,
+  SecretsFound,
+  WebhookOrigin,
+  WebhookFailureContext,
+} from './webhooks/receiver-options.js';

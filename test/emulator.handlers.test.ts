@@ -17,11 +17,13 @@ function request(
   path: string,
   init: { headers?: Record<string, string>; form?: Record<string, string> } = {},
 ): EmulatorRequest {
+  const form = new URLSearchParams(init.form);
   return {
     method,
     url: new URL(path, 'http://emulator.invalid'),
     headers: init.headers ?? {},
-    form: new URLSearchParams(init.form),
+    form,
+    body: form.toString(),
   };
 }
 

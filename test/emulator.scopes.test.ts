@@ -36,10 +36,10 @@ describe('Samsara emulator: scopes per client', () => {
     return Promise.all(paths.map(async (path) => (await api(emulator, path, token)).status));
   }
 
-  it('grants read_org and read_vehicles by default, and says so in the token response', async () => {
+  it('grants read_org, read_vehicles, read_webhooks and write_webhooks by default, and says so in the token response', async () => {
     const tokens = await signIn('samsara-emulator-client');
-    expect(tokens.scope).to.equal('read_org read_vehicles');
-    expect(emulator.issueGrant().scope).to.equal('read_org read_vehicles');
+    expect(tokens.scope).to.equal('read_org read_vehicles read_webhooks write_webhooks');
+    expect(emulator.issueGrant().scope).to.equal('read_org read_vehicles read_webhooks write_webhooks');
     expect(await statuses(tokens.access_token)).to.deep.equal([200, 200, 404]);
   });
 
@@ -85,7 +85,8 @@ describe('Samsara emulator: scopes per client', () => {
     const page = async (clientId: string) => (await authorize(emulator, { client_id: clientId })).text();
     expect(await page('samsara-emulator-client'))
       .to.include('<li>Read Org Information</li>')
-      .and.include('<li>Read Vehicles</li>');
+      .and.include('<li>Read Vehicles</li>')
+      .and.include('<li>Read Webhooks</li><li>Write Webhooks</li>');
     const vehiclesOnly = await page('vehicles-only');
     expect(vehiclesOnly).to.include('<li>Read Vehicles</li><li>write_vehicles</li>');
     expect(vehiclesOnly).to.not.include('Read Org Information');
@@ -107,6 +108,8 @@ describe('Samsara emulator: scopes per client', () => {
       code,
       redirect_uri: REDIRECT,
     });
-    expect(tokens.body.scope, 'the refused changes changed nothing').to.equal('read_org read_vehicles');
+    expect(tokens.body.scope, 'the refused changes changed nothing').to.equal(
+      'read_org read_vehicles read_webhooks write_webhooks',
+    );
   });
 });

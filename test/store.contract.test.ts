@@ -494,6 +494,83 @@ for (const [name, start] of backends) {
       });
     });
 
+    describe('claim (set-if-absent with a ttl)', () => {
+      const claim = (on: TokenStore, name: string, ttl: number) => on.claim!(name, ttl);
+
+      it('goes to the first caller only, across processes, until it is released', async () => {
+        const name = `claim-${freshKey()}`;
+        const first = await claim(store, name, 5000);
+        expect(first.claim).to.not.equal(null);
+        expect(await claim(other, name, 5000)).to.deep.equal({ claim: null, done: false });
+        expect(await claim(store, name, 5000)).to.deep.equal({ claim: null, done: false });
+        await first.claim!.release();
+        const next = await claim(other, name, 5000);
+        expect(next.claim, 'released: the next attempt claims it').to.not.equal(null);
+        await next.claim!.release();
+      });
+
+      it('stays claimed, as done, for the ttl complete gives, and is free again after it', async () => {
+        const name = `claim-${freshKey()}`;
+        const first = await claim(store, name, 50);
+        await first.claim!.complete(300);
+        await time.outlive(50);
+        expect(await claim(other, name, 5000), 'past the pending ttl: the done ttl counts').to.deep.equal({
+          claim: null,
+          done: true,
+        });
+        await first.claim!.release();
+        expect(await claim(other, name, 5000), 'a completed claim is not released').to.deep.equal({
+          claim: null,
+          done: true,
+        });
+        await time.outlive(300);
+        const again = await claim(other, name, 5000);
+        expect(again.claim).to.not.equal(null);
+        await again.claim!.release();
+      });
+
+      it("expires while pending (a holder that died), and the late holder cannot settle its successor's claim", async () => {
+        const name = `claim-${freshKey()}`;
+        const stale = await claim(store, name, 80);
+        await time.outlive(80);
+        const successor = await claim(other, name, 5000);
+        expect(successor.claim).to.not.equal(null);
+        await stale.claim!.release();
+        expect(await claim(store, name, 5000), 'the late release freed nothing').to.deep.equal({
+          claim: null,
+          done: false,
+        });
+        await stale.claim!.complete(5000);
+        expect(await claim(store, name, 5000), 'the late completion marked nothing').to.deep.equal({
+          claim: null,
+          done: false,
+        });
+        await successor.claim!.complete(5000);
+        expect(await claim(store, name, 5000)).to.deep.equal({ claim: null, done: true });
+      });
+
+      it('gives one claim to 20 callers at once, on both handles', async () => {
+        const name = `claim-${freshKey()}`;
+        const all = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(i % 2 ? store : other, name, 5000)));
+        expect(all.filter((taken) => taken.claim !== null)).to.have.length(1);
+      });
+
+      it('keeps names apart whatever characters they hold, and apart from the credentials', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        const names = [key, `${key}:lock`, `{org:${key}}`, `${key} é/?*`, `${key}%20`];
+        const taken = await Promise.all(names.map((name) => claim(store, name, 5000)));
+        expect(taken.every((each) => each.claim !== null)).to.equal(true);
+        expect(await store.get(key)).to.deep.include(grant(1));
+        const lock = await other.lock(key, 5000);
+        expect(lock, "a claim named like a key is not the key's lock").to.not.equal(null);
+        await lock!.release();
+        const listed: string[] = [];
+        for await (const org of store.list()) listed.push(org.orgId);
+        expect(listed.filter((orgId) => orgId.includes(key))).to.deep.equal([key]);
+      });
+    });
+
     describe('waitForChange', () => {
       it('wakes on an update by another process', async () => {
         const key = freshKey();

@@ -14,3 +14,5 @@ export { RateLimitedError } from './rate-limited-error.js';
 export { SealError } from './seal-error.js';
 export { RevokeFailedError } from './revoke-failed-error.js';
 export { CrossSiteRequestError } from './cross-site-request-error.js';
+export { WebhookVerificationError } from './webhook-verification-error.js';
+export type { WebhookErrorCode } from './webhook-verification-error.js';

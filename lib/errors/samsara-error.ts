@@ -1,3 +1,5 @@
+import type { WebhookErrorCode } from './webhook-verification-error.js';
+
 /**
  * The stable codes of {@link SamsaraError}.
  *
@@ -22,7 +24,8 @@ export type SamsaraErrorCode =
   | 'SAMSARA_SEAL'
   | 'SAMSARA_RATE_LIMITED'
   | 'SAMSARA_REVOKE_FAILED'
-  | 'SAMSARA_CROSS_SITE';
+  | 'SAMSARA_CROSS_SITE'
+  | WebhookErrorCode;
 
 /**
  * The base class of every error of this package. Each carries a stable `code` to branch on, the

@@ -1,4 +1,4 @@
-import { ORG_SCOPE, VEHICLES_SCOPE } from './directory.js';
+import { ORG_SCOPE, SCOPE_LABELS, VEHICLES_SCOPE } from './directory.js';
 import type { EmulatorOrganization, Settings } from './options.js';
 import { throttle, type RateWindow } from './rate-limit.js';
 import { Refusal, apiError, json, type Reply } from './replies.js';
@@ -23,8 +23,9 @@ export function api(state: EmulatorState, settings: Settings, request: EmulatorR
   const needed = route.name === 'me' ? ORG_SCOPE : VEHICLES_SCOPE;
   if (!grant.scopes.includes(needed)) {
     state.counters.forbidden++;
-    const label = needed === ORG_SCOPE ? 'Read Org Information' : 'Read Vehicles';
-    throw new Refusal(apiError(403, `The app lacks the ${label} scope (${needed}) for this organization.`));
+    throw new Refusal(
+      apiError(403, `The app lacks the ${SCOPE_LABELS[needed]} scope (${needed}) for this organization.`),
+    );
   }
   const org = state.orgs.get(grant.orgId) as EmulatorOrganization;
   if (route.name === 'vehicles') return vehicles(state, request.url, org);
@@ -42,7 +43,7 @@ function routeOf(path: string): Route | undefined {
 }
 
 /** Not `replace(/\/+$/, '')`: that backtracks quadratically on a long run of slashes not at the end. */
-function withoutTrailingSlashes(path: string): string {
+export function withoutTrailingSlashes(path: string): string {
   let end = path.length;
   while (end > 0 && path[end - 1] === '/') end--;
   return path.slice(0, end);
@@ -54,10 +55,7 @@ function withoutTrailingSlashes(path: string): string {
  * given the list's budget, on a window of its own).
  */
 function windowsOf(settings: Settings, route: Route, grant: Grant, accessToken: string): RateWindow[] {
-  const windows: RateWindow[] = [
-    { key: `token:${accessToken}`, limit: settings.rateLimit, what: 'this access token' },
-    { key: `org:${grant.orgId}`, limit: settings.orgRateLimit, what: 'this organization' },
-  ];
+  const windows = apiWindows(settings, grant, accessToken);
   if (route.name !== 'me') {
     const endpoint = route.name === 'vehicles' ? 'GET /fleet/vehicles' : 'GET /fleet/vehicles/{id}';
     windows.push({
@@ -69,7 +67,16 @@ function windowsOf(settings: Settings, route: Route, grant: Grant, accessToken: 
   return windows;
 }
 
-function bearerGrant(state: EmulatorState, request: EmulatorRequest): { grant: Grant; accessToken: string } {
+/** The windows every API request counts in: its token's and its organization's. */
+export function apiWindows(settings: Settings, grant: Grant, accessToken: string): RateWindow[] {
+  return [
+    { key: `token:${accessToken}`, limit: settings.rateLimit, what: 'this access token' },
+    { key: `org:${grant.orgId}`, limit: settings.orgRateLimit, what: 'this organization' },
+  ];
+}
+
+/** The live grant of the request's Bearer token, or a 401 (counted). */
+export function bearerGrant(state: EmulatorState, request: EmulatorRequest): { grant: Grant; accessToken: string } {
   const presented = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
   const record = presented === undefined ? undefined : state.accessTokens.get(presented);
   if (presented === undefined || !record || record.grant.revoked || state.clock() >= record.expiresAt) {

@@ -1,3 +1,4 @@
+import { SCOPE_LABELS } from './directory.js';
 import type { EmulatorClient, EmulatorOrganization } from './options.js';
 import { escapeHTML } from './replies.js';
 
@@ -10,9 +11,6 @@ const AUTHORIZE_PARAMS = [
   'code_challenge',
   'code_challenge_method',
 ];
-
-/** The dashboard's names of the scopes the emulator knows; any other scope is shown as it is spelled. */
-const SCOPE_LABELS: Record<string, string> = { read_org: 'Read Org Information', read_vehicles: 'Read Vehicles' };
 
 /** The consent page: the request rides along in hidden fields, so the POST can re-check all of it. */
 export function consentPage(

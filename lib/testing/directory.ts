@@ -9,10 +9,23 @@ import {
 // Who the emulator knows: its clients (apps) and organizations, checked once at start, so that a
 // mistake in a test's setup is a RangeError there rather than a 500 in the middle of a sign-in.
 
-/** What `GET /me` and `/fleet/vehicles*` need, as the app's scopes name them (see {@link EmulatorClient.scopes}). */
+/**
+ * What `GET /me`, `/fleet/vehicles*` and `/webhooks*` need, as the app's scopes name them (see
+ * {@link EmulatorClient.scopes}); `GET /webhooks*` needs the read scope, the writes the write one.
+ */
 export const ORG_SCOPE = 'read_org';
 export const VEHICLES_SCOPE = 'read_vehicles';
-export const DEFAULT_SCOPES: readonly string[] = [ORG_SCOPE, VEHICLES_SCOPE];
+export const READ_WEBHOOKS_SCOPE = 'read_webhooks';
+export const WRITE_WEBHOOKS_SCOPE = 'write_webhooks';
+export const DEFAULT_SCOPES: readonly string[] = [ORG_SCOPE, VEHICLES_SCOPE, READ_WEBHOOKS_SCOPE, WRITE_WEBHOOKS_SCOPE];
+
+/** The dashboard's names of the scopes the emulator knows; any other scope is shown as it is spelled. */
+export const SCOPE_LABELS: Readonly<Record<string, string>> = {
+  [ORG_SCOPE]: 'Read Org Information',
+  [VEHICLES_SCOPE]: 'Read Vehicles',
+  [READ_WEBHOOKS_SCOPE]: 'Read Webhooks',
+  [WRITE_WEBHOOKS_SCOPE]: 'Write Webhooks',
+};
 
 export const DEFAULT_ORG: EmulatorOrganization = {
   id: '1001',

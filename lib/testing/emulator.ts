@@ -2,14 +2,16 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WebhookDeliveries } from './deliveries.js';
 import { checkScopes, directoryOf } from './directory.js';
 import { clearFaultQueues, emptyFaultQueues, playFault, queueFault } from './faults.js';
 import type { SamsaraEmulator } from './handle.js';
 import { applySettings, defaultSettings, type EmulatorOptions } from './options.js';
-import { emulatorBug, type Reply } from './replies.js';
+import { Refusal, emulatorBug, type Reply } from './replies.js';
 import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
 import { endpointOf, handle } from './router.js';
 import { createState, grantOf, issueTokens, newGrant, zeroCounters } from './state.js';
+import { addWebhook, shown } from './webhooks.js';
 
 export type { SamsaraEmulator } from './handle.js';
 
@@ -28,7 +30,8 @@ export type { SamsaraEmulator } from './handle.js';
  * or `autoApprove`), token endpoint (HTTP Basic client auth, single-use codes bound to their
  * redirect URI and PKCE challenge, rotating single-use refresh tokens), RFC 7009 revocation (of one
  * grant or the organization's, see {@link EmulatorOptions.revocation}), `GET /me`, a paginated and
- * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, with Samsara's error shape, its
+ * filterable `GET /fleet/vehicles` and `GET /fleet/vehicles/{id}`, `/webhooks` and signed, retried
+ * webhook deliveries ({@link SamsaraEmulator.emitEvent}), with Samsara's error shape, its
  * rate limits (per token, per organization, per endpoint) and per-client scopes, plus faults,
  * latency and counters for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
@@ -49,6 +52,10 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   const { clients, orgs } = directoryOf(options);
   const codeTtl = options.codeTtl ?? 600;
   if (!(codeTtl > 0)) throw new RangeError(`codeTtl must be a positive number of seconds, not ${codeTtl}.`);
+  const webhookHistory = options.webhookHistory ?? 1000;
+  if (!(Number.isInteger(webhookHistory) && webhookHistory >= 0)) {
+    throw new RangeError(`webhookHistory must be a whole number of deliveries, not ${webhookHistory}.`);
+  }
   const settings = defaultSettings();
   const orgIds = new Set(orgs.keys());
   applySettings(settings, options, orgIds);
@@ -63,6 +70,7 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
   const pause = async (ms: number): Promise<void> => {
     if (ms > 0) await sleep(ms, undefined, { signal: stopping.signal });
   };
+  const deliveries = new WebhookDeliveries(state, settings, stopping.signal, webhookHistory);
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = requestTarget(req.url);
@@ -96,7 +104,7 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     let reply: Reply;
     if (url === undefined) reply = badTarget();
     else if (body === undefined) reply = tooLarge(endpoint);
-    else reply = handle(state, settings, { method: req.method ?? 'GET', url, headers: req.headers, form });
+    else reply = handle(state, settings, { method: req.method ?? 'GET', url, headers: req.headers, form, body });
     if (reply.oauthError === 'invalid_grant') counters.invalidGrant++;
     if (reply.oauthError === 'invalid_client') counters.invalidClient++;
     if (reply.oauthError === 'invalid_request') counters.invalidRequest++;
@@ -180,12 +188,37 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
       for (const grant of state.grants) if (!grant.revoked && (orgId === undefined || grant.orgId === orgId)) active++;
       return active;
     },
+    emitEvent(orgId, eventType, data = {}, emitOptions = {}) {
+      return deliveries.emit(orgId, eventType, data, emitOptions);
+    },
+    addWebhook(orgId, fields) {
+      if (!orgs.has(orgId)) throw new RangeError(`The emulator has no organization ${orgId}.`);
+      try {
+        return { orgId, ...shown(addWebhook(state, orgId, fields)) };
+      } catch (err) {
+        if (err instanceof Refusal) {
+          throw new RangeError((JSON.parse(err.reply.body) as { message: string }).message, { cause: err });
+        }
+        throw err;
+      }
+    },
+    webhooksOf(orgId) {
+      return [...state.webhooks.values()]
+        .filter((webhook) => orgId === undefined || webhook.orgId === orgId)
+        .map((webhook) => ({ orgId: webhook.orgId, ...shown(webhook) }));
+    },
+    webhookDeliveries() {
+      return deliveries.history();
+    },
+    webhooksSettled() {
+      return deliveries.settled();
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         stopping.abort();
         server.close(() => resolve());
         server.closeAllConnections();
-      });
+      }).then(() => deliveries.settled());
       return stopped;
     },
   };

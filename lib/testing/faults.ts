@@ -3,7 +3,7 @@ import type { Reply } from './replies.js';
 // Scripted misbehaviour: per endpoint, a first-in first-out queue of faults, each spent by one request.
 
 /**
- * Which endpoint a fault applies to. `api` covers `GET /me` and `/fleet/*`.
+ * Which endpoint a fault applies to. `api` covers `GET /me`, `/fleet/*` and `/webhooks*`.
  *
  * @example
  * ```ts

@@ -1,6 +1,9 @@
+import type { SamsaraWebhookEventType } from '../webhooks/event-types.js';
+import type { EmitEventOptions, EmittedWebhookEvent, WebhookDelivery } from './deliveries.js';
 import type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 import type { EmulatorOptions, EmulatorSettingName } from './options.js';
 import type { EmulatorCounters, IssuedGrant } from './state.js';
+import type { EmulatedWebhook } from './webhook-fields.js';
 
 // The public handle of a running emulator: what a test holds and drives.
 
@@ -69,6 +72,49 @@ export interface SamsaraEmulator {
   grantId(token: string): string | undefined;
   /** Grants (of that organization) not revoked. */
   activeGrants(orgId?: string): number;
-  /** Closes the server and destroys every socket, hanging and keep-alive ones included. Idempotent. */
+  /**
+   * An event happens in an organization: each of its webhooks whose `eventTypes` lists the type
+   * (or only the one `options.webhookId` names) gets a delivery, signed as Samsara signs, to its
+   * URL (loopback hosts only), retried per `webhookRetryDelays` on a non-2xx answer, a timeout
+   * (`webhookTimeout`) or a network failure. Throws a RangeError for an unknown organization or
+   * event type, or data that is not a JSON object.
+   *
+   * @example
+   * ```ts
+   * const { settled } = samsara.emitEvent('1001', 'VehicleCreated', { vehicle: { id: '494123', name: 'Truck 1' } });
+   * const [delivery] = await settled;
+   * expect(delivery.outcome).to.equal('delivered');
+   * ```
+   */
+  emitEvent(
+    orgId: string,
+    eventType: SamsaraWebhookEventType,
+    data?: Record<string, unknown>,
+    options?: EmitEventOptions,
+  ): EmittedWebhookEvent;
+  /**
+   * Adds a webhook to an organization as if made on the dashboard: checked as `POST /webhooks`
+   * checks its body (a RangeError with the API's message), counting nothing. Returns it with its
+   * `secretKey`.
+   *
+   * @example
+   * ```ts
+   * const webhook = samsara.addWebhook('1001', { name: 'tests', url: `${receiver}/samsara/webhooks`, eventTypes: ['VehicleCreated'] });
+   * ```
+   */
+  addWebhook(
+    orgId: string,
+    fields: Partial<Pick<EmulatedWebhook, 'version' | 'eventTypes' | 'customHeaders'>> & { name: string; url: string },
+  ): EmulatedWebhook;
+  /** The webhooks (of that organization), oldest first: copies, secrets included. */
+  webhooksOf(orgId?: string): EmulatedWebhook[];
+  /** The latest deliveries (at most `webhookHistory`), oldest first: copies. */
+  webhookDeliveries(): WebhookDelivery[];
+  /** Resolves once no webhook delivery is in flight, retries included. */
+  webhooksSettled(): Promise<void>;
+  /**
+   * Closes the server and destroys every socket, hanging and keep-alive ones included, and ends
+   * the webhook deliveries in flight (as `failed`). Idempotent.
+   */
   stop(): Promise<void>;
 }

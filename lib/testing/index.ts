@@ -1,6 +1,7 @@
 /**
  * `passport-samsara/testing`: a local Samsara (OAuth 2.0 authorize, token and revoke endpoints,
- * `GET /me`, `GET /fleet/vehicles`, `GET /fleet/vehicles/{id}`) for tests, benchmarks and the example app, with faults,
+ * `GET /me`, `GET /fleet/vehicles`, `GET /fleet/vehicles/{id}`, `/webhooks` and signed webhook
+ * deliveries) for tests, benchmarks and the example app, with faults,
  * latency, a movable clock and counters. It is written from Samsara's documentation and the RFCs,
  * not from this package's client, so a client bug shows up as a failing test.
  *
@@ -24,5 +25,9 @@ export type { EmulatorOptions, EmulatorClient, EmulatorOrganization, EmulatorSet
 export type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 export type { EmulatorCounters, IssuedGrant } from './state.js';
 export type { EmulatedVehicle } from './fleet.js';
+export { signSamsaraWebhook } from './webhook-signer.js';
+export type { SignSamsaraWebhookOptions, SignedSamsaraWebhook } from './webhook-signer.js';
+export type { EmulatedWebhook } from './webhook-fields.js';
+export type { EmitEventOptions, EmittedWebhookEvent, WebhookAttempt, WebhookDelivery } from './deliveries.js';
 export { EMULATED_TAGS, EMULATED_ATTRIBUTES } from './fleet-catalog.js';
 export type { EmulatedTag, EmulatedAttribute } from './fleet-catalog.js';

@@ -42,8 +42,9 @@ export interface EmulatorClient {
    * The scopes chosen in the app's settings; a grant takes those of its client when the organization
    * authorizes, and keeps them across refreshes (Samsara: scope changes take effect on
    * re-authorization). The token response's `scope` lists them, space-separated. `read_org` lets
-   * `GET /me` answer, `read_vehicles` the `/fleet/vehicles` endpoints; without it they answer 403.
-   * Other strings are carried along and grant nothing. Default `['read_org', 'read_vehicles']`.
+   * `GET /me` answer, `read_vehicles` the `/fleet/vehicles` endpoints, `read_webhooks` the `GET
+   * /webhooks` ones and `write_webhooks` the webhook writes; without them they answer 403. Other
+   * strings are carried along and grant nothing. Default: those four.
    */
   scopes?: string[];
 }
@@ -150,7 +151,17 @@ export interface EmulatorOptions {
    * `redirect_uri` that is sent must be the one the code was delivered to.
    */
   strictRedirectUri?: boolean;
-  /** Milliseconds since the epoch; every expiry and the rate limits read it. Default `Date.now`. */
+  /**
+   * Milliseconds between a webhook delivery's attempts, after a non-2xx answer, a timeout or a
+   * network failure: one retry per entry, so `[]` never retries. Samsara documents no schedule
+   * (third parties report up to five attempts, backing off). Default `[1000, 2000, 4000, 8000]`.
+   */
+  webhookRetryDelays?: number[];
+  /** Milliseconds a webhook delivery's attempt waits for the receiver's answer. Not documented by Samsara. Default 10 000. */
+  webhookTimeout?: number;
+  /** How many webhook deliveries {@link SamsaraEmulator.webhookDeliveries} keeps, the newest. Default 1000. */
+  webhookHistory?: number;
+  /** Milliseconds since the epoch; every expiry, the rate limits and the webhook signatures read it. Default `Date.now`. */
   clock?: () => number;
 }
 
@@ -166,6 +177,8 @@ export const SETTING_NAMES = [
   'vehiclesRateLimit',
   'strictRedirectUri',
   'autoApprove',
+  'webhookRetryDelays',
+  'webhookTimeout',
 ] as const;
 
 /**
@@ -194,6 +207,8 @@ export function defaultSettings(): Settings {
     vehiclesRateLimit: 25,
     strictRedirectUri: false,
     autoApprove: false,
+    webhookRetryDelays: [1000, 2000, 4000, 8000],
+    webhookTimeout: 10_000,
   };
 }
 
@@ -206,7 +221,17 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
     ['rateLimit', (v) => v >= 1, 'a number of requests >= 1'],
     ['orgRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
     ['vehiclesRateLimit', (v) => v >= 1, 'a number of requests >= 1'],
+    ['webhookTimeout', (v) => v > 0, 'a number of milliseconds > 0'],
   ];
+  const delays: unknown = changes.webhookRetryDelays;
+  if (
+    delays !== undefined &&
+    !(Array.isArray(delays) && delays.length <= 100 && delays.every((d) => Number.isFinite(d) && (d as number) >= 0))
+  ) {
+    throw new RangeError(
+      `webhookRetryDelays must be at most 100 numbers of milliseconds >= 0, not ${JSON.stringify(delays)}.`,
+    );
+  }
   for (const [name, valid, what] of checks) {
     const value = changes[name];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && valid(value))) {
@@ -227,4 +252,6 @@ export function applySettings(settings: Settings, changes: Partial<Settings>, or
   for (const name of SETTING_NAMES) {
     if (changes[name] !== undefined) Object.assign(settings, { [name]: changes[name] });
   }
+  // A copy: the caller's array, changed later, must not change the schedule under the emulator.
+  if (changes.webhookRetryDelays !== undefined) settings.webhookRetryDelays = [...changes.webhookRetryDelays];
 }

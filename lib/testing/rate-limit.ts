@@ -1,8 +1,9 @@
 import { Refusal, apiError } from './replies.js';
 import type { EmulatorState } from './state.js';
 
-// Samsara's rate limits as sliding one-second windows: per access token, per organization (every
-// token and app of it together), and per organization on some endpoints. A request must fit in
+// Samsara's rate limits as sliding windows (one second, or a minute for the webhook writes): per
+// access token, per organization (every token and app of it together), and per organization on
+// some endpoints. A request must fit in
 // every window that applies to it; one that does not is counted in none of them, so a client
 // hammering through 429s does not push its own retry further away.
 
@@ -10,8 +11,10 @@ import type { EmulatorState } from './state.js';
 export interface RateWindow {
   /** Names the window in the state, such as `token:<access token>` or `org:1001`. */
   key: string;
-  /** Requests per second. */
+  /** Requests per period. */
   limit: number;
+  /** The window's length in ms. Default 1000. */
+  periodMs?: number;
   /** For the 429's message: "this access token", "this organization"... */
   what: string;
 }
@@ -25,12 +28,13 @@ export function throttle(state: EmulatorState, windows: RateWindow[]): void {
   let wait = 0;
   let blocking: RateWindow | undefined;
   const recents = windows.map((window) => {
-    const recent = (state.requestTimes.get(window.key) ?? []).filter((t) => t > now - 1000);
+    const period = window.periodMs ?? 1000;
+    const recent = (state.requestTimes.get(window.key) ?? []).filter((t) => t > now - period);
     state.requestTimes.set(window.key, recent);
     if (recent.length >= window.limit) {
       // The request fits once enough of the oldest requests have left for one more: with a limit
       // lowered by configure(), that can be more than the first one.
-      const leaves = recent[recent.length - Math.ceil(window.limit)] + 1000 - now;
+      const leaves = recent[recent.length - Math.ceil(window.limit)] + period - now;
       if (blocking === undefined || leaves > wait) [wait, blocking] = [leaves, window];
     }
     return recent;

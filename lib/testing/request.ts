@@ -13,6 +13,8 @@ export interface EmulatorRequest {
   headers: IncomingHttpHeaders;
   /** The body read as a form; empty for a GET. */
   form: URLSearchParams;
+  /** The body as text ('' for none), for the endpoints that take JSON. */
+  body: string;
 }
 
 export const MAX_BODY = 16 * 1024;

@@ -7,13 +7,15 @@ import type { EmulatorRequest } from './request.js';
 import { revoke } from './revoke.js';
 import type { EmulatorState } from './state.js';
 import { token } from './token.js';
+import { isWebhooksPath, webhooksApi } from './webhooks.js';
 
 /** Which endpoint a path belongs to, for faults and counters; undefined: none (a 404). */
 export function endpointOf(pathname: string): EmulatorEndpoint | undefined {
   if (pathname === '/oauth2/authorize') return 'authorize';
   if (pathname === '/oauth2/token') return 'token';
   if (pathname === '/oauth2/revoke') return 'revoke';
-  if (pathname === '/me' || pathname === '/me/' || pathname.startsWith('/fleet/')) return 'api';
+  if (pathname === '/me' || pathname === '/me/' || pathname.startsWith('/fleet/') || isWebhooksPath(pathname))
+    return 'api';
   return undefined;
 }
 
@@ -24,7 +26,8 @@ const HANDLERS: Record<
   authorize,
   token,
   revoke,
-  api,
+  api: (state, settings, request) =>
+    (isWebhooksPath(request.url.pathname) ? webhooksApi : api)(state, settings, request),
 };
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_SCOPES } from './directory.js';
 import type { EmulatedVehicle } from './fleet.js';
 import type { EmulatorClient, EmulatorOrganization, Settings } from './options.js';
+import type { EmulatedWebhook } from './webhook-fields.js';
 
 // Everything the emulator remembers: who may sign in, and what it has handed out. Handlers read and
 // change it; nothing here knows HTTP.
@@ -28,7 +29,7 @@ export interface EmulatorCounters {
   invalidRequest: number;
   /** POST /oauth2/revoke received. */
   revocations: number;
-  /** Requests to /me and /fleet/*, whatever the outcome. */
+  /** Requests to /me, /fleet/* and /webhooks*, whatever the outcome. */
   apiCalls: number;
   /** API 401s. */
   unauthorized: number;
@@ -36,6 +37,11 @@ export interface EmulatorCounters {
   forbidden: number;
   /** API 429s. */
   rateLimited: number;
+  /**
+   * Webhook deliveries: every POST to a receiver (`attempts`), and the events delivered (a 2xx)
+   * or given up on (`failed`: the retries ran out, the webhook was deleted, or the emulator stopped).
+   */
+  webhooks: { attempts: number; delivered: number; failed: number };
 }
 
 /**
@@ -117,6 +123,10 @@ export interface EmulatorState {
    * unknown one is on Samsara, instead of silently paging from somewhere.
    */
   readonly cursorKey: Buffer;
+  /** Every organization's webhooks, by id, oldest first. */
+  readonly webhooks: Map<string, EmulatedWebhook>;
+  /** Webhooks ever created: the serial of the next id. */
+  webhooksCreated: number;
 }
 
 export function createState(
@@ -141,6 +151,8 @@ export function createState(
     fleets: new Map(),
     counters: zeroCounters(),
     cursorKey: randomBytes(32),
+    webhooks: new Map(),
+    webhooksCreated: 0,
   };
 }
 
@@ -157,6 +169,7 @@ export function zeroCounters(): EmulatorCounters {
     unauthorized: 0,
     forbidden: 0,
     rateLimited: 0,
+    webhooks: { attempts: 0, delivered: 0, failed: 0 },
   };
 }
 

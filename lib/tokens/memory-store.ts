@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
-import type { LockHandle, OrganizationStatus, RevokedGrant, StoreHealth, TokenStore } from './store.js';
+import { MemoryClaims } from './memory-claims.js';
+import type { ClaimOutcome, LockHandle, OrganizationStatus, RevokedGrant, StoreHealth, TokenStore } from './store.js';
 
 interface Slot {
   creds: Credentials | null;
@@ -26,10 +27,12 @@ export class MemoryTokenStore implements TokenStore {
   readonly #slots = new Map<string, Slot>();
   readonly #changes = new EventEmitter().setMaxListeners(0);
   readonly #clock: Clock;
+  readonly #claims: MemoryClaims;
 
-  /** `clock`: where lock expiries and waits read the time. Default: the system clock. */
+  /** `clock`: where lock expiries, claims and waits read the time. Default: the system clock. */
   constructor(options: { clock?: Clock | undefined } = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#claims = new MemoryClaims(this.#clock);
   }
 
   async get(key: string): Promise<Credentials | null> {
@@ -143,6 +146,10 @@ export class MemoryTokenStore implements TokenStore {
   /** Always ok: the memory is this process's own, and is lost only with it. */
   async health(): Promise<StoreHealth> {
     return { status: 'ok', reason: '' };
+  }
+
+  async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
+    return this.#claims.claim(name, ttlMs);
   }
 
   #slot(key: string): Slot {

@@ -146,6 +146,24 @@ return f`,
     numberOfKeys: 2,
     lua: `return { tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), redis.call('PTTL', KEYS[2]) }`,
   },
+  // KEYS: the claim. ARGV: the holder's token, ttl (ms). 1: claimed; 0: pending elsewhere; 2: done.
+  // Values: 'p:<token>' while pending, 'd:<token>' once completed.
+  samsaraClaim: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if string.sub(redis.call('GET', KEYS[1]) or '', 1, 2) == 'd:' then return 2 end
+return 0`,
+  },
+  // KEYS: the claim. ARGV: the holder's token, ttl (ms) to keep it as done, or '' to release it.
+  // Only a claim still pending and still this holder's is settled.
+  samsaraClaimSettle: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= 'p:' .. ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], 'd:' .. ARGV[1], 'PX', ARGV[2]) end
+return 1`,
+  },
 } as const;
 
 /** The few calls this store makes, its scripts included, typed alike for ioredis 5, 6 and Cluster. */
@@ -179,5 +197,7 @@ export interface ScriptedClient {
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
   samsaraTokenStatus(credKey: string): Promise<(string | null)[] | null>;
+  samsaraClaim(claimKey: string, token: string, ttlMs: number): Promise<number>;
+  samsaraClaimSettle(claimKey: string, token: string, ttlMs: string): Promise<number>;
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }

@@ -7,10 +7,19 @@ import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';
 import { keyPrefixOf } from './redis-config.js';
 import { RedisVigil } from './redis-health.js';
+import { claimOn } from './redis-claims.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { storeFailure } from './store-failure.js';
-import type { LockHandle, OrganizationStatus, RevokedGrant, StoreHealth, StoreWatch, TokenStore } from './store.js';
+import type {
+  ClaimOutcome,
+  LockHandle,
+  OrganizationStatus,
+  RevokedGrant,
+  StoreHealth,
+  StoreWatch,
+  TokenStore,
+} from './store.js';
 
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 
@@ -252,6 +261,12 @@ export class RedisTokenStore implements TokenStore {
       call: (what, command) => this.#call(what, command),
       open: (sealed, credKey) => this.#open(sealed, credKey),
     });
+  }
+
+  /** A claim in a key of its own, `{prefix}claim:{<name>}`, that expires with its ttl. */
+  async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
+    const call = <T>(what: string, command: () => Promise<T>): Promise<T> => this.#call(what, command);
+    return claimOn(this.#commands, call, `${this.#prefix}claim:{${encodeURIComponent(name)}}`, ttlMs);
   }
 
   /**

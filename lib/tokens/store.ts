@@ -75,6 +75,44 @@ export interface StoreWatch {
 }
 
 /**
+ * A claim {@link TokenStore.claim} gave: the work it guards is this holder's until it settles it.
+ * Both steps are conditional: they do nothing once the claim is no longer this holder's (it
+ * outlived its ttl, and someone else may have claimed the name since).
+ *
+ * @example
+ * ```ts
+ * const taken = await store.claim(`webhook:${event.eventId}`, 60_000);
+ * if (taken.claim) {
+ *   try {
+ *     await handle(event);
+ *     await taken.claim.complete(24 * 3600_000);
+ *   } catch (err) {
+ *     await taken.claim.release();
+ *     throw err;
+ *   }
+ * }
+ * ```
+ */
+export interface Claim {
+  /** The work is done: the name stays claimed, as done, for `ttlMs` from now. */
+  complete(ttlMs: number): Promise<void>;
+  /** The work failed: the name is free again, for the next attempt to claim. */
+  release(): Promise<void>;
+}
+
+/**
+ * What {@link TokenStore.claim} answers: the claim, or (someone else holds the name) whether its
+ * holder has completed the work.
+ *
+ * @example
+ * ```ts
+ * const taken: ClaimOutcome = await store.claim(name, 60_000);
+ * if (!taken.claim) return taken.done ? 'already done' : 'in progress elsewhere';
+ * ```
+ */
+export type ClaimOutcome = { claim: Claim; done?: undefined } | { claim: null; done: boolean };
+
+/**
  * A grant a removal names: its id and the refresh token that was revoked.
  *
  * @example
@@ -189,4 +227,12 @@ export interface TokenStore {
    * holds instead of letting it go. A store without it is taken to answer false.
    */
   lost?(key: string): Promise<boolean>;
+  /**
+   * Optional: set-if-absent with a ttl, one name space for the whole fleet on this store (apart
+   * from the credentials' keys). The first caller for `name` gets the claim, pending for `ttlMs`
+   * (past it, a holder that died frees the name); until the claim is released or expires, every
+   * other caller gets null and whether its holder has completed it. What the webhooks receiver
+   * deduplicates deliveries with: once per event, whichever process receives it.
+   */
+  claim?(name: string, ttlMs: number): Promise<ClaimOutcome>;
 }

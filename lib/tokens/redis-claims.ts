@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import type { ScriptedClient } from './redis-scripts.js';
+import type { ClaimOutcome } from './store.js';
+
+/** How RedisTokenStore runs a command: bounded in time, every failure a `StoreUnavailableError`. */
+type Call = <T>(what: string, command: () => Promise<T>) => Promise<T>;
+
+/**
+ * `TokenStore.claim` on Redis: `SET NX PX` with a random token as the holder's name, so that
+ * completing and releasing (one script) touch the claim only while it is still this holder's.
+ */
+export async function claimOn(
+  commands: ScriptedClient,
+  call: Call,
+  claimKey: string,
+  ttlMs: number,
+): Promise<ClaimOutcome> {
+  const token = randomBytes(16).toString('base64url');
+  const taken = await call('claim', () => commands.samsaraClaim(claimKey, token, wholeMs(ttlMs)));
+  if (taken !== 1) return { claim: null, done: taken === 2 };
+  const settle = async (keepFor: string): Promise<void> => {
+    await call('claim settle', () => commands.samsaraClaimSettle(claimKey, token, keepFor));
+  };
+  return { claim: { complete: (ttl) => settle(String(wholeMs(ttl))), release: () => settle('') } };
+}
+
+/** PX takes a whole number of ms, at least 1. */
+function wholeMs(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
+}
