@@ -27,6 +27,8 @@ export const SAMSARA_CHANNELS = Object.freeze({
   storeFailure: 'passport-samsara:store-failure',
   /** Samsara answered 429: `waiting` (the call waits, then resends) or `gave-up`. */
   rateLimit: 'passport-samsara:rate-limited',
+  /** A lifecycle hook (`onConnect`...) threw or rejected: the outcome names the hook; `error` is what it threw. */
+  hookFailure: 'passport-samsara:hook-failed',
 });
 
 /**
@@ -137,6 +139,21 @@ export interface RateLimitEvent extends SamsaraEvent {
   retryAfter: number;
 }
 
+/**
+ * A message of {@link SAMSARA_CHANNELS}.hookFailure: a lifecycle hook of the `TokenManager` failed.
+ * The grant is unaffected. `error` is what the hook threw (the host's own error, to log as the host
+ * logs its errors); `code` its name, or this package's code.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.hookFailure, (m) => log.error((m as HookFailureEvent).error, `${(m as HookFailureEvent).outcome} failed`));
+ * ```
+ */
+export interface HookFailureEvent extends SamsaraEvent {
+  outcome: 'onConnect' | 'onDisconnect' | 'onReauthorizationRequired';
+  error: unknown;
+}
+
 interface Messages {
   refresh: RefreshEvent;
   lockWait: LockWaitEvent;
@@ -144,6 +161,7 @@ interface Messages {
   reauthorize: ReauthorizeEvent;
   storeFailure: StoreFailureEvent;
   rateLimit: RateLimitEvent;
+  hookFailure: HookFailureEvent;
 }
 
 const channels = Object.fromEntries(

@@ -29,6 +29,12 @@ export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export type {
+  LifecycleHooks,
+  ConnectEvent,
+  DisconnectEvent,
+  ReauthorizationRequiredEvent,
+} from './tokens/lifecycle.js';
 export type { RegionClients, Issuer } from './tokens/clients.js';
 export { samsaraErrorOf } from './sdk.js';
 export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
@@ -41,6 +47,7 @@ export type {
   ReauthorizeEvent,
   StoreFailureEvent,
   RateLimitEvent,
+  HookFailureEvent,
 } from './events.js';
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
