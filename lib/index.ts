@@ -1,13 +1,15 @@
 // The package's public face: what an app needs, nothing else. Internals (sealing, profile
 // parsing, endpoint resolution, Retry-After parsing) stay inside.
 export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
-export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy.js';
+export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy-options.js';
 export type {
   SamsaraVerify,
   SamsaraVerifyAsync,
   SamsaraVerifyCallback,
   SamsaraVerifyCallbackWithParams,
   SamsaraVerifyWithRequest,
+  SamsaraVerifyFunction,
+  SamsaraSignIn,
   SamsaraUser,
   SamsaraTokenParams,
   VerifyDone,
@@ -52,5 +54,8 @@ export type {
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
-export { samsaraLogout } from './logout.js';
-export type { SamsaraLogoutOptions } from './logout.js';
+export { samsaraSignOut, samsaraDisconnect } from './sign-out.js';
+export type { SamsaraSignOutOptions, SamsaraDisconnectOptions } from './sign-out.js';
+// Deprecated names, kept for a while: samsaraLogout disconnects (see samsaraDisconnect).
+// eslint-disable-next-line @typescript-eslint/no-deprecated
+export { samsaraLogout, type SamsaraLogoutOptions } from './sign-out.js';

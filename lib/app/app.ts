@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { samsara } from '../express.js';
-import { samsaraLogout } from '../logout.js';
+import { samsaraLogout } from '../sign-out.js';
 import { numberOption } from '../options.js';
 import { TokenManager } from '../tokens/manager.js';
 import { AppFailure, failureHandler, stderrLog } from './failures.js';

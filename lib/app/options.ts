@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ConfigurationError } from '../errors/index.js';
-import type { SamsaraStrategyOptions } from '../strategy.js';
+import type { SamsaraStrategyOptions } from '../strategy-options.js';
 import { EMULATOR_CLIENT_ID } from '../testing/options.js';
 import type { SamsaraProfile } from '../profile.js';
 import type { OAuthClient } from '../oauth-client.js';
