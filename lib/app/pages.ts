@@ -1,9 +1,9 @@
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { REGION_BASE_URLS } from '../endpoints.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { SamsaraUser } from '../verify.js';
 import type { TokenManager } from '../tokens/manager.js';
-import { servedOf, type SamsaraConnection } from './account.js';
+import { servedOf } from './account.js';
 import { AppFailure } from './failures.js';
 import { escapeHTML, layout, type PageContext } from './html.js';
 import type { Brand } from './brand.js';
@@ -17,11 +17,6 @@ export interface AppUser extends SamsaraUser {
   connectedAt: number;
 }
 
-/** The organization the request is for (the app's session's, or your account's), if any. */
-export function connectionOf(req: Request): (SamsaraConnection & Partial<AppUser>) | undefined {
-  return servedOf(req).connection;
-}
-
 /** Home: Connect, or what a customer's admin needs to know: connected, which organization, since when. */
 export function homePage(tokens: TokenManager, brand: Brand, withAccount: boolean): RequestHandler {
   return async (req, res) => {
@@ -30,7 +25,7 @@ export function homePage(tokens: TokenManager, brand: Brand, withAccount: boolea
     const product = escapeHTML(brand.product ?? 'this app');
     res.set('Cache-Control', 'no-store');
     if (withAccount && servedOf(req).accountId === undefined) throw new AppFailure('signed-out');
-    const connection = connectionOf(req);
+    const { connection } = servedOf(req);
     if (!connection) {
       const notice =
         req.query.disconnected === '1'
@@ -84,7 +79,7 @@ function regionOf(client: OAuthClient): string {
 }
 
 /** A moment as "in 59 minutes" / "3 minutes ago", with the exact time for machines and tooltips. */
-export function when(at: number, now: number): string {
+function when(at: number, now: number): string {
   const iso = new Date(at).toISOString();
   const ms = at - now;
   const span = duration(Math.abs(ms));

@@ -3,7 +3,7 @@ import { BadResponseError, ReauthorizationRequiredError, UpstreamError } from '.
 import type { Brand } from './brand.js';
 import { escapeHTML, layout } from './html.js';
 import { AppFailure } from './failures.js';
-import { connectionOf } from './pages.js';
+import { servedOf } from './account.js';
 
 /** Samsara's cursors are opaque base64-like strings; anything else in the URL is refused unsent. */
 const CURSOR = /^[A-Za-z0-9_\-+/=.~]{1,512}$/;
@@ -35,7 +35,7 @@ interface Position {
 export function vehiclesPage(pageSize: number, brand: Brand): RequestHandler {
   return async (req, res) => {
     const base = req.baseUrl;
-    if (!connectionOf(req)) {
+    if (!servedOf(req).connection) {
       res.redirect(303, `${base}/`);
       return;
     }
