@@ -69,7 +69,12 @@ function main(config: SoakServerConfig): void {
   redis.on('error', () => undefined);
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: 'soak:' });
   const tokens = new TokenManager({ store, client: config.client, skew: config.skew });
-  const app = createSamsaraApp({ tokens, redis, sessionSecret: 'soak-session-secret-0123456789' });
+  const app = createSamsaraApp({
+    tokens,
+    redis,
+    sessionSecret: 'soak-session-secret-0123456789',
+    sealingKeys: config.keys,
+  });
   const server = app.listen(0, '127.0.0.1', () => {
     send({ port: (server.address() as AddressInfo).port });
   });

@@ -35,6 +35,8 @@ export const SAMSARA_CHANNELS = Object.freeze({
    * or the store failed).
    */
   webhook: 'passport-samsara:webhook',
+  /** A lifecycle hook (`onConnect`...) threw or rejected: the outcome names the hook; `error` is what it threw. */
+  hookFailure: 'passport-samsara:hook-failed',
 });
 
 /**
@@ -188,6 +190,18 @@ export interface WebhookDeliveryEvent extends SamsaraEvent {
   eventId?: string;
   eventType?: string;
   webhookId?: string;
+ * A message of {@link SAMSARA_CHANNELS}.hookFailure: a lifecycle hook of the `TokenManager` failed.
+ * The grant is unaffected. `error` is what the hook threw (the host's own error, to log as the host
+ * logs its errors); `code` its name, or this package's code.
+ *
+ * @example
+ * ```ts
+ * subscribe(SAMSARA_CHANNELS.hookFailure, (m) => log.error((m as HookFailureEvent).error, `${(m as HookFailureEvent).outcome} failed`));
+ * ```
+ */
+export interface HookFailureEvent extends SamsaraEvent {
+  outcome: 'onConnect' | 'onDisconnect' | 'onReauthorizationRequired';
+  error: unknown;
 }
 
 interface Messages {
@@ -199,6 +213,7 @@ interface Messages {
   storeFailure: StoreFailureEvent;
   rateLimit: RateLimitEvent;
   webhook: WebhookDeliveryEvent;
+  hookFailure: HookFailureEvent;
 }
 
 const channels = Object.fromEntries(

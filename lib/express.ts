@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { DEFAULT_MAX_RATE_LIMIT_WAIT, callSamsara, type CallSamsaraOptions } from './api.js';
-import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
+import { ConfigurationError, ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
 import { numberOption } from './options.js';
 import type { TokenManager } from './tokens/manager.js';
 
@@ -16,9 +16,13 @@ import type { TokenManager } from './tokens/manager.js';
  * ```
  */
 export interface SamsaraRequestContext {
-  /** The token store key (organization id) of this request, or undefined when nobody is signed in. */
+  /** The token store key (organization id) of this request, or undefined when it has none. */
   readonly key: string | undefined;
-  /** A fresh access token; `ReauthorizationRequiredError` when nobody is signed in or the grant is gone. */
+  /**
+   * A fresh access token; `ReauthorizationRequiredError` when nobody is signed in, no organization
+   * is connected for the request, or the grant is gone; `ConfigurationError` when somebody is
+   * signed in whose `req.user` names no `orgId` (and no `key` option says where it is).
+   */
   accessToken(): Promise<string>;
   /**
    * `fetch` against Samsara's API with the Bearer token: `path` is relative to the API base URL
@@ -42,7 +46,7 @@ declare global {
   }
 }
 
-/** The default key: the organization the default verify signed in. */
+/** The default key: the organization the signed-in user names (`req.user.orgId`). */
 export function signedInOrg(req: Request): string | undefined {
   const user: { orgId?: unknown } | undefined = req.user;
   const orgId = user?.orgId;
@@ -54,19 +58,26 @@ export function signedInOrg(req: Request): string | undefined {
  *
  * @example
  * ```ts
- * app.use(samsara({ tokens, key: (req) => req.get('x-samsara-org'), maxRateLimitWait: 2_000 }));
+ * // Your own login: req.user is your user, whose account names the organization it connected.
+ * app.use(samsara({ tokens, key: async (req) => (req.user ? await accounts.samsaraOrgOf(req.user.id) : undefined) }));
  * ```
  */
 export interface SamsaraMiddlewareOptions {
   tokens: TokenManager;
-  /** The token store key of a request. Default: `req.user.orgId` (what the default verify signs in). */
-  key?: (req: Request) => string | undefined;
+  /**
+   * The token store key (organization id) of a request. Default: `req.user.orgId` (what the
+   * strategy's default verify signs in). It decides whose Samsara data the request reads, so read
+   * it only from authenticated state (the session's user, your account record): never from a
+   * header, the query or the body, which any client sets to any organization it likes.
+   */
+  key?: (req: Request) => string | undefined | PromiseLike<string | undefined>;
   /** The longest `fetch` waits in total for Samsara's 429s, in ms. Default 5 000. */
   maxRateLimitWait?: number;
 }
 
 /**
- * Express middleware that gives every request `req.samsara`.
+ * Express middleware that gives every request `req.samsara`, bound to the request's organization
+ * (`key`). With a `key` that returns a promise, it is awaited before the next handler runs.
  *
  * @example
  * ```ts
@@ -85,16 +96,52 @@ export function samsara(options: SamsaraMiddlewareOptions): RequestHandler {
     { min: 0 },
   );
   return (req, _res, next) => {
-    req.samsara = context(options.tokens, keyOf(req), { maxRateLimitWait });
-    next();
+    const missing = options.key ? notConnected : () => noOrganization(req);
+    const bind = (key: string | undefined): void => {
+      req.samsara = context(options.tokens, key, missing, { maxRateLimitWait });
+      next();
+    };
+    let key: string | undefined | PromiseLike<string | undefined>;
+    try {
+      key = keyOf(req);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    // A plain key binds at once: the hot path takes no detour through the event loop.
+    if (isThenable(key)) key.then(bind, next);
+    else bind(key);
   };
 }
 
-function context(tokens: TokenManager, key: string | undefined, apiOptions: CallSamsaraOptions): SamsaraRequestContext {
+/** A `key` option that found no organization: the request's account has none connected. */
+function notConnected(): Error {
+  return new ReauthorizationRequiredError('no Samsara organization is connected for this request', { key: '' });
+}
+
+/**
+ * Why the default key found no organization. Nobody signed in: sign in. Somebody signed in whose
+ * user carries no `orgId`: a verify that returned another shape, which signing in again would not
+ * change, so it is said as the configuration error it is.
+ */
+function noOrganization(req: Request): Error {
+  if (req.user === undefined) {
+    return new ReauthorizationRequiredError('nobody is signed in to Samsara on this session', { key: '' });
+  }
+  return new ConfigurationError(
+    'Somebody is signed in, but req.user has no orgId (a string) naming their Samsara organization: return { orgId: profile.id, ... } from verify, or pass samsara({ key }) to find the organization.',
+  );
+}
+
+function context(
+  tokens: TokenManager,
+  key: string | undefined,
+  missing: () => Error,
+  apiOptions: CallSamsaraOptions,
+): SamsaraRequestContext {
   const signedIn = (): string => {
-    if (key === undefined)
-      throw new ReauthorizationRequiredError('nobody is signed in to Samsara on this session', { key: '' });
-    return key;
+    if (key !== undefined) return key;
+    throw missing();
   };
   return {
     key,
@@ -102,6 +149,10 @@ function context(tokens: TokenManager, key: string | undefined, apiOptions: Call
     revoke: () => tokens.revoke(signedIn()),
     fetch: async (path, init) => callSamsara(tokens, signedIn(), path, init, apiOptions),
   };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null | undefined)?.then === 'function';
 }
 
 /**

@@ -1,13 +1,15 @@
 // The package's public face: what an app needs, nothing else. Internals (sealing, profile
 // parsing, endpoint resolution, Retry-After parsing) stay inside.
 export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
-export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy.js';
+export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy-options.js';
 export type {
   SamsaraVerify,
   SamsaraVerifyAsync,
   SamsaraVerifyCallback,
   SamsaraVerifyCallbackWithParams,
   SamsaraVerifyWithRequest,
+  SamsaraVerifyFunction,
+  SamsaraSignIn,
   SamsaraUser,
   SamsaraTokenParams,
   VerifyDone,
@@ -37,6 +39,12 @@ export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';
 export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
+export type {
+  LifecycleHooks,
+  ConnectEvent,
+  DisconnectEvent,
+  ReauthorizationRequiredEvent,
+} from './tokens/lifecycle.js';
 export type { RegionClients, Issuer } from './tokens/clients.js';
 export { samsaraErrorOf } from './sdk.js';
 export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
@@ -51,12 +59,11 @@ export type {
   StoreFailureEvent,
   RateLimitEvent,
   WebhookDeliveryEvent,
+  HookFailureEvent,
 } from './events.js';
 export type { Clock } from './tokens/clock.js';
 export { samsara, samsaraErrorHandler } from './express.js';
 export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
-export { samsaraLogout } from './logout.js';
-export type { SamsaraLogoutOptions } from './logout.js';
 // Webhooks: verifying deliveries, and the Express receiver.
 export { verifySamsaraWebhook } from './webhooks/verify.js';
 export type { VerifySamsaraWebhookOptions } from './webhooks/verify.js';
@@ -78,3 +85,8 @@ export type {
   WebhookOrigin,
   WebhookFailureContext,
 } from './webhooks/receiver-options.js';
+export { samsaraSignOut, samsaraDisconnect } from './sign-out.js';
+export type { SamsaraSignOutOptions, SamsaraDisconnectOptions } from './sign-out.js';
+// Deprecated names, kept for a while: samsaraLogout disconnects (see samsaraDisconnect).
+// eslint-disable-next-line @typescript-eslint/no-deprecated
+export { samsaraLogout, type SamsaraLogoutOptions } from './sign-out.js';

@@ -8,6 +8,7 @@ import {
 } from './errors/index.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
 import { numberOption } from './options.js';
+import { redact } from './redact.js';
 import type { GrantTokens } from './tokens/credentials.js';
 
 /**
@@ -73,6 +74,8 @@ export class OAuthClient {
   readonly timeout: number;
   readonly maxResponseBytes: number;
   readonly #authorization: string;
+  /** Kept to redact it from what Samsara answers, should it ever repeat it. */
+  readonly #secret: string;
 
   constructor(options: OAuthClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     const clientID = options.clientID ?? env.SAMSARA_CLIENT_ID;
@@ -91,6 +94,7 @@ export class OAuthClient {
     this.endpoints = resolveEndpoints(options, env);
     this.region = regionOf(options.region ?? env.SAMSARA_REGION);
     this.clientID = clientID as string;
+    this.#secret = clientSecret as string;
     // Samsara's recipe and samples send id:secret as they are, without RFC 6749 §2.3.1's form
     // encoding; the two agree for the URL-safe characters Samsara's credentials use.
     this.#authorization = `Basic ${Buffer.from(`${clientID}:${clientSecret}`).toString('base64')}`;
@@ -122,7 +126,7 @@ export class OAuthClient {
     }
     if (response.status !== 200) {
       throw new RevokeFailedError(
-        `Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response)}`,
+        `Samsara's revoke endpoint answered HTTP ${response.status}.${describeOAuthError(response, [refreshToken, this.#secret])}`,
       );
     }
   }
@@ -133,7 +137,9 @@ export class OAuthClient {
     const receivedAt = Date.now();
     const json = asRecord(parseJSON(response.body));
     if (response.status !== 200) {
-      if (typeof json?.error === 'string') throw rejection(json, response.status, purpose);
+      // Whatever was sent may come back in the answer's text: it never reaches a message.
+      const sent = [...Object.values(form), this.#secret];
+      if (typeof json?.error === 'string') throw rejection(json, response.status, purpose, sent);
       throw new UpstreamError(`${what} answered HTTP ${response.status} without an OAuth error.`, {
         upstreamStatus: response.status,
       });
@@ -219,14 +225,16 @@ function rejection(
   json: Record<string, unknown>,
   upstreamStatus: number,
   purpose: 'code' | 'refresh',
+  sent: readonly string[],
 ): TokenRejectedError {
-  const error = printable(json.error as string, 64) || 'invalid_request';
+  const error = printable(redact(json.error as string, sent), 64) || 'invalid_request';
   const transient = upstreamStatus >= 500 || error === 'temporarily_unavailable';
   let status = purpose === 'code' ? 400 : 502;
   // A rejected client is our configuration's fault, not the visitor's.
   if (error === 'invalid_client' || error === 'unauthorized_client') status = 500;
   if (transient) status = 502;
-  const description = typeof json.error_description === 'string' ? printable(json.error_description, 200) : '';
+  const description =
+    typeof json.error_description === 'string' ? printable(redact(json.error_description, sent), 200) : '';
   const message = `Samsara's token endpoint refused the request (${error}${description ? `: ${description}` : ''}).`;
   return new TokenRejectedError(message, {
     oauthError: error,
@@ -242,7 +250,7 @@ function printable(text: string, max: number): string {
   return text.replace(/[^\x20-\x7e]/g, '').slice(0, max);
 }
 
-function describeOAuthError(response: BoundedResponse): string {
+function describeOAuthError(response: BoundedResponse, sent: readonly string[]): string {
   const error = asRecord(parseJSON(response.body))?.error;
-  return typeof error === 'string' ? ` (${printable(error, 64)})` : '';
+  return typeof error === 'string' ? ` (${printable(redact(error, sent), 64)})` : '';
 }

@@ -2,6 +2,7 @@ import type { Profile } from 'passport';
 import { bareToken, sendToSamsara, type ApiClient } from './api.js';
 import { ProfileError } from './errors/index.js';
 import { asRecord, parseJSON, readCapped } from './http.js';
+import { redact } from './redact.js';
 
 /**
  * The organization `GET /me` describes.
@@ -80,7 +81,11 @@ export async function fetchProfile(
     upstreamStatus = response.status;
     body = await readCapped(response, client.maxResponseBytes, what);
   } catch (err) {
-    throw new ProfileError(`Fetching the organization failed: ${(err as Error).message}`, { cause: err });
+    // undici quotes a header it refuses, and so the Bearer token (one with a CR/LF, handed to
+    // strategy.userProfile): neither the message nor the cause may carry it.
+    const message = redact((err as Error).message, [accessToken]);
+    const cause = message === (err as Error).message ? err : undefined;
+    throw new ProfileError(`Fetching the organization failed: ${message}`, { cause });
   }
   if (upstreamStatus === 401) {
     throw new ProfileError(`${what} rejected the access token Samsara had just issued (HTTP 401).`, {

@@ -1,88 +1,28 @@
 import type { Request } from 'express';
 import OAuth2Strategy, { TokenError } from 'passport-oauth2';
-import type { SamsaraRegion } from './endpoints.js';
 import { ConfigurationError, SamsaraError, TokenRejectedError, UpstreamError } from './errors/index.js';
 import type { OAuthClient, TokenSet } from './oauth-client.js';
 import { fetchProfile, type SamsaraProfile } from './profile.js';
 import { restoresSessions } from './session-lifetime.js';
 import { SessionStateStore } from './state-store.js';
 import { TokenManager } from './tokens/manager.js';
+import { verifyState, type StateVerifier } from './callback-state.js';
+import {
+  CLIENT_OPTIONS,
+  clientOptionsOf,
+  type SamsaraStrategyOptions,
+  type SamsaraStrategyOptionsWithRequest,
+} from './strategy-options.js';
 import {
   adaptVerify,
-  connectGrant,
+  namesOnly,
   type AnyVerify,
   type SamsaraVerify,
   type SamsaraVerifyAsync,
   type SamsaraVerifyWithRequest,
+  type VerifyForm,
   type WithRequest,
 } from './verify.js';
-
-/**
- * The options of {@link SamsaraStrategy}; every one may be left out.
- *
- * @example
- * ```ts
- * new SamsaraStrategy({ tokens, callbackURL: 'https://app.example.com/auth/samsara/callback' });
- * ```
- */
-export interface SamsaraStrategyOptions {
-  /**
-   * The token manager that owns the organizations' grants: the default verify connects them
-   * there, and a sign-in that fails or is refused lets its grant go there. Default: a manager on
-   * a `MemoryTokenStore` with a client from the options below (`strategy.tokens`). With `tokens`,
-   * the client options below must be left out: the manager's client is the one used.
-   */
-  tokens?: TokenManager;
-  /**
-   * The strategy's name for `passport.authenticate(name)`. Default `samsara`. An app with an app
-   * per region uses one strategy per region, each with its own name and callback URL.
-   */
-  name?: string;
-  /** Default: `SAMSARA_CLIENT_ID`. */
-  clientID?: string;
-  /** Default: `SAMSARA_CLIENT_SECRET`. */
-  clientSecret?: string;
-  /** Absolute, or relative to the request. Default: `SAMSARA_CALLBACK_URL`, else `/auth/samsara/callback`. */
-  callbackURL?: string;
-  /**
-   * Default: `SAMSARA_REGION`, else `us`. With `tokens`, it picks which of the manager's clients
-   * (`clients` option: one app per region) signs organizations in here; the grants remember it.
-   */
-  region?: SamsaraRegion;
-  /** Overrides `region`: a proxy or the emulator. Default: `SAMSARA_BASE_URL`. */
-  baseURL?: string;
-  /** Milliseconds each request to Samsara may take. Default 10 000. */
-  timeout?: number;
-  /** Skip `GET /me` (the default verify needs it). */
-  skipUserProfile?: boolean;
-  /** PKCE (RFC 7636): Samsara does not document it, so it is off. `true` means `S256`. */
-  pkce?: boolean | 'S256' | 'plain';
-  /** The CSRF `state` check: on unless explicitly `false`. */
-  state?: boolean;
-  /**
-   * Where pending sign-ins wait for their callback. Default: a `SessionStateStore` under
-   * `sessionKey`, which keeps several per session (tabs, the back button, a Direct Install while
-   * a Connect is pending), each single-use and with its own PKCE verifier.
-   */
-  store?: OAuth2Strategy.StateStore | SessionStateStore;
-  /** The session key the pending sign-ins are kept under. Default `oauth2:<name>` (`oauth2:samsara`). */
-  sessionKey?: string;
-  /** Trust `X-Forwarded-*` when resolving a relative callback URL. */
-  proxy?: boolean;
-  passReqToCallback?: false;
-}
-
-/**
- * {@link SamsaraStrategyOptions} for a verify that takes the request first.
- *
- * @example
- * ```ts
- * new SamsaraStrategy({ passReqToCallback: true }, async (req: Request, accessToken: string, refreshToken: string, profile: SamsaraProfile) => ({ orgId: profile.id }));
- * ```
- */
-export interface SamsaraStrategyOptionsWithRequest extends Omit<SamsaraStrategyOptions, 'passReqToCallback'> {
-  passReqToCallback: true;
-}
 
 type ExchangeCode = (
   code: string,
@@ -93,10 +33,11 @@ type ExchangeCode = (
 /**
  * Passport strategy for Samsara OAuth 2.0: a passport-oauth2 `OAuth2Strategy` that knows Samsara's
  * URLs and regions, authenticates to the token endpoint with HTTP Basic, bounds every request with
- * a timeout and fetches the organization from `GET /me`. Without a verify callback it connects
- * the grant in its token manager (`strategy.tokens`) under the organization id and signs in
- * `{ orgId, orgName }`, so no token reaches the session. A sign-in that fails or is refused after
- * the code exchange lets its grant go (`tokens.discard`): no grant is left live and unheld.
+ * a timeout and fetches the organization from `GET /me`. It keeps the grant itself: once verify
+ * accepts a sign-in (whatever its form), the grant is connected in the token manager
+ * (`strategy.tokens`) under the organization id before passport logs in; a sign-in that fails or
+ * is refused after the code exchange lets its grant go (`tokens.discard`). No grant is left live
+ * and unheld, and no token reaches the session. The default verify signs in `{ orgId, orgName }`.
  *
  * @example
  * ```ts
@@ -107,10 +48,12 @@ type ExchangeCode = (
  * ```
  * @example
  * ```ts
- * const strategy = new SamsaraStrategy({ tokens }, async (accessToken: string, refreshToken: string, params: SamsaraTokenParams, profile: SamsaraProfile, done: VerifyDone) => {
- *   if (!(await accounts.allows(profile.id))) return false; // refused: the grant is let go
- *   await strategy.tokens.connect(profile.id, params);
- *   return { orgId: profile.id, orgName: profile.displayName };
+ * new SamsaraStrategy({
+ *   tokens,
+ *   verify: async ({ profile }) => {
+ *     if (!(await accounts.allows(profile.id))) return false; // refused: the grant is let go
+ *     return { orgId: profile.id, orgName: profile.displayName }; // accepted: the grant is kept
+ *   },
  * });
  * ```
  */
@@ -120,6 +63,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
   // TS-private, not #private: passport calls authenticate on Object.create(strategy) per request,
   // and a #private member fails its brand check there.
   private readonly callbackPath: string;
+  private readonly callbackURL: string;
   /** The app (region) this strategy signs in with: `tokens.clientFor({ region })`. */
   private readonly oauthClient: OAuthClient;
   /** The state store, when it is this package's: a successful sign-in gives the session its lifetime back. */
@@ -143,6 +87,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
   ) {
     const verify = (typeof optionsOrVerify === 'function' ? optionsOrVerify : maybeVerify) as AnyVerify | undefined;
     const options = typeof optionsOrVerify === 'function' ? {} : (optionsOrVerify ?? {});
+    if (verify && options.verify) {
+      throw new ConfigurationError('Pass verify either as the verify option or as the second argument, not both.');
+    }
     const tokens = options.tokens ?? new TokenManager({ client: clientOptionsOf(options) });
     if (options.tokens && CLIENT_OPTIONS.some((name) => name !== 'region' && options[name] !== undefined)) {
       throw new ConfigurationError(
@@ -152,7 +99,7 @@ export class SamsaraStrategy extends OAuth2Strategy {
     const oauthClient = tokens.clientFor({ region: options.region });
     if (!verify && options.skipUserProfile) {
       throw new ConfigurationError(
-        'The default verify keys credentials by organization id: it needs the profile, so skipUserProfile cannot be true without a verify callback.',
+        'The grant is kept under the organization id, which the profile gives: skipUserProfile needs a passport-style verify whose user carries orgId.',
       );
     }
     if (options.pkce && options.state === false) {
@@ -160,7 +107,9 @@ export class SamsaraStrategy extends OAuth2Strategy {
         'PKCE keeps its verifier with the state: pkce needs state, so it cannot be used with state: false.',
       );
     }
-    const passReq = options.passReqToCallback === true;
+    const form: VerifyForm = verify
+      ? { passport: verify, passReq: options.passReqToCallback === true }
+      : { object: options.verify ?? namesOnly };
     const callbackURL = options.callbackURL ?? process.env.SAMSARA_CALLBACK_URL ?? '/auth/samsara/callback';
     const pkce = options.pkce === true ? 'S256' : options.pkce || undefined;
     const name = options.name ?? 'samsara';
@@ -182,12 +131,14 @@ export class SamsaraStrategy extends OAuth2Strategy {
         sessionKey,
         proxy: options.proxy,
         skipUserProfile: options.skipUserProfile ?? false,
-        passReqToCallback: passReq as false,
+        // Always: the wrapper hands the request on, or not, as the app's verify form wants.
+        passReqToCallback: true as false,
       },
-      adaptVerify(verify ?? connectGrant(tokens), passReq, tokens) as OAuth2Strategy.VerifyFunction,
+      adaptVerify(form, tokens) as OAuth2Strategy.VerifyFunction,
     );
     this.name = name;
     this.tokens = tokens;
+    this.callbackURL = callbackURL;
     this.callbackPath = pathOf(callbackURL);
     this.oauthClient = oauthClient;
     this.signIns = stateStore instanceof SessionStateStore ? stateStore : undefined;
@@ -217,15 +168,29 @@ export class SamsaraStrategy extends OAuth2Strategy {
 
   /**
    * Fails a callback that carries no code (instead of passport-oauth2's restart of the flow, which
-   * would loop), then lets passport-oauth2 do the rest. A sign-in that succeeds first gives its
-   * session back the lifetime its pending sign-ins cut (see `SessionStateStore`), before passport
-   * logs in: with `keepSessionInfo`, passport carries the old session's cookie into the new one.
+   * would loop), and one that carries an `error` but a `state` this browser's session does not
+   * hold (400: anyone can send that), then lets passport-oauth2 do the rest. A sign-in that
+   * succeeds first gives its session back the lifetime its pending sign-ins cut (see
+   * `SessionStateStore`), before passport logs in: with `keepSessionInfo`, passport carries the old
+   * session's cookie into the new one.
    */
   override authenticate(req: Request, options: Record<string, unknown> = {}): void {
     // passport also runs outside Express, where the request may have no parsed query or body.
     const query = (req.query as Record<string, unknown> | undefined) ?? {};
     const body = (req.body as Record<string, unknown> | undefined) ?? {};
-    if (!query.error && !query.code && !body.code && (query.state !== undefined || this.isCallback(req, options))) {
+    if (query.error !== undefined) {
+      const store = (this as unknown as { _stateStore: StateVerifier })._stateStore;
+      const callbackURL = typeof options.callbackURL === 'string' ? options.callbackURL : this.callbackURL;
+      const { authorizationURL, tokenURL } = this.oauthClient.endpoints;
+      const meta = { authorizationURL, tokenURL, clientID: this.oauthClient.clientID, callbackURL };
+      verifyState(store, req, query.state ?? body.state, meta, (err, ok) => {
+        if (err) this.error(err);
+        else if (!ok) this.fail({ message: UNVERIFIED_ERROR }, 400);
+        else super.authenticate(req, options);
+      });
+      return;
+    }
+    if (!query.code && !body.code && (query.state !== undefined || this.isCallback(req, options))) {
       this.fail({ message: 'Samsara redirected back without an authorization code. Sign in again.' }, 400);
       return;
     }
@@ -284,14 +249,8 @@ export class SamsaraStrategy extends OAuth2Strategy {
   }
 }
 
-/** The client options a strategy passes to the token manager it builds. */
-const CLIENT_OPTIONS = ['clientID', 'clientSecret', 'region', 'baseURL', 'timeout'] as const;
-
-function clientOptionsOf(options: SamsaraStrategyOptions | SamsaraStrategyOptionsWithRequest) {
-  return Object.fromEntries(
-    CLIENT_OPTIONS.flatMap((name) => (options[name] === undefined ? [] : [[name, options[name]]])),
-  );
-}
+const UNVERIFIED_ERROR =
+  'Samsara redirected back with an error, for a sign-in this browser did not start (its state is missing, forged, spent or expired). Sign in again.';
 
 /** The path of an absolute or relative URL. */
 function pathOf(url: string): string {

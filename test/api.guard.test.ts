@@ -69,6 +69,12 @@ describe('API calls: the base-URL guard', () => {
 
   it('refuses another origin', () => refused('https://evil.example.com/steal'));
 
+  it('refuses another host under the very base path (only the origin check stops it)', async () => {
+    const path = new URL(base).pathname;
+    await refused(`https://evil.example.com${path}/fleet/vehicles`);
+    await refused(`http://localhost:${new URL(upstream.url).port}${path}/fleet/vehicles`);
+  });
+
   it('refuses the same host on another port', async () => {
     const port = Number(new URL(upstream.url).port);
     await refused(`http://127.0.0.1:${port === 65535 ? 1 : port + 1}/samsara/fleet/vehicles`);

@@ -1,22 +1,24 @@
 import { expect } from 'chai';
 import express from 'express';
 import type { Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { TokenManager } from 'passport-samsara';
 import type { SamsaraAppLogEntry } from 'passport-samsara/app';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { MOUNT, createHost, type Account } from '../example/host.js';
 import { closeServer, launchChromium, listenLocal, screenshot } from './support/browser.js';
 
-describe('the Samsara app in a real browser, mounted in the example host', function () {
+describe('the Samsara app in a real browser, mounted in a host with its own login (example/host.ts)', function () {
   this.timeout(60_000);
   let emulator: SamsaraEmulator;
+  let tokens: TokenManager;
   let server: Server;
   let hostURL: string;
   let base: string;
   let accounts: Map<string, Account>;
   const logged: SamsaraAppLogEntry[] = [];
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   /** A page on another port of the same host: same-site (SameSite=Lax cookies go along), another origin. */
   let attacker: Server;
@@ -24,7 +26,8 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
 
   before(async () => {
     emulator = await startSamsaraEmulator();
-    const host = createHost({ tokens: new TokenManager({ client: emulator }), log: (entry) => logged.push(entry) });
+    tokens = new TokenManager({ client: emulator });
+    const host = createHost({ tokens, log: (entry) => logged.push(entry) });
     accounts = host.accounts;
     ({ server, url: hostURL } = await listenLocal(host.app));
     base = `${hostURL}${MOUNT}`;
@@ -36,7 +39,12 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     });
     evil.get('/fetch', (_req, res) => {
       res.send(
-        `<script>fetch(${JSON.stringify(`${base}/disconnect`)}, { method: 'POST', mode: 'no-cors', credentials: 'include' }).finally(() => { document.title = 'sent'; })</script>`,
+        `<script>Promise.all([${JSON.stringify(`${base}/disconnect`)}, ${JSON.stringify(`${hostURL}/logout`)}].map((u) => fetch(u, { method: 'POST', mode: 'no-cors', credentials: 'include' }))).finally(() => { document.title = 'sent'; })</script>`,
+      );
+    });
+    evil.get('/logout', (_req, res) => {
+      res.send(
+        `<form id="f" method="post" action="${hostURL}/logout"></form><script>document.getElementById('f').submit()</script>`,
       );
     });
     // Samsara's marketplace, as far as a Direct Install goes: a link to the app's install URL.
@@ -54,32 +62,58 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     await (emulator as SamsaraEmulator | undefined)?.stop();
   });
   beforeEach(async () => {
-    page = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+    context = await browser.newContext({ viewport: { width: 900, height: 600 } });
+    page = await context.newPage();
   });
-  afterEach(() => page.context().close());
+  afterEach(() => context.close());
 
-  async function connect(): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.click('#connect');
-    await page.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
-    await page.click('#allow');
-    await page.waitForURL(`${base}/`);
+  /** Signs in to the host (its own login, nothing to do with Samsara) as one of its demo users. */
+  async function logIn(on: Page, email: string): Promise<void> {
+    await on.goto(`${hostURL}/login`);
+    await on.selectOption('#email', email);
+    await on.click('#sign-in');
+    await on.waitForURL(`${hostURL}/`);
   }
 
-  it('connects through the consent page, shows the grant, pages the vehicles with Next and Back', async () => {
+  /** Connects Samsara for the signed-in user's account, through the emulator's consent page. */
+  async function connect(on: Page = page): Promise<void> {
+    await on.goto(`${base}/`);
+    await on.click('#connect');
+    await on.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
+    await on.click('#allow');
+    await on.waitForURL(`${base}/`);
+  }
+
+  /** Disconnect, confirmed on its own page. */
+  async function disconnect(on: Page = page): Promise<void> {
+    await on.goto(`${base}/`);
+    await on.click('#disconnect');
+    await on.waitForURL(`${base}/disconnect`);
+    await on.click('#confirm-disconnect');
+    await on.waitForURL(`${base}/?disconnected=1`);
+  }
+
+  it('connects through the consent page, says Connected, pages the vehicles with Next and Back', async () => {
+    await logIn(page, 'dana@charlies.test');
     await connect();
+    expect(await page.textContent('#status')).to.equal('Connected');
     expect(await page.textContent('#org'))
       .to.include("Charlie's Dining Services")
       .and.include('1001');
+    expect(await page.textContent('#since')).to.match(/ago$/);
+    // The grant's details wait behind the disclosure.
+    expect(await page.isVisible('#expires')).to.equal(false);
+    await page.click('#details summary');
     expect(await page.textContent('#region')).to.include(new URL(emulator.baseURL).host);
     expect(await page.textContent('#expires')).to.match(/^in (59|60) minutes$/);
     expect(await page.textContent('#refreshed')).to.match(/ago$/);
     expect(await page.textContent('#scopes')).to.not.equal('none reported');
-    const cookies = await page.context().cookies();
-    expect(cookies.map((c) => c.name)).to.deep.equal(['samsara.integrations.samsara.sid']);
-    expect(cookies[0]).to.include({ httpOnly: true, sameSite: 'Lax' });
-    // The host's verify wrote the organization into its own table.
-    expect(accounts.get('1001')).to.include({ name: "Charlie's Dining Services", plan: 'trial' });
+    // Your product's brand, and no cookie of the app's own: the host's session carries everything.
+    expect(await page.textContent('header')).to.include('Acme Dispatch');
+    expect(await page.evaluate('document.querySelector(".logo").naturalWidth')).to.be.greaterThan(0);
+    expect((await context.cookies()).map((c) => c.name)).to.deep.equal(['acme.sid']);
+    expect(accounts.get('charlies')?.samsara).to.include({ orgId: '1001', status: 'connected' });
+    await page.click('#details summary');
     await screenshot(page, 'home-connected');
 
     await page.click('#vehicles-link');
@@ -103,14 +137,94 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     await page.waitForURL(`${base}/vehicles`);
     expect(await page.textContent('#vehicles caption')).to.equal('Vehicles 1–50 (page 1)');
 
-    // A page of the host calls Samsara for the organization signed in through the app.
+    // A page of the host calls Samsara for the signed-in user's account.
     await page.goto(`${hostURL}/fleet-summary`);
-    const summary = JSON.parse((await page.textContent('body')) ?? '') as { vehicles: string[]; plan: string };
-    expect(summary.plan).to.equal('trial');
+    const summary = JSON.parse((await page.textContent('body')) ?? '') as { vehicles: string[]; orgId: string };
+    expect(summary.orgId).to.equal('1001');
     expect(summary.vehicles).to.have.length(5);
+    await disconnect();
+  });
+
+  it('a host with its own login connects, disconnects and reconnects an organization, for the whole account', async () => {
+    const dana = page;
+    await logIn(dana, 'dana@charlies.test');
+    await connect(dana);
+    const firstGrant = (await tokens.credentials('1001')).refreshToken;
+
+    // A colleague in another browser: signed in to the same account, connected without connecting.
+    const samContext = await browser.newContext({ viewport: { width: 900, height: 600 } });
+    const sam = await samContext.newPage();
+    try {
+      await logIn(sam, 'sam@charlies.test');
+      await sam.goto(`${base}/`);
+      expect(await sam.textContent('#status')).to.equal('Connected');
+      expect(await sam.textContent('#org')).to.include("Charlie's Dining Services");
+      // Another company's user sees nothing of it.
+      const leeContext = await browser.newContext();
+      const lee = await leeContext.newPage();
+      await logIn(lee, 'lee@acme-freight.test');
+      await lee.goto(`${base}/`);
+      expect(await lee.locator('#connect').count()).to.equal(1);
+      await leeContext.close();
+
+      // Dana disconnects, after the confirmation page: revoked at Samsara, the account told, Dana still signed in.
+      await dana.goto(`${base}/`);
+      await dana.click('#disconnect');
+      await dana.waitForURL(`${base}/disconnect`);
+      expect(await dana.textContent('main')).to.include('for everyone at your company');
+      await screenshot(dana, 'disconnect-confirm');
+      await dana.click('#confirm-disconnect');
+      await dana.waitForURL(`${base}/?disconnected=1`);
+      expect(await dana.textContent('#disconnected')).to.include('revoked');
+      expect(emulator.grantStatus(firstGrant)).to.equal('revoked');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+      expect(accounts.get('charlies')?.samsara?.status).to.equal('disconnected');
+      await dana.goto(`${hostURL}/`);
+      expect(await dana.textContent('#who')).to.include('Dana');
+      expect(await dana.textContent('#samsara-status')).to.include('disconnected');
+      await sam.goto(`${base}/`);
+      expect(await sam.locator('#connect').count(), 'the colleague sees it disconnected').to.equal(1);
+
+      // Reconnect: a new grant, the account connected again, the colleague served again.
+      await connect(dana);
+      const secondGrant = (await tokens.credentials('1001')).refreshToken;
+      expect(secondGrant).to.not.equal(firstGrant);
+      expect(emulator.grantStatus(secondGrant)).to.equal('active');
+      expect(accounts.get('charlies')?.samsara?.status).to.equal('connected');
+      await sam.goto(`${hostURL}/fleet-summary`);
+      expect((JSON.parse((await sam.textContent('body')) ?? '') as { vehicles: string[] }).vehicles).to.have.length(5);
+      await disconnect(dana);
+    } finally {
+      await samContext.close();
+    }
+  });
+
+  it('sends a visitor who is not signed in to the host to its sign-in page, and connects nothing', async () => {
+    const tokenRequests = emulator.counters.tokenRequests;
+    const answer = page.waitForResponse(`${base}/auth/samsara`);
+    await page.goto(`${attackerBase}/marketplace`);
+    await page.click('#install');
+    expect((await answer).status()).to.equal(401);
+    expect(await page.getAttribute('#failure', 'data-kind')).to.equal('signed-out');
+    expect(await page.getAttribute('#next', 'href')).to.equal('/login');
+    expect(emulator.counters.tokenRequests).to.equal(tokenRequests);
+    await page.click('#next');
+    await page.waitForURL(`${hostURL}/login`);
+  });
+
+  it('works as the Direct Install URL for a signed-in admin: an install started elsewhere ends connected', async () => {
+    await logIn(page, 'dana@charlies.test');
+    await page.goto(`${attackerBase}/marketplace`);
+    await page.click('#install');
+    await page.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
+    await page.click('#allow');
+    await page.waitForURL(`${base}/`);
+    expect(await page.textContent('#org')).to.include('1001');
+    await disconnect();
   });
 
   it('shows a readable page, with the next step, when the organization denies access', async () => {
+    await logIn(page, 'dana@charlies.test');
     await page.goto(`${base}/`);
     await page.click('#connect');
     const answer = page.waitForResponse((r) => r.url().startsWith(`${base}/auth/samsara/callback`));
@@ -124,6 +238,7 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
   });
 
   it('still loads a page when the access token expired since the last one: one refresh', async () => {
+    await logIn(page, 'dana@charlies.test');
     await connect();
     const refreshes = emulator.counters.grants.refresh_token;
     emulator.expireAccessTokens('1001');
@@ -132,28 +247,11 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     await page.goto(`${base}/`);
     expect(await page.textContent('#refreshed')).to.match(/ago$/);
     expect(emulator.counters.grants.refresh_token).to.equal(refreshes + 1);
-    await screenshot(page, 'after-refresh');
+    await disconnect();
   });
 
-  it('disconnects: the emulator records a revocation, and Connect is offered again', async () => {
-    await connect();
-    const revocations = emulator.counters.revocations;
-    await page.click('#disconnect');
-    await page.waitForURL(`${base}/?disconnected=1`);
-    expect(await page.locator('#connect').count()).to.equal(1);
-    expect(await page.textContent('#disconnected')).to.include('revoked');
-    // Every grant the app held for the organization (earlier tests' sign-ins left retired ones).
-    expect(emulator.counters.revocations).to.be.greaterThan(revocations);
-    expect(emulator.activeGrants('1001')).to.equal(0);
-    await screenshot(page, 'disconnected');
-
-    // Signed out: the vehicles page sends the browser back to Connect.
-    await page.goto(`${base}/vehicles`);
-    await page.waitForURL(`${base}/`);
-    expect(await page.locator('#connect').count()).to.equal(1);
-  });
-
-  it('refuses a Disconnect posted by a page on another origin of the same site: 403, the grant live, still signed in', async () => {
+  it('refuses a Disconnect or a sign-out posted by a page on another origin of the same site: 403, nothing changed', async () => {
+    await logIn(page, 'dana@charlies.test');
     await connect();
     const revocations = emulator.counters.revocations;
     const live = emulator.activeGrants('1001');
@@ -162,29 +260,25 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     await page.goto(`${attackerBase}/`);
     expect((await refused).status()).to.equal(403);
     expect(await page.getAttribute('#failure', 'data-kind')).to.equal('cross-site');
+    const refusedLogout = page.waitForResponse(`${hostURL}/logout`);
+    await page.goto(`${attackerBase}/logout`);
+    expect((await refusedLogout).status()).to.equal(403);
     await page.goto(`${attackerBase}/fetch`);
     await page.waitForFunction('document.title === "sent"');
 
     expect(emulator.counters.revocations).to.equal(revocations);
     expect(emulator.activeGrants('1001')).to.equal(live);
+    await page.goto(`${hostURL}/`);
+    expect(await page.textContent('#who'), 'still signed in to the host').to.include('Dana');
     await page.goto(`${base}/`);
     expect(await page.textContent('#org')).to.include('1001');
-    await page.click('#disconnect');
-    await page.waitForURL(`${base}/?disconnected=1`);
+    await disconnect();
     expect(await page.locator('#connect').count()).to.equal(1);
-  });
-
-  it('works as the Direct Install URL: an install started elsewhere, with no session yet, ends signed in', async () => {
-    await page.goto(`${attackerBase}/marketplace`);
-    await page.click('#install');
-    await page.waitForURL(`${emulator.baseURL}/oauth2/authorize?**`);
-    await page.click('#allow');
-    await page.waitForURL(`${base}/`);
-    expect(await page.textContent('#org')).to.include('1001');
   });
 
   it('reads on a phone: no sideways scrolling on the home and vehicles pages', async () => {
     await page.setViewportSize({ width: 375, height: 740 });
+    await logIn(page, 'dana@charlies.test');
     await connect();
     const overflow = (): Promise<boolean> =>
       page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth');
@@ -194,5 +288,6 @@ describe('the Samsara app in a real browser, mounted in the example host', funct
     expect(await page.locator('#vehicles tbody tr').count()).to.equal(50);
     expect(await overflow()).to.equal(false);
     await screenshot(page, 'phone-vehicles');
+    await disconnect();
   });
 });

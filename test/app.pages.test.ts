@@ -56,12 +56,35 @@ describe('the Samsara app: a page per failure, headers, cookies (supertest)', fu
   }
 
   describe('sign-in failures', () => {
+    /** Samsara's callback for this browser's pending sign-in, with an error instead of a code. */
+    async function errorCallback(error: string, description: string): Promise<string> {
+      const start = await agent.get('/auth/samsara').expect(302);
+      const state = new URL(start.headers.location).searchParams.get('state')!;
+      return `/auth/samsara/callback?${new URLSearchParams({ error, error_description: description, state }).toString()}`;
+    }
+
     it('consent denied: 403, the denied page, a way to connect again', async () => {
-      const res = await agent
-        .get('/auth/samsara/callback?error=access_denied&error_description=The+user+denied')
-        .expect(403);
+      const res = await agent.get(await errorCallback('access_denied', 'The user denied')).expect(403);
       expect(kindOf(res)).to.equal('denied');
       expect(res.text).to.include('href="/auth/samsara"');
+    });
+
+    it('an error= without this browser’s state (forged, missing, replayed): 400, logged at warn, no 5xx', async () => {
+      for (const query of ['error=server_error', 'error=x', 'error=server_error&state=forged', 'error=access_denied']) {
+        const res = await request(url).get(`/auth/samsara/callback?${query}`).expect(400);
+        expect(kindOf(res), query).to.equal('expired');
+      }
+      const replayed = await errorCallback('server_error', 'once');
+      await agent.get(replayed).expect(502);
+      await agent.get(replayed).expect(400);
+      expect(logged.map((e) => [e.status, e.level])).to.deep.equal([
+        [400, 'warn'],
+        [400, 'warn'],
+        [400, 'warn'],
+        [400, 'warn'],
+        [502, 'error'],
+        [400, 'warn'],
+      ]);
     });
 
     it('state forged, or missing with no sign-in pending: 400, the expired page', async () => {
@@ -113,36 +136,96 @@ describe('the Samsara app: a page per failure, headers, cookies (supertest)', fu
       expect(JSON.stringify(logged)).to.not.include('hunter2').and.not.include(callback.searchParams.get('code'));
     });
 
-    it('an error Samsara (or a forger) puts on the callback: no stack, no description, one log line', async () => {
+    it('an error Samsara puts on this browser’s callback: no stack, no description, one log line each', async () => {
       const forged = '\r\n{"level":"error","event":"forged"} at Object.<anonymous> (/app.js:1:1)';
-      const query = new URLSearchParams({ error: 'server_error', error_description: forged, state: 's' });
       const previous = process.env.NODE_ENV;
       delete process.env.NODE_ENV; // what npm start leaves
       try {
-        const res = await agent.get(`/auth/samsara/callback?${query.toString()}`).expect(502);
+        const res = await agent.get(await errorCallback('server_error', forged)).expect(502);
         expect(kindOf(res, 'forged')).to.equal('unavailable');
-        const other = await agent
-          .get('/auth/samsara/callback?error=invalid_scope&error_description=%0Aforged')
-          .expect(500);
-        expect(kindOf(other, 'forged')).to.equal('error');
+        const config = await agent.get(await errorCallback('invalid_scope', '\nforged')).expect(500);
+        expect(kindOf(config, 'forged')).to.equal('error');
+        const unknown = await agent.get(await errorCallback('x', '\nforged')).expect(400);
+        expect(kindOf(unknown, 'forged')).to.equal('bad-request');
       } finally {
         if (previous !== undefined) process.env.NODE_ENV = previous;
       }
       const lines = logged.map((entry) => JSON.stringify(entry));
-      expect(lines.join('\n').split('\n')).to.have.length(2);
+      expect(lines.join('\n').split('\n')).to.have.length(3);
       expect(lines.join('')).to.not.include('forged');
-      expect(logged.map((e) => e.code)).to.deep.equal(['server_error', 'invalid_scope']);
+      expect(logged.map((e) => [e.code, e.level])).to.deep.equal([
+        ['server_error', 'error'],
+        ['invalid_scope', 'error'],
+        ['x', 'warn'],
+      ]);
     });
   });
 
   describe('signed in', () => {
     beforeEach(() => signIn(agent, '', emulator));
 
-    it('home: the organization, the grant, Disconnect; no token anywhere in the page', async () => {
+    it('home: Connected, the organization, since when; the grant behind <details>; Sign out and Disconnect; no token', async () => {
       const res = await agent.get('/').expect(200);
       const creds = (await store.get('1001'))!;
-      expect(res.text).to.include('Charlie&#39;s Dining Services').and.include('id="disconnect"');
+      expect(res.text).to.include('<p class="status" id="status">Connected</p>');
+      expect(res.text).to.match(/<dd id="since"><time datetime="[^"]+" title="[^"]+">less than a second ago<\/time>/);
+      expect(res.text).to.include('<strong>Charlie&#39;s Dining Services</strong>');
+      const details = /<details id="details">([\s\S]*?)<\/details>/.exec(res.text)?.[1] ?? '';
+      expect(details).to.include('id="region"').and.include('id="expires"').and.include('id="scopes"');
+      expect(res.text).to.include('id="sign-out"').and.include(`id="disconnect" href="/disconnect"`);
       expectNoLeak(res.text, creds.accessToken, creds.refreshToken);
+    });
+
+    it('Disconnect asks first, on a page of its own that names the organization; the GET revokes nothing', async () => {
+      const revocations = emulator.counters.revocations;
+      const res = await agent.get('/disconnect').expect(200);
+      expect(res.text).to.include('<title>Disconnect Charlie&#39;s Dining Services? · Samsara connection</title>');
+      expect(res.text).to.include('for everyone at your company');
+      expect(res.text).to.match(
+        /<form method="post" action="\/disconnect"><button class="button danger" id="confirm-disconnect"/,
+      );
+      expect(res.text).to.include('id="cancel" href="/"');
+      expect(emulator.counters.revocations).to.equal(revocations);
+      await agent.post('/disconnect').set('origin', url).expect(303).expect('location', '/?disconnected=1');
+      expect(emulator.activeGrants('1001')).to.equal(0);
+      await agent.get('/disconnect').expect(303).expect('location', '/');
+    });
+
+    it('Sign out ends the session only: the grant stays live and stored, Connect is offered again', async () => {
+      const creds = (await store.get('1001'))!;
+      await agent.post('/sign-out').set('origin', url).expect(303).expect('location', '/?signed-out=1');
+      const home = await agent.get('/?signed-out=1').expect(200);
+      expect(home.text).to.include('id="signed-out"').and.include('id="connect"');
+      expect(emulator.grantStatus(creds.refreshToken)).to.equal('active');
+      expect((await store.get('1001'))?.refreshToken).to.equal(creds.refreshToken);
+    });
+
+    it('a cross-site Sign out: 403, still signed in', async () => {
+      const res = await agent.post('/sign-out').set('origin', 'http://evil.test').set('sec-fetch-site', 'cross-site');
+      expect(res.status).to.equal(403);
+      expect(kindOf(res)).to.equal('cross-site');
+      await agent
+        .get('/')
+        .expect(200)
+        .expect(/id="status">Connected/);
+    });
+
+    it('a vehicle with no name or other fields shows its id and dashes, never a blank row', async () => {
+      const page = {
+        data: [{ id: '281474977075805' }, { id: '7', name: '', year: 2021, make: 'Ford' }],
+        pagination: { endCursor: '', hasNextPage: false },
+      };
+      emulator.injectFault('api', {
+        type: 'status',
+        status: 200,
+        body: JSON.stringify(page),
+        contentType: 'application/json',
+      });
+      const res = await agent.get('/vehicles').expect(200);
+      const rows = [...res.text.matchAll(/<tr>(.*?)<\/tr>/g)].slice(1).map((m) => m[1]);
+      expect(rows[0]).to.include('<code>281474977075805</code>');
+      expect(rows[0].match(/—/g)).to.have.length(4);
+      expect(rows[1]).to.include('<code>7</code>').and.include('<td>Ford</td>').and.include('>2021</td>');
     });
 
     it('reauthorization required (the grant was revoked at Samsara): 401, the reauthorize page', async () => {
@@ -246,14 +329,27 @@ describe('the Samsara app: a page per failure, headers, cookies (supertest)', fu
     }
   });
 
-  it('not found: 404 on its own; mounted, other paths stay the host’s', async () => {
-    expect(kindOf(await agent.get('/nowhere').expect(404))).to.equal('not-found');
+  it('not found: 404 on its own, with no reference and no log line; mounted, other paths stay the host’s', async () => {
+    const notFound = await agent.get('/nowhere').expect(404);
+    expect(kindOf(notFound)).to.equal('not-found');
+    expect(notFound.text).to.not.include('Reference').and.not.include('id="ref"');
+    expect((await agent.get('/nowhere').set('accept', 'application/json').expect(404)).body.error).to.not.have.property(
+      'ref',
+    );
+    expect(logged).to.deep.equal([]);
     const host = express();
     host.use('/samsara', createSamsaraApp({ tokens, log: () => undefined }));
     host.get('/samsara/extra', (_req, res) => {
       res.send('the host');
     });
     await request(host).get('/samsara/extra').expect(200, 'the host');
+  });
+
+  it('/favicon.ico answers (an SVG icon, cached), and every page links it', async () => {
+    const icon = await agent.get('/favicon.ico').expect(200);
+    expect(icon.headers['content-type']).to.include('image/svg+xml');
+    expect(icon.headers['cache-control']).to.include('max-age');
+    expect((await agent.get('/').expect(200)).text).to.include('<link rel="icon" href="/favicon.ico"');
   });
 
   it('security headers from helmet on every answer, frame-ancestors included', async () => {

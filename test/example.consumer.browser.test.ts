@@ -1,34 +1,29 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshot } from './support/browser.js';
 import { startExample, type ExampleProcess } from './support/example-process.js';
+import { ROOT as root, consumerProject, installedVersion } from './support/packed.js';
 
 const run = promisify(execFile);
-const root = resolve(__dirname, '..', '..');
-/** The versions this repository tests with, so the install comes from npm's cache. */
-const version = (name: string): string =>
-  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('the example host in a project that installed the packed tarball, in a real browser', function () {
   this.timeout(180_000);
   let scratch: string;
+  let remove: () => void;
   let host: ExampleProcess;
   let browser: Browser;
   let page: Page;
 
   before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'passport-samsara-host-'));
-    await run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
-    const tarball = join(scratch, readdirSync(scratch).find((f) => f.endsWith('.tgz')) as string);
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'host', private: true, version: '1.0.0' }));
-    // The optional peers a host that mounts the app installs itself.
-    const peers = ['express', 'express-session', 'ioredis'].map((name) => `${name}@${version(name)}`);
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...peers], { cwd: scratch });
+    // The optional peers a host that mounts the app installs itself, and passport for its own login.
+    const peers = ['express', 'express-session', 'ioredis', 'passport'].map(
+      (name) => `${name}@${installedVersion(name)}`,
+    );
+    ({ dir: scratch, remove } = await consumerProject('host', peers));
     // The host example as compiled, beside the consumer's node_modules: it resolves passport-samsara there.
     for (const file of ['host.js', 'backends.js'])
       copyFileSync(join(root, 'build', 'example', file), join(scratch, file));
@@ -40,7 +35,7 @@ describe('the example host in a project that installed the packed tarball, in a 
     // before() may have stopped half-way.
     await (browser as Browser | undefined)?.close();
     await (host as ExampleProcess | undefined)?.stop();
-    rmSync(scratch, { recursive: true, force: true });
+    remove?.();
   });
 
   it('mounts passport-samsara/app at /integrations/samsara: connect, the host’s accounts, a host page calling Samsara', async () => {
@@ -50,6 +45,10 @@ describe('the example host in a project that installed the packed tarball, in a 
     );
 
     await page.goto(`${host.url}/`);
+    await page.waitForURL(`${host.url}/login`);
+    await page.selectOption('#email', 'dana@charlies.test');
+    await page.click('#sign-in');
+    await page.waitForURL(`${host.url}/`);
     await page.click('#integration');
     await page.waitForURL(`${host.url}/integrations/samsara/`);
     await page.click('#connect');
@@ -59,9 +58,11 @@ describe('the example host in a project that installed the packed tarball, in a 
     await screenshot(page, 'consumer-mounted');
 
     await page.goto(`${host.url}/accounts`);
-    const accounts = JSON.parse((await page.textContent('body')) ?? '') as Array<{ orgId: string; plan: string }>;
-    expect(accounts).to.have.length(1);
-    expect(accounts[0]).to.include({ orgId: '1001', plan: 'trial' });
+    const accounts = JSON.parse((await page.textContent('body')) ?? '') as Array<{
+      id: string;
+      samsara?: { orgId: string; status: string };
+    }>;
+    expect(accounts.find((a) => a.id === 'charlies')?.samsara).to.include({ orgId: '1001', status: 'connected' });
     await page.goto(`${host.url}/fleet-summary`);
     const summary = JSON.parse((await page.textContent('body')) ?? '') as { vehicles: string[] };
     expect(summary.vehicles).to.deep.equal([

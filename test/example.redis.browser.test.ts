@@ -57,6 +57,8 @@ describe('two example server processes behind one Redis, in a real browser', fun
     await screenshot(page, 'two-processes-vehicles');
     await page.goto(`${second.url}/`);
     await page.click('#disconnect');
+    await page.waitForURL(`${second.url}/disconnect`);
+    await page.click('#confirm-disconnect');
     await page.waitForURL(`${second.url}/?disconnected=1`);
     expect(emulator.activeGrants('1001')).to.equal(0);
     await page.goto(`${first.url}/`);

@@ -1,32 +1,24 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT as root, STRICT_NODENEXT, bin, consumerProject, installedVersion } from './support/packed.js';
 
 const run = promisify(execFile);
-const root = resolve(__dirname, '..', '..');
-const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
 
 describe('the packed package, as a consumer installs it', function () {
   this.timeout(180_000);
   let scratch: string;
   let tarball: string;
+  let remove: () => void;
 
   before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'passport-samsara-consumer-'));
-    await run('npm', ['pack', '--pack-destination', scratch], { cwd: root });
-    tarball = join(scratch, readdirSync(scratch).find((f) => f.endsWith('.tgz')) as string);
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
     // express and express-session: the optional peers passport-samsara/app needs.
-    const peers = ['express', 'express-session'].map(
-      (name) =>
-        `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
-    );
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...peers], { cwd: scratch });
+    const peers = ['express', 'express-session'].map((name) => `${name}@${installedVersion(name)}`);
+    ({ dir: scratch, tarball, remove } = await consumerProject('consumer', peers));
   });
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => remove());
 
   it('ships dist with its .d.ts, the README, CHANGELOG and LICENSE, and no sources or tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
@@ -40,6 +32,8 @@ describe('the packed package, as a consumer installs it', function () {
       'package/dist/testing/index.d.ts',
       'package/dist/app/index.js',
       'package/dist/app/index.d.ts',
+      'package/dist/user.js',
+      'package/dist/user.d.ts',
       'package/README.md',
       'package/CHANGELOG.md',
       'package/LICENSE',
@@ -72,8 +66,9 @@ assert.strictEqual(samsara.Strategy, samsara.SamsaraStrategy);
 assert.strictEqual(samsara.default, samsara.SamsaraStrategy);
 assert.strictEqual(typeof samsara.TokenManager, 'function');
 assert.strictEqual(typeof require('passport-samsara/testing').startSamsaraEmulator, 'function');
-const app = require('passport-samsara/app').createSamsaraApp({ tokens: new samsara.TokenManager({ client: { clientID: 'id', clientSecret: 'secret' } }), sessionSecret: 'a session secret' });
-assert.strictEqual(typeof app.signedIn, 'function');
+const app = require('passport-samsara/app').createSamsaraApp({ tokens: new samsara.TokenManager({ client: { clientID: 'id', clientSecret: 'secret' } }), sessionSecret: 'a session secret', sealingKeys: samsara.generateSealingKey() });
+assert.strictEqual(typeof app.loadSession, 'function');
+assert.strictEqual(app.signedIn, app.loadSession);
 console.log('cjs ok');`,
     );
     expect((await run('node', ['use.cjs'], { cwd: scratch })).stdout).to.equal('cjs ok\n');
@@ -112,7 +107,7 @@ import { startSamsaraEmulator } from 'passport-samsara/testing';
 import { createSamsaraApp, type SamsaraApp, type SamsaraAppOptions } from 'passport-samsara/app';
 const options: SamsaraAppOptions = { sessionSecret: 'a session secret', verify: async (profile) => ({ name: profile.displayName }) };
 const mounted: SamsaraApp = createSamsaraApp(options);
-void mounted.signedIn;
+void mounted.loadSession;
 const strategy = new SamsaraStrategy({ region: 'eu' }, async (accessToken, refreshToken, profile) => ({ orgId: profile.id, n: accessToken.length + refreshToken.length }));
 const tokens: TokenManager = strategy.tokens;
 const handler = samsara({ tokens });
@@ -129,15 +124,7 @@ void org;
     writeFileSync(
       join(scratch, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          types: ['node'],
-          typeRoots: [join(root, 'node_modules', '@types')],
-        },
+        compilerOptions: { ...STRICT_NODENEXT, typeRoots: [join(root, 'node_modules', '@types')] },
         files: ['consumer.cts', 'consumer.mts'],
       }),
     );

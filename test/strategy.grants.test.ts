@@ -8,7 +8,7 @@ import {
   type VerifyDone,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { authorizeRedirect, pathOf, startApp, type TestApp } from './support/app.js';
+import { authorizeRedirect, pathOf, signInThrough, startApp, type TestApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
 
 describe('SamsaraStrategy: the grants its sign-ins receive', () => {
@@ -24,12 +24,6 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
     await emulator.stop();
   });
 
-  async function signIn(current: TestApp): Promise<{ status: number; body: Record<string, unknown> }> {
-    const { callback } = await authorizeRedirect(current);
-    const res = await current.agent.get(pathOf(callback));
-    return { status: res.status, body: res.body as Record<string, unknown> };
-  }
-
   it('a bare new SamsaraStrategy() signs in and its own manager serves the token: one owner, no second default', async () => {
     process.env.SAMSARA_CLIENT_ID = emulator.clientID;
     process.env.SAMSARA_CLIENT_SECRET = emulator.clientSecret;
@@ -37,7 +31,7 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
     try {
       const strategy = new SamsaraStrategy();
       app = await startApp(strategy);
-      expect((await signIn(app)).status).to.equal(200);
+      expect((await signInThrough(app)).status).to.equal(200);
       const token = await strategy.tokens.accessToken('1001');
       const me = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(me.status).to.equal(200);
@@ -51,7 +45,7 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
   it('takes the emulator handle as client options as it stands', async () => {
     const tokens = new TokenManager({ client: emulator });
     app = await startApp(new SamsaraStrategy({ tokens }));
-    expect((await signIn(app)).status).to.equal(200);
+    expect((await signInThrough(app)).status).to.equal(200);
     expect(tokens.client.endpoints.baseURL).to.equal(emulator.baseURL);
     expect(new SamsaraStrategy({ ...emulator }).tokens.client.clientID).to.equal(emulator.clientID);
   });
@@ -65,11 +59,32 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
     const store = new MemoryTokenStore();
     const tokens = new TokenManager({ store, client: clientOf(emulator) });
     app = await startApp(new SamsaraStrategy({ tokens }));
-    for (let i = 0; i < 4; i++) expect((await signIn(app)).status).to.equal(200);
+    for (let i = 0; i < 4; i++) expect((await signInThrough(app)).status).to.equal(200);
     expect(emulator.activeGrants('1001')).to.equal(4);
     expect((await store.retired('1001')).length).to.equal(3);
     await tokens.revoke('1001');
     expect(emulator.activeGrants('1001')).to.equal(0);
+  });
+
+  it('under per-grant revocation, each sign-in revokes the grant it replaces at once: at Samsara, between sign-ins', async () => {
+    emulator.configure({ revocation: 'grant' });
+    const store = new MemoryTokenStore();
+    const tokens = new TokenManager({ store, client: clientOf(emulator), revocation: 'grant' });
+    app = await startApp(new SamsaraStrategy({ tokens }));
+    const kept: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      expect((await signInThrough(app)).status).to.equal(200);
+      const current = (await store.get('1001'))!.refreshToken;
+      expect(emulator.grantStatus(current), `sign-in ${i + 1}: its own grant lives`).to.equal('active');
+      for (const [j, replaced] of kept.entries()) {
+        expect(emulator.grantStatus(replaced), `sign-in ${i + 1}: the grant of sign-in ${j + 1} is dead`).to.equal(
+          'revoked',
+        );
+      }
+      expect(emulator.activeGrants('1001'), 'at most one live grant').to.equal(1);
+      expect(await store.retired('1001'), 'nothing left to revoke at Disconnect').to.deep.equal([]);
+      kept.push(current);
+    }
   });
 
   const refusals: Array<[string, (profile: SamsaraProfile) => Promise<false>, number]> = [
@@ -96,14 +111,14 @@ describe('SamsaraStrategy: the grants its sign-ins receive', () => {
         },
       );
       app = await startApp(strategy);
-      expect((await signIn(app)).status).to.equal(status);
+      expect((await signInThrough(app)).status).to.equal(status);
       await tokens.idle();
       expect(emulator.activeGrants('1001'), 'nothing kept: the refused grant is revoked').to.equal(0);
 
       refuse = false;
-      expect((await signIn(app)).status).to.equal(200);
+      expect((await signInThrough(app)).status).to.equal(200);
       refuse = true;
-      expect((await signIn(app)).status).to.equal(status);
+      expect((await signInThrough(app)).status).to.equal(status);
       await tokens.idle();
       const token = await tokens.accessToken('1001');
       const me = await fetch(`${emulator.baseURL}/me`, { headers: { authorization: `Bearer ${token}` } });

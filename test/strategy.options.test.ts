@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigurationError, SamsaraStrategy } from 'passport-samsara';
+import { ConfigurationError, SamsaraStrategy, TokenManager } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
 import { clientOf } from './support/grants.js';
@@ -145,17 +145,35 @@ describe('SamsaraStrategy: options and the environment', () => {
       }
     });
 
-    it('skips /me with skipUserProfile and a verify of its own', async () => {
+    it('skips /me with skipUserProfile and a verify of its own, keeping the grant under the orgId it names', async () => {
+      const tokens = new TokenManager({ client: clientOf(emulator) });
       const app = await startApp(
-        new SamsaraStrategy({ ...clientOf(emulator), skipUserProfile: true }, async (_at, _rt, profile) => ({
+        new SamsaraStrategy({ tokens, skipUserProfile: true }, async (_at, _rt, profile) => ({
+          orgId: '1001',
           profileSeen: profile !== undefined,
         })),
       );
       try {
         const { callback } = await authorizeRedirect(app);
         const res = await app.agent.get(pathOf(callback)).expect(200);
-        expect(res.body.user).to.deep.equal({ profileSeen: false });
+        expect(res.body.user).to.deep.equal({ orgId: '1001', profileSeen: false });
         expect(emulator.counters.apiCalls).to.equal(0);
+        expect(emulator.grantStatus((await tokens.credentials('1001')).refreshToken)).to.equal('active');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('refuses a skipUserProfile sign-in whose user names no orgId: nothing signed in, the grant revoked', async () => {
+      const tokens = new TokenManager({ client: clientOf(emulator) });
+      const app = await startApp(new SamsaraStrategy({ tokens, skipUserProfile: true }, async () => ({ id: 'x' })));
+      try {
+        const { callback } = await authorizeRedirect(app);
+        const res = await app.agent.get(pathOf(callback)).expect(500);
+        expect(res.body.error).to.include({ name: 'ConfigurationError', code: 'SAMSARA_CONFIG' });
+        expect(res.body.error.message).to.match(/return a user with orgId/);
+        await tokens.idle();
+        expect(emulator.activeGrants('1001')).to.equal(0);
       } finally {
         await app.close();
       }

@@ -1,12 +1,16 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
+import { ConfigurationError } from '../errors/index.js';
 import { samsara } from '../express.js';
-import { samsaraLogout } from '../logout.js';
 import { numberOption } from '../options.js';
 import { TokenManager } from '../tokens/manager.js';
+import { serveAccount, serveOwn, servedOf, type SamsaraAppAccount } from './account.js';
+import { keyringOf, sessionBinding } from './binding.js';
+import { brandOf } from './brand.js';
+import { confirmDisconnectPage, disconnect, signOut } from './disconnect.js';
 import { AppFailure, failureHandler, stderrLog } from './failures.js';
 import { healthz, readyz } from './health.js';
-import { STYLESHEET } from './html.js';
+import { FAVICON, STYLESHEET } from './html.js';
 import { callbackURLOf, sessionSecretOf, type SamsaraAppOptions } from './options.js';
 import { homePage } from './pages.js';
 import { appSession, cookieNameFor } from './session.js';
@@ -14,14 +18,14 @@ import { signInPassport, signInRoutes } from './sign-in.js';
 import { vehiclesPage } from './vehicles.js';
 
 /**
- * The Express app {@link createSamsaraApp} returns: mount it, and use `signedIn` on your own routes.
+ * The Express app {@link createSamsaraApp} returns: mount it, and use `loadSession` on your own routes.
  *
  * @example
  * ```ts
  * const samsaraApp: SamsaraApp = createSamsaraApp({ tokens });
  * host.use('/integrations/samsara', samsaraApp);
- * host.get('/reports', samsaraApp.signedIn, async (req, res) => {
- *   if (!req.user) return res.redirect('/integrations/samsara/');
+ * host.get('/reports', samsaraApp.loadSession, async (req, res) => {
+ *   if (req.samsara.key === undefined) return res.redirect('/integrations/samsara/');
  *   const vehicles = await (await req.samsara.fetch('/fleet/vehicles?limit=5')).json();
  *   res.json(vehicles);
  * });
@@ -29,29 +33,41 @@ import { vehiclesPage } from './vehicles.js';
  */
 export interface SamsaraApp extends Express {
   /**
-   * Middleware for the host's own routes: the app's session and passport, so that `req.user` is
-   * the organization signed in through this app (`{ orgId, orgName, ... }`, or undefined), and
-   * `req.samsara` calls Samsara for it. Use it after mounting the app (the cookie name follows the
-   * mount path), and on routes that do not run the host's own session middleware first.
+   * Middleware for your own routes: it loads the app's session (with `account`: finds the
+   * organization your account connected), so that `req.samsara` calls Samsara for that
+   * organization and `req.samsara.key` names it (undefined when none). It requires nothing: check
+   * `req.samsara.key` yourself. In the app's own session `req.user` is the organization
+   * (`{ orgId, orgName, ... }`). Use it after mounting the app (the cookie name follows the mount
+   * path), on routes that do not run your own session middleware first (with `account`, after it).
    */
+  readonly loadSession: RequestHandler;
+  /** @deprecated Renamed `loadSession`: it loads the session, it does not require a sign-in. */
   readonly signedIn: RequestHandler;
 }
 
 /**
- * A Samsara Marketplace app to mount in your Express app: Connect (also the Direct Install URL),
- * the OAuth callback, a home page with the organization and the grant's state, a paged vehicles
- * page, Disconnect, a page per failure with the next step, `/healthz` and `/readyz`. Every route
- * follows the mount point. Security headers come from helmet (a strict Content-Security-Policy
- * with `frame-ancestors 'self'`); the session cookie is `httpOnly`, `SameSite=Lax`, `secure`
- * behind HTTPS, and named after the mount path; no token ever reaches the session, a page or a
- * log line.
+ * A Samsara Marketplace app to mount in your Express app, for your customer's admin: Connect (also
+ * the Direct Install URL), the OAuth callback, a home page that says whether Samsara is connected,
+ * which organization and since when (the grant's details behind a disclosure), a paged vehicles
+ * page, Sign out, Disconnect (confirmed on a page of its own), a page per failure with the next
+ * step, `/healthz` and `/readyz`. Every route follows the mount point. Security headers come from
+ * helmet (a strict Content-Security-Policy with `frame-ancestors 'self'`); the session cookie is
+ * `httpOnly`, `SameSite=Lax`, `secure` behind HTTPS, and named after the mount path; the session's
+ * organization is sealed; no token ever reaches the session, a page or a log line.
+ *
+ * Two ways to run: on its own sessions, where signing in with Samsara is the login (the default);
+ * or, with `account`, inside an app with its own login, where the organization is connected to
+ * your signed-in user's account.
  *
  * Routes, relative to the mount point: `GET /` (home), `GET /auth/samsara` (Connect; register it
  * as the Direct Install URL), `GET /auth/samsara/callback` (register it as the Redirect URL),
- * `GET /vehicles?after=…`, `POST /disconnect`, `GET /healthz`, `GET /readyz`, `GET /app.css`.
+ * `GET /vehicles?after=…`, `GET /disconnect` (the confirmation), `POST /disconnect`,
+ * `POST /sign-out`, `GET /healthz`, `GET /readyz`, `GET /app.css`, `GET /favicon.ico`.
  *
  * Throws `ConfigurationError` when no session secret is given (`sessionSecret` or
- * `SESSION_SECRET`) and the client is not the local emulator, or when `callbackURL` is not absolute.
+ * `SESSION_SECRET`), or no sealing key (`sealingKeys` or `SAMSARA_SEALING_KEYS`, unless `account`),
+ * and the client is not the local emulator; when `callbackURL` is not absolute; when `brand` or
+ * `account` is malformed.
  *
  * @example
  * ```ts
@@ -63,17 +79,24 @@ export interface SamsaraApp extends Express {
  * const app = express();
  * app.use('/integrations/samsara', createSamsaraApp({
  *   tokens,
- *   verify: async (profile) => {
- *     await accounts.upsert({ orgId: profile.id, name: profile.displayName });
- *     return { plan: 'trial' }; // joins { orgId, orgName } in the session; false refuses
- *   },
+ *   brand: { name: 'Acme Dispatch', home: { href: '/', label: 'Back to Acme Dispatch' } },
+ *   verify: async (profile) => ({ plan: 'trial' }), // joins { orgId, orgName } in the session; false refuses
+ *   onDisconnect: ({ orgId }) => accounts.markDisconnected(orgId),
  * }));
  * app.listen(3000);
  * ```
  */
 export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
-  const tokens = options.tokens ?? new TokenManager();
+  const hooks = {
+    ...(options.onConnect && { onConnect: options.onConnect }),
+    ...(options.onDisconnect && { onDisconnect: options.onDisconnect }),
+    ...(options.onReauthorizationRequired && { onReauthorizationRequired: options.onReauthorizationRequired }),
+  };
+  const tokens = options.tokens ?? new TokenManager(hooks);
+  if (options.tokens && Object.keys(hooks).length > 0) tokens.addHooks(hooks);
   const log = options.log ?? stderrLog;
+  const brand = brandOf(options.brand);
+  const account = accountOf(options.account);
   const callbackURL = callbackURLOf(options);
   const pageSize = numberOption('createSamsaraApp', 'pageSize', options.pageSize, 50, {
     min: 1,
@@ -81,8 +104,6 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
     integer: true,
   });
   const secret = options.session ? undefined : sessionSecretOf(options, tokens);
-  const passport = signInPassport(tokens, options, callbackURL);
-  const signIn = signInRoutes(passport, callbackURL);
   const app = express() as SamsaraApp;
 
   // The session middleware needs the cookie name, which follows the mount path: made on first use,
@@ -91,14 +112,21 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
   let session: RequestHandler | undefined = options.session;
   const nameOfCookie = (): string => (cookieName ??= cookieNameFor(app.mountpath));
   const sessionOf = (): RequestHandler =>
-    (session ??= appSession(nameOfCookie(), secret as string | string[], options.redis));
+    (session ??= appSession(nameOfCookie(), secret as string | string[], options.redis, account !== undefined));
+  const binding = account ? undefined : sessionBinding(keyringOf(options, tokens), nameOfCookie);
+  const passport = signInPassport(tokens, options, callbackURL, binding);
+  const signIn = signInRoutes(passport, callbackURL, account);
+  const key = (req: Request): string | undefined => servedOf(req).connection?.orgId;
   const pipeline: RequestHandler[] = [
     (req, res, next) => sessionOf()(req, res, next),
-    passport.initialize() as RequestHandler,
-    passport.session() as RequestHandler,
-    samsara({ tokens }),
+    ...(account
+      ? [serveAccount(account)]
+      : [passport.initialize() as RequestHandler, passport.session() as RequestHandler, serveOwn]),
+    samsara({ tokens, key }),
   ];
-  Object.defineProperty(app, 'signedIn', { value: compose(pipeline), enumerable: true });
+  const loadSession = compose(pipeline);
+  Object.defineProperty(app, 'loadSession', { value: loadSession, enumerable: true });
+  Object.defineProperty(app, 'signedIn', { value: loadSession, enumerable: false });
 
   app.disable('x-powered-by');
   app.use(
@@ -107,9 +135,9 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
         useDefaults: true,
         directives: {
           'default-src': ["'self'"],
-          'style-src': ["'self'"],
+          'style-src': ["'self'", ...brand.styleSources],
           'script-src': ["'none'"],
-          'img-src': ["'self'"],
+          'img-src': ["'self'", ...brand.imgSources],
           'form-action': ["'self'"],
           'frame-ancestors': ["'self'"],
           // A mount on plain HTTP (development, a host behind its own TLS) must keep working.
@@ -121,22 +149,21 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
   app.get('/app.css', (_req, res) => {
     res.type('css').set('Cache-Control', 'public, max-age=3600').send(STYLESHEET);
   });
+  app.get('/favicon.ico', (_req, res) => {
+    res.type('image/svg+xml').set('Cache-Control', 'public, max-age=86400').send(FAVICON);
+  });
   app.get('/healthz', healthz);
   app.get('/readyz', readyz(options.redis, tokens.store, log));
 
+  const leave = { tokens, brand, account, trustedOrigins: options.trustedOrigins ?? [], cookieName: nameOfCookie };
   app.use(...pipeline);
-  app.get('/', homePage(tokens));
+  app.get('/', homePage(tokens, brand, account !== undefined));
   app.get('/auth/samsara', signIn.start);
   app.get('/auth/samsara/callback', signIn.callback);
-  app.get('/vehicles', vehiclesPage(pageSize));
-  app.post('/disconnect', (req, res, next) => {
-    samsaraLogout({
-      tokens,
-      redirect: `${req.baseUrl}/?disconnected=1`,
-      cookieName: nameOfCookie(),
-      trustedOrigins: options.trustedOrigins ?? [],
-    })(req, res, next);
-  });
+  app.get('/vehicles', vehiclesPage(pageSize, brand));
+  app.get('/disconnect', confirmDisconnectPage(leave));
+  app.post('/disconnect', disconnect(leave));
+  if (!account) app.post('/sign-out', signOut(leave));
   // Mounted, the app leaves other paths to its host; on its own, it answers them.
   let mounted = false;
   app.on('mount', () => {
@@ -145,8 +172,22 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
   app.use((_req, _res, next) => {
     next(mounted ? undefined : new AppFailure('not-found'));
   });
-  app.use(failureHandler(log));
+  app.use(failureHandler(log, { brand, signInURL: account?.signInURL }));
   return app;
+}
+
+/** The `account` option, checked: a misspelt method would otherwise fail on the first request. */
+function accountOf(account: SamsaraAppAccount | undefined): SamsaraAppAccount | undefined {
+  if (account === undefined) return undefined;
+  for (const method of ['id', 'connection', 'connect', 'disconnect'] as const) {
+    if (typeof account[method] !== 'function') {
+      throw new ConfigurationError(`createSamsaraApp option account.${method} must be a function.`);
+    }
+  }
+  if (typeof account.signInURL !== 'string' || account.signInURL === '') {
+    throw new ConfigurationError('createSamsaraApp option account.signInURL must be the path of your sign-in page.');
+  }
+  return account;
 }
 
 /** Middleware run one after the other as one. */

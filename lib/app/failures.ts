@@ -10,131 +10,11 @@ import {
   StoreUnavailableError,
   UpstreamError,
 } from '../errors/index.js';
+import type { Brand } from './brand.js';
+import { PAGES, type FailureKind } from './failure-pages.js';
 import { escapeHTML, layout } from './html.js';
 
-/**
- * Every way a request of the app can fail, each with its own page, status and next step: consent
- * `denied` (403), a sign-in that `expired` (state missing, spent or too old; 400), an organization
- * your verify `refused` (403), `reauthorize` (401), Samsara `unavailable` (502/503/504) or
- * `rate-limited` (429), the token store down (`store-down`, 503), `revoke-failed` (502), a
- * `cross-site` Disconnect (403), `bad-request` (400), `not-found` (404) and `error` (500).
- *
- * @example
- * ```ts
- * createSamsaraApp({ log: (entry) => { if (entry.kind === ('store-down' satisfies FailureKind)) pager.alert(entry.ref); } });
- * ```
- */
-export type FailureKind =
-  | 'denied'
-  | 'expired'
-  | 'refused'
-  | 'reauthorize'
-  | 'unavailable'
-  | 'rate-limited'
-  | 'store-down'
-  | 'revoke-failed'
-  | 'cross-site'
-  | 'bad-request'
-  | 'not-found'
-  | 'error';
-
-interface FailurePage {
-  status: number;
-  /** A stable code for JSON clients. */
-  code: string;
-  title: string;
-  /** What happened, in the user's terms: never the error's own text. */
-  what: string;
-  /** The next step: a link (GET) to a page of the app. */
-  next: { label: string; href: 'connect' | 'home' | 'retry' };
-}
-
-const PAGES: Record<FailureKind, FailurePage> = {
-  denied: {
-    status: 403,
-    code: 'SAMSARA_ACCESS_DENIED',
-    title: 'Access was not granted',
-    what: 'Samsara reports that the request was declined, so nothing was connected.',
-    next: { label: 'Connect Samsara again and choose Allow', href: 'connect' },
-  },
-  expired: {
-    status: 400,
-    code: 'SAMSARA_SIGN_IN_EXPIRED',
-    title: 'This sign-in cannot be finished',
-    what: 'The sign-in expired, was already used, or was started in another browser. Nothing was connected.',
-    next: { label: 'Start the sign-in again', href: 'connect' },
-  },
-  refused: {
-    status: 403,
-    code: 'SAMSARA_ORGANIZATION_REFUSED',
-    title: 'This organization cannot be connected',
-    what: 'This app does not accept that Samsara organization. Nothing was kept.',
-    next: { label: 'Back to the start page', href: 'home' },
-  },
-  reauthorize: {
-    status: 401,
-    code: 'SAMSARA_REAUTHORIZE',
-    title: 'Connect Samsara again',
-    what: 'Samsara no longer accepts this app for your organization: it was disconnected or uninstalled in Samsara, or the sign-in ended.',
-    next: { label: 'Connect Samsara', href: 'connect' },
-  },
-  unavailable: {
-    status: 502,
-    code: 'SAMSARA_UNAVAILABLE',
-    title: 'Samsara is not answering',
-    what: 'Samsara could not be reached or answered with an error. Your connection is unchanged.',
-    next: { label: 'Try again', href: 'retry' },
-  },
-  'rate-limited': {
-    status: 429,
-    code: 'SAMSARA_RATE_LIMITED',
-    title: 'Samsara asked us to slow down',
-    what: 'Too many requests reached Samsara for your organization in a short time. Your connection is unchanged.',
-    next: { label: 'Try again', href: 'retry' },
-  },
-  'store-down': {
-    status: 503,
-    code: 'SAMSARA_STORE_UNAVAILABLE',
-    title: 'The connection is briefly unavailable',
-    what: 'The app cannot reach the store that keeps your Samsara connection. Nothing was changed.',
-    next: { label: 'Try again', href: 'retry' },
-  },
-  'revoke-failed': {
-    status: 502,
-    code: 'SAMSARA_REVOKE_FAILED',
-    title: 'Disconnect did not finish',
-    what: 'You are signed out here, but Samsara did not confirm the revocation: the connection is still active in Samsara.',
-    next: { label: 'Connect, then Disconnect again', href: 'connect' },
-  },
-  'cross-site': {
-    status: 403,
-    code: 'SAMSARA_CROSS_SITE',
-    title: 'Disconnect from this app’s own page',
-    what: 'A Disconnect request came from another site, so nothing was done.',
-    next: { label: 'Go to the start page', href: 'home' },
-  },
-  'bad-request': {
-    status: 400,
-    code: 'SAMSARA_BAD_REQUEST',
-    title: 'This page address is not valid',
-    what: 'The address is malformed, or points to a page that no longer exists.',
-    next: { label: 'Go to the start page', href: 'home' },
-  },
-  'not-found': {
-    status: 404,
-    code: 'SAMSARA_NOT_FOUND',
-    title: 'Page not found',
-    what: 'There is no page at this address.',
-    next: { label: 'Go to the start page', href: 'home' },
-  },
-  error: {
-    status: 500,
-    code: 'SAMSARA_APP_ERROR',
-    title: 'Something went wrong',
-    what: 'The app failed to handle this request. It has been logged with the reference below.',
-    next: { label: 'Go to the start page', href: 'home' },
-  },
-};
+export type { FailureKind } from './failure-pages.js';
 
 /** A failure the app itself decided on (a sign-in that ended without a user, a bad page address). */
 export class AppFailure extends Error {
@@ -164,8 +44,12 @@ function kindOf(err: unknown): FailureKind {
   const { name, code, status } = err as { name?: unknown; code?: unknown; status?: unknown };
   // passport-oauth2's: a refused or replayed code, or an error Samsara put on the callback.
   if (name === 'TokenError') return code === 'invalid_grant' ? 'expired' : 'error';
+  // Samsara's error on a callback whose state this browser holds (the strategy refuses the others).
   if (name === 'AuthorizationError') {
-    return code === 'server_error' || code === 'temporarily_unavailable' ? 'unavailable' : 'error';
+    if (code === 'server_error' || code === 'temporarily_unavailable') return 'unavailable';
+    // Our configuration, which an operator must fix: worth an error-level line.
+    if (typeof code === 'string' && MISCONFIGURED.has(code)) return 'error';
+    return 'bad-request';
   }
   if (name === 'InternalOAuthError') return 'unavailable';
   // Express's own (a malformed URL, a body it cannot read): 4xx with http-errors' `expose`.
@@ -173,22 +57,33 @@ function kindOf(err: unknown): FailureKind {
   return 'error';
 }
 
+/** RFC 6749 §4.1.2.1's errors that mean the app's own settings are wrong. */
+const MISCONFIGURED = new Set(['invalid_request', 'unauthorized_client', 'unsupported_response_type', 'invalid_scope']);
+
+/** What a failure page needs besides the request: your brand, and your sign-in page (with `account`). */
+export interface FailureContext {
+  brand: Brand;
+  signInURL: string | undefined;
+}
+
 /**
  * The app's final error handler: a page (or JSON, for a client that asks for it) per failure
  * class, a log entry with a reference the page shows, and never a stack trace or an error's own
- * text in the response, whatever NODE_ENV is.
+ * text in the response, whatever NODE_ENV is. A 404 is neither logged nor given a reference:
+ * there is nothing to look up, and scanners would fill the log.
  */
-export function failureHandler(log: SamsaraAppLog): ErrorRequestHandler {
+export function failureHandler(log: SamsaraAppLog, context: FailureContext): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const { kind, status } = classify(err);
-    const ref = randomBytes(6).toString('hex');
-    log(logEntry(err, req, kind, status, ref));
+    const ref = kind === 'not-found' ? undefined : randomBytes(6).toString('hex');
+    if (ref !== undefined) log(logEntry(err, req, kind, status, ref));
     if (res.headersSent) {
       // Too late for a page: end the response so the client does not wait for the rest.
       res.destroy();
       return;
     }
-    sendFailure(req, res, kind, status, ref, err instanceof RetryableError ? err.retryAfter : undefined);
+    const retryAfter = err instanceof RetryableError ? err.retryAfter : undefined;
+    sendFailure(req, res, context, { kind, status, ref, retryAfter });
   };
 }
 
@@ -196,27 +91,27 @@ export function failureHandler(log: SamsaraAppLog): ErrorRequestHandler {
 export function sendFailure(
   req: Request,
   res: Response,
-  kind: FailureKind,
-  status = PAGES[kind].status,
-  ref?: string,
-  retryAfter?: number,
+  context: FailureContext,
+  failure: { kind: FailureKind; status?: number; ref?: string | undefined; retryAfter?: number | undefined },
 ): void {
+  const { kind, ref, retryAfter } = failure;
   const page = PAGES[kind];
   const wait = retryAfter === undefined ? undefined : Math.max(1, Math.ceil(retryAfter));
   if (wait !== undefined) res.set('Retry-After', String(wait));
   if (kind === 'reauthorize') res.set('WWW-Authenticate', 'Bearer realm="samsara", error="invalid_token"');
-  res.status(status).set('Cache-Control', 'no-store');
+  res.status(failure.status ?? page.status).set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') {
     res.json({ error: { code: page.code, message: page.what, ...(ref ? { ref } : {}) } });
     return;
   }
   const base = req.baseUrl;
-  const href = { connect: `${base}/auth/samsara`, home: `${base}/`, retry: retryTarget(req) }[page.next.href];
+  const targets = { connect: `${base}/auth/samsara`, home: `${base}/`, retry: retryTarget(req) };
+  const href = page.next.href === 'sign-in' ? (context.signInURL ?? `${base}/`) : targets[page.next.href];
   const body = `<div class="notice problem" role="alert"><p id="failure" data-kind="${kind}">${escapeHTML(page.what)}</p>
 ${wait === undefined ? '' : `<p>Wait <strong id="retry-after">${wait}</strong> second${wait === 1 ? '' : 's'} before trying again.</p>`}
 ${ref ? `<p class="muted">Reference: <code id="ref">${ref}</code></p>` : ''}</div>
 <p><a class="button" id="next" href="${escapeHTML(href)}">${escapeHTML(page.next.label)}</a></p>`;
-  res.type('html').send(layout({ base }, page.title, body));
+  res.type('html').send(layout({ base, brand: context.brand }, page.title, body));
 }
 
 /** A GET page is retried where it was, a sign-in from its start; anything else goes back to the start page. */

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ConfigurationError } from '../errors/index.js';
-import type { SamsaraStrategyOptions } from '../strategy.js';
+import type { SamsaraStrategyOptions } from '../strategy-options.js';
+import type { SealingKey } from '../tokens/seal.js';
+import type { LifecycleHooks } from '../tokens/lifecycle.js';
 import { EMULATOR_CLIENT_ID } from '../testing/options.js';
 import type { SamsaraProfile } from '../profile.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';
+import type { SamsaraAppAccount } from './account.js';
+import type { SamsaraAppBrand } from './brand.js';
 import type { SamsaraAppLog } from './failures.js';
 
 /**
@@ -36,13 +40,32 @@ export interface SamsaraAppRedis {
  * app.use('/integrations/samsara', createSamsaraApp(options));
  * ```
  */
-export interface SamsaraAppOptions {
+export interface SamsaraAppOptions extends LifecycleHooks {
   /**
    * The token manager that owns the organizations' grants (its store, its client, its revocation
    * scope): share it with your jobs. Default: one on a `MemoryTokenStore` with a client from the
    * environment (`SAMSARA_CLIENT_ID`, `SAMSARA_CLIENT_SECRET`, `SAMSARA_REGION`, `SAMSARA_BASE_URL`).
+   * The lifecycle hooks given here (`onConnect`, `onDisconnect`, `onReauthorizationRequired`) are
+   * added to it: put them on the managers of your other processes too (see `LifecycleHooks`).
    */
   tokens?: TokenManager;
+  /**
+   * For an app with its own login: which of your accounts the organization belongs to, and where
+   * your records of it are. The app then runs in your session (when one is on the request), signs
+   * nobody in or out, and serves the organization your account connected to everyone signed in
+   * to that account. Without it the app signs the organization in with a session of its own.
+   */
+  account?: SamsaraAppAccount;
+  /** Your product's name, logo, stylesheet and a link back to it, on every page. */
+  brand?: SamsaraAppBrand;
+  /**
+   * Seals the organization kept in each of the app's own sessions, so that whoever can write the
+   * session store cannot switch a session to another organization: a keyring as
+   * `RedisTokenStore` takes it (`"<id>:<base64>,..."`, newest first). Default:
+   * `SAMSARA_SEALING_KEYS`. Required whenever the app talks to anything but the local emulator
+   * (there, a random key per process), unless `account` is given.
+   */
+  sealingKeys?: string | readonly SealingKey[];
   /**
    * Your hook, called with the organization's profile before its credentials are kept: return what
    * joins `{ orgId, orgName }` in the session, or `false` to refuse the organization (its grant is
@@ -76,14 +99,22 @@ export interface SamsaraAppOptions {
    * keep their own sessions.
    */
   cookieName?: string;
-  /** Origins besides the app's own whose pages may post Disconnect (see `samsaraLogout`). */
+  /** Origins besides the app's own whose pages may post Disconnect and Sign out (see `samsaraDisconnect`). */
   trustedOrigins?: readonly string[];
   /** Vehicles per page, 1 to 512. Default 50. */
   pageSize?: number;
   /** SamsaraStrategy's other options (PKCE, the state store...); the client is the manager's. */
   strategy?: Omit<
     SamsaraStrategyOptions,
-    'tokens' | 'clientID' | 'clientSecret' | 'region' | 'baseURL' | 'timeout' | 'callbackURL' | 'passReqToCallback'
+    | 'tokens'
+    | 'clientID'
+    | 'clientSecret'
+    | 'region'
+    | 'baseURL'
+    | 'timeout'
+    | 'callbackURL'
+    | 'passReqToCallback'
+    | 'verify'
   >;
   /** Where log entries go. Default: one JSON line each on stderr. */
   log?: SamsaraAppLog;

@@ -1,60 +1,71 @@
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { REGION_BASE_URLS } from '../endpoints.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { SamsaraUser } from '../verify.js';
 import type { TokenManager } from '../tokens/manager.js';
-import { escapeHTML, layout } from './html.js';
+import { servedOf } from './account.js';
+import { AppFailure } from './failures.js';
+import { escapeHTML, layout, type PageContext } from './html.js';
+import type { Brand } from './brand.js';
 import { talksToEmulator } from './options.js';
 
-/** What the app keeps in the session: the organization, your verify's additions, and the token lifetime. */
+/** What the app keeps in its own session: the organization, your verify's additions, and when. */
 export interface AppUser extends SamsaraUser {
   /** `expires_in` at sign-in, in seconds: with the expiry, it dates the last refresh. */
   tokenLifetime?: number;
+  /** When this session connected the organization, in ms since the epoch. */
+  connectedAt: number;
 }
 
-export function signedInUser(req: Request): AppUser | undefined {
-  // Typed by the annotation, not an assertion: Express.User is empty until an app augments it.
-  const user: Partial<AppUser> | undefined = req.user;
-  return typeof user?.orgId === 'string' && typeof user.orgName === 'string'
-    ? { ...user, orgId: user.orgId, orgName: user.orgName }
-    : undefined;
-}
-
-/** Home: Connect, or the organization, the grant's state and Disconnect. */
-export function homePage(tokens: TokenManager): RequestHandler {
+/** Home: Connect, or what a customer's admin needs to know: connected, which organization, since when. */
+export function homePage(tokens: TokenManager, brand: Brand, withAccount: boolean): RequestHandler {
   return async (req, res) => {
-    const base = req.baseUrl;
-    const user = signedInUser(req);
+    const context: PageContext = { base: req.baseUrl, brand };
+    const base = escapeHTML(context.base);
+    const product = escapeHTML(brand.product ?? 'this app');
     res.set('Cache-Control', 'no-store');
-    if (!user) {
-      const disconnected =
+    if (withAccount && servedOf(req).accountId === undefined) throw new AppFailure('signed-out');
+    const { connection } = servedOf(req);
+    if (!connection) {
+      const notice =
         req.query.disconnected === '1'
-          ? '<p class="notice" id="disconnected" role="status">Disconnected: Samsara revoked this app’s access to your organization.</p>'
-          : '';
+          ? `<p class="notice" id="disconnected" role="status">Disconnected: Samsara revoked ${product}’s access to your organization.</p>`
+          : req.query['signed-out'] === '1'
+            ? '<p class="notice" id="signed-out" role="status">Signed out. Your organization stays connected for everyone else who uses it.</p>'
+            : '';
       res.type('html').send(
         layout(
-          { base },
+          context,
           'Connect Samsara',
-          `${disconnected}<div class="card"><p>Connect your Samsara organization so this app can read its fleet. Samsara asks an administrator to approve; no password is shared with this app.</p>
-<p><a class="button" id="connect" href="${escapeHTML(base)}/auth/samsara">Connect Samsara</a></p></div>`,
+          `${notice}<div class="card"><p>Connect your company’s Samsara organization so ${product} can read its fleet. Samsara asks an administrator to approve; no password is shared with ${product}.</p>
+<p><a class="button" id="connect" href="${base}/auth/samsara">Connect Samsara</a></p></div>`,
         ),
       );
       return;
     }
     // Fresh credentials: a token about to expire is refreshed first, a dead grant is a failure page.
-    const creds = await tokens.credentials(user.orgId);
+    const creds = await tokens.credentials(connection.orgId);
     const now = Date.now();
-    const refreshedAt = user.tokenLifetime === undefined ? undefined : creds.expiresAt - user.tokenLifetime * 1000;
+    const lifetime = connection.tokenLifetime;
+    const refreshedAt = lifetime === undefined ? undefined : creds.expiresAt - lifetime * 1000;
     const scopes = (creds.scope ?? '').split(/\s+/).filter(Boolean);
     const row = (label: string, value: string, id?: string): string =>
       `<dt>${label}</dt><dd${id ? ` id="${id}"` : ''}>${value}</dd>`;
-    const body = `<section class="card" aria-labelledby="org-heading"><h2 id="org-heading">Organization</h2>
-<dl id="org">${row('Name', `<strong>${escapeHTML(user.orgName)}</strong>`)}${row('Organization id', escapeHTML(user.orgId))}${row('Region', escapeHTML(regionOf(tokens.clientFor(creds))), 'region')}</dl></section>
-<section class="card" aria-labelledby="grant-heading"><h2 id="grant-heading">Connection</h2>
-<dl id="grant">${row('Access token expires', when(creds.expiresAt, now), 'expires')}${row('Last refreshed', refreshedAt === undefined ? 'not known' : when(refreshedAt, now), 'refreshed')}${row('Scopes', scopes.length ? scopes.map((s) => `<code>${escapeHTML(s)}</code>`).join(' ') : 'none reported', 'scopes')}</dl></section>
-<p><a class="button" id="vehicles-link" href="${escapeHTML(base)}/vehicles">List vehicles</a></p>
-<form method="post" action="${escapeHTML(base)}/disconnect"><button class="button danger" id="disconnect" type="submit">Disconnect</button></form>`;
-    res.type('html').send(layout({ base }, 'Samsara connected', body));
+    const name = escapeHTML(connection.orgName);
+    const signOut = withAccount
+      ? ''
+      : `<form method="post" action="${base}/sign-out"><button class="button secondary" id="sign-out" type="submit">Sign out</button></form>`;
+    const body = `<section class="card" aria-labelledby="org-heading"><p class="status" id="status">Connected</p>
+<h2 id="org-heading">Your Samsara organization</h2>
+<dl id="org">${row('Organization', `<strong>${name}</strong>`)}${row('Organization id', escapeHTML(connection.orgId))}${row('Connected', connection.connectedAt > 0 ? when(connection.connectedAt, now) : 'not known', 'since')}</dl>
+<details id="details"><summary>Connection details</summary>
+<dl id="grant">${row('Region', escapeHTML(regionOf(tokens.clientFor(creds))), 'region')}${row('Access token expires', when(creds.expiresAt, now), 'expires')}${row('Last refreshed', refreshedAt === undefined ? 'not known' : when(refreshedAt, now), 'refreshed')}${row('Scopes', scopes.length ? scopes.map((s) => `<code>${escapeHTML(s)}</code>`).join(' ') : 'none reported', 'scopes')}</dl></details></section>
+<p><a class="button" id="vehicles-link" href="${base}/vehicles">List vehicles</a></p>
+<section class="card" aria-labelledby="manage-heading"><h2 id="manage-heading">Manage</h2>
+<div class="actions">${signOut}<a class="button danger" id="disconnect" href="${base}/disconnect">Disconnect…</a></div>
+${withAccount ? '' : `<p class="hint"><strong>Sign out</strong> ends your session in this browser; the connection stays for everyone at ${name}.</p>`}
+<p class="hint"><strong>Disconnect</strong> revokes ${product}’s access to ${name} in Samsara, for everyone.</p></section>`;
+    res.type('html').send(layout(context, 'Samsara', body));
   };
 }
 

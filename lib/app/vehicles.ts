@@ -1,8 +1,9 @@
 import type { Request, RequestHandler } from 'express';
 import { BadResponseError, ReauthorizationRequiredError, UpstreamError } from '../errors/index.js';
+import type { Brand } from './brand.js';
 import { escapeHTML, layout } from './html.js';
 import { AppFailure } from './failures.js';
-import { signedInUser } from './pages.js';
+import { servedOf } from './account.js';
 
 /** Samsara's cursors are opaque base64-like strings; anything else in the URL is refused unsent. */
 const CURSOR = /^[A-Za-z0-9_\-+/=.~]{1,512}$/;
@@ -31,10 +32,10 @@ interface Position {
  * URL carries the cursor, the page number and a bounded trail of earlier cursors, so Next and Back
  * need no server-side state and work in any tab.
  */
-export function vehiclesPage(pageSize: number): RequestHandler {
+export function vehiclesPage(pageSize: number, brand: Brand): RequestHandler {
   return async (req, res) => {
     const base = req.baseUrl;
-    if (!signedInUser(req)) {
+    if (!servedOf(req).connection) {
       res.redirect(303, `${base}/`);
       return;
     }
@@ -52,12 +53,10 @@ export function vehiclesPage(pageSize: number): RequestHandler {
     const first = (at.page - 1) * pageSize + 1;
     const caption =
       vehicles.length === 0 ? 'No vehicles' : `Vehicles ${first}–${first + vehicles.length - 1} (page ${at.page})`;
-    const cell = (value: unknown, narrow = false): string =>
-      `<td${narrow ? ' class="hide-narrow"' : ''}>${escapeHTML(typeof value === 'string' ? value : '')}</td>`;
     const rows = vehicles
       .map(
         (v) =>
-          `<tr>${cell(v.name ?? v.id)}${cell(v.vin, true)}${cell([v.make, v.model].filter((x) => typeof x === 'string').join(' '))}${cell(v.year, true)}${cell(v.licensePlate, true)}</tr>`,
+          `<tr>${nameCell(v)}${cell(v.vin, true)}${cell([v.make, v.model].filter(isText).join(' '))}${cell(v.year, true)}${cell(v.licensePlate, true)}</tr>`,
       )
       .join('\n');
     const table =
@@ -83,12 +82,29 @@ ${rows}
       .type('html')
       .send(
         layout(
-          { base },
+          { base, brand },
           'Vehicles',
           `${table}\n<nav class="pager" aria-label="Pages">${links.join('')}</nav>\n<p><a href="${escapeHTML(base)}/">Back to the connection</a></p>`,
         ),
       );
   };
+}
+
+/** What a vehicle without a value for a column shows: a dash, so that the row never reads as blank. */
+const NONE = '<span class="muted" title="not set">—</span>';
+
+function isText(value: unknown): boolean {
+  return (typeof value === 'string' && value.trim() !== '') || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function cell(value: unknown, narrow = false): string {
+  return `<td${narrow ? ' class="hide-narrow"' : ''}>${isText(value) ? escapeHTML(String(value)) : NONE}</td>`;
+}
+
+/** Its name, or (a vehicle Samsara knows by id only) its id, marked as such. */
+function nameCell(vehicle: Vehicle): string {
+  if (isText(vehicle.name)) return `<td>${escapeHTML(String(vehicle.name))}</td>`;
+  return `<td><span class="muted">Vehicle</span> <code>${escapeHTML(vehicle.id)}</code></td>`;
 }
 
 function positionOf(req: Request): Position {

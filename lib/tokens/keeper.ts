@@ -1,6 +1,7 @@
 import { StoreUnavailableError } from '../errors/index.js';
 import { codeOf, publish, type RevokeEvent } from '../events.js';
 import type { Credentials, NewCredentials } from './credentials.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { TokenManager } from './manager.js';
 import { reauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
@@ -28,13 +29,28 @@ const DISCONNECT_ROUNDS = 4;
  * every removal names what it read.
  */
 export class GrantKeeper {
-  constructor(private readonly settings: KeeperSettings) {}
+  constructor(
+    private readonly settings: KeeperSettings,
+    /** The host's hooks: told of connects here, of Disconnects and dead grants by the manager and the refresher. */
+    readonly lifecycle: Lifecycle,
+  ) {}
 
-  /** A sign-in: the grant becomes current; the one it replaces is retired (per grant: revoked). */
+  /**
+   * A sign-in: the grant becomes current; the one it replaces is retired (per grant: revoked). A
+   * grant already kept (a verify that connected it before the strategy did) is not written again:
+   * its stored tokens may have been refreshed since, and writing it back would retire a newer grant.
+   */
   async connect(key: string, creds: NewCredentials): Promise<Credentials> {
     const { store, maxRetiredGrants, revocation } = this.settings;
+    const before = await guarded('read', () => store.get(key), key);
+    if (before?.grantId === creds.grantId) return before;
+    // Connected, then replaced by a newer sign-in meanwhile: that one stays current.
+    if (before && (await guarded('read', () => store.retired(key), key)).some((held) => held.grantId === creds.grantId))
+      return before;
     const stored = await guarded('write', () => store.replace(key, creds, maxRetiredGrants), key);
     if (revocation === 'grant') await this.#revokeRetired(key);
+    const region = stored.region ?? this.settings.clientFor(stored).region;
+    await this.lifecycle.tell('onConnect', { orgId: key, reason: before ? 'reconnected' : 'connected', region });
     return stored;
   }
 

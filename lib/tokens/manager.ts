@@ -15,9 +15,11 @@ import {
   type TokenResponse,
 } from './credentials.js';
 import { GrantKeeper } from './keeper.js';
+import { Lifecycle, type LifecycleHooks } from './lifecycle.js';
 import { Refresher } from './refresher.js';
 import { guarded } from './store-failure.js';
 import { MemoryTokenStore } from './memory-store.js';
+import { SingleFlight } from './single-flight.js';
 import type { OrganizationStatus, TokenStore } from './store.js';
 
 /**
@@ -28,7 +30,7 @@ import type { OrganizationStatus, TokenStore } from './store.js';
  * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 } satisfies TokenManagerOptions);
  * ```
  */
-export interface TokenManagerOptions {
+export interface TokenManagerOptions extends LifecycleHooks {
   /** Where credentials live. Default: a `MemoryTokenStore` (one process only). */
   store?: TokenStore;
   /** The token endpoint client, or the options to make one (default: from the environment). */
@@ -136,6 +138,8 @@ export class TokenManager {
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
   readonly #cache: CredentialCache | undefined;
+  /** A sign-in's connect in progress per grant: a verify that connects it while the strategy does writes once. */
+  readonly #connects = new SingleFlight<Credentials>();
   /** Work that outlives the call that started it (see {@link TokenManager.idle}). */
   readonly #background = new Set<Promise<unknown>>();
 
@@ -170,7 +174,7 @@ export class TokenManager {
         `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
       );
     }
-    this.#keeper = new GrantKeeper(this);
+    this.#keeper = new GrantKeeper(this, new Lifecycle(options));
     this.#cache = this.#cacheOf(options.cache, option);
     this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
   }
@@ -190,16 +194,21 @@ export class TokenManager {
 
   /**
    * Stores a grant the organization just gave (a sign-in) as its current credentials and returns
-   * them. The grant it replaces is not forgotten: it is retired, and with `revocation: 'grant'`
-   * revoked at once. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase)
-   * or passport's `params` (`access_token`, `refresh_token`, `expires_at`).
+   * them, then tells `onConnect`. The grant it replaces is not forgotten: it is retired, and with
+   * `revocation: 'grant'` revoked at once. A grant already connected (`SamsaraStrategy` connects
+   * every grant its verify accepts, so a verify that connects it too is harmless) is not written
+   * again. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase) or
+   * passport's `params` (`access_token`, `refresh_token`, `expires_at`).
    */
   async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
-    try {
-      return await this.#keeper.connect(key, this.#newGrant(tokens));
-    } finally {
-      this.#refresher.wrote(key);
-    }
+    const grant = this.#newGrant(tokens);
+    return this.#connects.run(`${key}\n${grant.grantId}`, async () => {
+      try {
+        return await this.#keeper.connect(key, grant);
+      } finally {
+        this.#refresher.wrote(key);
+      }
+    });
   }
 
   /**
@@ -219,20 +228,41 @@ export class TokenManager {
    * cannot write them back and a sign-in that raced the revoke keeps its new grant. It first
    * waits, up to `waitTimeout`, for a refresh in progress, so that it revokes the newest refresh
    * token. A grant whose revoke fails is kept (still working, still connected) and
-   * `RevokeFailedError` is thrown: call `revoke` again.
+   * `RevokeFailedError` is thrown: call `revoke` again. Once every grant it held is revoked, it
+   * tells `onDisconnect`.
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#refresher.lockForRevoke(key);
-    let failure: Error | undefined;
+    let result: Awaited<ReturnType<GrantKeeper['disconnect']>>;
     try {
-      const result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
+      result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
       this.#refresher.settled(key, result.revoked);
-      failure = result.failure;
     } finally {
       this.#refresher.wrote(key);
       await lock?.release().catch(() => undefined);
     }
-    if (failure) throw failure;
+    if (result.failure) throw result.failure;
+    // Nothing held (a second Disconnect, another process's): nothing happened to tell.
+    if (result.revoked.length > 0) {
+      await this.#keeper.lifecycle.tell('onDisconnect', {
+        orgId: key,
+        reason: 'revoked',
+        grants: result.revoked.length,
+      });
+    }
+  }
+
+  /**
+   * Adds lifecycle hooks beside the ones given as options (`createSamsaraApp` adds its own this
+   * way); the function returned takes them out again. See {@link LifecycleHooks}.
+   *
+   * @example
+   * ```ts
+   * const stop = tokens.addHooks({ onDisconnect: ({ orgId }) => cache.delete(orgId) });
+   * ```
+   */
+  addHooks(hooks: LifecycleHooks): () => void {
+    return this.#keeper.lifecycle.add(hooks);
   }
 
   /**

@@ -241,7 +241,10 @@ export class Refresher {
     // Another writer rotated first (a late lock holder, a fresh sign-in): use theirs.
     if (latest && latest.version !== current.version) return said(about, 'adopted', latest);
     // A conditional remove: a late writer holding this grant's next tokens may still land.
-    if (!(await guarded('remove', () => store.remove(key, current.version), key))) {
+    if (await guarded('remove', () => store.remove(key, current.version), key)) {
+      // The removal that won tells the host: once per dead grant across the fleet.
+      this.background(this.keeper.lifecycle.tell('onReauthorizationRequired', { orgId: key, reason: 'grant-dead' }));
+    } else {
       const written = await guarded('read', () => store.get(key), key);
       if (written) return said(about, 'adopted', written);
     }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
+import type { SamsaraAppAccount, SamsaraConnection } from 'passport-samsara/app';
 import type { SamsaraEmulator } from 'passport-samsara/testing';
 
 /** A cookie-keeping supertest client of an app at `url`. */
@@ -22,4 +23,26 @@ export async function signIn(agent: Agent, base: string, emulator: SamsaraEmulat
 export function expectNoLeak(text: string, ...secrets: string[]): void {
   expect(text).to.not.match(/\n\s+at .+:\d+:\d+/);
   for (const secret of secrets) expect(text).to.not.include(secret);
+}
+
+/**
+ * A host's accounts table for the app's `account` option, in memory: the account is `req.user.accountId`
+ * (whatever the host's login put there), and each account records the organization it connected.
+ */
+export function accounts(signInURL = '/login'): {
+  account: SamsaraAppAccount;
+  connections: Map<string, SamsaraConnection>;
+} {
+  const connections = new Map<string, SamsaraConnection>();
+  const account: SamsaraAppAccount = {
+    id: (req) => {
+      const user: { accountId?: string } | undefined = req.user;
+      return user?.accountId;
+    },
+    connection: (accountId) => connections.get(accountId),
+    connect: (accountId, connection) => void connections.set(accountId, connection),
+    disconnect: (accountId) => void connections.delete(accountId),
+    signInURL,
+  };
+  return { account, connections };
 }

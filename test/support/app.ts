@@ -1,4 +1,5 @@
 import express from 'express';
+import type { ExpressFactory } from './expresses.js';
 import session from 'express-session';
 import { Passport } from 'passport';
 import type { AddressInfo } from 'node:net';
@@ -19,13 +20,17 @@ export interface TestApp {
  * The callback route answers JSON describing what passport decided, so tests can assert the
  * error code, the failure and its status.
  */
-export async function startApp(strategy: Strategy, callbackOptions: Record<string, unknown> = {}): Promise<TestApp> {
+export async function startApp(
+  strategy: Strategy,
+  callbackOptions: Record<string, unknown> = {},
+  make: ExpressFactory = express,
+): Promise<TestApp> {
   const passport = new Passport();
   passport.use(strategy);
   passport.serializeUser((user, done) => done(null, user));
   passport.deserializeUser((user: Express.User, done) => done(null, user));
   const sessions = new session.MemoryStore();
-  const app = express();
+  const app = make();
   app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store: sessions }));
   app.use(passport.initialize());
   app.use(passport.session());
@@ -89,4 +94,11 @@ export async function authorizeRedirect(app: TestApp): Promise<{ authorizeURL: U
 /** The path and query of a URL, for the agent. */
 export function pathOf(url: URL): string {
   return url.pathname + url.search;
+}
+
+/** A whole sign-in through `app` (the emulator started `autoApprove`): what the callback answered. */
+export async function signInThrough(app: TestApp): Promise<{ status: number; body: Record<string, any> }> {
+  const { callback } = await authorizeRedirect(app);
+  const res = await app.agent.get(pathOf(callback));
+  return { status: res.status, body: res.body as Record<string, any> };
 }
