@@ -190,6 +190,9 @@ export interface WebhookDeliveryEvent extends SamsaraEvent {
   eventId?: string;
   eventType?: string;
   webhookId?: string;
+}
+
+/**
  * A message of {@link SAMSARA_CHANNELS}.hookFailure: a lifecycle hook of the `TokenManager` failed.
  * The grant is unaffected. `error` is what the hook threw (the host's own error, to log as the host
  * logs its errors); `code` its name, or this package's code.
