@@ -97,8 +97,11 @@ export interface WebhookFailureContext {
  * ```
  */
 export interface SamsaraWebhooksOptions {
-  /** The secrets deliveries are signed with (see {@link WebhookSecrets}). */
-  secrets: WebhookSecrets;
+  /**
+   * The secrets deliveries are signed with (see {@link WebhookSecrets}). Default: the delivering
+   * organization's webhook's, as the store keeps it (`organizationWebhooks` saves it there).
+   */
+  secrets?: WebhookSecrets;
   handlers: SamsaraWebhookHandlers;
   /** The app's manager: its store deduplicates deliveries across the fleet, its clock tells the time. */
   tokens?: TokenManager;
@@ -153,7 +156,7 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
     );
   }
   return {
-    secretsOf: secretsLookup(options.secrets),
+    secretsOf: secretsLookup(options.secrets ?? storedSecrets(store)),
     handlerOf: handlerLookup(options.handlers),
     claim: store.claim.bind(store),
     tolerance: option('tolerance', options.tolerance, DEFAULT_TOLERANCE, 0),
@@ -163,6 +166,17 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
     onError: options.onError ?? stderrError,
     clock: options.clock ?? options.tokens?.clock ?? systemClock,
   };
+}
+
+/** The secret of the organization's webhook as the store keeps it; none: its deliveries are refused. */
+function storedSecrets(store: TokenStore): WebhookSecrets {
+  if (typeof store.webhook !== 'function') {
+    throw new ConfigurationError(
+      'samsaraWebhooks needs the option secrets, or a store that keeps the webhooks organizationWebhooks made (webhook()): use MemoryTokenStore or RedisTokenStore, or pass secrets.',
+    );
+  }
+  const webhookOf = store.webhook.bind(store);
+  return async ({ orgId }) => (await webhookOf(orgId))?.secretKey;
 }
 
 function secretsLookup(secrets: WebhookSecrets): ReceiverSettings['secretsOf'] {
