@@ -22,7 +22,7 @@ export type WebhookSettings = Pick<LiveWebhook, 'name' | 'url' | 'version' | 'ev
 
 /**
  * Samsara allows 100 webhook writes (create, update, delete) a minute per organization, every app
- * of it together. One write per slot of this length, across the fleet, keeps to 92 a minute: room
+ * of it together. One write per slot of this length, across the fleet, keeps to 93 in any minute: room
  * for processes whose clocks differ by a little and for the app's other writes.
  */
 export const WRITE_SLOT_MS = 650;
@@ -101,7 +101,7 @@ export class WebhooksApi {
         return undefined;
       }
       try {
-        return (await response.json());
+        return await response.json();
       } catch (err) {
         throw new BadResponseError(`Samsara answered ${what} with a body that is not JSON.`, { cause: err });
       }

@@ -56,7 +56,7 @@ const UNREACHABLE = new Set(['SAMSARA_WEBHOOK_SCOPE', 'SAMSARA_REAUTHORIZE']);
  *   that lost its memory), and duplicates of it.
  *
  * Each organization is kept by one process at a time, and every write waits for a slot of the
- * organization's write budget (at most 92 a minute, Samsara allows 100), both claimed in the
+ * organization's write budget (at most 93 in any minute, Samsara allows 100), both claimed in the
  * token store: the whole fleet counts together. The store needs `claim`, `webhook` and
  * `saveWebhook` (`MemoryTokenStore` and `RedisTokenStore` have them).
  *
