@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import {
   MemoryTokenStore,
   RedisTokenStore,
+  SAMSARA_WEBHOOK_EVENT_TYPES,
   TokenManager,
   generateSealingKey,
   organizationWebhooks,
@@ -66,7 +67,7 @@ describe('organizationWebhooks: reconcile() repairs drift within the write limit
     for (const orgId of orgs) {
       const live = emulator.webhooksOf(orgId);
       expect(live, orgId).to.have.length(1);
-      expect(live[0], orgId).to.deep.include({ url: URL_A, eventTypes: [] });
+      expect(live[0], orgId).to.deep.include({ url: URL_A, eventTypes: [...SAMSARA_WEBHOOK_EVENT_TYPES] });
       expect(await store.webhook(orgId), orgId).to.deep.equal({
         id: live[0].id,
         url: URL_A,

@@ -8,7 +8,12 @@ import type {
 } from '../tokens/grant-webhooks.js';
 import type { TokenManager } from '../tokens/manager.js';
 import type { StoredWebhook, TokenStore } from '../tokens/store.js';
-import { SAMSARA_WEBHOOK_VERSIONS, type SamsaraWebhookEventType, type SamsaraWebhookVersion } from './event-types.js';
+import {
+  SAMSARA_WEBHOOK_EVENT_TYPES,
+  SAMSARA_WEBHOOK_VERSIONS,
+  type SamsaraWebhookEventType,
+  type SamsaraWebhookVersion,
+} from './event-types.js';
 import { WebhooksApi, type LiveWebhook, type WebhookSettings } from './upkeep-api.js';
 
 /**
@@ -20,19 +25,27 @@ import { WebhooksApi, type LiveWebhook, type WebhookSettings } from './upkeep-ap
  * ```
  */
 export interface OrganizationWebhooksOptions {
-  /** Where Samsara delivers: the app's `samsaraWebhooks` route, an https URL. */
-  url: string;
+  /**
+   * Where Samsara delivers: the app's `samsaraWebhooks` route, an https URL; or a function that
+   * gives it when it is first needed (a server that learns its port once it listens).
+   */
+  url: string | (() => string);
   /**
    * The webhook's name, which tells it apart from the organization's other webhooks (other apps',
    * the dashboard's). Default: `passport-samsara <the URL's host>`.
    */
   name?: string;
-  /** The event types it receives. Default: none listed, which Samsara takes as every type. */
+  /**
+   * The event types it receives. Default: every one this package knows
+   * (`SAMSARA_WEBHOOK_EVENT_TYPES`): a webhook that lists none receives no event, only alerts.
+   */
   eventTypes?: readonly SamsaraWebhookEventType[];
   /** The payload version. Default: the newest, `2024-02-27`. */
   version?: SamsaraWebhookVersion;
 }
 
+/** The newest payload version, the default. */
+const NEWEST_VERSION: SamsaraWebhookVersion = '2024-02-27';
 /** How long one organization's upkeep may hold its claim: past it, a process that died lets go. */
 const UPKEEP_TTL = 30_000;
 /** Between two looks at a claim another process holds. */
@@ -73,8 +86,10 @@ const UNREACHABLE = new Set(['SAMSARA_WEBHOOK_SCOPE', 'SAMSARA_REAUTHORIZE']);
  * ```
  */
 export function organizationWebhooks(options: OrganizationWebhooksOptions): GrantWebhooksFactory {
-  const settings = settingsOf(options);
-  return (tokens) => new OrganizationWebhooks(tokens, settings);
+  const { url } = options;
+  let settings = typeof url === 'function' ? undefined : settingsOf(options, url);
+  return (tokens) =>
+    new OrganizationWebhooks(tokens, () => (settings ??= settingsOf(options, (url as () => string)())));
 }
 
 type UpkeepStore = Required<Pick<TokenStore, 'claim' | 'webhook' | 'saveWebhook'>>;
@@ -83,9 +98,9 @@ class OrganizationWebhooks implements GrantWebhooks {
   readonly #tokens: TokenManager;
   readonly #store: UpkeepStore;
   readonly #api: WebhooksApi;
-  readonly #wanted: WebhookSettings;
+  readonly #settings: () => WebhookSettings;
 
-  constructor(tokens: TokenManager, wanted: WebhookSettings) {
+  constructor(tokens: TokenManager, settings: () => WebhookSettings) {
     const { store } = tokens;
     if (typeof store.claim !== 'function' || typeof store.webhook !== 'function' || !store.saveWebhook) {
       throw new ConfigurationError(
@@ -95,7 +110,12 @@ class OrganizationWebhooks implements GrantWebhooks {
     this.#tokens = tokens;
     this.#store = store as TokenStore & UpkeepStore;
     this.#api = new WebhooksApi(tokens, this.#store, tokens.clock);
-    this.#wanted = wanted;
+    this.#settings = settings;
+  }
+
+  /** What the webhook should be (a `url` function is asked once, when first needed). */
+  get #wanted(): WebhookSettings {
+    return this.#settings();
   }
 
   async connected(orgId: string): Promise<WebhookOutcome> {
@@ -234,15 +254,15 @@ class OrganizationWebhooks implements GrantWebhooks {
   }
 }
 
-function settingsOf(options: OrganizationWebhooksOptions): WebhookSettings {
-  const url = typeof options.url === 'string' && URL.canParse(options.url) ? new URL(options.url) : undefined;
+function settingsOf(options: OrganizationWebhooksOptions, given: unknown): WebhookSettings {
+  const url = typeof given === 'string' && URL.canParse(given) ? new URL(given) : undefined;
   const loopback = url && /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/.test(url.hostname);
   if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
     throw new ConfigurationError(
       'organizationWebhooks option url must be an https URL (Samsara delivers to https only; http on a loopback host, for the emulator).',
     );
   }
-  const version = options.version ?? SAMSARA_WEBHOOK_VERSIONS.at(-1);
+  const version: string = options.version ?? NEWEST_VERSION;
   if (!(SAMSARA_WEBHOOK_VERSIONS as readonly string[]).includes(version)) {
     throw new ConfigurationError(
       `organizationWebhooks option version must be one of ${SAMSARA_WEBHOOK_VERSIONS.join(', ')}.`,
@@ -252,7 +272,7 @@ function settingsOf(options: OrganizationWebhooksOptions): WebhookSettings {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new ConfigurationError('organizationWebhooks option name must be a non-empty string.');
   }
-  return { name, url: options.url, version, eventTypes: [...(options.eventTypes ?? [])] };
+  return { name, url: given as string, version, eventTypes: [...(options.eventTypes ?? SAMSARA_WEBHOOK_EVENT_TYPES)] };
 }
 
 function sameTypes(a: readonly string[], b: readonly string[]): boolean {
