@@ -39,7 +39,11 @@ export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env, moun
     store,
     ...(emulator ? { client: emulator } : {}),
     ...(webhookURL && { webhooks: organizationWebhooks({ url: webhookURL }) }),
-    ...(emulator && { onConnect: ({ orgId }: { orgId: string }) => void demoEvents(emulator, orgId) }),
+    ...(emulator && {
+      onConnect: ({ orgId }: { orgId: string }) => {
+        demoEvents(emulator, orgId);
+      },
+    }),
   });
   return {
     tokens,
