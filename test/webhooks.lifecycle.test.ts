@@ -2,8 +2,13 @@ import { expect } from 'chai';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import {
+  ConfigurationError,
   MemoryTokenStore,
+  RedisTokenStore,
+  generateSealingKey,
   TokenManager,
   organizationWebhooks,
   samsaraWebhooks,
@@ -13,6 +18,7 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
+import './support/warnings.js';
 
 describe('organizationWebhooks: one webhook per connected organization, kept by the lifecycle', () => {
   let emulator: SamsaraEmulator;
@@ -149,5 +155,47 @@ describe('organizationWebhooks: one webhook per connected organization, kept by 
     await tokens.revoke('1001');
     expect(await store.get('1001'), 'Disconnect still revokes').to.equal(null);
     expect(disconnects[0]?.webhook).to.deep.include({ status: 'failed', code: 'SAMSARA_WEBHOOK_SCOPE' });
+  });
+
+  it('on Redis: the record is sealed (no secret in Redis), another process opens it, one moved to another key does not open', async () => {
+    const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    const prefix = `lifecycle-${randomBytes(6).toString('hex')}:`;
+    const keys = generateSealingKey('klifecycle');
+    const [web, worker] = [
+      new RedisTokenStore({ client: redis, prefix, keys }),
+      new RedisTokenStore({ client: redis, prefix, keys }),
+    ];
+    try {
+      const webTokens = new TokenManager({
+        store: web,
+        client: clientOf(emulator),
+        webhooks: organizationWebhooks({ url }),
+      });
+      await webTokens.connect('1001', { ...emulator.issueGrant('1001'), expiresAt: Date.now() + 3600_000 });
+      const [webhook] = emulator.webhooksOf('1001');
+      const raw = await redis.hgetall(`${prefix}{org:1001}:webhook`);
+      expect(raw.id).to.equal(webhook.id);
+      expect(JSON.stringify(raw)).to.not.include(webhook.secretKey);
+      expect(await worker.webhook('1001'), 'another process opens it').to.deep.equal({
+        id: webhook.id,
+        url,
+        secretKey: webhook.secretKey,
+      });
+      const tampered = await redis.hget(`${prefix}{org:1001}:webhook`, 'd');
+      await redis.hset(`${prefix}{org:9}:webhook`, 'id', webhook.id, 'd', tampered!);
+      await worker.webhook('9').then(
+        () => expect.fail('a record moved to another key must not open'),
+        (err: Error & { code: string }) => expect(err.code).to.equal('SAMSARA_SEAL'),
+      );
+    } finally {
+      await Promise.all([web.close(), worker.close()]);
+      const stale = await redis.keys(`${prefix}*`);
+      if (stale.length > 0) await redis.del(...stale);
+      redis.disconnect();
+    }
+  });
+
+  it('a receiver without secrets needs a store that keeps them', () => {
+    expect(() => samsaraWebhooks({ handlers: {} })).to.throw(ConfigurationError, /needs the option secrets/);
   });
 });
