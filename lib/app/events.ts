@@ -53,7 +53,7 @@ export class RecentEvents {
       )
       .join('');
     const body = items
-      ? `<ol id="events">${items}</ol>`
+      ? `<ol id="events">${items}</ol><p class="hint">Newest first; reload the page to see later ones.</p>`
       : '<p class="hint" id="no-events">None yet: Samsara sends your organization’s events here as they happen.</p>';
     return `<section class="card" aria-labelledby="events-heading"><h2 id="events-heading">Latest events</h2>${body}</section>`;
   }
