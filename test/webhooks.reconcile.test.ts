@@ -77,6 +77,32 @@ describe('organizationWebhooks: reconcile() repairs drift within the write limit
     expect(await tokens.webhooks!.reconcile(), 'a second pass finds nothing to do').to.deep.include({ unchanged: 4 });
   });
 
+  it('deletes duplicates of ours (a race of two sign-ins elsewhere), leaves other apps’ webhooks alone', async () => {
+    emulator = await startSamsaraEmulator({ organizations: [{ id: '1001', name: 'one', vehicleCount: 0 }] });
+    const store = new MemoryTokenStore();
+    await connectAll(store, ['1001']);
+    const name = `passport-samsara ${new URL(URL_A).host}`;
+    const ours = [0, 1].map(() => emulator!.addWebhook('1001', { name, url: URL_A, eventTypes: ['VehicleCreated'] }));
+    const theirs = emulator.addWebhook('1001', { name: 'another app', url: URL_A, eventTypes: ['VehicleCreated'] });
+    const tokens = new TokenManager({
+      store,
+      client: clientOf(emulator),
+      webhooks: organizationWebhooks({ url: URL_A }),
+    });
+    expect(await tokens.webhooks!.reconcile()).to.deep.include({ repaired: 1, failed: [] });
+    expect(emulator.webhooksOf('1001').map((webhook) => webhook.id)).to.deep.equal([ours[0].id, theirs.id]);
+    expect((await store.webhook('1001'))?.id).to.equal(ours[0].id);
+    await tokens.revoke('1001');
+    expect(
+      emulator.webhooksOf('1001').map((webhook) => webhook.id),
+      'Disconnect too',
+    ).to.deep.equal([theirs.id]);
+    await tokens.webhooks!.reconcile({ concurrency: 0 }).then(
+      () => expect.fail('a concurrency of 0'),
+      (err: Error) => expect(err.name).to.equal('ConfigurationError'),
+    );
+  });
+
   it('300 organizations: every webhook created, 0 429s, one write each', async function () {
     this.timeout(60_000);
     const orgs = Array.from({ length: 300 }, (_, i) => String(5000 + i));
