@@ -181,7 +181,7 @@ const SECRET = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url
 
 /** `npm run example:host`: the host on the environment's backends (see backends.ts). */
 async function main(): Promise<void> {
-  const backends = await backendsFromEnv();
+  const backends = await backendsFromEnv(process.env, MOUNT);
   const { app } = createHost({ tokens: backends.tokens, ...(backends.redis ? { redis: backends.redis } : {}) });
   serve(app, backends, 'Acme Dispatch (host example)');
 }

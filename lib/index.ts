@@ -31,6 +31,7 @@ export type {
   StoreHealth,
   Claim,
   ClaimOutcome,
+  StoredWebhook,
 } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
@@ -76,6 +77,15 @@ export type {
   SamsaraWebhookVersion,
 } from './webhooks/event-types.js';
 export { samsaraWebhooks } from './webhooks/receiver.js';
+export { organizationWebhooks } from './webhooks/upkeep.js';
+export type { OrganizationWebhooksOptions } from './webhooks/upkeep.js';
+export type {
+  GrantWebhooks,
+  GrantWebhooksFactory,
+  ReconcileOptions,
+  ReconcileReport,
+  WebhookOutcome,
+} from './tokens/grant-webhooks.js';
 export type {
   SamsaraWebhooksOptions,
   SamsaraWebhookHandler,

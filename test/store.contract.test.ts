@@ -571,6 +571,27 @@ for (const [name, start] of backends) {
       });
     });
 
+    describe('webhook record (saveWebhook: compare-and-set on its id)', () => {
+      const hook = (id: string) => ({ id, url: 'https://app.example/hooks', secretKey: `c2VjcmV0LQ==${id}` });
+
+      it('saves only over the id expected, deletes the same way, and is apart from the credentials', async () => {
+        const key = freshKey();
+        await store.replace(key, grant(1), MAX);
+        expect(await store.webhook!(key)).to.equal(null);
+        expect(await store.saveWebhook!(key, hook('w1'), 'w0'), 'none stored: only null matches').to.equal(false);
+        expect(await store.saveWebhook!(key, hook('w1'), null)).to.equal(true);
+        expect(await other.webhook!(key), 'the other process sees it').to.deep.equal(hook('w1'));
+        expect(await other.saveWebhook!(key, hook('w2'), null), 'lost the race').to.equal(false);
+        expect(await other.saveWebhook!(key, hook('w2'), 'w1')).to.equal(true);
+        await store.forget(key, [{ grantId: 'g1', refreshToken: 'refresh-1-0' }]);
+        expect(await store.get(key), 'the grant forgotten').to.equal(null);
+        expect(await store.webhook!(key), 'the record left as it is').to.deep.equal(hook('w2'));
+        expect(await store.saveWebhook!(key, null, 'w1'), 'a delete of what it did not read').to.equal(false);
+        expect(await store.saveWebhook!(key, null, 'w2')).to.equal(true);
+        expect(await other.webhook!(key)).to.equal(null);
+      });
+    });
+
     describe('waitForChange', () => {
       it('wakes on an update by another process', async () => {
         const key = freshKey();

@@ -8,6 +8,7 @@ import { serveAccount, serveOwn, servedOf, type SamsaraAppAccount } from './acco
 import { keyringOf, sessionBinding } from './binding.js';
 import { brandOf } from './brand.js';
 import { confirmDisconnectPage, disconnect, signOut } from './disconnect.js';
+import { RecentEvents, appWebhooks } from './events.js';
 import { AppFailure, failureHandler, stderrLog } from './failures.js';
 import { healthz, readyz } from './health.js';
 import { FAVICON, STYLESHEET } from './html.js';
@@ -62,7 +63,8 @@ export interface SamsaraApp extends Express {
  * Routes, relative to the mount point: `GET /` (home), `GET /auth/samsara` (Connect; register it
  * as the Direct Install URL), `GET /auth/samsara/callback` (register it as the Redirect URL),
  * `GET /vehicles?after=…`, `GET /disconnect` (the confirmation), `POST /disconnect`,
- * `POST /sign-out`, `GET /healthz`, `GET /readyz`, `GET /app.css`, `GET /favicon.ico`.
+ * `POST /sign-out`, `GET /healthz`, `GET /readyz`, `GET /app.css`, `GET /favicon.ico`, and
+ * `POST /webhooks` (Samsara's deliveries) when the manager keeps the organizations' webhooks.
  *
  * Throws `ConfigurationError` when no session secret is given (`sessionSecret` or
  * `SESSION_SECRET`), or no sealing key (`sealingKeys` or `SAMSARA_SEALING_KEYS`, unless `account`),
@@ -154,10 +156,13 @@ export function createSamsaraApp(options: SamsaraAppOptions = {}): SamsaraApp {
   });
   app.get('/healthz', healthz);
   app.get('/readyz', readyz(options.redis, tokens.store, log));
+  // Before the session and any body parser: Samsara's deliveries carry no cookie, and their raw body is signed.
+  const recent = tokens.webhooks ? new RecentEvents() : undefined;
+  if (recent) app.post('/webhooks', appWebhooks(tokens, recent, options.webhookHandlers));
 
   const leave = { tokens, brand, account, trustedOrigins: options.trustedOrigins ?? [], cookieName: nameOfCookie };
   app.use(...pipeline);
-  app.get('/', homePage(tokens, brand, account !== undefined));
+  app.get('/', homePage(tokens, brand, account !== undefined, recent));
   app.get('/auth/samsara', signIn.start);
   app.get('/auth/samsara/callback', signIn.callback);
   app.get('/vehicles', vehiclesPage(pageSize, brand));

@@ -4,6 +4,7 @@ import { ConfigurationError } from '../errors/index.js';
 import type { SamsaraStrategyOptions } from '../strategy-options.js';
 import type { SealingKey } from '../tokens/seal.js';
 import type { LifecycleHooks } from '../tokens/lifecycle.js';
+import type { SamsaraWebhookHandlers } from '../webhooks/receiver-options.js';
 import { EMULATOR_CLIENT_ID } from '../testing/options.js';
 import type { SamsaraProfile } from '../profile.js';
 import type { OAuthClient } from '../oauth-client.js';
@@ -118,6 +119,13 @@ export interface SamsaraAppOptions extends LifecycleHooks {
   >;
   /** Where log entries go. Default: one JSON line each on stderr. */
   log?: SamsaraAppLog;
+  /**
+   * Your handlers of the organizations' webhook events, by type (see `samsaraWebhooks`). The app
+   * receives them at `POST /webhooks` when the manager keeps the organizations' webhooks
+   * (`organizationWebhooks({ url: '<your origin><mount path>/webhooks' })`), and its home page
+   * shows each organization's latest ones.
+   */
+  webhookHandlers?: SamsaraWebhookHandlers;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);

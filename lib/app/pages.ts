@@ -4,6 +4,7 @@ import type { OAuthClient } from '../oauth-client.js';
 import type { SamsaraUser } from '../verify.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { servedOf } from './account.js';
+import type { RecentEvents } from './events.js';
 import { AppFailure } from './failures.js';
 import { escapeHTML, layout, type PageContext } from './html.js';
 import type { Brand } from './brand.js';
@@ -18,7 +19,12 @@ export interface AppUser extends SamsaraUser {
 }
 
 /** Home: Connect, or what a customer's admin needs to know: connected, which organization, since when. */
-export function homePage(tokens: TokenManager, brand: Brand, withAccount: boolean): RequestHandler {
+export function homePage(
+  tokens: TokenManager,
+  brand: Brand,
+  withAccount: boolean,
+  recent: RecentEvents | undefined,
+): RequestHandler {
   return async (req, res) => {
     const context: PageContext = { base: req.baseUrl, brand };
     const base = escapeHTML(context.base);
@@ -60,7 +66,7 @@ export function homePage(tokens: TokenManager, brand: Brand, withAccount: boolea
 <dl id="org">${row('Organization', `<strong>${name}</strong>`)}${row('Organization id', escapeHTML(connection.orgId))}${row('Connected', connection.connectedAt > 0 ? when(connection.connectedAt, now) : 'not known', 'since')}</dl>
 <details id="details"><summary>Connection details</summary>
 <dl id="grant">${row('Region', escapeHTML(regionOf(tokens.clientFor(creds))), 'region')}${row('Access token expires', when(creds.expiresAt, now), 'expires')}${row('Last refreshed', refreshedAt === undefined ? 'not known' : when(refreshedAt, now), 'refreshed')}${row('Scopes', scopes.length ? scopes.map((s) => `<code>${escapeHTML(s)}</code>`).join(' ') : 'none reported', 'scopes')}</dl></details></section>
-<p><a class="button" id="vehicles-link" href="${base}/vehicles">List vehicles</a></p>
+<p><a class="button" id="vehicles-link" href="${base}/vehicles">List vehicles</a></p>${recent?.section(connection.orgId) ?? ''}
 <section class="card" aria-labelledby="manage-heading"><h2 id="manage-heading">Manage</h2>
 <div class="actions">${signOut}<a class="button danger" id="disconnect" href="${base}/disconnect">Disconnect…</a></div>
 ${withAccount ? '' : `<p class="hint"><strong>Sign out</strong> ends your session in this browser; the connection stays for everyone at ${name}.</p>`}

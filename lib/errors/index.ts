@@ -16,3 +16,5 @@ export { RevokeFailedError } from './revoke-failed-error.js';
 export { CrossSiteRequestError } from './cross-site-request-error.js';
 export { WebhookVerificationError } from './webhook-verification-error.js';
 export type { WebhookErrorCode } from './webhook-verification-error.js';
+export { WebhookUpkeepError } from './webhook-upkeep-error.js';
+export type { WebhookUpkeepErrorCode } from './webhook-upkeep-error.js';

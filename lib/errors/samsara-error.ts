@@ -1,3 +1,4 @@
+import type { WebhookUpkeepErrorCode } from './webhook-upkeep-error.js';
 import type { WebhookErrorCode } from './webhook-verification-error.js';
 
 /**
@@ -25,7 +26,8 @@ export type SamsaraErrorCode =
   | 'SAMSARA_RATE_LIMITED'
   | 'SAMSARA_REVOKE_FAILED'
   | 'SAMSARA_CROSS_SITE'
-  | WebhookErrorCode;
+  | WebhookErrorCode
+  | WebhookUpkeepErrorCode;
 
 /**
  * The base class of every error of this package. Each carries a stable `code` to branch on, the

@@ -10,7 +10,7 @@ import type { RevokedGrant } from './store.js';
 /** What the keeper needs of its manager. */
 export type KeeperSettings = Pick<
   TokenManager,
-  'store' | 'clientFor' | 'clock' | 'revocation' | 'maxRetiredGrants' | 'retryDelay'
+  'store' | 'clientFor' | 'clock' | 'revocation' | 'maxRetiredGrants' | 'retryDelay' | 'webhooks'
 >;
 
 /** Store retries of a discarded grant's fate before it is revoked regardless. */
@@ -50,7 +50,9 @@ export class GrantKeeper {
     const stored = await guarded('write', () => store.replace(key, creds, maxRetiredGrants), key);
     if (revocation === 'grant') await this.#revokeRetired(key);
     const region = stored.region ?? this.settings.clientFor(stored).region;
-    await this.lifecycle.tell('onConnect', { orgId: key, reason: before ? 'reconnected' : 'connected', region });
+    const webhook = await this.settings.webhooks?.connected(key);
+    const reason = before ? 'reconnected' : 'connected';
+    await this.lifecycle.tell('onConnect', { orgId: key, reason, region, ...(webhook && { webhook }) });
     return stored;
   }
 

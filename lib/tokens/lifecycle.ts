@@ -1,5 +1,6 @@
 import type { SamsaraRegion } from '../endpoints.js';
 import { codeOf, listening, publish } from '../events.js';
+import type { WebhookOutcome } from './grant-webhooks.js';
 
 /**
  * An organization's grant became current: a sign-in (`'connected'` when the organization had no
@@ -15,6 +16,8 @@ export interface ConnectEvent {
   reason: 'connected' | 'reconnected';
   /** The region whose OAuth app issued the grant. */
   region: SamsaraRegion;
+  /** What became of the organization's webhook, when the manager keeps webhooks (its `webhooks` option). */
+  webhook?: WebhookOutcome;
 }
 
 /**
@@ -32,6 +35,8 @@ export interface DisconnectEvent {
   reason: 'revoked';
   /** How many grants were revoked (the current one and the retired ones). */
   grants: number;
+  /** What became of the organization's webhook, deleted before the revoke, when the manager keeps webhooks. */
+  webhook?: WebhookOutcome;
 }
 
 /**

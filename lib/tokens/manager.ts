@@ -14,6 +14,7 @@ import {
   type NewCredentials,
   type TokenResponse,
 } from './credentials.js';
+import type { GrantWebhooks, GrantWebhooksFactory } from './grant-webhooks.js';
 import { GrantKeeper } from './keeper.js';
 import { Lifecycle, type LifecycleHooks } from './lifecycle.js';
 import { Refresher } from './refresher.js';
@@ -75,6 +76,12 @@ export interface TokenManagerOptions extends LifecycleHooks {
   cache?: CredentialCacheOptions | false;
   /** Where the manager reads the time and waits. Default: the system clock. */
   clock?: Clock;
+  /**
+   * One webhook per connected organization, kept by the grant's lifecycle: `organizationWebhooks({ url })`
+   * (see docs/webhooks.md). Created (or found) at every sign-in, deleted before Disconnect
+   * revokes, repaired by `tokens.webhooks.reconcile()`. Default: none.
+   */
+  webhooks?: GrantWebhooksFactory;
 }
 
 /**
@@ -134,6 +141,8 @@ export class TokenManager {
   readonly retryDelay: number;
   readonly revocation: RevocationScope;
   readonly maxRetiredGrants: number;
+  /** The organizations' webhooks, when the `webhooks` option keeps them: `reconcile()` repairs their drift. */
+  readonly webhooks: GrantWebhooks | undefined;
   readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
@@ -177,6 +186,7 @@ export class TokenManager {
     this.#keeper = new GrantKeeper(this, new Lifecycle(options));
     this.#cache = this.#cacheOf(options.cache, option);
     this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
+    this.webhooks = options.webhooks?.(this);
   }
 
   /**
@@ -229,9 +239,12 @@ export class TokenManager {
    * waits, up to `waitTimeout`, for a refresh in progress, so that it revokes the newest refresh
    * token. A grant whose revoke fails is kept (still working, still connected) and
    * `RevokeFailedError` is thrown: call `revoke` again. Once every grant it held is revoked, it
-   * tells `onDisconnect`.
+   * tells `onDisconnect`. With the `webhooks` option, it first deletes the organization's
+   * webhook; when Samsara fails that, it throws `WebhookUpkeepError` and revokes nothing.
    */
   async revoke(key: string): Promise<void> {
+    // Before the revoke: once the grant is dead, nothing can delete the webhook any more.
+    const webhook = await this.webhooks?.disconnecting(key);
     const lock = await this.#refresher.lockForRevoke(key);
     let result: Awaited<ReturnType<GrantKeeper['disconnect']>>;
     try {
@@ -248,6 +261,7 @@ export class TokenManager {
         orgId: key,
         reason: 'revoked',
         grants: result.revoked.length,
+        ...(webhook && { webhook }),
       });
     }
   }

@@ -2,7 +2,15 @@ import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryClaims } from './memory-claims.js';
-import type { ClaimOutcome, LockHandle, OrganizationStatus, RevokedGrant, StoreHealth, TokenStore } from './store.js';
+import type {
+  ClaimOutcome,
+  LockHandle,
+  OrganizationStatus,
+  RevokedGrant,
+  StoreHealth,
+  StoredWebhook,
+  TokenStore,
+} from './store.js';
 
 interface Slot {
   creds: Credentials | null;
@@ -28,6 +36,7 @@ export class MemoryTokenStore implements TokenStore {
   readonly #changes = new EventEmitter().setMaxListeners(0);
   readonly #clock: Clock;
   readonly #claims: MemoryClaims;
+  readonly #webhooks = new Map<string, StoredWebhook>();
 
   /** `clock`: where lock expiries, claims and waits read the time. Default: the system clock. */
   constructor(options: { clock?: Clock | undefined } = {}) {
@@ -150,6 +159,18 @@ export class MemoryTokenStore implements TokenStore {
 
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     return this.#claims.claim(name, ttlMs);
+  }
+
+  async webhook(key: string): Promise<StoredWebhook | null> {
+    const webhook = this.#webhooks.get(key);
+    return webhook ? { ...webhook } : null;
+  }
+
+  async saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
+    if ((this.#webhooks.get(key)?.id ?? null) !== expectedId) return false;
+    if (next) this.#webhooks.set(key, { id: next.id, url: next.url, secretKey: next.secretKey });
+    else this.#webhooks.delete(key);
+    return true;
   }
 
   #slot(key: string): Slot {

@@ -164,6 +164,15 @@ if redis.call('GET', KEYS[1]) ~= 'p:' .. ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], 'd:' .. ARGV[1], 'PX', ARGV[2]) end
 return 1`,
   },
+  // KEYS: an organization's webhook record (a hash: id in the clear, d sealed). ARGV: the id
+  // expected ('' for none), the new id ('' deletes the record), the new record sealed. 1: written.
+  samsaraWebhookSave: {
+    numberOfKeys: 1,
+    lua: `
+if (redis.call('HGET', KEYS[1], 'id') or '') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], 'id', ARGV[2], 'd', ARGV[3]) end
+return 1`,
+  },
 } as const;
 
 /** The few calls this store makes, its scripts included, typed alike for ioredis 5, 6 and Cluster. */
@@ -199,5 +208,6 @@ export interface ScriptedClient {
   samsaraTokenStatus(credKey: string): Promise<(string | null)[] | null>;
   samsaraClaim(claimKey: string, token: string, ttlMs: number): Promise<number>;
   samsaraClaimSettle(claimKey: string, token: string, ttlMs: string): Promise<number>;
+  samsaraWebhookSave(webhookKey: string, expectedId: string, id: string, sealed: string): Promise<number>;
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }

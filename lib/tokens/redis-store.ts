@@ -17,6 +17,7 @@ import type {
   OrganizationStatus,
   RevokedGrant,
   StoreHealth,
+  StoredWebhook,
   StoreWatch,
   TokenStore,
 } from './store.js';
@@ -267,6 +268,24 @@ export class RedisTokenStore implements TokenStore {
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     const call = <T>(what: string, command: () => Promise<T>): Promise<T> => this.#call(what, command);
     return claimOn(this.#commands, call, `${this.#prefix}claim:{${encodeURIComponent(name)}}`, ttlMs);
+  }
+
+  /** The organization's webhook record, `{prefix}{org:<id>}:webhook`, opened. */
+  async webhook(key: string): Promise<StoredWebhook | null> {
+    const webhookKey = `${this.#credKey(key)}:webhook`;
+    const [sealed] = await this.#call('webhook read', () => this.#commands.hmget(webhookKey, 'd'));
+    return sealed ? (JSON.parse(open(this.#keyring, sealed, webhookKey)) as StoredWebhook) : null;
+  }
+
+  /** Compare-and-set of the webhook record on its id, sealed with the key's name as AAD. */
+  async saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
+    const webhookKey = `${this.#credKey(key)}:webhook`;
+    const record = next && { id: next.id, url: next.url, secretKey: next.secretKey };
+    const sealed = record ? seal(this.#keyring, JSON.stringify(record), webhookKey) : '';
+    const written = await this.#call('webhook write', () =>
+      this.#commands.samsaraWebhookSave(webhookKey, expectedId ?? '', record?.id ?? '', sealed),
+    );
+    return written === 1;
   }
 
   /**

@@ -143,6 +143,26 @@ export interface StoreHealth {
 }
 
 /**
+ * An organization's webhook as the app registered it at Samsara (`POST /webhooks`), kept beside
+ * its grant by {@link TokenStore.saveWebhook}: what the webhooks receiver verifies the
+ * organization's deliveries with. A store seals it as it seals credentials: `secretKey` is a secret.
+ *
+ * @example
+ * ```ts
+ * const webhook: StoredWebhook | null = (await store.webhook?.('1001')) ?? null;
+ * if (webhook) verifySamsaraWebhook({ body, headers, secret: webhook.secretKey });
+ * ```
+ */
+export interface StoredWebhook {
+  /** Samsara's id of the webhook. */
+  id: string;
+  /** The URL it delivers to, as registered. */
+  url: string;
+  /** Base64, as Samsara gave it: what its deliveries are signed with. */
+  secretKey: string;
+}
+
+/**
  * Where credentials live, keyed by organization id. Implementations: {@link MemoryTokenStore}
  * (one process) and `RedisTokenStore` (a fleet). A store may throw `StoreUnavailableError`.
  *
@@ -235,4 +255,17 @@ export interface TokenStore {
    * deduplicates deliveries with: once per event, whichever process receives it.
    */
   claim?(name: string, ttlMs: number): Promise<ClaimOutcome>;
+  /**
+   * Optional, with `saveWebhook`: the organization's webhook as last saved (null: none), opened.
+   * What `organizationWebhooks` keeps each organization's webhook with, and the webhooks
+   * receiver reads its secret from. Kept apart from the credentials: a sign-in, a refresh or a
+   * removal of the grant leaves it as it is.
+   */
+  webhook?(key: string): Promise<StoredWebhook | null>;
+  /**
+   * Optional, with `webhook`: compare-and-set of the organization's webhook on its id. Writes
+   * `next` (null: deletes the record) only while the stored record's id is `expectedId` (null:
+   * no record); false, and nothing written, when it is not. Seals `next` as it seals credentials.
+   */
+  saveWebhook?(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean>;
 }

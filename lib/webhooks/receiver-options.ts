@@ -4,7 +4,7 @@ import { numberOption } from '../options.js';
 import { systemClock, type Clock } from '../tokens/clock.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { MemoryTokenStore } from '../tokens/memory-store.js';
-import type { ClaimOutcome, TokenStore } from '../tokens/store.js';
+import type { ClaimOutcome, StoredWebhook, TokenStore } from '../tokens/store.js';
 import { SAMSARA_WEBHOOK_EVENT_TYPES, type SamsaraWebhookEvent, type SamsaraWebhookEventType } from './event-types.js';
 import { keysOf } from './signature.js';
 import { DEFAULT_TOLERANCE } from './verify.js';
@@ -97,8 +97,11 @@ export interface WebhookFailureContext {
  * ```
  */
 export interface SamsaraWebhooksOptions {
-  /** The secrets deliveries are signed with (see {@link WebhookSecrets}). */
-  secrets: WebhookSecrets;
+  /**
+   * The secrets deliveries are signed with (see {@link WebhookSecrets}). Default: the delivering
+   * organization's webhook's, as the store keeps it (`organizationWebhooks` saves it there).
+   */
+  secrets?: WebhookSecrets;
   handlers: SamsaraWebhookHandlers;
   /** The app's manager: its store deduplicates deliveries across the fleet, its clock tells the time. */
   tokens?: TokenManager;
@@ -153,7 +156,7 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
     );
   }
   return {
-    secretsOf: secretsLookup(options.secrets),
+    secretsOf: secretsLookup(options.secrets ?? storedSecrets(options)),
     handlerOf: handlerLookup(options.handlers),
     claim: store.claim.bind(store),
     tolerance: option('tolerance', options.tolerance, DEFAULT_TOLERANCE, 0),
@@ -163,6 +166,19 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
     onError: options.onError ?? stderrError,
     clock: options.clock ?? options.tokens?.clock ?? systemClock,
   };
+}
+
+/** The secret of the organization's webhook as the store keeps it; none: its deliveries are refused. */
+function storedSecrets(options: SamsaraWebhooksOptions): WebhookSecrets {
+  const store = options.store ?? options.tokens?.store;
+  // Without the app's store, nothing could ever be found: every delivery would be refused, quietly.
+  if (typeof store?.webhook !== 'function') {
+    throw new ConfigurationError(
+      "samsaraWebhooks needs the option secrets, or the manager (tokens) or store whose organizationWebhooks keep each organization's secret (a store with webhook()).",
+    );
+  }
+  const webhookOf: (key: string) => Promise<StoredWebhook | null> = store.webhook.bind(store);
+  return async ({ orgId }) => (await webhookOf(orgId))?.secretKey;
 }
 
 function secretsLookup(secrets: WebhookSecrets): ReceiverSettings['secretsOf'] {
