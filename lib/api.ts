@@ -46,12 +46,9 @@ export interface ApiGrant {
 export type SamsaraApiTokens = Pick<TokenManager, 'credentials' | 'clientFor'>;
 
 /**
- * Options of {@link callSamsara}.
+ * Options of one call to Samsara's API (`req.samsara.fetch`, {@link TokenManager.forOrg}).
  *
- * @example
- * ```ts
- * const options: CallSamsaraOptions = { maxRateLimitWait: 2_000 };
- * ```
+ * @inline
  */
 export interface CallSamsaraOptions {
   /**

@@ -79,6 +79,8 @@ export interface SamsaraMiddlewareOptions {
  * Express middleware that gives every request `req.samsara`, bound to the request's organization
  * (`key`). With a `key` that returns a promise, it is awaited before the next handler runs.
  *
+ * @throws `ConfigurationError` at once for a `maxRateLimitWait` that is not a number of ms >= 0.
+ *
  * @example
  * ```ts
  * app.use(samsara({ tokens: strategy.tokens }));

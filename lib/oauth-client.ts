@@ -17,7 +17,7 @@ import type { GrantTokens } from './tokens/credentials.js';
  *
  * @example
  * ```ts
- * const client = new OAuthClient({ region: 'eu', timeout: 5_000 } satisfies OAuthClientOptions);
+ * const client = new OAuthClient({ region: 'eu', timeout: 5_000 });
  * ```
  */
 export interface OAuthClientOptions {

@@ -48,7 +48,7 @@ export interface SamsaraClientOptions {
  *
  * @example
  * ```ts
- * new SamsaraClient(tokens.forOrg(orgId, { maxRateLimitWait: 30_000 } satisfies ForOrgOptions));
+ * new SamsaraClient(tokens.forOrg(orgId, { maxRateLimitWait: 30_000 }));
  * ```
  */
 export type ForOrgOptions = CallSamsaraOptions;
@@ -103,6 +103,9 @@ export function samsaraClientOptions(
  * This package's error behind an error the SDK threw: the error itself when it is one (thrown by
  * the token supplier), the error a `forOrg` fetch answered for (a grant found dead in the middle of
  * a call, a store that is down), or one on the `cause` chain. Undefined otherwise.
+ *
+ * @param err - whatever a call through the SDK threw.
+ * @returns the package's error behind it, or undefined for an error of the SDK's own.
  *
  * @example
  * ```ts

@@ -5,7 +5,7 @@ import type { WebhookErrorCode } from './webhook-verification-error.js';
  *
  * @example
  * ```ts
- * if ((err as SamsaraError).code === ('SAMSARA_REAUTHORIZE' satisfies SamsaraErrorCode)) res.redirect('/auth/samsara');
+ * if (err instanceof SamsaraError && err.code === 'SAMSARA_REAUTHORIZE') res.redirect('/auth/samsara');
  * ```
  */
 export type SamsaraErrorCode =

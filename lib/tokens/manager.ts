@@ -27,7 +27,7 @@ import type { OrganizationStatus, TokenStore } from './store.js';
  *
  * @example
  * ```ts
- * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 } satisfies TokenManagerOptions);
+ * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 });
  * ```
  */
 export interface TokenManagerOptions extends LifecycleHooks {
@@ -79,11 +79,6 @@ export interface TokenManagerOptions extends LifecycleHooks {
 
 /**
  * What one revoke request reaches at Samsara: see {@link TokenManagerOptions.revocation}.
- *
- * @example
- * ```ts
- * new TokenManager({ store, revocation: 'grant' satisfies RevocationScope });
- * ```
  */
 export type RevocationScope = 'organization' | 'grant';
 
@@ -92,7 +87,7 @@ export type RevocationScope = 'organization' | 'grant';
  *
  * @example
  * ```ts
- * const token = await tokens.accessToken(orgId, { rejected: tokenThatGot401 } satisfies AccessOptions);
+ * const token = await tokens.accessToken(orgId, { rejected: tokenThatGot401 });
  * ```
  */
 export interface AccessOptions {
@@ -119,6 +114,9 @@ export interface AccessOptions {
  * const accessToken = await tokens.accessToken('1001');
  * await fetch('https://api.samsara.com/fleet/vehicles', { headers: { authorization: `Bearer ${accessToken}` } });
  * ```
+ *
+ * @throws `ConfigurationError` from the constructor for an option out of range, or a `lockTtl`
+ * that a token request could outlive.
  */
 export class TokenManager {
   readonly store: TokenStore;
@@ -181,7 +179,12 @@ export class TokenManager {
 
   /**
    * A valid access token for `key`, refreshed first when it is about to expire.
-   * Throws `ReauthorizationRequiredError` (401), `StoreUnavailableError` or `RefreshUnavailableError` (503).
+   *
+   * @param key - the organization's id (the `orgId` the grant was connected under).
+   * @param options - `rejected`: a token the API has just answered 401 for, to refresh past it.
+   * @throws `ReauthorizationRequiredError` (401) when the organization has no live grant: sign in again.
+   * @throws `StoreUnavailableError` or `RefreshUnavailableError` (503) for a store or token endpoint
+   * that is down: retry after their `retryAfter`.
    */
   async accessToken(key: string, options: AccessOptions = {}): Promise<string> {
     return (await this.credentials(key, options)).accessToken;
@@ -199,6 +202,10 @@ export class TokenManager {
    * every grant its verify accepts, so a verify that connects it too is harmless) is not written
    * again. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase) or
    * passport's `params` (`access_token`, `refresh_token`, `expires_at`).
+   *
+   * @returns the credentials now current for `key`.
+   * @throws `ConfigurationError` for a grant of a region the manager has no client for, and
+   * `StoreUnavailableError` when the store cannot take it.
    */
   async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
     const grant = this.#newGrant(tokens);
@@ -230,6 +237,8 @@ export class TokenManager {
    * token. A grant whose revoke fails is kept (still working, still connected) and
    * `RevokeFailedError` is thrown: call `revoke` again. Once every grant it held is revoked, it
    * tells `onDisconnect`.
+   *
+   * @throws `RevokeFailedError` (502) when Samsara did not confirm a revoke; `StoreUnavailableError`.
    */
   async revoke(key: string): Promise<void> {
     const lock = await this.#refresher.lockForRevoke(key);
@@ -267,8 +276,10 @@ export class TokenManager {
 
   /**
    * The client of the app that issued a grant: its region's (the default client for a grant that
-   * names no region). `ConfigurationError` when the manager has no client for that region, or its
-   * client id is not the one that issued the grant.
+   * names no region).
+   *
+   * @throws `ConfigurationError` when the manager has no client for that region, or its client id
+   * is not the one that issued the grant.
    */
   clientFor(issuer: Issuer): OAuthClient {
     return this.#router.for(issuer);
