@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors/index.js';
 import type { SamsaraStrategyOptions } from '../strategy-options.js';
 import type { SealingKey } from '../tokens/seal.js';
 import type { LifecycleHooks } from '../tokens/lifecycle.js';
-import { EMULATOR_CLIENT_ID } from '../testing/options.js';
+import { EMULATOR_CLIENT_ID } from '../emulator-client.js';
 import type { SamsaraProfile } from '../profile.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';

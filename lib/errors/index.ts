@@ -15,4 +15,4 @@ export { SealError } from './seal-error.js';
 export { RevokeFailedError } from './revoke-failed-error.js';
 export { CrossSiteRequestError } from './cross-site-request-error.js';
 export { WebhookVerificationError } from './webhook-verification-error.js';
-export type { WebhookErrorCode } from './webhook-verification-error.js';
+export type { WebhookErrorCode } from './webhook-error-code.js';

@@ -1,4 +1,4 @@
-import type { WebhookErrorCode } from './webhook-verification-error.js';
+import type { WebhookErrorCode } from './webhook-error-code.js';
 
 /**
  * The stable codes of {@link SamsaraError}.

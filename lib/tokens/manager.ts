@@ -2,6 +2,9 @@ import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
 import { numberOption, type NumberRange } from '../options.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
+// The one way up, for the public `tokens.forOrg`: sdk.ts (and the api.ts it uses) import nothing of
+// lib/tokens, and know the manager only as `SamsaraApiTokens`, so no circle closes here.
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { samsaraClientOptions, type ForOrgOptions, type SamsaraClientOptions } from '../sdk.js';
 import { ClientRouter, type Issuer, type RegionClients } from './clients.js';
 import { CredentialCache, type CredentialCacheOptions } from './credential-cache.js';
@@ -17,6 +20,7 @@ import {
 import { GrantKeeper } from './keeper.js';
 import { Lifecycle, type LifecycleHooks } from './lifecycle.js';
 import { Refresher } from './refresher.js';
+import type { ManagerSettings, RevocationScope } from './settings.js';
 import { guarded } from './store-failure.js';
 import { MemoryTokenStore } from './memory-store.js';
 import { SingleFlight } from './single-flight.js';
@@ -77,10 +81,7 @@ export interface TokenManagerOptions extends LifecycleHooks {
   clock?: Clock;
 }
 
-/**
- * What one revoke request reaches at Samsara: see {@link TokenManagerOptions.revocation}.
- */
-export type RevocationScope = 'organization' | 'grant';
+export type { RevocationScope } from './settings.js';
 
 /**
  * Options of one {@link TokenManager.credentials} call.
@@ -125,13 +126,6 @@ export class TokenManager {
   /** Every client, by region. */
   readonly clients: ReadonlyMap<SamsaraRegion, OAuthClient>;
   readonly clock: Clock;
-  readonly skew: number;
-  readonly lockTtl: number;
-  readonly waitTimeout: number;
-  readonly retries: number;
-  readonly retryDelay: number;
-  readonly revocation: RevocationScope;
-  readonly maxRetiredGrants: number;
   readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
@@ -150,31 +144,35 @@ export class TokenManager {
     const timeout = this.#router.maxTimeout;
     const option = (name: string, value: number | undefined, fallback: number, range?: NumberRange): number =>
       numberOption('TokenManager', name, value, fallback, range);
-    this.skew = option('skew', options.skew, 60_000, { min: 0 });
-    this.lockTtl = option('lockTtl', options.lockTtl, timeout + 10_000);
-    this.waitTimeout = option('waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
-    this.retries = option('retries', options.retries, 2, { min: 0, max: 10, integer: true });
-    this.retryDelay = option('retryDelay', options.retryDelay, 200);
-    this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, {
-      min: 1,
-      max: 100,
-      integer: true,
-    });
-    this.revocation = options.revocation ?? 'organization';
+    const lockTtl = option('lockTtl', options.lockTtl, timeout + 10_000);
+    const revocation = options.revocation ?? 'organization';
     // Checked at run time too: a JavaScript caller's option is whatever it wrote.
-    if (!(REVOCATION_SCOPES as readonly string[]).includes(this.revocation)) {
+    if (!(REVOCATION_SCOPES as readonly string[]).includes(revocation)) {
       throw new ConfigurationError(
-        `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`,
+        `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(revocation)}.`,
       );
     }
-    if (this.lockTtl < timeout + 1_000) {
+    if (lockTtl < timeout + 1_000) {
       throw new ConfigurationError(
-        `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
+        `lockTtl (${lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
       );
     }
-    this.#keeper = new GrantKeeper(this, new Lifecycle(options));
+    const router = this.#router;
+    const settings: ManagerSettings = {
+      store: this.store,
+      clock: this.clock,
+      skew: option('skew', options.skew, 60_000, { min: 0 }),
+      lockTtl,
+      waitTimeout: option('waitTimeout', options.waitTimeout, lockTtl + 5_000),
+      retries: option('retries', options.retries, 2, { min: 0, max: 10, integer: true }),
+      retryDelay: option('retryDelay', options.retryDelay, 200),
+      revocation,
+      maxRetiredGrants: option('maxRetiredGrants', options.maxRetiredGrants, 10, { min: 1, max: 100, integer: true }),
+      clientFor: (issuer) => router.for(issuer),
+    };
+    this.#keeper = new GrantKeeper(settings, new Lifecycle(options));
     this.#cache = this.#cacheOf(options.cache, option);
-    this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
+    this.#refresher = new Refresher(settings, this.#keeper, (work) => void this.#track(work), this.#cache);
   }
 
   /**

@@ -7,13 +7,13 @@ import { flightOf, said, waited, type Flight } from './flight.js';
 import type { GrantKeeper } from './keeper.js';
 import { noCredentials, reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
-import type { TokenManager } from './manager.js';
+import type { ManagerSettings } from './settings.js';
 import { SingleFlight } from './single-flight.js';
 import type { LockHandle } from './store.js';
 
-/** What the refresh protocol needs of its manager. */
+/** What the refresh protocol reads of its manager's settings. */
 export type RefreshSettings = Pick<
-  TokenManager,
+  ManagerSettings,
   'store' | 'clientFor' | 'clock' | 'skew' | 'lockTtl' | 'waitTimeout' | 'retries' | 'retryDelay'
 >;
 
