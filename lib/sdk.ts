@@ -7,7 +7,8 @@ import {
   type CallSamsaraOptions,
   type SamsaraApiTokens,
 } from './api.js';
-import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
+import { headersOf } from './errors/http-face.js';
+import { SamsaraError } from './errors/index.js';
 import { numberOption } from './options.js';
 
 // The plug-in for Samsara's official SDK (@samsarahq/samsara), which this package does not depend
@@ -161,11 +162,7 @@ async function answer(
  * seconds: the SDK reads it with `parseInt` and would otherwise retry early.
  */
 function errorResponse(err: SamsaraError): Response {
-  const headers = new Headers({ 'content-type': 'application/json' });
-  if (err instanceof RetryableError) headers.set('retry-after', String(Math.max(1, Math.ceil(err.retryAfter))));
-  if (err instanceof ReauthorizationRequiredError) {
-    headers.set('www-authenticate', 'Bearer realm="samsara", error="invalid_token"');
-  }
+  const headers = new Headers({ 'content-type': 'application/json', ...headersOf(err) });
   const response = new Response(JSON.stringify({ message: err.message, code: err.code }), {
     status: err.status,
     headers,

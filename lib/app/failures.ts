@@ -10,6 +10,7 @@ import {
   StoreUnavailableError,
   UpstreamError,
 } from '../errors/index.js';
+import { REAUTHORIZE_CHALLENGE, retryAfterSeconds } from '../errors/http-face.js';
 import type { Brand } from './brand.js';
 import { PAGES, type FailureKind } from './failure-pages.js';
 import { escapeHTML, layout } from './html.js';
@@ -96,9 +97,9 @@ export function sendFailure(
 ): void {
   const { kind, ref, retryAfter } = failure;
   const page = PAGES[kind];
-  const wait = retryAfter === undefined ? undefined : Math.max(1, Math.ceil(retryAfter));
+  const wait = retryAfter === undefined ? undefined : retryAfterSeconds(retryAfter);
   if (wait !== undefined) res.set('Retry-After', String(wait));
-  if (kind === 'reauthorize') res.set('WWW-Authenticate', 'Bearer realm="samsara", error="invalid_token"');
+  if (kind === 'reauthorize') res.set('WWW-Authenticate', REAUTHORIZE_CHALLENGE);
   res.status(failure.status ?? page.status).set('Cache-Control', 'no-store');
   if (req.accepts(['html', 'json']) === 'json') {
     res.json({ error: { code: page.code, message: page.what, ...(ref ? { ref } : {}) } });
