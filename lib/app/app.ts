@@ -8,7 +8,9 @@ import { serveAccount, serveOwn, servedOf, type SamsaraAppAccount } from './acco
 import { keyringOf, sessionBinding } from './binding.js';
 import { brandOf } from './brand.js';
 import { confirmDisconnectPage, disconnect, signOut } from './disconnect.js';
-import { AppFailure, failureHandler, stderrLog } from './failures.js';
+import { failureHandler } from './failure-handler.js';
+import { AppFailure } from './failure-kinds.js';
+import { stderrLog } from './failure-log.js';
 import { healthz, readyz } from './health.js';
 import { FAVICON, STYLESHEET } from './html.js';
 import { callbackURLOf, sessionSecretOf, type SamsaraAppOptions } from './options.js';

@@ -10,7 +10,7 @@ import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';
 import type { SamsaraAppAccount } from './account.js';
 import type { SamsaraAppBrand } from './brand.js';
-import type { SamsaraAppLog } from './failures.js';
+import type { SamsaraAppLog } from './failure-log.js';
 
 /**
  * What the app needs of an ioredis client (standalone or Cluster) for its sessions and `/readyz`.

@@ -3,7 +3,7 @@ import { REGION_BASE_URLS } from '../endpoints.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { servedOf } from './account.js';
-import { AppFailure } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
 import { escapeHTML, layout, type PageContext } from './html.js';
 import type { Brand } from './brand.js';
 import { talksToEmulator } from './options.js';

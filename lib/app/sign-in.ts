@@ -4,7 +4,8 @@ import { SamsaraStrategy } from '../strategy.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { servedOf, type AppUser, type SamsaraAppAccount } from './account.js';
 import { sessionBinding } from './binding.js';
-import { AppFailure, type FailureKind } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
+import type { FailureKind } from './failure-pages.js';
 import type { SamsaraAppOptions } from './options.js';
 
 /**
