@@ -4,7 +4,7 @@ import type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
 import { RateLimitedError } from './errors/index.js';
 import { publish, type RateLimitEvent } from './events.js';
 import { networkFailure } from './http.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 import { parseRetryAfter } from './retry-after.js';
 
 // Every call to Samsara's API goes through sendToSamsara: req.samsara.fetch, the sign-in's

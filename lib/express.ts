@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { DEFAULT_MAX_RATE_LIMIT_WAIT, callSamsara, type CallSamsaraOptions } from './api.js';
 import { headersOf } from './errors/http-face.js';
 import { ConfigurationError, ReauthorizationRequiredError, SamsaraError } from './errors/index.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 import type { TokenManager } from './tokens/manager.js';
 
 /**

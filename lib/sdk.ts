@@ -9,7 +9,7 @@ import {
 } from './api.js';
 import { headersOf } from './errors/http-face.js';
 import { SamsaraError } from './errors/index.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 
 // The plug-in for Samsara's official SDK (@samsarahq/samsara), which this package does not depend
 // on: the options `new SamsaraClient(...)` takes, made of this package's parts. The SDK calls the

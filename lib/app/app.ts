@@ -2,7 +2,7 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import helmet from 'helmet';
 import { ConfigurationError } from '../errors/index.js';
 import { samsara } from '../express.js';
-import { numberOption } from '../options.js';
+import { numberOption } from '../number-option.js';
 import { TokenManager } from '../tokens/manager.js';
 import { serveAccount, serveOwn, servedOf, type SamsaraAppAccount } from './account.js';
 import { keyringOf, sessionBinding } from './binding.js';

@@ -1,6 +1,6 @@
 import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
-import { numberOption, type NumberRange } from '../options.js';
+import { numberOption, type NumberRange } from '../number-option.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
 // The one way up, for the public `tokens.forOrg`: sdk.ts (and the api.ts it uses) import nothing of
 // lib/tokens, and know the manager only as `SamsaraApiTokens`, so no circle closes here.

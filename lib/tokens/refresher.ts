@@ -3,7 +3,7 @@ import { codeOf, listening } from '../events.js';
 import { isTransient, oauthErrorOf, type TokenSet } from '../oauth-client.js';
 import type { CredentialCache } from './credential-cache.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
-import { flightOf, said, waited, type Flight } from './flight.js';
+import { flightOf, said, waited, type Flight } from './refresh-events.js';
 import type { GrantKeeper } from './keeper.js';
 import { noCredentials, reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
