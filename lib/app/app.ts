@@ -66,7 +66,9 @@ export interface SamsaraApp extends Express {
  * `GET /vehicles?after=…`, `GET /disconnect` (the confirmation), `POST /disconnect`,
  * `POST /sign-out`, `GET /healthz`, `GET /readyz`, `GET /app.css`, `GET /favicon.ico`.
  *
- * Throws `ConfigurationError` when no session secret is given (`sessionSecret` or
+ * @param options - the manager, your `verify`, `account`, `brand`, hooks, secrets and stores.
+ * @returns the Express app to mount (`host.use(path, app)`), with `loadSession` for your own routes.
+ * @throws `ConfigurationError` when no session secret is given (`sessionSecret` or
  * `SESSION_SECRET`), or no sealing key (`sealingKeys` or `SAMSARA_SEALING_KEYS`, unless `account`),
  * and the client is not the local emulator; when `callbackURL` is not absolute; when `brand` or
  * `account` is malformed.
