@@ -24,6 +24,45 @@ export default tseslint.config(
       '@typescript-eslint/no-namespace': ['error', { allowDeclarations: true }],
     },
   },
+  // Who may import whom, type imports included: the token layer nothing above it, and nothing but
+  // the emulator the emulator. `npm run check:circles` keeps the whole graph free of circles.
+  {
+    files: ['lib/tokens/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../express.js', '../strategy*.js', '../sign-out.js', '../api*.js', '../sdk.js'],
+              message: 'The token layer knows nothing above it: take a narrow interface instead.',
+            },
+            {
+              group: ['../app/*', '../webhooks/*', '../testing/*'],
+              message: 'The token layer knows nothing above it: take a narrow interface instead.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    ignores: ['lib/testing/**', 'lib/tokens/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/testing/*', './testing/*'],
+              message: 'Production code does not depend on the test kit (shared constants live in lib/).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

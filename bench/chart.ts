@@ -1,4 +1,4 @@
-/** The README's chart: storm latency per contender (p50 and p99 bars), as a self-contained SVG. */
+/** docs/performance.md's chart: storm latency per contender (p50 and p99 bars), as a self-contained SVG. */
 export interface ChartBar {
   label: string;
   p50: number;

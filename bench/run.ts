@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
+ * `npm run bench`: every benchmark, printed as the Markdown that docs/performance.md
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
  * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
  */

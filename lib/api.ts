@@ -4,9 +4,8 @@ import type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
 import { RateLimitedError } from './errors/index.js';
 import { publish, type RateLimitEvent } from './events.js';
 import { networkFailure } from './http.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 import { parseRetryAfter } from './retry-after.js';
-import type { TokenManager } from './tokens/manager.js';
 
 // Every call to Samsara's API goes through sendToSamsara: req.samsara.fetch, the sign-in's
 // GET /me, and the fetch handed to the official SDK. One place guards the base URL, bounds each
@@ -34,24 +33,27 @@ export interface ApiGrant {
   refreshed(rejected: string): Promise<ApiAttempt> | undefined;
 }
 
-/**
- * What {@link callSamsara} needs of a `TokenManager`: the organization's credentials (forcing a
- * refresh for a token the API rejected) and the client of the region that issued them.
- *
- * @example
- * ```ts
- * const tokens: SamsaraApiTokens = new TokenManager({ store });
- * ```
- */
-export type SamsaraApiTokens = Pick<TokenManager, 'credentials' | 'clientFor'>;
+/** What the API layer reads of an organization's credentials: the token, and who issued it. */
+export interface ApiCredentials {
+  readonly accessToken: string;
+  readonly region?: SamsaraRegion | undefined;
+  readonly clientID?: string | undefined;
+}
 
 /**
- * Options of {@link callSamsara}.
+ * What {@link callSamsara} needs of a `TokenManager` (which is one): the organization's
+ * credentials (forcing a refresh for a token the API rejected) and the client of the region that
+ * issued them. The API layer knows the manager through this interface only.
+ */
+export interface SamsaraApiTokens {
+  credentials(key: string, options?: { rejected?: string }): Promise<ApiCredentials>;
+  clientFor(issuer: ApiCredentials): ApiClient;
+}
+
+/**
+ * Options of one call to Samsara's API (`req.samsara.fetch`, {@link TokenManager.forOrg}).
  *
- * @example
- * ```ts
- * const options: CallSamsaraOptions = { maxRateLimitWait: 2_000 };
- * ```
+ * @inline
  */
 export interface CallSamsaraOptions {
   /**

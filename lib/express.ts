@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { DEFAULT_MAX_RATE_LIMIT_WAIT, callSamsara, type CallSamsaraOptions } from './api.js';
-import { ConfigurationError, ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
-import { numberOption } from './options.js';
+import { headersOf } from './errors/http-face.js';
+import { ConfigurationError, ReauthorizationRequiredError, SamsaraError } from './errors/index.js';
+import { numberOption } from './number-option.js';
 import type { TokenManager } from './tokens/manager.js';
 
 /**
@@ -78,6 +79,8 @@ export interface SamsaraMiddlewareOptions {
 /**
  * Express middleware that gives every request `req.samsara`, bound to the request's organization
  * (`key`). With a `key` that returns a promise, it is awaited before the next handler runs.
+ *
+ * @throws `ConfigurationError` at once for a `maxRateLimitWait` that is not a number of ms >= 0.
  *
  * @example
  * ```ts
@@ -190,11 +193,7 @@ export function samsaraErrorHandler(options: SamsaraErrorHandlerOptions = {}): E
       res.redirect(303, signInPath);
       return;
     }
-    if (err instanceof RetryableError) {
-      res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfter))));
-    }
-    if (err instanceof ReauthorizationRequiredError)
-      res.set('WWW-Authenticate', `Bearer realm="samsara", error="invalid_token"`);
+    res.set(headersOf(err));
     // A server-side failure's message names internals (a Redis address, Samsara's own words): the
     // client gets a fixed sentence, the app's logs get the error itself.
     const message =

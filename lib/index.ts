@@ -85,6 +85,7 @@ export type {
   ReconcileOptions,
   ReconcileReport,
   WebhookOutcome,
+  WebhookUpkeepTokens,
 } from './tokens/grant-webhooks.js';
 export type {
   SamsaraWebhooksOptions,

@@ -7,7 +7,7 @@ import {
   UpstreamError,
 } from './errors/index.js';
 import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 import { redact } from './redact.js';
 import type { GrantTokens } from './tokens/credentials.js';
 
@@ -17,7 +17,7 @@ import type { GrantTokens } from './tokens/credentials.js';
  *
  * @example
  * ```ts
- * const client = new OAuthClient({ region: 'eu', timeout: 5_000 } satisfies OAuthClientOptions);
+ * const client = new OAuthClient({ region: 'eu', timeout: 5_000 });
  * ```
  */
 export interface OAuthClientOptions {

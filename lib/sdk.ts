@@ -7,8 +7,9 @@ import {
   type CallSamsaraOptions,
   type SamsaraApiTokens,
 } from './api.js';
-import { ReauthorizationRequiredError, RetryableError, SamsaraError } from './errors/index.js';
-import { numberOption } from './options.js';
+import { headersOf } from './errors/http-face.js';
+import { SamsaraError } from './errors/index.js';
+import { numberOption } from './number-option.js';
 
 // The plug-in for Samsara's official SDK (@samsarahq/samsara), which this package does not depend
 // on: the options `new SamsaraClient(...)` takes, made of this package's parts. The SDK calls the
@@ -48,7 +49,7 @@ export interface SamsaraClientOptions {
  *
  * @example
  * ```ts
- * new SamsaraClient(tokens.forOrg(orgId, { maxRateLimitWait: 30_000 } satisfies ForOrgOptions));
+ * new SamsaraClient(tokens.forOrg(orgId, { maxRateLimitWait: 30_000 }));
  * ```
  */
 export type ForOrgOptions = CallSamsaraOptions;
@@ -104,6 +105,9 @@ export function samsaraClientOptions(
  * the token supplier), the error a `forOrg` fetch answered for (a grant found dead in the middle of
  * a call, a store that is down), or one on the `cause` chain. Undefined otherwise.
  *
+ * @param err - whatever a call through the SDK threw.
+ * @returns the package's error behind it, or undefined for an error of the SDK's own.
+ *
  * @example
  * ```ts
  * try {
@@ -158,11 +162,7 @@ async function answer(
  * seconds: the SDK reads it with `parseInt` and would otherwise retry early.
  */
 function errorResponse(err: SamsaraError): Response {
-  const headers = new Headers({ 'content-type': 'application/json' });
-  if (err instanceof RetryableError) headers.set('retry-after', String(Math.max(1, Math.ceil(err.retryAfter))));
-  if (err instanceof ReauthorizationRequiredError) {
-    headers.set('www-authenticate', 'Bearer realm="samsara", error="invalid_token"');
-  }
+  const headers = new Headers({ 'content-type': 'application/json', ...headersOf(err) });
   const response = new Response(JSON.stringify({ message: err.message, code: err.code }), {
     status: err.status,
     headers,

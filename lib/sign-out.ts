@@ -9,7 +9,7 @@ import type { TokenManager } from './tokens/manager.js';
  *
  * @example
  * ```ts
- * app.post('/sign-out', samsaraSignOut({ redirect: '/', cookieName: 'sid' } satisfies SamsaraSignOutOptions));
+ * app.post('/sign-out', samsaraSignOut({ redirect: '/', cookieName: 'sid' }));
  * ```
  */
 export interface SamsaraSignOutOptions {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigurationError } from './errors/index.js';
-import { numberOption } from './options.js';
+import { numberOption } from './number-option.js';
 import { cutLifetime, isRestored, restoreLifetime, type LifetimeSlot } from './session-lifetime.js';
 
 /**

@@ -56,6 +56,10 @@ type ExchangeCode = (
  *   },
  * });
  * ```
+ *
+ * @throws `ConfigurationError` from the constructor for a missing client id or secret (option or
+ * environment variable, named), an unknown region, a bad `baseURL`, or `tokens` given together with
+ * the client options it replaces.
  */
 export class SamsaraStrategy extends OAuth2Strategy {
   /** The token manager that owns the grants this strategy receives: share it with `samsara()`. */

@@ -84,6 +84,8 @@ export type VerifyDone = OAuth2Strategy.VerifyCallback;
  * What a verify answers: the user (`Express.User`: your own user type, or with `import
  * 'passport-samsara/user'` the Samsara user), or a `SamsaraUser` (with `passport.authorize`, the
  * user lands on `req.account`, not `req.user`), or `false` to refuse.
+ *
+ * @inline
  */
 type Verified = Express.User | SamsaraUser | false;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// README's screenshots, from the browser test rather than drawn by hand: builds, runs
-// test/app.browser.test.ts (which saves PNGs under test-results/), then copies the ones the README
-// shows into docs/screenshots/. Usage: npm run screenshots
+// The screenshots of README and docs/app.md, from the browser test rather than drawn by hand: builds, runs
+// test/app.browser.test.ts (which saves PNGs under test-results/), then copies the ones they
+// show into docs/screenshots/. Usage: npm run screenshots
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

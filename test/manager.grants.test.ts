@@ -3,6 +3,7 @@ import {
   ConfigurationError,
   MemoryTokenStore,
   ReauthorizationRequiredError,
+  RefreshUnavailableError,
   StoreUnavailableError,
   TokenManager,
   type GrantTokens,
@@ -255,8 +256,20 @@ describe('TokenManager: options', () => {
     });
   }
 
-  it('takes 0 for skew and retries', () => {
-    const tokens = new TokenManager({ client, skew: 0, retries: 0 });
-    expect(tokens).to.include({ skew: 0, retries: 0, revocation: 'organization', maxRetiredGrants: 10 });
+  it('takes 0 for skew and retries: a token 30 s from expiry is served as it is, a failing refresh is tried once', async () => {
+    const emulator = await startSamsaraEmulator();
+    try {
+      const tokens = new TokenManager({ client: clientOf(emulator), skew: 0, retries: 0 });
+      const soon = issue(emulator, 30_000);
+      await tokens.connect('1001', soon);
+      expect(await tokens.accessToken('1001')).to.equal(soon.accessToken);
+      expect(emulator.counters.tokenRequests).to.equal(0);
+      await tokens.connect('1002', issue(emulator, -1_000));
+      emulator.injectFault('token', { type: 'status', status: 503, body: 'down', contentType: 'text/plain' }, 5);
+      expect(await tokens.accessToken('1002').catch((e: unknown) => e)).to.be.instanceOf(RefreshUnavailableError);
+      expect(emulator.counters.tokenRequests).to.equal(1);
+    } finally {
+      await emulator.stop();
+    }
   });
 });

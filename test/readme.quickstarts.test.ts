@@ -4,11 +4,27 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { ROOT, STRICT_NODENEXT } from './support/packed.js';
 
-/** The TypeScript blocks README marks `<!-- compiled: name -->`, by name. */
+/** Every TypeScript block of README, named by its section's heading (and a number past the first). */
 function readmeBlocks(): Map<string, string> {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const blocks = new Map<string, string>();
-  for (const match of readme.matchAll(/<!-- compiled: ([\w-]+) -->\n```ts\n([\s\S]*?)\n```/g)) {
+  let heading = 'top';
+  for (const match of readme.matchAll(/^(#+) (.+)$|^```ts\n([\s\S]*?)\n```$/gm)) {
+    if (match[2] !== undefined) heading = match[2].toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    else {
+      let name = heading;
+      for (let n = 2; blocks.has(name); n++) name = `${heading}-${n}`;
+      blocks.set(name, match[3]);
+    }
+  }
+  return blocks;
+}
+
+/** The blocks a page of docs/ marks `<!-- compiled: name -->`, by name. */
+function markedBlocks(page: string): Map<string, string> {
+  const text = readFileSync(join(ROOT, 'docs', page), 'utf8');
+  const blocks = new Map<string, string>();
+  for (const match of text.matchAll(/<!-- compiled: ([\w-]+) -->\n```ts\n([\s\S]*?)\n```/g)) {
     blocks.set(match[1], match[2]);
   }
   return blocks;
@@ -50,25 +66,29 @@ function typeCheck(name: string, source: string): string {
   });
 }
 
-describe("README's quick starts, compiled in a strict nodenext project", function () {
+describe("README's code, compiled in a strict nodenext project", function () {
   this.timeout(120_000);
   const blocks = readmeBlocks();
 
-  it('finds the blocks README marks as compiled', () => {
-    expect([...blocks.keys()]).to.deep.equal(['quick-start', 'own-login', 'app']);
+  it('finds every TypeScript block of README, the two quick starts among them', () => {
+    expect([...blocks.keys()]).to.include.members([
+      'quick-start-mount-the-samsara-app',
+      'quick-start-wire-passport-yourself',
+    ]);
+    expect(blocks.size).to.be.at.least(6);
   });
 
-  for (const [name, what] of [
-    ['quick-start', 'the quick start (Sign out and Disconnect, req.user.orgId without a cast)'],
-    ['own-login', 'the quick start for an app with its own login (passport.authorize, samsara({ key }))'],
-    ['app', 'the mounted app'],
-  ] as const) {
-    it(`${what} type-checks`, () => {
-      const source = blocks.get(name);
-      expect(source, name).to.be.a('string');
-      expect(typeCheck(name, source!)).to.equal('');
+  for (const [name, source] of blocks) {
+    it(`the block under "${name}" type-checks`, () => {
+      expect(typeCheck(name, source)).to.equal('');
     });
   }
+
+  it("docs/express.md's quick start for an app with its own login type-checks (passport.authorize, samsara({ key }))", () => {
+    const source = markedBlocks('express.md').get('own-login');
+    expect(source).to.be.a('string');
+    expect(typeCheck('own-login', source!)).to.equal('');
+  });
 
   it("types req.user as the Samsara user only with import 'passport-samsara/user'", () => {
     const use = `import express from 'express';\nconst app = express();\napp.get('/', (req, res) => { res.send(req.user?.orgId.toUpperCase() ?? 'none'); });\n`;

@@ -30,7 +30,7 @@ class TestLogin extends Strategy {
 }
 
 /**
- * README's "app with its own login", as running code: passport.authorize attaches the organization
+ * docs/express.md's "app with its own login", as running code: passport.authorize attaches the organization
  * to the signed-in user's account, samsara({ key }) reads it from there, Disconnect keeps the user.
  */
 describe('an app with its own login: passport.authorize attaches the organization to the account', () => {

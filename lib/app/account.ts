@@ -1,5 +1,13 @@
 import type { Request, RequestHandler } from 'express';
-import type { AppUser } from './pages.js';
+import type { SamsaraUser } from '../verify.js';
+
+/** What the app keeps in its own session: the organization, your verify's additions, and when. */
+export interface AppUser extends SamsaraUser {
+  /** `expires_in` at sign-in, in seconds: with the expiry, it dates the last refresh. */
+  tokenLifetime?: number;
+  /** When this session connected the organization, in ms since the epoch. */
+  connectedAt: number;
+}
 
 /**
  * An organization connected to one of your accounts, as the app hands it to

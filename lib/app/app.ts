@@ -2,14 +2,16 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import helmet from 'helmet';
 import { ConfigurationError } from '../errors/index.js';
 import { samsara } from '../express.js';
-import { numberOption } from '../options.js';
+import { numberOption } from '../number-option.js';
 import { TokenManager } from '../tokens/manager.js';
 import { serveAccount, serveOwn, servedOf, type SamsaraAppAccount } from './account.js';
 import { keyringOf, sessionBinding } from './binding.js';
 import { brandOf } from './brand.js';
 import { confirmDisconnectPage, disconnect, signOut } from './disconnect.js';
 import { RecentEvents, appWebhooks } from './events.js';
-import { AppFailure, failureHandler, stderrLog } from './failures.js';
+import { failureHandler } from './failure-handler.js';
+import { AppFailure } from './failure-kinds.js';
+import { stderrLog } from './failure-log.js';
 import { healthz, readyz } from './health.js';
 import { FAVICON, STYLESHEET } from './html.js';
 import { callbackURLOf, sessionSecretOf, type SamsaraAppOptions } from './options.js';
@@ -66,7 +68,9 @@ export interface SamsaraApp extends Express {
  * `POST /sign-out`, `GET /healthz`, `GET /readyz`, `GET /app.css`, `GET /favicon.ico`, and
  * `POST /webhooks` (Samsara's deliveries) when the manager keeps the organizations' webhooks.
  *
- * Throws `ConfigurationError` when no session secret is given (`sessionSecret` or
+ * @param options - the manager, your `verify`, `account`, `brand`, hooks, secrets and stores.
+ * @returns the Express app to mount (`host.use(path, app)`), with `loadSession` for your own routes.
+ * @throws `ConfigurationError` when no session secret is given (`sessionSecret` or
  * `SESSION_SECRET`), or no sealing key (`sealingKeys` or `SAMSARA_SEALING_KEYS`, unless `account`),
  * and the client is not the local emulator; when `callbackURL` is not absolute; when `brand` or
  * `account` is malformed.

@@ -5,7 +5,7 @@ import type { OAuthClient } from '../oauth-client.js';
 import { open, parseKeyring, seal, type SealingKey } from '../tokens/seal.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { talksToEmulator, type SamsaraAppOptions } from './options.js';
-import type { AppUser } from './pages.js';
+import type { AppUser } from './account.js';
 
 /**
  * The keyring that seals the session's organization binding: the `sealingKeys` option, else

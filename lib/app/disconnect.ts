@@ -4,7 +4,7 @@ import { crossSiteRequest, fromOwnPage } from '../same-origin.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { servedOf, type SamsaraAppAccount } from './account.js';
 import type { Brand } from './brand.js';
-import { AppFailure } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
 import { escapeHTML, layout } from './html.js';
 
 /** What the app's Disconnect and sign-out need besides the request. */

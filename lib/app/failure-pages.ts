@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * createSamsaraApp({ log: (entry) => { if (entry.kind === ('store-down' satisfies FailureKind)) pager.alert(entry.ref); } });
+ * createSamsaraApp({ log: (entry) => { if (entry.kind === 'store-down') pager.alert(entry.ref); } });
  * ```
  */
 export type FailureKind =

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { StoreHealth, TokenStore } from '../tokens/store.js';
-import type { SamsaraAppLog } from './failures.js';
+import type { SamsaraAppLog } from './failure-log.js';
 import type { SamsaraAppRedis } from './options.js';
 
 /** How long `/readyz` waits for Redis's PONG. */

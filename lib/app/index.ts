@@ -19,4 +19,5 @@ export type { SamsaraApp } from './app.js';
 export type { SamsaraAppOptions, SamsaraAppRedis } from './options.js';
 export type { SamsaraAppAccount, SamsaraConnection } from './account.js';
 export type { SamsaraAppBrand } from './brand.js';
-export type { FailureKind, SamsaraAppLog, SamsaraAppLogEntry } from './failures.js';
+export type { FailureKind } from './failure-pages.js';
+export type { SamsaraAppLog, SamsaraAppLogEntry } from './failure-log.js';

@@ -4,14 +4,14 @@ import { ConfigurationError } from '../errors/index.js';
 import type { SamsaraStrategyOptions } from '../strategy-options.js';
 import type { SealingKey } from '../tokens/seal.js';
 import type { LifecycleHooks } from '../tokens/lifecycle.js';
+import { EMULATOR_CLIENT_ID } from '../emulator-client.js';
 import type { SamsaraWebhookHandlers } from '../webhooks/receiver-options.js';
-import { EMULATOR_CLIENT_ID } from '../testing/options.js';
 import type { SamsaraProfile } from '../profile.js';
 import type { OAuthClient } from '../oauth-client.js';
 import type { TokenManager } from '../tokens/manager.js';
 import type { SamsaraAppAccount } from './account.js';
 import type { SamsaraAppBrand } from './brand.js';
-import type { SamsaraAppLog } from './failures.js';
+import type { SamsaraAppLog } from './failure-log.js';
 
 /**
  * What the app needs of an ioredis client (standalone or Cluster) for its sessions and `/readyz`.

@@ -1,22 +1,13 @@
 import type { RequestHandler } from 'express';
 import { REGION_BASE_URLS } from '../endpoints.js';
 import type { OAuthClient } from '../oauth-client.js';
-import type { SamsaraUser } from '../verify.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { servedOf } from './account.js';
 import type { RecentEvents } from './events.js';
-import { AppFailure } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
 import { escapeHTML, layout, type PageContext } from './html.js';
 import type { Brand } from './brand.js';
 import { talksToEmulator } from './options.js';
-
-/** What the app keeps in its own session: the organization, your verify's additions, and when. */
-export interface AppUser extends SamsaraUser {
-  /** `expires_in` at sign-in, in seconds: with the expiry, it dates the last refresh. */
-  tokenLifetime?: number;
-  /** When this session connected the organization, in ms since the epoch. */
-  connectedAt: number;
-}
 
 /** Home: Connect, or what a customer's admin needs to know: connected, which organization, since when. */
 export function homePage(

@@ -2,11 +2,11 @@ import type { Request, RequestHandler } from 'express';
 import { Passport } from 'passport';
 import { SamsaraStrategy } from '../strategy.js';
 import type { TokenManager } from '../tokens/manager.js';
-import { servedOf, type SamsaraAppAccount } from './account.js';
+import { servedOf, type AppUser, type SamsaraAppAccount } from './account.js';
 import { sessionBinding } from './binding.js';
-import { AppFailure, type FailureKind } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
+import type { FailureKind } from './failure-pages.js';
 import type { SamsaraAppOptions } from './options.js';
-import type { AppUser } from './pages.js';
 
 /**
  * The app's own passport (never the host's global one) around a SamsaraStrategy on the shared

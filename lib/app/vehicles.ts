@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { BadResponseError, ReauthorizationRequiredError, UpstreamError } from '../errors/index.js';
 import type { Brand } from './brand.js';
 import { escapeHTML, layout } from './html.js';
-import { AppFailure } from './failures.js';
+import { AppFailure } from './failure-kinds.js';
 import { servedOf } from './account.js';
 
 /** Samsara's cursors are opaque base64-like strings; anything else in the URL is refused unsent. */

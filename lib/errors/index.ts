@@ -15,6 +15,6 @@ export { SealError } from './seal-error.js';
 export { RevokeFailedError } from './revoke-failed-error.js';
 export { CrossSiteRequestError } from './cross-site-request-error.js';
 export { WebhookVerificationError } from './webhook-verification-error.js';
-export type { WebhookErrorCode } from './webhook-verification-error.js';
+export type { WebhookErrorCode } from './webhook-error-code.js';
 export { WebhookUpkeepError } from './webhook-upkeep-error.js';
-export type { WebhookUpkeepErrorCode } from './webhook-upkeep-error.js';
+export type { WebhookUpkeepErrorCode } from './webhook-error-code.js';

@@ -1,12 +1,11 @@
-import type { WebhookUpkeepErrorCode } from './webhook-upkeep-error.js';
-import type { WebhookErrorCode } from './webhook-verification-error.js';
+import type { WebhookErrorCode, WebhookUpkeepErrorCode } from './webhook-error-code.js';
 
 /**
  * The stable codes of {@link SamsaraError}.
  *
  * @example
  * ```ts
- * if ((err as SamsaraError).code === ('SAMSARA_REAUTHORIZE' satisfies SamsaraErrorCode)) res.redirect('/auth/samsara');
+ * if (err instanceof SamsaraError && err.code === 'SAMSARA_REAUTHORIZE') res.redirect('/auth/samsara');
  * ```
  */
 export type SamsaraErrorCode =

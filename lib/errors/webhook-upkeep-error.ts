@@ -1,4 +1,5 @@
 import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import type { WebhookUpkeepErrorCode } from './webhook-error-code.js';
 
 /**
  * Keeping an organization's webhook failed (creating, repairing or deleting it at Samsara):
@@ -30,13 +31,3 @@ export class WebhookUpkeepError extends SamsaraError {
     });
   }
 }
-
-/**
- * The codes of {@link WebhookUpkeepError}.
- *
- * @example
- * ```ts
- * const fixInTheDashboard: WebhookUpkeepErrorCode = 'SAMSARA_WEBHOOK_SCOPE';
- * ```
- */
-export type WebhookUpkeepErrorCode = 'SAMSARA_WEBHOOK_SCOPE' | 'SAMSARA_WEBHOOK_UPKEEP';

@@ -1,4 +1,5 @@
 import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import type { WebhookErrorCode } from './webhook-error-code.js';
 
 /**
  * Why a webhook delivery was refused, each with the HTTP status the receiver answers:
@@ -30,24 +31,6 @@ export class WebhookVerificationError extends SamsaraError {
     super(message, { cause: options.cause, code: options.code, status: STATUS[options.code] });
   }
 }
-
-/**
- * The codes of {@link WebhookVerificationError}.
- *
- * @example
- * ```ts
- * const ours: WebhookErrorCode[] = ['SAMSARA_WEBHOOK_BAD_SECRET', 'SAMSARA_WEBHOOK_BODY_CONSUMED']; // fix the app, not the request
- * ```
- */
-export type WebhookErrorCode =
-  | 'SAMSARA_WEBHOOK_MISSING_HEADER'
-  | 'SAMSARA_WEBHOOK_BAD_HEADER'
-  | 'SAMSARA_WEBHOOK_MISMATCH'
-  | 'SAMSARA_WEBHOOK_STALE'
-  | 'SAMSARA_WEBHOOK_BAD_PAYLOAD'
-  | 'SAMSARA_WEBHOOK_TOO_LARGE'
-  | 'SAMSARA_WEBHOOK_BAD_SECRET'
-  | 'SAMSARA_WEBHOOK_BODY_CONSUMED';
 
 const STATUS: Record<WebhookErrorCode, number> = {
   SAMSARA_WEBHOOK_MISSING_HEADER: 400,

@@ -36,6 +36,10 @@ export type { SamsaraEmulator } from './handle.js';
  * latency and counters for tests and benchmarks. No request, however malformed, stops it:
  * a failure of its own is answered with a JSON 500 `{message, requestId}`.
  *
+ * @returns the running emulator's handle: its `baseURL`, `clientID` and `clientSecret` are client
+ * options as they stand.
+ * @throws `RangeError` for an option it cannot use (a non-positive TTL, an unknown client...).
+ *
  * @example
  * ```ts
  * import { startSamsaraEmulator } from 'passport-samsara/testing';

@@ -1,24 +1,6 @@
 // The emulator's options, their defaults, and the checks that refuse a value it cannot use.
 
-/**
- * The emulator's default client id: a public test value.
- *
- * @example
- * ```ts
- * new SamsaraStrategy({ clientID: EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET, baseURL: samsara.baseURL });
- * ```
- */
-export const EMULATOR_CLIENT_ID = 'samsara-emulator-client';
-
-/**
- * The emulator's default client secret: a public test value, fine to print and to commit.
- *
- * @example
- * ```ts
- * const basic = Buffer.from(`${EMULATOR_CLIENT_ID}:${EMULATOR_CLIENT_SECRET}`).toString('base64');
- * ```
- */
-export const EMULATOR_CLIENT_SECRET = 'samsara-emulator-secret';
+export { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from '../emulator-client.js';
 
 /**
  * An OAuth client (a Marketplace app) the emulator knows.

@@ -23,7 +23,7 @@ export type RegionClients = Partial<Record<SamsaraRegion, OAuthClient | OAuthCli
  * @example
  * ```ts
  * const creds = await tokens.credentials(orgId);
- * const { endpoints } = tokens.clientFor(creds satisfies Issuer); // the organization's region's URLs
+ * const { endpoints } = tokens.clientFor(creds); // the organization's region's URLs
  * ```
  */
 export interface Issuer {

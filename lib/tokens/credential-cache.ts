@@ -7,7 +7,7 @@ import type { StoreWatch } from './store.js';
  *
  * @example
  * ```ts
- * new TokenManager({ store, cache: { maxAge: 500, maxEntries: 10_000 } satisfies CredentialCacheOptions });
+ * new TokenManager({ store, cache: { maxAge: 500, maxEntries: 10_000 } });
  * ```
  */
 export interface CredentialCacheOptions {

@@ -30,7 +30,7 @@ export interface GrantTokens {
  *
  * @example
  * ```ts
- * await strategy.tokens.connect(profile.id, params satisfies TokenResponse);
+ * await strategy.tokens.connect(profile.id, params);
  * ```
  */
 export interface TokenResponse {

@@ -1,4 +1,8 @@
-import type { TokenManager } from './manager.js';
+import type { OAuthClient } from '../oauth-client.js';
+import type { Issuer } from './clients.js';
+import type { Clock } from './clock.js';
+import type { Credentials } from './credentials.js';
+import type { OrganizationStatus, TokenStore } from './store.js';
 
 // The seam by which a TokenManager keeps one webhook per connected organization: the manager
 // calls it at the steps of the grant's lifecycle, and `organizationWebhooks` (lib/webhooks/)
@@ -89,4 +93,17 @@ export interface GrantWebhooks {
  * const webhooks: GrantWebhooksFactory = organizationWebhooks({ url: 'https://app.example/samsara/webhooks' });
  * ```
  */
-export type GrantWebhooksFactory = (tokens: TokenManager) => GrantWebhooks;
+export type GrantWebhooksFactory = (tokens: WebhookUpkeepTokens) => GrantWebhooks;
+
+/**
+ * What a {@link GrantWebhooksFactory} is given of its `TokenManager` (which satisfies it): the
+ * store, the clock, the organizations to reconcile, and each one's credentials and client for
+ * the calls to Samsara.
+ */
+export interface WebhookUpkeepTokens {
+  readonly store: TokenStore;
+  readonly clock: Clock;
+  organizations(): AsyncIterator<OrganizationStatus>;
+  credentials(key: string, options?: { rejected?: string }): Promise<Credentials>;
+  clientFor(issuer: Issuer): OAuthClient;
+}

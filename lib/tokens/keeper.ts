@@ -2,14 +2,14 @@ import { StoreUnavailableError } from '../errors/index.js';
 import { codeOf, publish, type RevokeEvent } from '../events.js';
 import type { Credentials, NewCredentials } from './credentials.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { TokenManager } from './manager.js';
 import { reauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
+import type { ManagerSettings } from './settings.js';
 import type { RevokedGrant } from './store.js';
 
-/** What the keeper needs of its manager. */
+/** What the keeper reads of its manager's settings. */
 export type KeeperSettings = Pick<
-  TokenManager,
+  ManagerSettings,
   'store' | 'clientFor' | 'clock' | 'revocation' | 'maxRetiredGrants' | 'retryDelay' | 'webhooks'
 >;
 

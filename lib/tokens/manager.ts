@@ -1,7 +1,10 @@
 import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
-import { numberOption, type NumberRange } from '../options.js';
+import { numberOption, type NumberRange } from '../number-option.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
+// The one way up, for the public `tokens.forOrg`: sdk.ts (and the api.ts it uses) import nothing of
+// lib/tokens, and know the manager only as `SamsaraApiTokens`, so no circle closes here.
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import { samsaraClientOptions, type ForOrgOptions, type SamsaraClientOptions } from '../sdk.js';
 import { ClientRouter, type Issuer, type RegionClients } from './clients.js';
 import { CredentialCache, type CredentialCacheOptions } from './credential-cache.js';
@@ -18,6 +21,7 @@ import type { GrantWebhooks, GrantWebhooksFactory } from './grant-webhooks.js';
 import { GrantKeeper } from './keeper.js';
 import { Lifecycle, type LifecycleHooks } from './lifecycle.js';
 import { Refresher } from './refresher.js';
+import type { ManagerSettings, RevocationScope } from './settings.js';
 import { guarded } from './store-failure.js';
 import { MemoryTokenStore } from './memory-store.js';
 import { SingleFlight } from './single-flight.js';
@@ -28,7 +32,7 @@ import type { OrganizationStatus, TokenStore } from './store.js';
  *
  * @example
  * ```ts
- * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 } satisfies TokenManagerOptions);
+ * new TokenManager({ store, client: { region: 'eu' }, skew: 120_000 });
  * ```
  */
 export interface TokenManagerOptions extends LifecycleHooks {
@@ -84,22 +88,14 @@ export interface TokenManagerOptions extends LifecycleHooks {
   webhooks?: GrantWebhooksFactory;
 }
 
-/**
- * What one revoke request reaches at Samsara: see {@link TokenManagerOptions.revocation}.
- *
- * @example
- * ```ts
- * new TokenManager({ store, revocation: 'grant' satisfies RevocationScope });
- * ```
- */
-export type RevocationScope = 'organization' | 'grant';
+export type { RevocationScope } from './settings.js';
 
 /**
  * Options of one {@link TokenManager.credentials} call.
  *
  * @example
  * ```ts
- * const token = await tokens.accessToken(orgId, { rejected: tokenThatGot401 } satisfies AccessOptions);
+ * const token = await tokens.accessToken(orgId, { rejected: tokenThatGot401 });
  * ```
  */
 export interface AccessOptions {
@@ -126,6 +122,9 @@ export interface AccessOptions {
  * const accessToken = await tokens.accessToken('1001');
  * await fetch('https://api.samsara.com/fleet/vehicles', { headers: { authorization: `Bearer ${accessToken}` } });
  * ```
+ *
+ * @throws `ConfigurationError` from the constructor for an option out of range, or a `lockTtl`
+ * that a token request could outlive.
  */
 export class TokenManager {
   readonly store: TokenStore;
@@ -134,13 +133,6 @@ export class TokenManager {
   /** Every client, by region. */
   readonly clients: ReadonlyMap<SamsaraRegion, OAuthClient>;
   readonly clock: Clock;
-  readonly skew: number;
-  readonly lockTtl: number;
-  readonly waitTimeout: number;
-  readonly retries: number;
-  readonly retryDelay: number;
-  readonly revocation: RevocationScope;
-  readonly maxRetiredGrants: number;
   /** The organizations' webhooks, when the `webhooks` option keeps them: `reconcile()` repairs their drift. */
   readonly webhooks: GrantWebhooks | undefined;
   readonly #router: ClientRouter;
@@ -161,37 +153,48 @@ export class TokenManager {
     const timeout = this.#router.maxTimeout;
     const option = (name: string, value: number | undefined, fallback: number, range?: NumberRange): number =>
       numberOption('TokenManager', name, value, fallback, range);
-    this.skew = option('skew', options.skew, 60_000, { min: 0 });
-    this.lockTtl = option('lockTtl', options.lockTtl, timeout + 10_000);
-    this.waitTimeout = option('waitTimeout', options.waitTimeout, this.lockTtl + 5_000);
-    this.retries = option('retries', options.retries, 2, { min: 0, max: 10, integer: true });
-    this.retryDelay = option('retryDelay', options.retryDelay, 200);
-    this.maxRetiredGrants = option('maxRetiredGrants', options.maxRetiredGrants, 10, {
-      min: 1,
-      max: 100,
-      integer: true,
-    });
-    this.revocation = options.revocation ?? 'organization';
+    const lockTtl = option('lockTtl', options.lockTtl, timeout + 10_000);
+    const revocation = options.revocation ?? 'organization';
     // Checked at run time too: a JavaScript caller's option is whatever it wrote.
-    if (!(REVOCATION_SCOPES as readonly string[]).includes(this.revocation)) {
+    if (!(REVOCATION_SCOPES as readonly string[]).includes(revocation)) {
       throw new ConfigurationError(
-        `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(this.revocation)}.`,
+        `TokenManager option revocation must be 'organization' or 'grant', not ${JSON.stringify(revocation)}.`,
       );
     }
-    if (this.lockTtl < timeout + 1_000) {
+    if (lockTtl < timeout + 1_000) {
       throw new ConfigurationError(
-        `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
+        `lockTtl (${lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
       );
     }
-    this.#keeper = new GrantKeeper(this, new Lifecycle(options));
-    this.#cache = this.#cacheOf(options.cache, option);
-    this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
+    const router = this.#router;
+    // Its factory reads only the store and the clock now, and the rest of the manager later.
     this.webhooks = options.webhooks?.(this);
+    const settings: ManagerSettings = {
+      store: this.store,
+      clock: this.clock,
+      skew: option('skew', options.skew, 60_000, { min: 0 }),
+      lockTtl,
+      waitTimeout: option('waitTimeout', options.waitTimeout, lockTtl + 5_000),
+      retries: option('retries', options.retries, 2, { min: 0, max: 10, integer: true }),
+      retryDelay: option('retryDelay', options.retryDelay, 200),
+      revocation,
+      maxRetiredGrants: option('maxRetiredGrants', options.maxRetiredGrants, 10, { min: 1, max: 100, integer: true }),
+      clientFor: (issuer) => router.for(issuer),
+      webhooks: this.webhooks,
+    };
+    this.#keeper = new GrantKeeper(settings, new Lifecycle(options));
+    this.#cache = this.#cacheOf(options.cache, option);
+    this.#refresher = new Refresher(settings, this.#keeper, (work) => void this.#track(work), this.#cache);
   }
 
   /**
    * A valid access token for `key`, refreshed first when it is about to expire.
-   * Throws `ReauthorizationRequiredError` (401), `StoreUnavailableError` or `RefreshUnavailableError` (503).
+   *
+   * @param key - the organization's id (the `orgId` the grant was connected under).
+   * @param options - `rejected`: a token the API has just answered 401 for, to refresh past it.
+   * @throws `ReauthorizationRequiredError` (401) when the organization has no live grant: sign in again.
+   * @throws `StoreUnavailableError` or `RefreshUnavailableError` (503) for a store or token endpoint
+   * that is down: retry after their `retryAfter`.
    */
   async accessToken(key: string, options: AccessOptions = {}): Promise<string> {
     return (await this.credentials(key, options)).accessToken;
@@ -209,6 +212,10 @@ export class TokenManager {
    * every grant its verify accepts, so a verify that connects it too is harmless) is not written
    * again. Takes the token endpoint's answer in either shape: `GrantTokens` (camelCase) or
    * passport's `params` (`access_token`, `refresh_token`, `expires_at`).
+   *
+   * @returns the credentials now current for `key`.
+   * @throws `ConfigurationError` for a grant of a region the manager has no client for, and
+   * `StoreUnavailableError` when the store cannot take it.
    */
   async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
     const grant = this.#newGrant(tokens);
@@ -240,7 +247,10 @@ export class TokenManager {
    * token. A grant whose revoke fails is kept (still working, still connected) and
    * `RevokeFailedError` is thrown: call `revoke` again. Once every grant it held is revoked, it
    * tells `onDisconnect`. With the `webhooks` option, it first deletes the organization's
-   * webhook; when Samsara fails that, it throws `WebhookUpkeepError` and revokes nothing.
+   * webhook.
+   *
+   * @throws `RevokeFailedError` (502) when Samsara did not confirm a revoke; `WebhookUpkeepError`
+   * when Samsara failed the webhook's deletion (nothing is revoked then); `StoreUnavailableError`.
    */
   async revoke(key: string): Promise<void> {
     // Before the revoke: once the grant is dead, nothing can delete the webhook any more.
@@ -281,8 +291,10 @@ export class TokenManager {
 
   /**
    * The client of the app that issued a grant: its region's (the default client for a grant that
-   * names no region). `ConfigurationError` when the manager has no client for that region, or its
-   * client id is not the one that issued the grant.
+   * names no region).
+   *
+   * @throws `ConfigurationError` when the manager has no client for that region, or its client id
+   * is not the one that issued the grant.
    */
   clientFor(issuer: Issuer): OAuthClient {
     return this.#router.for(issuer);

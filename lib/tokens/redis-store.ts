@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/index.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
-import { numberOption } from '../options.js';
+import { numberOption } from '../number-option.js';
 import { open, parseKeyring, seal, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';

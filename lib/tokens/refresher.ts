@@ -3,17 +3,17 @@ import { codeOf, listening } from '../events.js';
 import { isTransient, oauthErrorOf, type TokenSet } from '../oauth-client.js';
 import type { CredentialCache } from './credential-cache.js';
 import { grantTokensOf, isFresh, type Credentials, type NewCredentials } from './credentials.js';
-import { flightOf, said, waited, type Flight } from './flight.js';
+import { flightOf, said, waited, type Flight } from './refresh-events.js';
 import type { GrantKeeper } from './keeper.js';
 import { noCredentials, reauthorization, reportReauthorization } from './reauthorize.js';
 import { guarded } from './store-failure.js';
-import type { TokenManager } from './manager.js';
+import type { ManagerSettings } from './settings.js';
 import { SingleFlight } from './single-flight.js';
 import type { LockHandle } from './store.js';
 
-/** What the refresh protocol needs of its manager. */
+/** What the refresh protocol reads of its manager's settings. */
 export type RefreshSettings = Pick<
-  TokenManager,
+  ManagerSettings,
   'store' | 'clientFor' | 'clock' | 'skew' | 'lockTtl' | 'waitTimeout' | 'retries' | 'retryDelay'
 >;
 

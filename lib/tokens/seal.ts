@@ -29,6 +29,9 @@ const HOW_TO =
  * A new keyring entry, `"<id>:<base64 of 32 random bytes>"`, to put in front of
  * `SAMSARA_SEALING_KEYS`. The default id is today's date (UTC), such as `k20261129`.
  *
+ * @param id - the key's id, stored beside each sealed record so that old keys still open it.
+ * @returns the entry, which holds the secret: print it once, never log it.
+ *
  * @example
  * ```sh
  * node -p "require('passport-samsara').generateSealingKey()"   # k20261129:3q2+7w...

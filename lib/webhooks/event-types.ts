@@ -76,11 +76,6 @@ export const SAMSARA_WEBHOOK_VERSIONS = Object.freeze([
 
 /**
  * One of {@link SAMSARA_WEBHOOK_VERSIONS}.
- *
- * @example
- * ```ts
- * const version: SamsaraWebhookVersion = '2024-02-27';
- * ```
  */
 export type SamsaraWebhookVersion = (typeof SAMSARA_WEBHOOK_VERSIONS)[number];
 

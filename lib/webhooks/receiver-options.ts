@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { ConfigurationError } from '../errors/index.js';
-import { numberOption } from '../options.js';
+import { numberOption } from '../number-option.js';
 import { systemClock, type Clock } from '../tokens/clock.js';
 import type { TokenManager } from '../tokens/manager.js';
 import { MemoryTokenStore } from '../tokens/memory-store.js';

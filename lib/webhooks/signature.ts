@@ -10,11 +10,6 @@ import { WebhookVerificationError } from '../errors/index.js';
 /**
  * A delivery's headers: as Node gives them (`req.headers`, lower-case names), a plain object of
  * your own (names in any case), or a Fetch API `Headers`.
- *
- * @example
- * ```ts
- * const headers: WebhookHeaders = req.headers;
- * ```
  */
 export type WebhookHeaders = IncomingHttpHeaders | Headers;
 

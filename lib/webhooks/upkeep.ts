@@ -5,8 +5,9 @@ import type {
   ReconcileOptions,
   ReconcileReport,
   WebhookOutcome,
+  WebhookUpkeepTokens,
 } from '../tokens/grant-webhooks.js';
-import type { TokenManager } from '../tokens/manager.js';
+
 import type { StoredWebhook, TokenStore } from '../tokens/store.js';
 import {
   SAMSARA_WEBHOOK_EVENT_TYPES,
@@ -95,12 +96,12 @@ export function organizationWebhooks(options: OrganizationWebhooksOptions): Gran
 type UpkeepStore = Required<Pick<TokenStore, 'claim' | 'webhook' | 'saveWebhook'>>;
 
 class OrganizationWebhooks implements GrantWebhooks {
-  readonly #tokens: TokenManager;
+  readonly #tokens: WebhookUpkeepTokens;
   readonly #store: UpkeepStore;
   readonly #api: WebhooksApi;
   readonly #settings: () => WebhookSettings;
 
-  constructor(tokens: TokenManager, settings: () => WebhookSettings) {
+  constructor(tokens: WebhookUpkeepTokens, settings: () => WebhookSettings) {
     const { store } = tokens;
     if (typeof store.claim !== 'function' || typeof store.webhook !== 'function' || !store.saveWebhook) {
       throw new ConfigurationError(

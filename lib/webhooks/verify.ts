@@ -1,5 +1,5 @@
 import { ConfigurationError, WebhookVerificationError } from '../errors/index.js';
-import { numberOption } from '../options.js';
+import { numberOption } from '../number-option.js';
 import type { SamsaraWebhookEvent } from './event-types.js';
 import { checkFreshness, keysOf, signatureMatches, signedHeaders, type WebhookHeaders } from './signature.js';
 
