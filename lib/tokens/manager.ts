@@ -2,6 +2,7 @@ import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
 import { numberOption, type NumberRange } from '../options.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
+import { FleetRateLimiter, type FleetRateLimitOptions } from '../rate-limit/fleet.js';
 import { samsaraClientOptions, type ForOrgOptions, type SamsaraClientOptions } from '../sdk.js';
 import { ClientRouter, type Issuer, type RegionClients } from './clients.js';
 import { CredentialCache, type CredentialCacheOptions } from './credential-cache.js';
@@ -75,6 +76,14 @@ export interface TokenManagerOptions extends LifecycleHooks {
   cache?: CredentialCacheOptions | false;
   /** Where the manager reads the time and waits. Default: the system clock. */
   clock?: Clock;
+  /**
+   * The fleet-wide rate limiter every call to Samsara's API goes through (`forOrg`,
+   * `req.samsara.fetch`, `callSamsara`): each organization's requests leave evenly spaced within
+   * Samsara's documented limits, across every process that shares the token store's Redis (one
+   * process's memory for other stores), and a 429 that still arrives slows the organization down
+   * for all of them. Default: on, with Samsara's limits; `false` turns it off.
+   */
+  rateLimit?: FleetRateLimitOptions | false;
 }
 
 /**
@@ -134,6 +143,8 @@ export class TokenManager {
   readonly retryDelay: number;
   readonly revocation: RevocationScope;
   readonly maxRetiredGrants: number;
+  /** The fleet-wide rate limiter; undefined with `rateLimit: false`. */
+  readonly rateLimiter: FleetRateLimiter | undefined;
   readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
@@ -174,6 +185,10 @@ export class TokenManager {
         `lockTtl (${this.lockTtl} ms) must exceed the token request timeout (${timeout} ms) by at least 1 s, or a slow refresh would outlive its lock.`,
       );
     }
+    this.rateLimiter =
+      options.rateLimit === false
+        ? undefined
+        : new FleetRateLimiter(options.rateLimit ?? {}, this.store, () => this.clock.now());
     this.#keeper = new GrantKeeper(this, new Lifecycle(options));
     this.#cache = this.#cacheOf(options.cache, option);
     this.#refresher = new Refresher(this, this.#keeper, (work) => void this.#track(work), this.#cache);
