@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks, sync).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -13,6 +13,7 @@ import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { stampede } from './stampede.js';
 import { STORM, storm, stormTables, type StormResult } from './storm.js';
+import { SYNC, sync, syncTable, type SyncResult } from './sync.js';
 import { table } from './stats.js';
 import { WEBHOOKS, webhooks, webhooksTables, type WebhooksResult } from './webhooks.js';
 
@@ -45,10 +46,11 @@ async function main(): Promise<void> {
     express?: ExpressResult;
     contenders?: ContenderResult[];
     webhooks?: WebhooksResult;
+    sync?: SyncResult[];
   } = {
     machine,
     date: new Date().toISOString(),
-    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS },
+    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS, sync: SYNC },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
@@ -75,6 +77,10 @@ async function main(): Promise<void> {
   if (wanted('webhooks')) {
     raw.webhooks = await webhooks();
     console.log(`${webhooksTables(raw.webhooks)}\n`);
+  }
+  if (wanted('sync')) {
+    raw.sync = await sync();
+    console.log(`${syncTable(raw.sync)}\n`);
   }
   // Raw samples, to 0.01 ms.
   const rounded = (_key: string, v: unknown): unknown =>

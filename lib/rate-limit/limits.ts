@@ -56,7 +56,8 @@ export interface RateLimitOptions {
   endpoints?: readonly EndpointRateLimit[];
   /**
    * The share of each limit the fleet aims at, in (0, 1]: requests leave evenly spaced at this
-   * fraction of the limit, which leaves room for the jitter between leaving and arriving. Default 0.95.
+   * fraction of the limit. Against a sliding window of period P, that leaves P x (1/utilization - 1)
+   * for the jitter between leaving and arriving: 111 ms a second at the default 0.9.
    */
   utilization?: number;
 }
@@ -79,7 +80,7 @@ export class RateLimits {
   readonly #classes: CompiledClass[];
 
   constructor(options: RateLimitOptions = {}) {
-    const utilization = numberOption('rateLimit', 'utilization', options.utilization, 0.95, { max: 1 });
+    const utilization = numberOption('rateLimit', 'utilization', options.utilization, 0.9, { max: 1 });
     const perOrganization = numberOption('rateLimit', 'perOrganization', options.perOrganization, 150);
     this.#organization = { name: 'organization', intervalMs: 1000 / (perOrganization * utilization) };
     this.#classes = (options.endpoints ?? SAMSARA_ENDPOINT_LIMITS).map((endpoint) => {
