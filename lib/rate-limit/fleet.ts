@@ -31,7 +31,9 @@ export interface FleetRateLimitOptions extends RateLimitOptions {
  * ```
  */
 export class FleetRateLimiter {
+  /** Which buckets a request counts in. */
   readonly limits: RateLimits;
+  /** Where the buckets live. */
   readonly backend: RateLimiterBackend;
 
   /** `now`: the memory backend's time in ms (the manager's clock). */
