@@ -5,13 +5,14 @@ import {
   MemoryRateLimiter,
   MemoryTokenStore,
   RedisRateLimiter,
+  RateLimits,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
-import { connect, startRedis, type RedisServer } from './support/redis.js';
+import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';
 
 // The fleet-wide limiter on a real Redis: several managers, each with its own connection (as
 // separate processes have), share each organization's buckets, so together they stay within the
@@ -103,6 +104,38 @@ describe('the fleet-wide rate limiter: several managers on one Redis, against th
     expect(() => new TokenManager({ client, rateLimit: { perOrganization: 0 } })).to.throw(/perOrganization/);
     const path = { methods: ['GET'], path: 'fleet/{id', limit: 1 };
     expect(() => new TokenManager({ client, rateLimit: { endpoints: [path] } })).to.throw(/is not a path/);
+  });
+});
+
+describe('RedisRateLimiter on a 3-node Redis Cluster: one organization, one slot', function () {
+  this.timeout(60_000);
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await startRedisCluster(3);
+  });
+  after(() => cluster.stop());
+
+  it("reserves across an organization's buckets in one script call, and slows them all down", async () => {
+    const client = connect('ioredis 5 Cluster', cluster);
+    try {
+      const limiter = new RedisRateLimiter({ client, prefix: `rl-${randomUUID()}:` });
+      // One a minute: the time between two calls is nothing beside it.
+      const endpoints = [{ methods: ['GET'], path: '/fleet/vehicles', limit: 1, periodMs: 60_000 }];
+      const buckets = new RateLimits({ utilization: 1, endpoints }).bucketsOf('GET', '/fleet/vehicles');
+      expect((await limiter.reserve('1001', buckets, 1_000)).waitMs).to.equal(0);
+      const second = await limiter.reserve('1001', buckets, 120_000);
+      expect(second.granted).to.equal(true);
+      expect(second.waitMs, 'one interval after the first').to.be.within(50_000, 60_000);
+      const third = await limiter.reserve('1001', buckets, 60_000);
+      expect(third, 'past the bound: refused, nothing reserved').to.include({ granted: false });
+      expect(third.waitMs).to.be.within(110_000, 120_000);
+      await limiter.slowDown('1002', buckets.slice(0, 1), 300_000);
+      const other = await limiter.reserve('1002', buckets, 0);
+      expect(other.granted, "the organization's bucket slowed down holds its every endpoint").to.equal(false);
+      expect(other.waitMs).to.be.within(290_000, 300_000);
+    } finally {
+      client.disconnect();
+    }
   });
 });
 
