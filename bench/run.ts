@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that docs/performance.md
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks, sync, sync-scale).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -13,6 +13,8 @@ import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { stampede } from './stampede.js';
 import { STORM, storm, stormTables, type StormResult } from './storm.js';
+import { SYNC_SCALE, syncScale, syncScaleTable, type SyncScaleResult } from './sync-scale.js';
+import { SYNC, sync, syncTable, type SyncResult } from './sync.js';
 import { table } from './stats.js';
 import { WEBHOOKS, webhooks, webhooksTables, type WebhooksResult } from './webhooks.js';
 
@@ -45,10 +47,19 @@ async function main(): Promise<void> {
     express?: ExpressResult;
     contenders?: ContenderResult[];
     webhooks?: WebhooksResult;
+    sync?: SyncResult[];
+    syncScale?: SyncScaleResult;
   } = {
     machine,
     date: new Date().toISOString(),
-    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS },
+    settings: {
+      storm: STORM,
+      contenders: CONTENDERS,
+      express: EXPRESS,
+      webhooks: WEBHOOKS,
+      sync: SYNC,
+      syncScale: SYNC_SCALE,
+    },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
@@ -75,6 +86,14 @@ async function main(): Promise<void> {
   if (wanted('webhooks')) {
     raw.webhooks = await webhooks();
     console.log(`${webhooksTables(raw.webhooks)}\n`);
+  }
+  if (wanted('sync')) {
+    raw.sync = await sync();
+    console.log(`${syncTable(raw.sync)}\n`);
+  }
+  if (wanted('sync-scale')) {
+    raw.syncScale = await syncScale();
+    console.log(`${syncScaleTable(raw.syncScale)}\n`);
   }
   // Raw samples, to 0.01 ms.
   const rounded = (_key: string, v: unknown): unknown =>

@@ -13,6 +13,7 @@ import {
   type SamsaraEvent,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
+import { syncProgress, type SyncProgress } from './progress.js';
 
 /**
  * `npm run sync`: a background job to copy. For every connected organization it lists the
@@ -36,6 +37,8 @@ export interface SyncOptions {
   maxRateLimitWait?: number;
   /** Where progress goes. Default: nowhere. */
   log?: (line: string) => void;
+  /** Told of each vehicle and each organization done: `syncProgress(process.stdout)` draws it. */
+  progress?: Pick<SyncProgress, 'vehicles' | 'organizationDone'>;
   /** After each page of an organization's vehicles (the place to store them), with the count so far. */
   onPage?: (org: OrganizationStatus, vehiclesSoFar: number) => Promise<void> | void;
 }
@@ -69,6 +72,7 @@ export async function syncOrganizations(tokens: TokenManager, options: SyncOptio
       let count = 0;
       try {
         for await (const _vehicle of await client.vehicles.list({ limit: PAGE })) {
+          options.progress?.vehicles(1);
           // A real job writes each page to its database here.
           if (++count % PAGE !== 0) continue;
           if (count % (5 * PAGE) === 0) log(`… ${org.orgId}: ${count} vehicles so far`);
@@ -76,8 +80,10 @@ export async function syncOrganizations(tokens: TokenManager, options: SyncOptio
         }
         summary.synced++;
         summary.vehicles += count;
+        options.progress?.organizationDone();
         log(`✓ ${org.orgId} (${org.region ?? 'default region'}): ${count} vehicles`);
       } catch (err) {
+        options.progress?.organizationDone();
         // A dead grant reaches here as ReauthorizationRequiredError when the token supplier found
         // it, or behind the SDK's own 401 when it died during a call: samsaraErrorOf finds both.
         const reason = samsaraErrorOf(err);
@@ -109,12 +115,15 @@ function logEvents(log: (line: string) => void): void {
   show(SAMSARA_CHANNELS.refresh, ['refreshed', 'failed']);
   show(SAMSARA_CHANNELS.lockWait);
   show(SAMSARA_CHANNELS.reauthorize);
-  show(SAMSARA_CHANNELS.rateLimit);
+  // The fleet's pacing ('paced') is counted by the progress bar; Samsara's 429s are worth a line.
+  show(SAMSARA_CHANNELS.rateLimit, ['waiting', 'gave-up']);
   show(SAMSARA_CHANNELS.storeFailure);
 }
 
 interface Setup {
   tokens: TokenManager;
+  /** How many organizations there are, when known (the demo's). */
+  total?: number;
   onPage?: SyncOptions['onPage'];
   close(): Promise<void>;
 }
@@ -149,6 +158,7 @@ async function demo(log: (line: string) => void): Promise<Setup> {
   let uninstalled = false;
   return {
     tokens,
+    total: 3,
     onPage: async (org) => {
       if (org.orgId !== '1002' || uninstalled) return;
       uninstalled = true;
@@ -197,22 +207,29 @@ function configured(log: (line: string) => void): Setup {
 }
 
 async function main(): Promise<void> {
-  const log = (line: string): void => console.log(line);
+  let progress: SyncProgress | undefined;
+  // Above the bar while it is drawn, as they are before and after.
+  const log = (line: string): void => (progress ? progress.log(line) : console.log(line));
   const setup = process.env.SAMSARA_CLIENT_ID ? configured(log) : await demo(log);
+  progress = syncProgress(process.stdout, setup.total);
   logEvents(log);
   const started = Date.now();
   try {
     const summary = await syncOrganizations(setup.tokens, {
       concurrency: Number(process.env.SYNC_CONCURRENCY ?? 4),
       log,
+      progress,
       ...(setup.onPage && { onPage: setup.onPage }),
     });
+    progress.stop();
+    progress = undefined;
     log(
       `sync: ${summary.synced} of ${summary.organizations} organizations synced (${summary.vehicles} vehicles) in ${Date.now() - started} ms; ` +
         `disconnected: ${summary.disconnected.join(', ') || 'none'}; failed: ${summary.failed.map((f) => `${f.orgId} (${f.code})`).join(', ') || 'none'}`,
     );
     if (summary.failed.length > 0) process.exitCode = 1;
   } finally {
+    progress?.stop();
     await setup.close();
   }
 }

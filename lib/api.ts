@@ -6,6 +6,7 @@ import { publish, type RateLimitEvent } from './events.js';
 import { networkFailure } from './http.js';
 import { numberOption } from './number-option.js';
 import { parseRetryAfter } from './retry-after.js';
+import type { FleetRateLimiter } from './rate-limit/fleet.js';
 
 // Every call to Samsara's API goes through sendToSamsara: req.samsara.fetch, the sign-in's
 // GET /me, and the fetch handed to the official SDK. One place guards the base URL, bounds each
@@ -31,6 +32,8 @@ export interface ApiGrant {
   token(): Promise<ApiAttempt>;
   /** A newer token after the API answered 401 to `rejected`; undefined when none can be had. */
   refreshed(rejected: string): Promise<ApiAttempt> | undefined;
+  /** The fleet-wide limiter the organization's calls go through; none for a bare token. */
+  readonly limiter?: FleetRateLimiter | undefined;
 }
 
 /** What the API layer reads of an organization's credentials: the token, and who issued it. */
@@ -47,6 +50,8 @@ export interface ApiCredentials {
  */
 export interface SamsaraApiTokens {
   credentials(key: string, options?: { rejected?: string }): Promise<ApiCredentials>;
+  /** The fleet-wide limiter the organization's calls go through; none when it is off. */
+  readonly rateLimiter?: FleetRateLimiter | undefined;
   clientFor(issuer: ApiCredentials): ApiClient;
 }
 
@@ -75,7 +80,12 @@ export function grantOf(tokens: SamsaraApiTokens, key: string): ApiGrant {
     const creds = await tokens.credentials(key, rejected === undefined ? {} : { rejected });
     return { accessToken: creds.accessToken, client: tokens.clientFor(creds) };
   };
-  return { orgId: key, token: () => attempt(), refreshed: (rejected) => attempt(rejected) };
+  return {
+    orgId: key,
+    token: () => attempt(),
+    refreshed: (rejected) => attempt(rejected),
+    limiter: tokens.rateLimiter,
+  };
 }
 
 /** A token as it is, with nothing to refresh it: a 401 comes back as it is. */
@@ -140,12 +150,41 @@ export async function sendToSamsara(
   const send = (bearer: string): Promise<Response> => attempt(url, init, bearer, client.timeout, caller);
   const replay = replayable(init.body);
 
-  let response = await send(token);
   let waited = 0;
+  const event = (outcome: RateLimitEvent['outcome'], durationMs: number, retryAfter: number): void =>
+    publish('rateLimit', () => ({ orgId: grant.orgId, outcome, durationMs, retryAfter, region: client.region }));
+  const limited = (retryAfter: number): RateLimitedError =>
+    new RateLimitedError(`Samsara's rate limit was hit; retry after ${retryAfter} s.`, { retryAfter });
+  const method = init.method ?? 'GET';
+  const { pathname } = new URL(url);
+  const limiter = grant.orgId === '' ? undefined : grant.limiter;
+  // The fleet's turn for this request: a wait past the bound reserves nothing, and fails now.
+  // After a 429, the wait it asked for was announced already (`waiting`): no `paced` event for it.
+  const paced = async (announced = false): Promise<void> => {
+    // A limiter that cannot answer (Redis down) lets the request go: Samsara's own 429s still hold.
+    const turn = await limiter?.reserve(grant.orgId, method, pathname, maxWait - waited).catch(() => undefined);
+    if (!turn) return;
+    const { granted, waitMs } = turn;
+    if (!granted) {
+      event('gave-up', waited, waitMs / 1000);
+      throw limited(Math.ceil(waitMs) / 1000);
+    }
+    if (waitMs <= 0) return;
+    if (!announced) event('paced', waitMs, 0);
+    await pause(waitMs, caller);
+    waited += waitMs;
+  };
+
+  await paced();
+  let response = await send(token);
   let refreshed = false;
   while (replay) {
+    let after429 = false;
+    let turnLeft = false;
     if (response.status === 401 && !refreshed) {
       refreshed = true;
+      // Samsara refuses a bad token before it counts the request: the turn taken is still there.
+      turnLeft = true;
       const next = grant.refreshed(token);
       if (!next) break;
       await discard(response);
@@ -154,18 +193,24 @@ export async function sendToSamsara(
       const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       await discard(response);
       const wait = Math.max(MIN_RATE_LIMIT_WAIT, retryAfter * 1000);
-      const event = (outcome: RateLimitEvent['outcome'], durationMs: number): void =>
-        publish('rateLimit', () => ({ orgId: grant.orgId, outcome, durationMs, retryAfter, region: client.region }));
-      if (waited + wait > maxWait) {
-        event('gave-up', waited);
-        throw new RateLimitedError(`Samsara's rate limit was hit; retry after ${retryAfter} s.`, { retryAfter });
+      if (limiter) {
+        // Everyone's buckets wait it out, not just this call's: the next turn comes after it.
+        event('waiting', wait, retryAfter);
+        after429 = true;
+        await limiter.slowDown(grant.orgId, method, pathname, wait).catch(() => undefined);
+      } else {
+        if (waited + wait > maxWait) {
+          event('gave-up', waited, retryAfter);
+          throw limited(retryAfter);
+        }
+        event('waiting', wait, retryAfter);
+        await pause(wait, caller);
+        waited += wait;
       }
-      event('waiting', wait);
-      await pause(wait, caller);
-      waited += wait;
     } else {
       break;
     }
+    if (!turnLeft) await paced(after429);
     response = await send(token);
   }
   return response;

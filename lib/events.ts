@@ -165,7 +165,11 @@ export interface StoreFailureEvent extends SamsaraEvent {
  * ```
  */
 export interface RateLimitEvent extends SamsaraEvent {
-  outcome: 'waiting' | 'gave-up';
+  /**
+   * `paced`: the fleet-wide limiter held the request back for `durationMs` (`retryAfter` 0);
+   * `waiting`: Samsara answered 429; `gave-up`: the wait would pass `maxRateLimitWait`.
+   */
+  outcome: 'paced' | 'waiting' | 'gave-up';
   retryAfter: number;
 }
 

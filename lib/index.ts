@@ -47,6 +47,17 @@ export type {
   ReauthorizationRequiredEvent,
 } from './tokens/lifecycle.js';
 export type { RegionClients, Issuer } from './tokens/clients.js';
+
+// Jobs at Samsara's rate limits: the fleet-wide limiter every call goes through.
+export { FleetRateLimiter } from './rate-limit/fleet.js';
+export type { FleetRateLimitOptions } from './rate-limit/fleet.js';
+export { SAMSARA_ENDPOINT_LIMITS, RateLimits } from './rate-limit/limits.js';
+export type { RateLimitOptions, EndpointRateLimit, RateBucket } from './rate-limit/limits.js';
+export { MemoryRateLimiter } from './rate-limit/limiter.js';
+export type { RateLimiterBackend, RateReservation } from './rate-limit/limiter.js';
+export { RedisRateLimiter } from './rate-limit/redis-limiter.js';
+export type { RedisRateLimiterOptions } from './rate-limit/redis-limiter.js';
+
 export { samsaraErrorOf } from './sdk.js';
 export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
 export { SAMSARA_CHANNELS } from './events.js';

@@ -94,6 +94,7 @@ export function samsaraClientOptions(
         orgId: key,
         token: () => (supplied !== undefined && client ? Promise.resolve({ accessToken: supplied, client }) : read()),
         refreshed: (rejected) => read(rejected),
+        limiter: tokens.rateLimiter,
       };
       return answer(grant, input instanceof Request ? input.url : input, { ...init, headers }, { maxRateLimitWait });
     },

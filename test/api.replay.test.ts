@@ -77,7 +77,12 @@ describe('API calls: which bodies are resent after a 401 or a 429', () => {
     beforeEach(async () => {
       emulator = await startSamsaraEmulator();
       store = new MemoryTokenStore();
-      tokens = new TokenManager({ store, client: new OAuthClient({ ...clientOf(emulator), timeout: 2_000 }) });
+      // Samsara's own 429s on a fake clock; the fleet's pacing: rate-limit.*.test.ts.
+      tokens = new TokenManager({
+        store,
+        client: new OAuthClient({ ...clientOf(emulator), timeout: 2_000 }),
+        rateLimit: false,
+      });
       await seedGrant(emulator, store, '1001', 3600_000);
       app = await startApiApp({
         tokens,
@@ -155,6 +160,7 @@ describe('API calls: which bodies are resent after a 401 or a 429', () => {
       const tokens = new TokenManager({
         store: new MemoryTokenStore(),
         client: new OAuthClient({ clientID: 'client', clientSecret: 'secret', baseURL: upstream.url, timeout: 2_000 }),
+        rateLimit: false,
       });
       await tokens.connect('1001', {
         accessToken: 'access-1',

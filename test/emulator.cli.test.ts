@@ -83,6 +83,26 @@ describe('Samsara emulator: the samsara-emulator command', () => {
     }
   });
 
+  it('warns on stderr when bound to a host that is not loopback, and only then', async () => {
+    for (const [host, warned] of [
+      ['0.0.0.0', true],
+      ['127.0.0.1', false],
+    ] as const) {
+      const child = start(['--port', '0', '--host', host]);
+      let err = '';
+      child.stderr.on('data', (chunk) => (err += String(chunk)));
+      try {
+        await banner(child);
+        if (warned) expect(err).to.match(/not a loopback address: anyone who can reach it can approve/);
+        else expect(err).to.equal('');
+        child.kill('SIGTERM');
+        expect(await exitOf(child)).to.equal(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    }
+  });
+
   it('refuses a bad option with usage and exit code 2', async () => {
     const child = start(['--port', 'eighty']);
     let err = '';

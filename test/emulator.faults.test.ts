@@ -260,6 +260,7 @@ describe('Samsara emulator: faults, latency, counters and stop()', () => {
       unauthorized: 1,
       forbidden: 0,
       rateLimited: 1,
+      rateLimitedBy: { token: 1, organization: 0, endpoint: 0 },
       webhooks: { attempts: 0, delivered: 0, failed: 0 },
     };
     expect(emulator.counters).to.deep.equal(expected);

@@ -36,6 +36,9 @@ describe('example/sync.ts, the background job (npm run sync)', function () {
     expect(out).to.match(/\[passport-samsara:rate-limited\] 1002 waiting in 750 ms/);
     expect(out).to.include('sync: 2 of 3 organizations synced (2000 vehicles)');
     expect(out).to.include('disconnected: 1002; failed: none');
+    // Not a terminal: plain progress lines, no bar and no escape codes.
+    expect(out).to.match(/^progress: 3 of 3 organizations, \d+ vehicles\/s, \d+ waits \([\d.]+ s\)$/m);
+    expect(out).to.not.include('\x1b[');
     // The emulator's tokens are 43 base64url characters: none may reach a log line.
     expect(out).to.not.match(/[\w-]{32,}/);
   });

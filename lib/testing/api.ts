@@ -62,6 +62,7 @@ function windowsOf(settings: Settings, route: Route, grant: Grant, accessToken: 
       key: `endpoint:${grant.orgId}:${endpoint}`,
       limit: settings.vehiclesRateLimit,
       what: `${endpoint} in this organization`,
+      kind: 'endpoint',
     });
   }
   return windows;
@@ -70,8 +71,8 @@ function windowsOf(settings: Settings, route: Route, grant: Grant, accessToken: 
 /** The windows every API request counts in: its token's and its organization's. */
 export function apiWindows(settings: Settings, grant: Grant, accessToken: string): RateWindow[] {
   return [
-    { key: `token:${accessToken}`, limit: settings.rateLimit, what: 'this access token' },
-    { key: `org:${grant.orgId}`, limit: settings.orgRateLimit, what: 'this organization' },
+    { key: `token:${accessToken}`, limit: settings.rateLimit, what: 'this access token', kind: 'token' },
+    { key: `org:${grant.orgId}`, limit: settings.orgRateLimit, what: 'this organization', kind: 'organization' },
   ];
 }
 

@@ -36,6 +36,11 @@ function parseOptions() {
   }
 }
 
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 const values = parseOptions();
 if (values.help) {
   console.log(USAGE);
@@ -56,6 +61,11 @@ startSamsaraEmulator({
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    if (!isLoopback(values.host ?? '127.0.0.1')) {
+      console.warn(
+        `Warning: the emulator listens on ${values.host ?? ''}, not a loopback address: anyone who can reach it can approve sign-ins and read what it serves. Use --host 127.0.0.1 unless you mean it.`,
+      );
+    }
     console.log(`Samsara emulator listening on ${emulator.baseURL}`);
     console.log(`  SAMSARA_BASE_URL=${emulator.baseURL}`);
     console.log(`  SAMSARA_CLIENT_ID=${emulator.clientID}`);

@@ -9,6 +9,7 @@ import type { SamsaraEmulator } from './handle.js';
 import { applySettings, defaultSettings, type EmulatorOptions } from './options.js';
 import { Refusal, emulatorBug, type Reply } from './replies.js';
 import { badTarget, readBody, requestTarget, tooLarge } from './request.js';
+import { pruneState, storageOf } from './prune.js';
 import { endpointOf, handle } from './router.js';
 import { createState, grantOf, issueTokens, newGrant, zeroCounters } from './state.js';
 import { addWebhook, shown } from './webhooks.js';
@@ -109,6 +110,7 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     if (url === undefined) reply = badTarget();
     else if (body === undefined) reply = tooLarge(endpoint);
     else reply = handle(state, settings, { method: req.method ?? 'GET', url, headers: req.headers, form, body });
+    pruneState(state, settings);
     if (reply.oauthError === 'invalid_grant') counters.invalidGrant++;
     if (reply.oauthError === 'invalid_client') counters.invalidClient++;
     if (reply.oauthError === 'invalid_request') counters.invalidRequest++;
@@ -152,6 +154,9 @@ export async function startSamsaraEmulator(options: EmulatorOptions = {}): Promi
     counters,
     resetCounters() {
       Object.assign(counters, zeroCounters());
+    },
+    stored() {
+      return storageOf(state);
     },
     injectFault(endpoint, fault, times = 1) {
       queueFault(faults, endpoint, fault, times);

@@ -2,6 +2,7 @@ import type { SamsaraWebhookEventType } from '../webhooks/event-types.js';
 import type { EmitEventOptions, EmittedWebhookEvent, WebhookDelivery } from './deliveries.js';
 import type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 import type { EmulatorOptions, EmulatorSettingName } from './options.js';
+import type { EmulatorStorage } from './prune.js';
 import type { EmulatorCounters, IssuedGrant } from './state.js';
 import type { EmulatedWebhook } from './webhook-fields.js';
 
@@ -34,6 +35,12 @@ export interface SamsaraEmulator {
   /** Live: read it after the requests of interest. */
   readonly counters: EmulatorCounters;
   resetCounters(): void;
+  /**
+   * How many entries each of its maps holds. They stay bounded: what no client can use any more
+   * (expired codes and access tokens, rotated-out refresh tokens, revoked grants' tokens, quiet
+   * rate windows) is swept once the maps pass 1 000 entries, and each map keeps at most 100 000.
+   */
+  stored(): EmulatorStorage;
   /** The next `times` (default 1) requests to `endpoint` misbehave; faults queue first in, first out. */
   injectFault(endpoint: EmulatorEndpoint, fault: EmulatorFault, times?: number): void;
   clearFaults(): void;

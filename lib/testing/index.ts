@@ -24,6 +24,7 @@ export { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET } from './options.js';
 export type { EmulatorOptions, EmulatorClient, EmulatorOrganization, EmulatorSettingName } from './options.js';
 export type { EmulatorEndpoint, EmulatorFault } from './faults.js';
 export type { EmulatorCounters, IssuedGrant } from './state.js';
+export type { EmulatorStorage } from './prune.js';
 export type { EmulatedVehicle } from './fleet.js';
 export { signSamsaraWebhook } from './webhook-signer.js';
 export type { SignSamsaraWebhookOptions, SignedSamsaraWebhook } from './webhook-signer.js';

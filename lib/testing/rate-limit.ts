@@ -17,6 +17,8 @@ export interface RateWindow {
   periodMs?: number;
   /** For the 429's message: "this access token", "this organization"... */
   what: string;
+  /** Which of the emulator's counters (`rateLimitedBy`) a 429 of this window counts in. */
+  kind: 'token' | 'organization' | 'endpoint';
 }
 
 /**
@@ -41,6 +43,7 @@ export function throttle(state: EmulatorState, windows: RateWindow[]): void {
   });
   if (blocking) {
     state.counters.rateLimited++;
+    state.counters.rateLimitedBy[blocking.kind]++;
     const seconds = Math.max(0.00001, wait / 1000);
     throw new Refusal(
       apiError(429, `Rate limit exceeded: too many requests for ${blocking.what}.`, {

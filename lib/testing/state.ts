@@ -7,6 +7,9 @@ import type { EmulatedWebhook } from './webhook-fields.js';
 // Everything the emulator remembers: who may sign in, and what it has handed out. Handlers read and
 // change it; nothing here knows HTTP.
 
+/** Entries, across the maps, below which prune.ts sweeps nothing. */
+export const SWEEP_FROM = 1_000;
+
 /**
  * What the emulator has seen since it started or since {@link SamsaraEmulator.resetCounters}.
  * Requests that meet a fault count as requests, never as outcomes (`invalidGrant`, `unauthorized`...).
@@ -37,6 +40,8 @@ export interface EmulatorCounters {
   forbidden: number;
   /** API 429s. */
   rateLimited: number;
+  /** The same 429s by the window that refused them (the one that stays full longest). */
+  rateLimitedBy: { token: number; organization: number; endpoint: number };
   /**
    * Webhook deliveries: every POST to a receiver (`attempts`), and the events delivered (a 2xx)
    * or given up on (`failed`: the retries ran out, the webhook was deleted, or the emulator stopped).
@@ -113,7 +118,7 @@ export interface EmulatorState {
   readonly refreshTokens: Map<string, RefreshRecord>;
   readonly accessTokens: Map<string, AccessRecord>;
   readonly grants: Set<Grant>;
-  /** Per rate-limit window (an access token, an organization, an endpoint of one), the times of its requests within the last second. */
+  /** Per rate-limit window (an access token, an organization, an endpoint of one), the times of its requests within its period. */
   readonly requestTimes: Map<string, number[]>;
   /** Generated on first use: most tests never list vehicles. */
   readonly fleets: Map<string, EmulatedVehicle[]>;
@@ -127,6 +132,10 @@ export interface EmulatorState {
   readonly webhooks: Map<string, EmulatedWebhook>;
   /** Webhooks ever created: the serial of the next id. */
   webhooksCreated: number;
+  /** Grants ever made: the serial of the next id (the set itself is pruned). */
+  grantsMade: number;
+  /** When the maps are next swept, in entries (see prune.ts). */
+  readonly pruning: { next: number };
 }
 
 export function createState(
@@ -153,6 +162,8 @@ export function createState(
     cursorKey: randomBytes(32),
     webhooks: new Map(),
     webhooksCreated: 0,
+    grantsMade: 0,
+    pruning: { next: SWEEP_FROM },
   };
 }
 
@@ -169,13 +180,14 @@ export function zeroCounters(): EmulatorCounters {
     unauthorized: 0,
     forbidden: 0,
     rateLimited: 0,
+    rateLimitedBy: { token: 0, organization: 0, endpoint: 0 },
     webhooks: { attempts: 0, delivered: 0, failed: 0 },
   };
 }
 
 export function newGrant(state: EmulatorState, clientId: string, orgId: string): Grant {
   const scopes = state.clientScopes.get(clientId) ?? DEFAULT_SCOPES;
-  const grant = { id: `grant-${state.grants.size + 1}`, clientId, orgId, scopes, revoked: false };
+  const grant = { id: `grant-${++state.grantsMade}`, clientId, orgId, scopes, revoked: false };
   state.grants.add(grant);
   return grant;
 }

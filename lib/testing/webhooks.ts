@@ -38,8 +38,14 @@ export function webhooksApi(state: EmulatorState, settings: Settings, request: E
   throttle(state, [
     ...apiWindows(settings, grant, accessToken),
     write
-      ? { key: `webhooks-write:${orgId}`, limit: 100, periodMs: 60_000, what: 'webhook writes in this organization' }
-      : { key: `webhooks-read:${orgId}`, limit: 5, what: 'GET /webhooks in this organization' },
+      ? {
+          key: `webhooks-write:${orgId}`,
+          limit: 100,
+          periodMs: 60_000,
+          what: 'webhook writes in this organization',
+          kind: 'endpoint',
+        }
+      : { key: `webhooks-read:${orgId}`, limit: 5, what: 'GET /webhooks in this organization', kind: 'endpoint' },
   ]);
   requireScope(state, grant, write ? WRITE_WEBHOOKS_SCOPE : READ_WEBHOOKS_SCOPE);
   if (id === null) return request.method === 'GET' ? list(state, orgId, request.url) : create(state, orgId, request);

@@ -1,4 +1,5 @@
 import type { OAuthClient } from '../oauth-client.js';
+import type { FleetRateLimiter } from '../rate-limit/fleet.js';
 import type { Issuer } from './clients.js';
 import type { Clock } from './clock.js';
 import type { Credentials } from './credentials.js';
@@ -97,8 +98,8 @@ export type GrantWebhooksFactory = (tokens: WebhookUpkeepTokens) => GrantWebhook
 
 /**
  * What a {@link GrantWebhooksFactory} is given of its `TokenManager` (which satisfies it): the
- * store, the clock, the organizations to reconcile, and each one's credentials and client for
- * the calls to Samsara.
+ * store, the clock, the organizations to reconcile, and each one's credentials, client and
+ * rate limiter for the calls to Samsara.
  */
 export interface WebhookUpkeepTokens {
   readonly store: TokenStore;
@@ -106,4 +107,5 @@ export interface WebhookUpkeepTokens {
   organizations(): AsyncIterator<OrganizationStatus>;
   credentials(key: string, options?: { rejected?: string }): Promise<Credentials>;
   clientFor(issuer: Issuer): OAuthClient;
+  readonly rateLimiter?: FleetRateLimiter | undefined;
 }

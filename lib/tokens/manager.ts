@@ -2,6 +2,7 @@ import type { SamsaraRegion } from '../endpoints.js';
 import { ConfigurationError } from '../errors/index.js';
 import { numberOption, type NumberRange } from '../number-option.js';
 import type { OAuthClient, OAuthClientOptions } from '../oauth-client.js';
+import { FleetRateLimiter, type FleetRateLimitOptions } from '../rate-limit/fleet.js';
 // The one way up, for the public `tokens.forOrg`: sdk.ts (and the api.ts it uses) import nothing of
 // lib/tokens, and know the manager only as `SamsaraApiTokens`, so no circle closes here.
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports
@@ -86,6 +87,14 @@ export interface TokenManagerOptions extends LifecycleHooks {
    * revokes, repaired by `tokens.webhooks.reconcile()`. Default: none.
    */
   webhooks?: GrantWebhooksFactory;
+  /**
+   * The fleet-wide rate limiter every call to Samsara's API goes through (`forOrg`,
+   * `req.samsara.fetch`, `callSamsara`): each organization's requests leave evenly spaced within
+   * Samsara's documented limits, across every process that shares the token store's Redis (one
+   * process's memory for other stores), and a 429 that still arrives slows the organization down
+   * for all of them. Default: on, with Samsara's limits; `false` turns it off.
+   */
+  rateLimit?: FleetRateLimitOptions | false;
 }
 
 export type { RevocationScope } from './settings.js';
@@ -135,6 +144,8 @@ export class TokenManager {
   readonly clock: Clock;
   /** The organizations' webhooks, when the `webhooks` option keeps them: `reconcile()` repairs their drift. */
   readonly webhooks: GrantWebhooks | undefined;
+  /** The fleet-wide rate limiter; undefined with `rateLimit: false`. */
+  readonly rateLimiter: FleetRateLimiter | undefined;
   readonly #router: ClientRouter;
   readonly #keeper: GrantKeeper;
   readonly #refresher: Refresher;
@@ -182,6 +193,10 @@ export class TokenManager {
       clientFor: (issuer) => router.for(issuer),
       webhooks: this.webhooks,
     };
+    this.rateLimiter =
+      options.rateLimit === false
+        ? undefined
+        : new FleetRateLimiter(options.rateLimit ?? {}, this.store, () => this.clock.now());
     this.#keeper = new GrantKeeper(settings, new Lifecycle(options));
     this.#cache = this.#cacheOf(options.cache, option);
     this.#refresher = new Refresher(settings, this.#keeper, (work) => void this.#track(work), this.#cache);

@@ -121,6 +121,11 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  /** The client and prefix it was made with: what a `RedisRateLimiter` beside it shares. */
+  get connection(): { client: RedisClientLike; prefix: string } {
+    return { client: this.#client, prefix: this.#prefix };
+  }
+
   async get(key: string): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
     const [version, sealed] = await this.#call('read', () => this.#commands.hmget(credKey, 'v', 'd'));

@@ -1,0 +1,58 @@
+import { RedisTokenStore } from '../tokens/redis-store.js';
+import type { TokenStore } from '../tokens/store.js';
+import { RateLimits, type RateLimitOptions } from './limits.js';
+import { MemoryRateLimiter, type RateLimiterBackend, type RateReservation } from './limiter.js';
+import { RedisRateLimiter } from './redis-limiter.js';
+
+/**
+ * The `rateLimit` option of `TokenManager`: Samsara's documented limits by default, other limits,
+ * another backend, or `false` for none.
+ *
+ * @example
+ * ```ts
+ * new TokenManager({ store, rateLimit: { utilization: 0.8 } }); // leave a fifth to the organization's other apps
+ * new TokenManager({ store, rateLimit: false });                // every call straight to Samsara
+ * ```
+ */
+export interface FleetRateLimitOptions extends RateLimitOptions {
+  /** Where the buckets live. Default: the token store's Redis for a `RedisTokenStore`, else this process's memory. */
+  backend?: RateLimiterBackend;
+}
+
+/**
+ * The limiter every call to Samsara of one manager goes through (`tokens.rateLimiter`): it paces
+ * each organization's requests to its limits across every process that shares the backend, and
+ * a 429 that still arrives (another app of the organization spent its budget) slows the
+ * organization down for all of them.
+ *
+ * @example
+ * ```ts
+ * const { granted, waitMs } = await tokens.rateLimiter!.reserve('1001', 'GET', '/fleet/vehicles', 5_000);
+ * ```
+ */
+export class FleetRateLimiter {
+  /** Which buckets a request counts in. */
+  readonly limits: RateLimits;
+  /** Where the buckets live. */
+  readonly backend: RateLimiterBackend;
+
+  /** `now`: the memory backend's time in ms (the manager's clock). */
+  constructor(options: FleetRateLimitOptions, store?: TokenStore, now?: () => number) {
+    this.limits = new RateLimits(options);
+    this.backend = options.backend ?? backendOf(store, now);
+  }
+
+  /** One request of `orgId` to `method` `pathname`: how long to wait first, unless past `maxWaitMs`. */
+  reserve(orgId: string, method: string, pathname: string, maxWaitMs: number): Promise<RateReservation> {
+    return this.backend.reserve(orgId, this.limits.bucketsOf(method, pathname), maxWaitMs);
+  }
+
+  /** Samsara answered 429 with `Retry-After`: nobody sends there for `ms`. */
+  slowDown(orgId: string, method: string, pathname: string, ms: number): Promise<void> {
+    return this.backend.slowDown(orgId, this.limits.bucketsOf(method, pathname), ms);
+  }
+}
+
+function backendOf(store: TokenStore | undefined, now: (() => number) | undefined): RateLimiterBackend {
+  return store instanceof RedisTokenStore ? new RedisRateLimiter(store.connection) : new MemoryRateLimiter(now);
+}
