@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MemoryTokenStore,
+  PostgresTokenStore,
   RedisTokenStore,
   generateSealingKey,
   type NewCredentials,
@@ -9,6 +10,7 @@ import {
   type TokenStore,
 } from 'passport-samsara';
 import { fakeClock } from './support/clock.js';
+import { dropSchema, pool, testSchema } from './support/postgres.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
 /** Two handles on one backend, as two processes of a fleet would hold, and the time they run on. */
@@ -102,6 +104,23 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
   };
 }
 
+async function postgresBackend(): Promise<Backend> {
+  const schema = testSchema('contract');
+  const pools = [pool(), pool()];
+  const keys = generateSealingKey('ktest');
+  // Two pools, as two processes hold; the long poll interval proves that waiters wake by NOTIFY.
+  const stores = pools.map((each) => new PostgresTokenStore({ pool: each, keys, schema, pollInterval: 10_000 }));
+  return {
+    stores: [stores[0], stores[1]],
+    time: realTime,
+    teardown: async () => {
+      await Promise.all(stores.map((store) => store.close()));
+      await Promise.all(pools.map((each) => each.end()));
+      await dropSchema(schema);
+    },
+  };
+}
+
 const backends: [string, () => Promise<Backend>][] = [
   [
     'MemoryTokenStore',
@@ -114,6 +133,7 @@ const backends: [string, () => Promise<Backend>][] = [
   ['RedisTokenStore on ioredis 5', () => redisBackend('ioredis 5')],
   ['RedisTokenStore on ioredis 6', () => redisBackend('ioredis 6')],
   ['RedisTokenStore on a 3-node Cluster', () => redisBackend('ioredis 5 Cluster')],
+  ['PostgresTokenStore', postgresBackend],
 ];
 
 let serial = 0;

@@ -10,6 +10,7 @@ import { RedisVigil } from './redis-health.js';
 import { claimOn } from './redis-claims.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { pause } from './pause.js';
 import { storeFailure } from './store-failure.js';
 import type {
   ClaimOutcome,
@@ -382,15 +383,5 @@ function keyOfChannel(encoded: string): string | undefined {
     return decodeURIComponent(encoded);
   } catch {
     return undefined;
-  }
-}
-
-/** Waits `ms` or until `stopped`, whichever comes first, leaving no timer behind. */
-async function pause(ms: number, stopped: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Pool, type PoolConfig } from 'pg';
+
+const run = promisify(execFile);
+const BIN = '/usr/lib/postgresql/15/bin';
+
+/** The shared Postgres of this machine (trust auth, database `test`). */
+export const SHARED = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
+
+/** A schema name of this test run's own, so parallel runs never meet. */
+export function testSchema(tag: string): string {
+  return `t_${tag}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** A pool whose idle connections may drop (a restart) without crashing the test process. */
+export function pool(config: PoolConfig = {}): Pool {
+  const made = new Pool({ ...SHARED, max: 10, ...config });
+  made.on('error', () => undefined);
+  return made;
+}
+
+/** Drops a schema of this run, with everything in it. */
+export async function dropSchema(schema: string, config: PoolConfig = {}): Promise<void> {
+  const admin = pool({ ...config, max: 1 });
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A Postgres server this test owns (pg_ctl, a scratch data directory in .tmp/, a free port). */
+export interface PostgresServer {
+  config: PoolConfig;
+  /** `pg_ctl restart -m fast`: every connection dropped, committed data kept. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const scratch = join(__dirname, '..', '..', '..', '.tmp');
+
+/** initdb + pg_ctl start on a free loopback port, as the OS user running the tests (or `postgres` when root). */
+export async function startPostgres(): Promise<PostgresServer> {
+  mkdirSync(scratch, { recursive: true });
+  const dir = mkdtempSync(join(scratch, 'pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const as = async (cmd: string, args: string[]): Promise<void> => {
+    if (asRoot) await run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args]);
+    else await run(join(BIN, cmd), args);
+  };
+  if (asRoot) await run('chown', ['postgres', dir]);
+  await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const port = await freePort();
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const ctl = (...args: string[]): Promise<void> => as('pg_ctl', ['-D', data, '-w', '-o', opts, ...args]);
+  await ctl('-l', join(dir, 'log'), 'start');
+  return {
+    config: { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' },
+    restart: () => ctl('-m', 'fast', 'restart'),
+    stop: async () => {
+      await ctl('-m', 'immediate', 'stop').catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
