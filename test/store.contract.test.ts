@@ -10,7 +10,7 @@ import {
   type TokenStore,
 } from 'passport-samsara';
 import { fakeClock } from './support/clock.js';
-import { dropSchema, pool, testSchema } from './support/postgres.js';
+import { dropSchema, pool, startPgBouncer, testSchema } from './support/postgres.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
 /** Two handles on one backend, as two processes of a fleet would hold, and the time they run on. */
@@ -104,18 +104,24 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
   };
 }
 
-async function postgresBackend(): Promise<Backend> {
+/** Two pools on Postgres, or on a PgBouncer of the test's own in transaction mode (LISTEN goes direct). */
+async function postgresBackend(through: 'direct' | 'PgBouncer'): Promise<Backend> {
   const schema = testSchema('contract');
-  const pools = [pool(), pool()];
+  const bouncer = through === 'PgBouncer' ? await startPgBouncer() : undefined;
+  const pools = [pool(bouncer?.config), pool(bouncer?.config)];
+  const listenPools = bouncer ? [pool({ max: 1 }), pool({ max: 1 })] : pools;
   const keys = generateSealingKey('ktest');
   // Two pools, as two processes hold; the long poll interval proves that waiters wake by NOTIFY.
-  const stores = pools.map((each) => new PostgresTokenStore({ pool: each, keys, schema, pollInterval: 10_000 }));
+  const stores = pools.map(
+    (each, i) => new PostgresTokenStore({ pool: each, listenPool: listenPools[i], keys, schema, pollInterval: 10_000 }),
+  );
   return {
     stores: [stores[0], stores[1]],
     time: realTime,
     teardown: async () => {
       await Promise.all(stores.map((store) => store.close()));
-      await Promise.all(pools.map((each) => each.end()));
+      await Promise.all([...new Set([...pools, ...listenPools])].map((each) => each.end()));
+      await bouncer?.stop();
       await dropSchema(schema);
     },
   };
@@ -133,7 +139,8 @@ const backends: [string, () => Promise<Backend>][] = [
   ['RedisTokenStore on ioredis 5', () => redisBackend('ioredis 5')],
   ['RedisTokenStore on ioredis 6', () => redisBackend('ioredis 6')],
   ['RedisTokenStore on a 3-node Cluster', () => redisBackend('ioredis 5 Cluster')],
-  ['PostgresTokenStore', postgresBackend],
+  ['PostgresTokenStore', () => postgresBackend('direct')],
+  ['PostgresTokenStore through PgBouncer in transaction mode', () => postgresBackend('PgBouncer')],
 ];
 
 let serial = 0;

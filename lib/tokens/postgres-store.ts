@@ -177,11 +177,10 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async remove(key: string, expectedVersion: number): Promise<boolean> {
-    const [row] = await this.#query<{ removed: boolean }>(
-      'remove',
-      `SELECT ${this.#s}.remove($1, $2) AS removed`,
-      [key, expectedVersion],
-    );
+    const [row] = await this.#query<{ removed: boolean }>('remove', `SELECT ${this.#s}.remove($1, $2) AS removed`, [
+      key,
+      expectedVersion,
+    ]);
     return row?.removed === true;
   }
 

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTo, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Pool, type PoolConfig } from 'pg';
@@ -70,10 +71,72 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
 }
 
+/** Resolves once something accepts connections on the loopback `port` (within 5 s). */
+async function listening(port: number): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connectTo(port, '127.0.0.1', () => resolve(true));
+      socket.once('error', () => resolve(false));
+      socket.once('connect', () => socket.end());
+    });
+    if (up) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** A PgBouncer of this test's own in front of the shared Postgres, in transaction pooling mode. */
+export interface PgBouncer {
+  config: PoolConfig;
+  stop(): Promise<void>;
+}
+
+/** Starts `pgbouncer` (pool_mode = transaction, 3 server connections) on a free loopback port. */
+export async function startPgBouncer(): Promise<PgBouncer> {
+  mkdirSync(scratch, { recursive: true });
+  const dir = mkdtempSync(join(scratch, 'pgbouncer-'));
+  const port = await freePort();
+  const file = (name: string): string => join(dir, name);
+  writeFileSync(file('users.txt'), '"postgres" ""\n');
+  writeFileSync(
+    file('pgbouncer.ini'),
+    [
+      '[databases]',
+      `test = host=${SHARED.host} port=${SHARED.port} dbname=${SHARED.database} user=${SHARED.user}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${file('users.txt')}`,
+      'pool_mode = transaction',
+      'default_pool_size = 3',
+      'max_client_conn = 200',
+      `logfile = ${file('log')}`,
+      `pidfile = ${file('pid')}`,
+      '',
+    ].join('\n'),
+  );
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await run('chown', ['-R', 'postgres', dir]);
+  const args = ['-d', file('pgbouncer.ini')];
+  if (asRoot) await run('runuser', ['-u', 'postgres', '--', 'pgbouncer', ...args]);
+  else await run('pgbouncer', args);
+  await listening(port);
+  return {
+    config: { host: '127.0.0.1', port, user: SHARED.user, database: SHARED.database },
+    stop: async () => {
+      const pid = Number(readFileSync(file('pid'), 'utf8'));
+      process.kill(pid, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
