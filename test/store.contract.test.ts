@@ -113,7 +113,16 @@ async function postgresBackend(through: 'direct' | 'PgBouncer'): Promise<Backend
   const keys = generateSealingKey('ktest');
   // Two pools, as two processes hold; the long poll interval proves that waiters wake by NOTIFY.
   const stores = pools.map(
-    (each, i) => new PostgresTokenStore({ pool: each, listenPool: listenPools[i], keys, schema, pollInterval: 10_000 }),
+    (each, i) =>
+      new PostgresTokenStore({
+        pool: each,
+        listenPool: listenPools[i],
+        keys,
+        schema,
+        pollInterval: 10_000,
+        // 600 writes at once wait for a connection of 10: the time in the queue counts.
+        timeout: 10_000,
+      }),
   );
   return {
     stores: [stores[0], stores[1]],

@@ -8,7 +8,7 @@
  * ```
  */
 export interface PostgresClientLike {
-  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   /** Gives the client back to its pool; with an error, the pool destroys it. */
   release(err?: Error | boolean): void;
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
@@ -27,6 +27,6 @@ export interface PostgresClientLike {
  * ```
  */
 export interface PostgresPoolLike {
-  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   connect(): Promise<PostgresClientLike>;
 }

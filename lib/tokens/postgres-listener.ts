@@ -50,10 +50,10 @@ export class PostgresListener {
     this.#watchers.add(onChange);
     void this.#ready();
     let closed = false;
-    const listener = this;
+    const connected = (): boolean => this.#live;
     return {
       get live() {
-        return !closed && listener.live;
+        return !closed && connected();
       },
       close: () => {
         closed = true;
@@ -103,13 +103,18 @@ export class PostgresListener {
       this.#drop(err as Error);
       throw err;
     }
-    if (this.#closed || this.#client !== client) return;
+    if (this.#stale(client)) return;
     this.#live = true;
     this.#retryMs = 100;
     // A connection that died without a word (a network partition) is found by its heartbeat.
     this.#heartbeat = setInterval(() => {
-      client.query('SELECT 1').catch((err: Error) => this.#drop(err));
+      client.query('SELECT 1').catch((err: unknown) => this.#drop(err as Error));
     }, this.heartbeatMs).unref();
+  }
+
+  /** Whether `client` was dropped (or the listener closed) while it was being opened. */
+  #stale(client: PostgresClientLike): boolean {
+    return this.#closed || this.#client !== client;
   }
 
   /** A payload is `<version> <key>` or `u <key>` (an unlock). */

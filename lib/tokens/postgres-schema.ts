@@ -181,8 +181,8 @@ export async function migrate(pool: PostgresPoolLike, schema: string): Promise<v
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.meta (name text PRIMARY KEY, value text NOT NULL)`);
-    const { rows } = await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE name = 'schema_version'`);
-    const found = rows[0] ? Number(rows[0].value) : 0;
+    const { rows } = await client.query(`SELECT value FROM ${s}.meta WHERE name = 'schema_version'`);
+    const found = Number((rows as { value: string }[]).at(0)?.value ?? 0);
     if (found > SCHEMA_VERSION) {
       throw new ConfigurationError(
         `The token store's schema ${schema} is at version ${found}, written by a newer release of passport-samsara (this one knows ${SCHEMA_VERSION}); upgrade this process.`,

@@ -132,7 +132,7 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async get(key: string): Promise<Credentials | null> {
-    const [row] = await this.#query<{ version: string; sealed: string | null }>(
+    const row = await this.#one<{ version: string; sealed: string | null }>(
       'read',
       `SELECT version, sealed FROM ${this.#s}.grants WHERE key = $1`,
       [key],
@@ -160,12 +160,12 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean> {
-    const [row] = await this.#query<{ kept: boolean }>(
+    const row = await this.#one<{ kept: boolean }>(
       'retire',
       `SELECT ${this.#s}.retire($1, $2, $3, $4, $5, $6) AS kept`,
       [key, creds.grantId, this.#seal(creds, key), fingerprintOf(creds.refreshToken), maxRetired, onlyIfKept],
     );
-    return row?.kept === true;
+    return row?.kept ?? false;
   }
 
   async forget(key: string, grants: readonly RevokedGrant[]): Promise<void> {
@@ -177,17 +177,17 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async remove(key: string, expectedVersion: number): Promise<boolean> {
-    const [row] = await this.#query<{ removed: boolean }>('remove', `SELECT ${this.#s}.remove($1, $2) AS removed`, [
+    const row = await this.#one<{ removed: boolean }>('remove', `SELECT ${this.#s}.remove($1, $2) AS removed`, [
       key,
       expectedVersion,
     ]);
-    return row?.removed === true;
+    return row?.removed ?? false;
   }
 
   /** A lease row (`locks`): taken when absent or expired, released by compare-and-delete. */
   async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     const token = randomBytes(16).toString('base64url');
-    const [row] = await this.#query<{ taken: boolean; version: string | null; sealed: string | null }>(
+    const row = await this.#one<{ taken: boolean; version: string | null; sealed: string | null }>(
       'lock',
       `SELECT * FROM ${this.#s}.lock($1, $2, $3)`,
       [key, token, Math.max(1, Math.ceil(ttlMs))],
@@ -212,7 +212,7 @@ export class PostgresTokenStore implements TokenStore {
     const settle = async (): Promise<void> => {
       await subscription?.ready;
       while (!done) {
-        const [state] = await this.#query<{ version: string | null; lock_ms: string | null }>(
+        const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
           'state read',
           `SELECT (SELECT version FROM ${this.#s}.grants WHERE key = $1) AS version,
                   (SELECT expires_at - ${this.#s}.now_ms() FROM ${this.#s}.locks WHERE key = $1) AS lock_ms`,
@@ -252,7 +252,7 @@ export class PostgresTokenStore implements TokenStore {
       );
       for (const row of rows) yield statusOf(row);
       if (rows.length < this.#listBatchSize) return;
-      after = rows[rows.length - 1]!.key;
+      after = rows[rows.length - 1].key;
     }
   }
 
@@ -260,7 +260,7 @@ export class PostgresTokenStore implements TokenStore {
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     const token = randomBytes(16).toString('base64url');
     const whole = (ms: number): number => Math.max(1, Math.ceil(ms));
-    const [row] = await this.#query<{ taken: number }>('claim', `SELECT ${this.#s}.claim($1, $2, $3) AS taken`, [
+    const row = await this.#one<{ taken: number }>('claim', `SELECT ${this.#s}.claim($1, $2, $3) AS taken`, [
       name,
       token,
       whole(ttlMs),
@@ -300,7 +300,7 @@ export class PostgresTokenStore implements TokenStore {
     expectedVersion: number | null,
     maxRetired: number,
   ): Promise<Credentials | null> {
-    const [row] = await this.#query<{ version: string | null }>(
+    const row = await this.#one<{ version: string | null }>(
       'write',
       `SELECT ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9) AS version`,
       [
@@ -351,8 +351,13 @@ export class PostgresTokenStore implements TokenStore {
   /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */
   async #query<R>(what: string, text: string, values: unknown[] = [], migrated = true): Promise<R[]> {
     if (migrated) await (this.#ready ?? this.migrate());
-    const { rows } = await this.#bounded(what, () => this.#pool.query<R>(text, values));
-    return rows;
+    const { rows } = await this.#bounded(what, () => this.#pool.query(text, values));
+    return rows as R[];
+  }
+
+  /** The first row of {@link #query}'s, if any. */
+  async #one<R>(what: string, text: string, values: unknown[] = []): Promise<R | undefined> {
+    return (await this.#query<R>(what, text, values)).at(0);
   }
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while the pool queues. */

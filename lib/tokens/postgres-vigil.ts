@@ -68,12 +68,12 @@ export class PostgresVigil {
     if (this.#lostAt === undefined) return false;
     const s = this.source.schema;
     // A tombstone or a retired grant is history written since the loss: that key was not lost.
-    const [row] = await this.source.query<{ kept: boolean }>(
+    const rows = await this.source.query<{ kept: boolean }>(
       'lost check',
       `SELECT EXISTS (SELECT 1 FROM ${s}.grants WHERE key = $1) OR EXISTS (SELECT 1 FROM ${s}.retired WHERE key = $1) AS kept`,
       [key],
     );
-    return !row?.kept;
+    return rows.at(0)?.kept !== true;
   }
 
   async #check(trigger: Trigger): Promise<void> {
@@ -96,7 +96,7 @@ export class PostgresVigil {
       await this.source.migrate();
       rows = await readOrCreate();
     }
-    const id = rows[0]?.value ?? fresh;
+    const id = rows.at(0)?.value ?? fresh;
     const seen = this.#known;
     this.#known = id;
     if (seen === undefined || seen === id) return;
