@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTo, createServer } from 'node:net';
@@ -45,6 +45,16 @@ export interface PostgresServer {
 
 const scratch = join(__dirname, '..', '..', '..', '.tmp');
 
+// A mocha run that dies or forgets stop() must not leave servers of its own behind.
+const running = new Set<string>();
+process.on('exit', () => {
+  for (const data of running) {
+    const ctl = [join(BIN, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
+    const [cmd, ...args] = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...ctl] : ctl;
+    spawnSync(cmd, args, { stdio: 'ignore' });
+  }
+});
+
 /** initdb + pg_ctl start on a free loopback port, as the OS user running the tests (or `postgres` when root). */
 export async function startPostgres(): Promise<PostgresServer> {
   mkdirSync(scratch, { recursive: true });
@@ -59,13 +69,17 @@ export async function startPostgres(): Promise<PostgresServer> {
   await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const port = await freePort();
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
-  const ctl = (...args: string[]): Promise<void> => as('pg_ctl', ['-D', data, '-w', '-o', opts, ...args]);
-  await ctl('-l', join(dir, 'log'), 'start');
+  // Always with a log file: a postmaster left holding pg_ctl's stdout would keep execFile waiting.
+  const ctl = (...args: string[]): Promise<void> =>
+    as('pg_ctl', ['-D', data, '-w', '-l', join(dir, 'log'), '-o', opts, ...args]);
+  await ctl('start');
+  running.add(data);
   return {
     config: { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' },
     restart: () => ctl('-m', 'fast', 'restart'),
     stop: async () => {
       await ctl('-m', 'immediate', 'stop').catch(() => undefined);
+      running.delete(data);
       rmSync(dir, { recursive: true, force: true });
     },
   };
