@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, storm, contenders, express, webhooks).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
+import { wakeUp } from './wake-up.js';
 import { stampede } from './stampede.js';
 import { STORM, storm, stormTables, type StormResult } from './storm.js';
 import { table } from './stats.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
+  if (wanted('wake')) console.log(`${await wakeUp()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
   if (wanted('storm')) {
     raw.storm = await storm();
