@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { SealError, StoreUnavailableError } from '../errors/index.js';
+import { StoreUnavailableError } from '../errors/index.js';
 import { numberOption } from '../options.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import type { PostgresPoolLike } from './postgres-client.js';
+import { bounded } from './postgres-bounded.js';
+import { claimIn } from './postgres-claims.js';
+import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
+import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener } from './postgres-listener.js';
 import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
-import { open, parseKeyring, seal, type SealingKey } from './seal.js';
-import { pause } from './pause.js';
-import { storeFailure } from './store-failure.js';
+import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
+import { waitForChangeOf } from './postgres-wait.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -20,41 +23,7 @@ import type {
 } from './store.js';
 
 export type { PostgresClientLike, PostgresPoolLike } from './postgres-client.js';
-
-/**
- * Options of {@link PostgresTokenStore}.
- *
- * @example
- * ```ts
- * const options: PostgresTokenStoreOptions = { pool: new Pool({ connectionString: process.env.DATABASE_URL }) };
- * ```
- */
-export interface PostgresTokenStoreOptions {
-  /** A node-postgres (`pg`) 8 `Pool`. The store never ends it. */
-  pool: PostgresPoolLike;
-  /** The sealing keyring, newest first. Default: `process.env.SAMSARA_SEALING_KEYS`. */
-  keys?: string | SealingKey[];
-  /** The schema that holds the store's tables, created by the store. Default `'samsara'`. */
-  schema?: string;
-  /**
-   * The name each value is sealed under is `<prefix>{org:<key>}`, as the Redis store's keys are:
-   * with the same prefix on both, sealed grants copy between them as they are. Default `'samsara:'`.
-   */
-  prefix?: string;
-  /**
-   * Where the one `LISTEN` connection comes from. Default: `pool`. Behind PgBouncer in
-   * transaction mode, pass a pool that connects to Postgres directly (LISTEN needs a session).
-   */
-  listenPool?: PostgresPoolLike;
-  /** Milliseconds a store operation may take before it fails with `StoreUnavailableError`. Default 2000. */
-  timeout?: number;
-  /** Mean milliseconds between state polls while waiting (a LISTEN connection can drop). Default 250. */
-  pollInterval?: number;
-  /** Keys per page when listing organizations, and so the most held at once. Default 500. */
-  listBatchSize?: number;
-  /** Milliseconds `health()` answers `lost-data` after a loss was noticed; 0: never. Default 60 000. */
-  reportLossFor?: number;
-}
+export type { PostgresTokenStoreOptions } from './postgres-options.js';
 
 const OWNER = 'PostgresTokenStore';
 
@@ -108,7 +77,7 @@ export class PostgresTokenStore implements TokenStore {
     this.#vigil = new PostgresVigil({
       schema: this.#s,
       query: (what, text, values) => this.#query(what, text, values, false),
-      migrate: () => this.#bounded('migration', () => migrate(this.#pool, this.#schemaName)),
+      migrate: () => bounded(this.#timeout, 'migration', () => migrate(this.#pool, this.#schemaName)),
       reportLossFor: numberOption(OWNER, 'reportLossFor', options.reportLossFor, 60_000, { min: 0 }),
     });
   }
@@ -119,7 +88,7 @@ export class PostgresTokenStore implements TokenStore {
    * every process at once.
    */
   migrate(): Promise<void> {
-    this.#ready ??= this.#bounded('migration', () => migrate(this.#pool, this.#schemaName))
+    this.#ready ??= bounded(this.#timeout, 'migration', () => migrate(this.#pool, this.#schemaName))
       .then(() => {
         // The first epoch read, in the background: a loss is noticed against it later.
         this.#vigil.check('reconnect').catch(() => undefined);
@@ -201,38 +170,25 @@ export class PostgresTokenStore implements TokenStore {
     };
   }
 
-  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
-    if (Date.now() >= deadline) return;
-    let stop!: () => void;
-    const stopped = new Promise<void>((resolve) => (stop = resolve));
-    let done = false;
-    const deadlineTimer = setTimeout(stop, deadline - Date.now());
-    // Any notification for the key is a write, a removal or an unlock: each ends the wait.
-    const subscription = this.#closed ? undefined : this.#listener.listen(key, stop);
-    const settle = async (): Promise<void> => {
-      await subscription?.ready;
-      while (!done) {
-        const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
-          'state read',
-          `SELECT (SELECT version FROM ${this.#s}.grants WHERE key = $1) AS version,
-                  (SELECT expires_at - ${this.#s}.now_ms() FROM ${this.#s}.locks WHERE key = $1) AS lock_ms`,
-          [key],
-        );
-        const lockMs = state?.lock_ms === null || state?.lock_ms === undefined ? -1 : Number(state.lock_ms);
-        if (Number(state?.version ?? 0) !== sinceVersion || lockMs <= 0) return;
-        // Also wake when the lease expires: a holder that died never notifies.
-        const jittered = this.#pollInterval * (0.5 + Math.random());
-        await pause(Math.min(jittered, lockMs + 1), stopped);
-      }
-    };
-    try {
-      await Promise.race([settle(), stopped]);
-    } finally {
-      done = true;
-      stop();
-      clearTimeout(deadlineTimer);
-      subscription?.unlisten();
-    }
+  /** Wakes on a NOTIFY for the key, else polls its state (version, lease) every `pollInterval`, jittered. */
+  waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    return waitForChangeOf(
+      {
+        subscription: this.#closed ? undefined : (wake) => this.#listener.listen(key, wake),
+        state: async () => {
+          const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
+            'state read',
+            `SELECT (SELECT version FROM ${this.#s}.grants WHERE key = $1) AS version,
+                    (SELECT expires_at - ${this.#s}.now_ms() FROM ${this.#s}.locks WHERE key = $1) AS lock_ms`,
+            [key],
+          );
+          return { version: Number(state?.version ?? 0), lockMs: state?.lock_ms == null ? -1 : Number(state.lock_ms) };
+        },
+        pollInterval: this.#pollInterval,
+      },
+      sinceVersion,
+      deadline,
+    );
   }
 
   /** Notifications from the store's one LISTEN connection; live while it is up and listening. */
@@ -241,35 +197,22 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   /** Keyset pagination in key order (byte order): one page of `listBatchSize` rows held at a time. */
-  async *list(): AsyncIterable<OrganizationStatus> {
-    let after: string | null = null;
-    for (;;) {
-      const rows: StatusRow[] = await this.#query<StatusRow>(
-        'list',
-        `SELECT key, grant_id, expires_at, version, written_at, region, client_id FROM ${this.#s}.grants
-          WHERE sealed IS NOT NULL AND ($1::text IS NULL OR key > $1::text) ORDER BY key LIMIT $2`,
-        [after, this.#listBatchSize],
-      );
-      for (const row of rows) yield statusOf(row);
-      if (rows.length < this.#listBatchSize) return;
-      after = rows[rows.length - 1].key;
-    }
+  list(): AsyncIterable<OrganizationStatus> {
+    return listOrganizationsIn(
+      (after) =>
+        this.#query<StatusRow>(
+          'list',
+          `SELECT key, grant_id, expires_at, version, written_at, region, client_id FROM ${this.#s}.grants
+            WHERE sealed IS NOT NULL AND ($1::text IS NULL OR key > $1::text) ORDER BY key LIMIT $2`,
+          [after, this.#listBatchSize],
+        ),
+      this.#listBatchSize,
+    );
   }
 
   /** A claim in the `claims` table, swept as claims come in. */
-  async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
-    const token = randomBytes(16).toString('base64url');
-    const whole = (ms: number): number => Math.max(1, Math.ceil(ms));
-    const row = await this.#one<{ taken: number }>('claim', `SELECT ${this.#s}.claim($1, $2, $3) AS taken`, [
-      name,
-      token,
-      whole(ttlMs),
-    ]);
-    if (row?.taken !== 1) return { claim: null, done: row?.taken === 2 };
-    const settle = async (keep: number | null): Promise<void> => {
-      await this.#query('claim settle', `SELECT ${this.#s}.settle($1, $2, $3)`, [name, token, keep]);
-    };
-    return { claim: { complete: (ttl) => settle(whole(ttl)), release: () => settle(null) } };
+  claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
+    return claimIn((what, text, values) => this.#query(what, text, values), this.#s, name, ttlMs);
   }
 
   /** A round trip and the epoch row: `lost-data` for `reportLossFor` after a loss was noticed. */
@@ -334,24 +277,17 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   #seal(creds: NewCredentials, key: string): string {
-    return seal(this.#keyring, JSON.stringify(storedFieldsOf(creds)), this.#sealedAs(key));
+    return sealCredentials(this.#keyring, creds, this.#sealedAs(key));
   }
 
   #open(sealed: string, key: string): NewCredentials {
-    try {
-      return JSON.parse(open(this.#keyring, sealed, this.#sealedAs(key))) as NewCredentials;
-    } catch (err) {
-      if (err instanceof SealError) throw err;
-      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', {
-        cause: err,
-      });
-    }
+    return openCredentials(this.#keyring, sealed, this.#sealedAs(key));
   }
 
   /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */
   async #query<R>(what: string, text: string, values: unknown[] = [], migrated = true): Promise<R[]> {
     if (migrated) await (this.#ready ?? this.migrate());
-    const { rows } = await this.#bounded(what, () => this.#pool.query(text, values));
+    const { rows } = await bounded(this.#timeout, what, () => this.#pool.query(text, values));
     return rows as R[];
   }
 
@@ -359,49 +295,4 @@ export class PostgresTokenStore implements TokenStore {
   async #one<R>(what: string, text: string, values: unknown[] = []): Promise<R | undefined> {
     return (await this.#query<R>(what, text, values)).at(0);
   }
-
-  /** Every failure becomes `StoreUnavailableError`, within `timeout` even while the pool queues. */
-  async #bounded<T>(what: string, command: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(
-              `The token store (Postgres) did not answer the ${what} within ${this.#timeout} ms; check that the database is up and reachable.`,
-            ),
-          ),
-        this.#timeout,
-      );
-    });
-    try {
-      return await Promise.race([command(), timedOut]);
-    } catch (err) {
-      throw storeFailure(err, `${what} (Postgres)`);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-interface StatusRow {
-  key: string;
-  grant_id: string;
-  expires_at: string;
-  version: string;
-  written_at: string;
-  region: string | null;
-  client_id: string | null;
-}
-
-function statusOf(row: StatusRow): OrganizationStatus {
-  return {
-    orgId: row.key,
-    grantId: row.grant_id,
-    expiresAt: Number(row.expires_at),
-    version: Number(row.version),
-    writtenAt: Number(row.written_at),
-    ...(row.region !== null && { region: row.region as OrganizationStatus['region'] & string }),
-    ...(row.client_id !== null && { clientID: row.client_id }),
-  };
 }

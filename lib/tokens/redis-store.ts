@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/index.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors/index.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../options.js';
-import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';
 import { keyPrefixOf } from './redis-config.js';
@@ -338,18 +338,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   #seal(creds: NewCredentials, credKey: string): string {
-    return seal(this.#keyring, JSON.stringify(storedFieldsOf(creds)), credKey);
+    return sealCredentials(this.#keyring, creds, credKey);
   }
 
   #open(sealed: string, credKey: string): NewCredentials {
-    try {
-      return JSON.parse(open(this.#keyring, sealed, credKey)) as NewCredentials;
-    } catch (err) {
-      if (err instanceof SealError) throw err;
-      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', {
-        cause: err,
-      });
-    }
+    return openCredentials(this.#keyring, sealed, credKey);
   }
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
