@@ -1,14 +1,17 @@
 /**
- * The hot path: `accessToken()` for an organization whose token is fresh, on the memory store and
- * on Redis (127.0.0.1:6379), on Redis both with the credential cache (the default: one store read
+ * The hot path: `accessToken()` for an organization whose token is fresh, on the memory store, on
+ * Redis (127.0.0.1:6379) and on Postgres (127.0.0.1:5432, database `test`, a schema of the run's
+ * own), on Redis and Postgres both with the credential cache (the default: one store read
  * per second) and without it (`cache: false`: one store read per call), sequential and 100 at a
  * time; and the heap after 200 000 calls, to show nothing accumulates. Run: npm run bench (or node --expose-gc build/bench/hot-path.js).
  */
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
+import { Pool } from 'pg';
 import {
   MemoryTokenStore,
   OAuthClient,
+  PostgresTokenStore,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
@@ -82,6 +85,10 @@ export async function hotPath(): Promise<string> {
     keys: generateSealingKey('bench'),
     prefix: `bench-${process.pid}:`,
   });
+  const pool = new Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 20 });
+  pool.on('error', () => undefined);
+  const schema = `bench_${process.pid}`;
+  const postgresStore = new PostgresTokenStore({ pool, keys: generateSealingKey('bench'), schema });
   const rows = [
     await measure('memory', new MemoryTokenStore(), 200_000, 1),
     await measure('memory', new MemoryTokenStore(), 200_000, 100),
@@ -89,7 +96,14 @@ export async function hotPath(): Promise<string> {
     await measure('redis', redisStore, 50_000, 100, false),
     await measure('redis', redisStore, 200_000, 1),
     await measure('redis', redisStore, 200_000, 100),
+    await measure('postgres', postgresStore, 20_000, 1, false),
+    await measure('postgres', postgresStore, 50_000, 100, false),
+    await measure('postgres', postgresStore, 200_000, 1),
+    await measure('postgres', postgresStore, 200_000, 100),
   ];
+  await postgresStore.close();
+  await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+  await pool.end();
   await redis.del(`bench-${process.pid}:{org:1001}`);
   await redisStore.close();
   redis.disconnect();

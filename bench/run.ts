@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that docs/performance.md
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks, sync, sync-scale).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, storm, contenders, express, webhooks, sync, sync-scale).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
+import { wakeUp } from './wake-up.js';
 import { stampede } from './stampede.js';
 import { STORM, storm, stormTables, type StormResult } from './storm.js';
 import { SYNC_SCALE, syncScale, syncScaleTable, type SyncScaleResult } from './sync-scale.js';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
+  if (wanted('wake')) console.log(`${await wakeUp()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
   if (wanted('storm')) {
     raw.storm = await storm();

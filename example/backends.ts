@@ -1,5 +1,13 @@
 import { Redis } from 'ioredis';
-import { MemoryTokenStore, RedisTokenStore, TokenManager, organizationWebhooks } from 'passport-samsara';
+import { Pool } from 'pg';
+import {
+  MemoryTokenStore,
+  PostgresTokenStore,
+  RedisTokenStore,
+  TokenManager,
+  organizationWebhooks,
+  type TokenStore,
+} from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 
 /** What the example servers run on, chosen by the environment. */
@@ -16,27 +24,75 @@ export interface Backends {
   close(): Promise<void>;
 }
 
+/** A token store chosen by the environment, with its banner line and how to close it. */
+export interface ChosenStore {
+  store: TokenStore;
+  /** The token Redis, when tokens are in Redis (REDIS_URL without DATABASE_URL). */
+  redis?: Redis;
+  summary: string;
+  close(): Promise<void>;
+}
+
+/**
+ * DATABASE_URL: tokens in Postgres (the schema `samsara`, created at first use); else REDIS_URL:
+ * in Redis; else memory. Postgres and Redis need SAMSARA_SEALING_KEYS.
+ */
+export function tokenStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ChosenStore {
+  if (env.DATABASE_URL) {
+    const pool = new Pool({ connectionString: env.DATABASE_URL });
+    // An idle connection that drops is replaced; the store reports outages as StoreUnavailableError.
+    pool.on('error', () => undefined);
+    const store = new PostgresTokenStore({ pool });
+    return {
+      store,
+      summary: 'Tokens: Postgres (DATABASE_URL)',
+      close: async () => {
+        await store.close();
+        await pool.end();
+      },
+    };
+  }
+  if (env.REDIS_URL) {
+    const redis = new Redis(env.REDIS_URL);
+    const store = new RedisTokenStore({ client: redis });
+    return {
+      store,
+      redis,
+      summary: 'Tokens: Redis (REDIS_URL)',
+      close: async () => {
+        await store.close();
+        redis.disconnect();
+      },
+    };
+  }
+  return {
+    store: new MemoryTokenStore(),
+    summary: 'Tokens: memory (set DATABASE_URL for Postgres or REDIS_URL for Redis)',
+    close: async () => undefined,
+  };
+}
+
 /**
  * With nothing configured: the built-in emulator and memory stores. SAMSARA_CLIENT_ID and
- * SAMSARA_CLIENT_SECRET (and SAMSARA_REGION or SAMSARA_BASE_URL) select a real Samsara; REDIS_URL
- * (with SAMSARA_SEALING_KEYS) keeps tokens in Redis, and sessions too unless SESSION_REDIS_URL
- * names another one. In production give sessions another Redis instance: a database number of the
+ * SAMSARA_CLIENT_SECRET (and SAMSARA_REGION or SAMSARA_BASE_URL) select a real Samsara;
+ * DATABASE_URL keeps tokens in Postgres, or REDIS_URL in Redis (see {@link tokenStoreFromEnv}), and
+ * sessions are in SESSION_REDIS_URL, else REDIS_URL (the token Redis when tokens are there). In production give sessions another Redis instance: a database number of the
  * same instance shares its maxmemory, so a flood of anonymous sessions could still crowd out tokens.
  */
 export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env, mountPath = ''): Promise<Backends> {
   const emulator = env.SAMSARA_CLIENT_ID
     ? undefined
     : await startSamsaraEmulator({ port: Number(env.EMULATOR_PORT ?? 0) });
-  const tokenRedis = env.REDIS_URL ? new Redis(env.REDIS_URL) : undefined;
+  const chosen = tokenStoreFromEnv(env);
+  const tokenRedis = chosen.redis;
   const sessionURL = env.SESSION_REDIS_URL || env.REDIS_URL;
-  const redis = sessionURL && sessionURL !== env.REDIS_URL ? new Redis(sessionURL) : tokenRedis;
-  const store = tokenRedis ? new RedisTokenStore({ client: tokenRedis }) : new MemoryTokenStore();
+  const redis = sessionURL && (!tokenRedis || sessionURL !== env.REDIS_URL) ? new Redis(sessionURL) : tokenRedis;
   const origin: Backends['origin'] = {};
   // Each organization's webhook, at the app's receiver: SAMSARA_WEBHOOK_URL (https) for a real
   // Samsara; on the emulator, this server's own, and a few events once an organization connects.
   const webhookURL = env.SAMSARA_WEBHOOK_URL ?? (emulator && (() => `${origin.url ?? ''}${mountPath}/webhooks`));
   const tokens = new TokenManager({
-    store,
+    store: chosen.store,
     ...(emulator ? { client: emulator } : {}),
     ...(webhookURL && { webhooks: organizationWebhooks({ url: webhookURL }) }),
     ...(emulator && {
@@ -55,7 +111,7 @@ export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env, moun
         ? `Samsara: the built-in emulator at ${emulator.baseURL}`
         : `Samsara: ${tokens.client.endpoints.baseURL} (SAMSARA_CLIENT_ID is set)`,
       webhookURL ? 'Webhooks: one per connected organization' : 'Webhooks: off (set SAMSARA_WEBHOOK_URL)',
-      tokenRedis ? 'Tokens: Redis (REDIS_URL)' : 'Tokens: memory (set REDIS_URL for Redis)',
+      chosen.summary,
       redis === undefined
         ? 'Sessions: memory (set SESSION_REDIS_URL or REDIS_URL for Redis)'
         : redis === tokenRedis
@@ -64,8 +120,7 @@ export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env, moun
     ],
     close: async () => {
       await tokens.idle();
-      if (store instanceof RedisTokenStore) await store.close();
-      tokenRedis?.disconnect();
+      await chosen.close();
       if (redis !== tokenRedis) redis?.disconnect();
       await emulator?.stop();
     },

@@ -1,11 +1,9 @@
 import { SamsaraClient } from '@samsarahq/samsara';
-import { Redis } from 'ioredis';
 import { subscribe } from 'node:diagnostics_channel';
 import {
   MemoryTokenStore,
   OAuthClient,
   ReauthorizationRequiredError,
-  RedisTokenStore,
   SAMSARA_CHANNELS,
   TokenManager,
   samsaraErrorOf,
@@ -14,6 +12,7 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { syncProgress, type SyncProgress } from './progress.js';
+import { tokenStoreFromEnv } from './backends.js';
 
 /**
  * `npm run sync`: a background job to copy. For every connected organization it lists the
@@ -24,9 +23,9 @@ import { syncProgress, type SyncProgress } from './progress.js';
  * (two OAuth apps, one per region) and a third US organization that "uninstalls" the app in the
  * middle of its listing. Otherwise: SAMSARA_CLIENT_ID / SAMSARA_CLIENT_SECRET (SAMSARA_REGION,
  * SAMSARA_BASE_URL) for one app, SAMSARA_EU_CLIENT_ID / SAMSARA_EU_CLIENT_SECRET for an EU app
- * beside it, and REDIS_URL + SAMSARA_SEALING_KEYS for the store the web app signs organizations
- * into. Run it as several processes on one Redis and each organization is still refreshed once
- * per expiry: the manager's lock spans processes.
+ * beside it, and DATABASE_URL (Postgres) or REDIS_URL, with SAMSARA_SEALING_KEYS, for the store
+ * the web app signs organizations into. Run it as several processes on one store and each
+ * organization is still refreshed once per expiry: the manager's lock spans processes.
  */
 
 /** Options of {@link syncOrganizations}. */
@@ -176,9 +175,13 @@ async function demo(log: (line: string) => void): Promise<Setup> {
 
 /** The real thing: apps and store from the environment. */
 function configured(log: (line: string) => void): Setup {
-  const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefined;
-  const store = redis ? new RedisTokenStore({ client: redis }) : new MemoryTokenStore();
-  if (!redis) log('REDIS_URL is not set: the memory store holds no organization, so there is nothing to sync.');
+  const chosen = tokenStoreFromEnv();
+  const store = chosen.store;
+  if (store instanceof MemoryTokenStore) {
+    log(
+      'Neither DATABASE_URL nor REDIS_URL is set: the memory store holds no organization, so there is nothing to sync.',
+    );
+  }
   const env = process.env;
   const tokens = env.SAMSARA_EU_CLIENT_ID
     ? new TokenManager({
@@ -200,8 +203,7 @@ function configured(log: (line: string) => void): Setup {
   return {
     tokens,
     close: async () => {
-      if (store instanceof RedisTokenStore) await store.close();
-      redis?.disconnect();
+      await chosen.close();
     },
   };
 }

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
+import type { PoolClient } from 'pg';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  PostgresTokenStore,
   RedisTokenStore,
   SAMSARA_CHANNELS,
   TokenManager,
@@ -14,14 +16,16 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
+import { pool, startPostgres, type PostgresServer } from './support/postgres.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 // A model-based test of the grant invariant (README, "Every grant accounted for"): random
 // sequences of sign-ins, refused sign-ins, refresh storms, Disconnects, lost refresh responses,
-// paused late writers and Redis outages, run by two token managers (two processes' worth: each its
-// own Redis connection and store) over one real Redis and the emulator, under both readings of
-// what a revoke reaches. After every step, once everything is quiet, the invariant is checked
-// against the emulator's own record of which grants are live.
+// paused late writers and store outages, run by two token managers (two processes' worth: each its
+// own connection and store) over one real store and the emulator, under both readings of what a
+// revoke reaches, on Redis (restarts without persistence) and on Postgres (a server of the test's
+// own, restarted mid-refresh). After every step, once everything is quiet, the invariant is
+// checked against the emulator's own record of which grants are live.
 
 const KEY = '1001';
 const keys = generateSealingKey('kmodel');
@@ -30,18 +34,33 @@ const TOKEN_TIMEOUT = 250;
 const LOCK_TTL = 1_300;
 
 /** A store whose writes a test can hold back: a process that paused (a GC, a frozen VM) mid-refresh. */
-class PausableStore extends RedisTokenStore {
-  gate: Promise<void> | undefined;
+type PausableStore = (RedisTokenStore | PostgresTokenStore) & { gate: Promise<void> | undefined };
 
-  override async update(...args: Parameters<RedisTokenStore['update']>): ReturnType<RedisTokenStore['update']> {
-    if (this.gate) await this.gate;
-    return super.update(...args);
-  }
+function pausable(store: RedisTokenStore | PostgresTokenStore): PausableStore {
+  const held = Object.assign(store, { gate: undefined as Promise<void> | undefined });
+  const update = store.update.bind(store);
+  held.update = async (...args) => {
+    if (held.gate) await held.gate;
+    return update(...args);
+  };
+  return held;
+}
+
+/** The store's server, as the steps drive it. */
+interface Backend {
+  name: 'Redis' | 'Postgres';
+  /** Two stores (two processes' worth) for run `run`, each on its own connection. */
+  stores(run: string): PausableStore[];
+  /** The store answers nothing until `resume()` (a frozen Redis; a Postgres whose tables are locked). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** The step that restarts the server. */
+  restart: Step;
 }
 
 interface Real {
   emulator: SamsaraEmulator;
-  redis: RedisServer;
+  backend: Backend;
   stores: [PausableStore, PausableStore];
   managers: [TokenManager, TokenManager];
   scope: RevocationScope;
@@ -68,7 +87,7 @@ async function current(real: Real) {
   return real.stores[0].get(KEY);
 }
 
-/** Everything settles: faults cleared, Redis answering, background work done. */
+/** Everything settles: faults cleared, the store answering, background work done. */
 async function quiesce(real: Real): Promise<void> {
   real.emulator.clearFaults();
   await Promise.all(real.managers.map((manager) => manager.idle()));
@@ -151,39 +170,67 @@ const restarts = { steps: 0, grantsLost: 0 };
  * the loss, and the organization's next call is reported as lost with the store, not as never
  * connected. Nothing is revoked, and nothing is written back as if the old data existed.
  */
-const restartWithoutPersistence: Step = step('Redis restarts without persistence', async (model, real) => {
-  restarts.steps++;
-  const revocations = real.emulator.counters.revocations;
-  const held = [...model.held].filter(
-    ([grant, refreshToken]) => !model.lost.has(grant) && real.emulator.grantStatus(refreshToken) !== 'revoked',
-  );
-  // Running processes have read the marker (a readiness probe, any call): a store that never
-  // read it cannot tell a Redis that lost its data from a new one.
-  for (const store of real.stores) await store.health();
-  await real.redis.kill();
-  await real.redis.restart();
-  for (const store of real.stores) {
-    let health = await store.health();
-    for (let i = 0; health.status === 'unavailable' && i < 100; i++) health = await store.health();
-    expect(health.status, 'each store says it lost its data').to.equal('lost-data');
-  }
-  const heard: ReauthorizeEvent[] = [];
-  const listener = (m: unknown): void => void heard.push(m as ReauthorizeEvent);
-  subscribe(SAMSARA_CHANNELS.reauthorize, listener);
-  try {
-    await settle(real.managers[1].accessToken(KEY));
-  } finally {
-    unsubscribe(SAMSARA_CHANNELS.reauthorize, listener);
-  }
-  expect(heard.map((m) => m.outcome)).to.deep.equal(['lost-data']);
-  expect(real.emulator.counters.revocations, 'nothing revoked for the loss').to.equal(revocations);
-  expect(await current(real), 'nothing written back').to.equal(null);
-  for (const [grant] of held) model.lost.add(grant);
-  restarts.grantsLost += held.length;
-});
+const restartWithoutPersistence = (redis: RedisServer): Step =>
+  step('Redis restarts without persistence', async (model, real) => {
+    restarts.steps++;
+    const revocations = real.emulator.counters.revocations;
+    const held = [...model.held].filter(
+      ([grant, refreshToken]) => !model.lost.has(grant) && real.emulator.grantStatus(refreshToken) !== 'revoked',
+    );
+    // Running processes have read the marker (a readiness probe, any call): a store that never
+    // read it cannot tell a Redis that lost its data from a new one.
+    for (const store of real.stores) await store.health();
+    await redis.kill();
+    await redis.restart();
+    for (const store of real.stores) {
+      let health = await store.health();
+      for (let i = 0; health.status === 'unavailable' && i < 100; i++) health = await store.health();
+      expect(health.status, 'each store says it lost its data').to.equal('lost-data');
+    }
+    const heard: ReauthorizeEvent[] = [];
+    const listener = (m: unknown): void => void heard.push(m as ReauthorizeEvent);
+    subscribe(SAMSARA_CHANNELS.reauthorize, listener);
+    try {
+      await settle(real.managers[1].accessToken(KEY));
+    } finally {
+      unsubscribe(SAMSARA_CHANNELS.reauthorize, listener);
+    }
+    expect(heard.map((m) => m.outcome)).to.deep.equal(['lost-data']);
+    expect(real.emulator.counters.revocations, 'nothing revoked for the loss').to.equal(revocations);
+    expect(await current(real), 'nothing written back').to.equal(null);
+    for (const [grant] of held) model.lost.add(grant);
+    restarts.grantsLost += held.length;
+  });
 
-const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
-  fc.constant(restartWithoutPersistence),
+/**
+ * Postgres restarts (pg_ctl restart -m fast: every connection dropped) while a refresh is at the
+ * token endpoint, so its write meets a database that is down. Nothing is lost: committed data
+ * stays, the unsaved rotation is written again once Postgres is back, the stores say ok, and the
+ * organization's grant is still current and works.
+ */
+const restartMidRefresh = (server: PostgresServer): Step =>
+  step(
+    'Postgres restarts mid-refresh',
+    async (_model, real) => {
+      restarts.steps++;
+      const seen = (await current(real))!;
+      const revocations = real.emulator.counters.revocations;
+      real.emulator.injectFault('token', { type: 'delay', ms: 150 });
+      const refreshing = settle(real.managers[0].accessToken(KEY, { rejected: seen.accessToken }));
+      await sleep(40);
+      await server.restart();
+      await refreshing;
+      await settle(real.managers[1].accessToken(KEY));
+      await quiesce(real);
+      for (const store of real.stores) expect((await store.health()).status, 'the stores are ok').to.equal('ok');
+      expect(await current(real), 'the grant outlived the restart').to.not.equal(null);
+      expect(real.emulator.counters.revocations, 'nothing revoked for the restart').to.equal(revocations);
+    },
+    true,
+  );
+
+const steps = (counters: { steps: number }, backend: Backend): fc.Arbitrary<Step>[] => [
+  fc.constant(backend.restart),
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
       counters.steps++;
@@ -261,35 +308,35 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
     ),
   ),
   fc.integer({ min: 0, max: 1 }).map((m) =>
-    step(`a sign-in via ${m} while Redis is paused`, async (model, real) => {
+    step(`a sign-in via ${m} while the store is paused`, async (model, real) => {
       counters.steps++;
       const grant = issue(real, model);
-      real.redis.pause();
+      await real.backend.pause();
       try {
         const connected = await settle(real.managers[m].connect(KEY, grant));
         // What the strategy does when the verify (here: the store write) fails.
         if (connected instanceof Error) void settle(real.managers[m].discard(KEY, grant));
         await sleep(100);
       } finally {
-        real.redis.resume();
+        await real.backend.resume();
       }
     }),
   ),
   fc.constant(
     step(
-      'a refresh whose write finds Redis paused',
+      'a refresh whose write finds the store paused',
       async (_model, real) => {
         counters.steps++;
         const seen = (await current(real))!;
         real.emulator.injectFault('token', { type: 'delay', ms: 120 });
         const refreshing = settle(real.managers[0].accessToken(KEY, { rejected: seen.accessToken }));
         await sleep(40);
-        real.redis.pause();
+        await real.backend.pause();
         try {
           await refreshing;
           await sleep(50);
         } finally {
-          real.redis.resume();
+          await real.backend.resume();
         }
         await settle(real.managers[0].accessToken(KEY));
       },
@@ -298,77 +345,138 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
   ),
 ];
 
-for (const scope of ['organization', 'grant'] as RevocationScope[]) {
-  describe(`the grant invariant, model-based (revocation reaches ${scope === 'grant' ? 'one grant' : 'the organization'})`, function () {
-    this.timeout(240_000);
-    let redis: RedisServer;
-    let clients: [Redis, Redis];
+/** Redis without persistence, the store paused by SIGSTOP. */
+async function redisBackend(): Promise<Backend & { stop(): Promise<void> }> {
+  const redis = await startRedis();
+  const clients = [connect('ioredis 5', redis) as Redis, connect('ioredis 5', redis) as Redis];
+  return {
+    name: 'Redis',
+    stores: (run) =>
+      clients.map((client) =>
+        pausable(
+          new RedisTokenStore({ client, keys, prefix: `model-${run}:`, timeout: STORE_TIMEOUT, pollInterval: 50 }),
+        ),
+      ),
+    pause: async () => redis.pause(),
+    resume: async () => redis.resume(),
+    restart: restartWithoutPersistence(redis),
+    stop: async () => {
+      for (const client of clients) client.disconnect();
+      await redis.stop();
+    },
+  };
+}
 
-    before(async () => {
-      redis = await startRedis();
-      clients = [connect('ioredis 5', redis) as Redis, connect('ioredis 5', redis) as Redis];
-    });
-    after(async () => {
-      for (const client of clients ?? []) client.disconnect();
-      await redis?.stop();
-    });
+/** A Postgres of the test's own (restarted mid-refresh), a schema per run, paused by locking its tables. */
+async function postgresBackend(): Promise<Backend & { stop(): Promise<void> }> {
+  const server = await startPostgres();
+  const pools = [pool(server.config), pool(server.config)];
+  let schema = '';
+  let holder: PoolClient | undefined;
+  return {
+    name: 'Postgres',
+    stores: (run) => {
+      schema = `model_${run.replaceAll('-', '_')}`;
+      return pools.map((each) =>
+        pausable(new PostgresTokenStore({ pool: each, keys, schema, timeout: STORE_TIMEOUT, pollInterval: 50 })),
+      );
+    },
+    pause: async () => {
+      await new PostgresTokenStore({ pool: pools[0], keys, schema }).migrate();
+      holder = await pools[0].connect();
+      await holder.query('BEGIN');
+      await holder.query(
+        `LOCK TABLE "${schema}".grants, "${schema}".retired, "${schema}".locks IN ACCESS EXCLUSIVE MODE`,
+      );
+    },
+    resume: async () => {
+      const held = holder;
+      holder = undefined;
+      await held?.query('ROLLBACK').catch(() => undefined);
+      held?.release();
+    },
+    restart: restartMidRefresh(server),
+    stop: async () => {
+      await Promise.all(pools.map((each) => each.end()));
+      await server.stop();
+    },
+  };
+}
 
-    it('holds over random interleavings of two processes, at quiescence after every step', async () => {
-      const counters = { runs: 0, steps: 0 };
-      let run = 0;
-      await fc.assert(
-        fc.asyncProperty(fc.commands(steps(counters), { maxCommands: 12 }), async (commands) => {
-          counters.runs++;
-          const prefix = `model-${scope}-${process.pid}-${++run}:`;
-          const emulator = await startSamsaraEmulator({ revocation: scope });
-          const stores = clients.map(
-            (client) => new PausableStore({ client, keys, prefix, timeout: STORE_TIMEOUT, pollInterval: 50 }),
-          );
-          const managers = stores.map(
-            (store) =>
-              new TokenManager({
-                store,
-                client: { ...clientOf(emulator), timeout: TOKEN_TIMEOUT },
-                lockTtl: LOCK_TTL,
-                waitTimeout: LOCK_TTL + 500,
-                retryDelay: 10,
-                revocation: scope,
-              }),
-          );
-          const real: Real = {
-            emulator,
-            redis,
-            stores: stores as [PausableStore, PausableStore],
-            managers: managers as [TokenManager, TokenManager],
-            scope,
-          };
-          const model: Model = {
-            held: new Map<string, string>(),
-            lost: new Set<string>(),
-            disconnected: new Set<string>(),
-          };
-          try {
-            await fc.asyncModelRun(() => ({ model, real }), commands);
-            // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
-            await real.managers[0].revoke(KEY);
-            for (const grant of model.held.keys()) model.disconnected.add(grant);
-            await quiesce(real);
-            await checkInvariant(real, model, 'the final Disconnect');
-          } finally {
-            real.redis.resume();
-            await quiesce(real).catch(() => undefined);
-            await Promise.all(stores.map((store) => store.close()));
-            await emulator.stop();
-          }
-        }),
-        { seed: scope === 'grant' ? 20261129 : 11292026, numRuns: 30, plugins: [fc.interruptAfterTimeLimit(150_000)] },
-      );
-      console.log(`      model-based (${scope}): ${counters.runs} runs, ${counters.steps} steps`);
-      console.log(
-        `      restarts without persistence: ${restarts.steps}, grants lost with Redis (counted and reported): ${restarts.grantsLost}`,
-      );
-      Object.assign(restarts, { steps: 0, grantsLost: 0 });
-      expect(counters.steps).to.be.greaterThan(0);
+const backends: [() => Promise<Backend & { stop(): Promise<void> }>, number][] = [
+  [redisBackend, 30],
+  [postgresBackend, 30],
+];
+
+for (const [start, numRuns] of backends) {
+  for (const scope of ['organization', 'grant'] as RevocationScope[]) {
+    describe(`the grant invariant, model-based, on ${start === redisBackend ? 'Redis' : 'Postgres'} (revocation reaches ${scope === 'grant' ? 'one grant' : 'the organization'})`, function () {
+      this.timeout(240_000);
+      let backend: Backend & { stop(): Promise<void> };
+
+      before(async () => {
+        backend = await start();
+      });
+      after(async () => {
+        await backend?.stop();
+      });
+
+      it('holds over random interleavings of two processes, at quiescence after every step', async () => {
+        const counters = { runs: 0, steps: 0 };
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.commands(steps(counters, backend), { maxCommands: 12 }), async (commands) => {
+            counters.runs++;
+            const emulator = await startSamsaraEmulator({ revocation: scope });
+            const stores = backend.stores(`${scope}-${process.pid}-${++run}`);
+            const managers = stores.map(
+              (store) =>
+                new TokenManager({
+                  store,
+                  client: { ...clientOf(emulator), timeout: TOKEN_TIMEOUT },
+                  lockTtl: LOCK_TTL,
+                  waitTimeout: LOCK_TTL + 500,
+                  retryDelay: 10,
+                  revocation: scope,
+                }),
+            );
+            const real: Real = {
+              emulator,
+              backend,
+              stores: stores as [PausableStore, PausableStore],
+              managers: managers as [TokenManager, TokenManager],
+              scope,
+            };
+            const model: Model = {
+              held: new Map<string, string>(),
+              lost: new Set<string>(),
+              disconnected: new Set<string>(),
+            };
+            try {
+              await fc.asyncModelRun(() => ({ model, real }), commands);
+              // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
+              await real.managers[0].revoke(KEY);
+              for (const grant of model.held.keys()) model.disconnected.add(grant);
+              await quiesce(real);
+              await checkInvariant(real, model, 'the final Disconnect');
+            } finally {
+              await backend.resume();
+              await quiesce(real).catch(() => undefined);
+              await Promise.all(stores.map((store) => store.close()));
+              await emulator.stop();
+            }
+          }),
+          { seed: scope === 'grant' ? 20261129 : 11292026, numRuns, plugins: [fc.interruptAfterTimeLimit(150_000)] },
+        );
+        console.log(`      model-based (${backend.name}, ${scope}): ${counters.runs} runs, ${counters.steps} steps`);
+        console.log(
+          backend.name === 'Redis'
+            ? `      restarts without persistence: ${restarts.steps}, grants lost with Redis (counted and reported): ${restarts.grantsLost}`
+            : `      Postgres restarts mid-refresh: ${restarts.steps}, grants lost: ${restarts.grantsLost}`,
+        );
+        Object.assign(restarts, { steps: 0, grantsLost: 0 });
+        expect(counters.steps).to.be.greaterThan(0);
+      });
     });
-  });
+  }
 }

@@ -2,11 +2,13 @@ import { expect } from 'chai';
 import type { Cluster, Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisTokenStore, generateSealingKey, type Credentials } from 'passport-samsara';
+import { PostgresTokenStore, RedisTokenStore, generateSealingKey, type Credentials } from 'passport-samsara';
+import type { Pool } from 'pg';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { startWorker, type FleetWorker } from './support/fleet.js';
 import type { Outcome, WorkerConfig } from './support/fleet-worker.js';
 import { seedGrant } from './support/grants.js';
+import { SHARED, dropSchema, pool, testSchema } from './support/postgres.js';
 import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';
 
 const tokensOf = (outcomes: Outcome[]): string[] =>
@@ -20,7 +22,7 @@ async function until(check: () => boolean, what: string, ms = 5_000): Promise<vo
   }
 }
 
-describe('TokenManager across a fleet: forked processes, one Redis, the emulator', function () {
+describe('TokenManager across a fleet: forked processes, one shared store (Redis or Postgres), the emulator', function () {
   this.timeout(60_000);
 
   const targets: Array<[string, () => Promise<RedisServer | RedisCluster>]> = [
@@ -77,6 +79,56 @@ describe('TokenManager across a fleet: forked processes, one Redis, the emulator
       }
     });
   }
+
+  describe('on Postgres', () => {
+    let emulator: SamsaraEmulator;
+    let db: Pool;
+    let store: PostgresTokenStore;
+    let schema: string;
+    let workers: FleetWorker[] = [];
+
+    before(async () => {
+      emulator = await startSamsaraEmulator();
+      schema = testSchema('fleet');
+      db = pool();
+      const keys = generateSealingKey('fleet');
+      store = new PostgresTokenStore({ pool: db, keys, schema });
+      await store.migrate();
+      const config: WorkerConfig = {
+        redis: null,
+        postgres: { config: { ...SHARED, max: 10 }, schema },
+        prefix: '',
+        keys,
+        emulator: { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL },
+        timeout: 2_000,
+        lockTtl: 5_000,
+      };
+      workers = await Promise.all([1, 2, 3, 4].map(() => startWorker(config)));
+    });
+    after(async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+      await store.close();
+      await db.end();
+      await dropSchema(schema);
+      await emulator.stop();
+    });
+
+    for (const round of [1, 2]) {
+      it(`round ${round}: 4 processes x 250 concurrent callers for an expired token make exactly 1 refresh, 0 failed, and the grant stays alive`, async () => {
+        const old = await seedGrant(emulator, store);
+        emulator.resetCounters();
+        const outcomes = (await Promise.all(workers.map((w) => w.burst('1001', 250)))).flat();
+        const stored = (await store.get('1001')) as Credentials;
+        expect(stored.accessToken).to.not.equal(old.accessToken);
+        expect(outcomes.filter((o) => 'error' in o)).to.deep.equal([]);
+        expect(new Set(tokensOf(outcomes))).to.deep.equal(new Set([stored.accessToken]));
+        expect(outcomes).to.have.length(1000);
+        expect(emulator.counters.grants.refresh_token).to.equal(1);
+        expect(emulator.counters.invalidGrant).to.equal(0);
+        expect(emulator.grantStatus(stored.refreshToken)).to.equal('active');
+      });
+    }
+  });
 
   describe('when a process dies or stalls', () => {
     let emulator: SamsaraEmulator;

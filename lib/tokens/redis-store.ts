@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, SealError, StoreUnavailableError } from '../errors/index.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors/index.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../number-option.js';
-import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import { open, openCredentials, parseKeyring, seal, sealCredentials, type SealingKey } from './seal.js';
 import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';
 import { keyPrefixOf } from './redis-config.js';
@@ -10,6 +10,7 @@ import { RedisVigil } from './redis-health.js';
 import { claimOn } from './redis-claims.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { pause } from './pause.js';
 import { storeFailure } from './store-failure.js';
 import type {
   ClaimOutcome,
@@ -361,18 +362,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   #seal(creds: NewCredentials, credKey: string): string {
-    return seal(this.#keyring, JSON.stringify(storedFieldsOf(creds)), credKey);
+    return sealCredentials(this.#keyring, creds, credKey);
   }
 
   #open(sealed: string, credKey: string): NewCredentials {
-    try {
-      return JSON.parse(open(this.#keyring, sealed, credKey)) as NewCredentials;
-    } catch (err) {
-      if (err instanceof SealError) throw err;
-      throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', {
-        cause: err,
-      });
-    }
+    return openCredentials(this.#keyring, sealed, credKey);
   }
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
@@ -406,15 +400,5 @@ function keyOfChannel(encoded: string): string | undefined {
     return decodeURIComponent(encoded);
   } catch {
     return undefined;
-  }
-}
-
-/** Waits `ms` or until `stopped`, whichever comes first, leaving no timer behind. */
-async function pause(ms: number, stopped: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ConfigurationError, SealError } from '../errors/index.js';
+import { storedFieldsOf, type NewCredentials } from './credentials.js';
 
 /**
  * One AES-256 key of a keyring. The id travels with every sealed value, so a value stays readable
@@ -158,4 +159,21 @@ export function open(keyring: readonly SealingKey[], sealed: string, aad: string
 function decodeCanonical(text: string): Buffer | undefined {
   const bytes = Buffer.from(text, 'base64url');
   return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
+/** Credentials' stored fields, as JSON, sealed under `name` (a store's name for the key). */
+export function sealCredentials(keyring: readonly SealingKey[], creds: NewCredentials, name: string): string {
+  return seal(keyring, JSON.stringify(storedFieldsOf(creds)), name);
+}
+
+/** What {@link sealCredentials} sealed; `SealError` when it does not open, or opens to something else. */
+export function openCredentials(keyring: readonly SealingKey[], sealed: string, name: string): NewCredentials {
+  try {
+    return JSON.parse(open(keyring, sealed, name)) as NewCredentials;
+  } catch (err) {
+    if (err instanceof SealError) throw err;
+    throw new SealError('The stored credentials opened but are not JSON: they were sealed by something else.', {
+      cause: err,
+    });
+  }
 }

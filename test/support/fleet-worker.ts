@@ -1,14 +1,17 @@
 /**
- * One process of a "fleet": a TokenManager on a RedisTokenStore, driven by its parent over IPC.
+ * One process of a "fleet": a TokenManager on a RedisTokenStore (or a PostgresTokenStore), driven by its parent over IPC.
  * The parent (test/support/fleet.ts) forks several and makes them all ask for the same token.
  */
 import Redis, { Cluster } from 'ioredis';
-import { OAuthClient, RedisTokenStore, TokenManager } from 'passport-samsara';
+import { OAuthClient, PostgresTokenStore, RedisTokenStore, TokenManager, type TokenStore } from 'passport-samsara';
+import { Pool, type PoolConfig } from 'pg';
 // The test servers keep nothing on disk: the store's warning about that is expected here.
 import './warnings.js';
 
 export interface WorkerConfig {
-  redis: { host: string; port: number } | { cluster: { host: string; port: number }[] };
+  redis: { host: string; port: number } | { cluster: { host: string; port: number }[] } | null;
+  /** Instead of Redis: Postgres, and the store's schema there. */
+  postgres?: { config: PoolConfig; schema: string };
   prefix: string;
   keys: string;
   emulator: { clientID: string; clientSecret: string; baseURL: string };
@@ -24,12 +27,19 @@ export type Outcome = { token: string } | { error: { name: string; code?: string
 export type WorkerMessage = { ready: true } | { id: number; outcomes: Outcome[] } | { event: 'paused' };
 
 const config = JSON.parse(process.env.FLEET_WORKER_CONFIG as string) as WorkerConfig;
-const client =
-  'cluster' in config.redis
-    ? new Cluster(config.redis.cluster)
-    : new Redis({ host: config.redis.host, port: config.redis.port });
-client.on('error', () => {});
-const store = new RedisTokenStore({ client, keys: config.keys, prefix: config.prefix });
+function redisStore(redis: NonNullable<WorkerConfig['redis']>): RedisTokenStore {
+  const client = 'cluster' in redis ? new Cluster(redis.cluster) : new Redis({ host: redis.host, port: redis.port });
+  client.on('error', () => {});
+  return new RedisTokenStore({ client, keys: config.keys, prefix: config.prefix });
+}
+
+function postgresStore(postgres: NonNullable<WorkerConfig['postgres']>): PostgresTokenStore {
+  const pool = new Pool(postgres.config);
+  pool.on('error', () => {});
+  return new PostgresTokenStore({ pool, keys: config.keys, schema: postgres.schema });
+}
+
+const store: TokenStore = config.postgres ? postgresStore(config.postgres) : redisStore(config.redis!);
 const send = (message: WorkerMessage): void => {
   process.send?.(message);
 };
@@ -80,4 +90,5 @@ process.on('message', (message: WorkerRequest) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-void client.ping().then(() => send({ ready: true }));
+// Ready once the store answers (and, on Postgres, its schema is there).
+void store.get('ready?').then(() => send({ ready: true }));

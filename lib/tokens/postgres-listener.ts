@@ -1,0 +1,157 @@
+import { EventEmitter } from 'node:events';
+import type { PostgresClientLike, PostgresPoolLike } from './postgres-client.js';
+import { ident } from './postgres-schema.js';
+import type { StoreWatch } from './store.js';
+
+/** How long a waiter waits for LISTEN to be confirmed before it polls without it. */
+const READY_WITHIN_MS = 1_000;
+
+/**
+ * The one `LISTEN` connection of a PostgresTokenStore, shared by its waiters and watchers. Every
+ * write, removal and unlock notifies from its own transaction, so a notification arrives once
+ * the change is committed. The connection is held from the pool for as long as the store lives;
+ * when it drops, watchers hear `undefined` (changes may have been missed), waiters fall back on
+ * their poll, and it is opened again with a growing delay.
+ */
+export class PostgresListener {
+  readonly #keys = new EventEmitter().setMaxListeners(0);
+  readonly #watchers = new Set<(key: string | undefined) => void>();
+  #client: PostgresClientLike | undefined;
+  #connecting: Promise<void> | undefined;
+  #live = false;
+  #closed = false;
+  #retryMs = 100;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: PostgresPoolLike,
+    private readonly channel: string,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  /** Whether notifications are being received (LISTEN confirmed, connection up). */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /**
+   * Calls `wake` on every change to `key` while subscribed. `ready` settles once LISTEN is
+   * confirmed, or it could not be within a second (the waiter polls meanwhile).
+   */
+  listen(key: string, wake: () => void): { ready: Promise<void>; unlisten(): void } {
+    this.#keys.on(key, wake);
+    return { ready: this.#ready(), unlisten: () => this.#keys.off(key, wake) };
+  }
+
+  /** Every change to any key, as `TokenStore.watch` promises. */
+  watch(onChange: (key: string | undefined) => void): StoreWatch {
+    if (this.#closed) return { live: false, close: () => undefined };
+    this.#watchers.add(onChange);
+    void this.#ready();
+    let closed = false;
+    const connected = (): boolean => this.#live;
+    return {
+      get live() {
+        return !closed && connected();
+      },
+      close: () => {
+        closed = true;
+        this.#watchers.delete(onChange);
+      },
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#drop(undefined);
+    this.#keys.removeAllListeners();
+    this.#watchers.clear();
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#live || this.#closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#connect(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WITHIN_MS))),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  #connect(): Promise<void> {
+    this.#connecting ??= this.#open()
+      .catch(() => this.#retry())
+      .finally(() => {
+        this.#connecting = undefined;
+      });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#live || this.#closed) return;
+    const client = await this.pool.connect();
+    client.on('error', (err) => this.#drop(err));
+    client.on('end', () => this.#drop(new Error('the LISTEN connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel === this.channel) this.#tell(message.payload ?? '');
+    });
+    this.#client = client;
+    try {
+      await client.query(`LISTEN ${ident(this.channel)}`);
+    } catch (err) {
+      this.#drop(err as Error);
+      throw err;
+    }
+    if (this.#stale(client)) return;
+    this.#live = true;
+    this.#retryMs = 100;
+    // A connection that died without a word (a network partition) is found by its heartbeat.
+    this.#heartbeat = setInterval(() => {
+      client.query('SELECT 1').catch((err: unknown) => this.#drop(err as Error));
+    }, this.heartbeatMs).unref();
+  }
+
+  /** Whether `client` was dropped (or the listener closed) while it was being opened. */
+  #stale(client: PostgresClientLike): boolean {
+    return this.#closed || this.#client !== client;
+  }
+
+  /** A payload is `<version> <key>` or `u <key>` (an unlock). */
+  #tell(payload: string): void {
+    const space = payload.indexOf(' ');
+    if (space < 0) return;
+    const key = payload.slice(space + 1);
+    this.#keys.emit(key);
+    for (const watcher of this.#watchers) watcher(key);
+  }
+
+  #drop(err: Error | undefined): void {
+    const client = this.#client;
+    if (!client) return;
+    this.#client = undefined;
+    const wasLive = this.#live;
+    this.#live = false;
+    clearInterval(this.#heartbeat);
+    client.removeAllListeners('notification');
+    client.removeAllListeners('end');
+    // A late error on a dropped client must not be unhandled.
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
+    // Destroyed, not given back: a connection that listened must not serve anyone else.
+    client.release(err ?? true);
+    if (wasLive) for (const watcher of this.#watchers) watcher(undefined);
+    if (err) this.#retry();
+  }
+
+  #retry(): void {
+    if (this.#closed || this.#retryTimer) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, 5_000);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      // Only while someone listens: an idle store holds no connection it does not need.
+      if (this.#watchers.size > 0 || this.#keys.eventNames().length > 0) void this.#connect();
+    }, delay).unref();
+  }
+}

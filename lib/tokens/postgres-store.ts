@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import { StoreUnavailableError } from '../errors/index.js';
+import { numberOption } from '../number-option.js';
+import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
+import type { PostgresPoolLike } from './postgres-client.js';
+import { bounded } from './postgres-bounded.js';
+import { claimIn } from './postgres-claims.js';
+import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
+import type { PostgresTokenStoreOptions } from './postgres-options.js';
+import { PostgresListener } from './postgres-listener.js';
+import { channelOf, ident, migrate } from './postgres-schema.js';
+import { PostgresVigil } from './postgres-vigil.js';
+import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
+import { waitForChangeOf } from './postgres-wait.js';
+import type {
+  ClaimOutcome,
+  LockHandle,
+  OrganizationStatus,
+  RevokedGrant,
+  StoreHealth,
+  StoreWatch,
+  TokenStore,
+} from './store.js';
+
+export type { PostgresClientLike, PostgresPoolLike } from './postgres-client.js';
+export type { PostgresTokenStoreOptions } from './postgres-options.js';
+
+const OWNER = 'PostgresTokenStore';
+
+/**
+ * The token store in PostgreSQL: credentials sealed with AES-256-GCM (a dump holds no usable
+ * token), written with a compare-and-set on their version by PL/pgSQL functions (one round trip,
+ * one transaction each), a lease row per organization as the refresh lock, and `LISTEN`/`NOTIFY`
+ * from the writing transaction to wake waiters and caches, with a poll behind it. The store
+ * creates its schema at first use (or at {@link PostgresTokenStore.migrate}) and records its
+ * version. Every statement is a transaction of its own: PgBouncer's transaction mode is fine.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from 'pg';
+ * import { PostgresTokenStore } from 'passport-samsara';
+ *
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
+ * pool.on('error', () => {}); // idle connections that drop are replaced; the store reports outages
+ * const store = new PostgresTokenStore({ pool });
+ * process.on('SIGTERM', () => store.close());
+ * ```
+ */
+export class PostgresTokenStore implements TokenStore {
+  readonly #pool: PostgresPoolLike;
+  readonly #keyring: SealingKey[];
+  readonly #schemaName: string;
+  readonly #s: string;
+  readonly #prefix: string;
+  readonly #timeout: number;
+  readonly #pollInterval: number;
+  readonly #listBatchSize: number;
+  readonly #listener: PostgresListener;
+  readonly #vigil: PostgresVigil;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresTokenStoreOptions) {
+    this.#keyring = parseKeyring(options.keys ?? process.env.SAMSARA_SEALING_KEYS ?? '');
+    this.#pool = options.pool;
+    this.#schemaName = options.schema ?? 'samsara';
+    this.#s = ident(this.#schemaName);
+    this.#prefix = options.prefix ?? 'samsara:';
+    this.#timeout = numberOption(OWNER, 'timeout', options.timeout, 2000);
+    this.#pollInterval = numberOption(OWNER, 'pollInterval', options.pollInterval, 250);
+    this.#listBatchSize = numberOption(OWNER, 'listBatchSize', options.listBatchSize, 500, {
+      min: 1,
+      max: 10_000,
+      integer: true,
+    });
+    this.#listener = new PostgresListener(options.listenPool ?? this.#pool, channelOf(this.#schemaName), 10_000);
+    this.#vigil = new PostgresVigil({
+      schema: this.#s,
+      query: (what, text, values) => this.#query(what, text, values, false),
+      migrate: () => bounded(this.#timeout, 'migration', () => migrate(this.#pool, this.#schemaName)),
+      reportLossFor: numberOption(OWNER, 'reportLossFor', options.reportLossFor, 60_000, { min: 0 }),
+    });
+  }
+
+  /**
+   * Creates the schema, or migrates it to this release's version; done at first use otherwise.
+   * Call it at deploy time to keep DDL out of the first request. Idempotent, safe to run from
+   * every process at once.
+   */
+  migrate(): Promise<void> {
+    this.#ready ??= bounded(this.#timeout, 'migration', () => migrate(this.#pool, this.#schemaName))
+      .then(() => {
+        // The first epoch read, in the background: a loss is noticed against it later.
+        this.#vigil.check('reconnect').catch(() => undefined);
+      })
+      .catch((err: unknown) => {
+        this.#ready = undefined;
+        throw err;
+      });
+    return this.#ready;
+  }
+
+  async get(key: string): Promise<Credentials | null> {
+    const row = await this.#one<{ version: string; sealed: string | null }>(
+      'read',
+      `SELECT version, sealed FROM ${this.#s}.grants WHERE key = $1`,
+      [key],
+    );
+    return row?.sealed ? { ...this.#open(row.sealed, key), version: Number(row.version) } : null;
+  }
+
+  async retired(key: string): Promise<NewCredentials[]> {
+    const rows = await this.#query<{ sealed: string }>(
+      'read',
+      `SELECT sealed FROM ${this.#s}.retired WHERE key = $1 ORDER BY seq`,
+      [key],
+    );
+    return rows.map((row) => this.#open(row.sealed, key));
+  }
+
+  async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
+    const stored = await this.#write(key, creds, null, maxRetired);
+    if (!stored) throw new StoreUnavailableError("The token store (Postgres) did not take a sign-in's write.");
+    return stored;
+  }
+
+  update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
+    return this.#write(key, creds, expectedVersion, 0);
+  }
+
+  async retire(key: string, creds: NewCredentials, maxRetired: number, onlyIfKept: boolean): Promise<boolean> {
+    const row = await this.#one<{ kept: boolean }>(
+      'retire',
+      `SELECT ${this.#s}.retire($1, $2, $3, $4, $5, $6) AS kept`,
+      [key, creds.grantId, this.#seal(creds, key), fingerprintOf(creds.refreshToken), maxRetired, onlyIfKept],
+    );
+    return row?.kept ?? false;
+  }
+
+  async forget(key: string, grants: readonly RevokedGrant[]): Promise<void> {
+    await this.#query('forget', `SELECT ${this.#s}.forget($1, $2::text[], $3::text[])`, [
+      key,
+      grants.map((grant) => grant.grantId),
+      grants.map((grant) => fingerprintOf(grant.refreshToken)),
+    ]);
+  }
+
+  async remove(key: string, expectedVersion: number): Promise<boolean> {
+    const row = await this.#one<{ removed: boolean }>('remove', `SELECT ${this.#s}.remove($1, $2) AS removed`, [
+      key,
+      expectedVersion,
+    ]);
+    return row?.removed ?? false;
+  }
+
+  /** A lease row (`locks`): taken when absent or expired, released by compare-and-delete. */
+  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    const token = randomBytes(16).toString('base64url');
+    const row = await this.#one<{ taken: boolean; version: string | null; sealed: string | null }>(
+      'lock',
+      `SELECT * FROM ${this.#s}.lock($1, $2, $3)`,
+      [key, token, Math.max(1, Math.ceil(ttlMs))],
+    );
+    if (!row?.taken) return null;
+    return {
+      ...this.#currentAt(row, key),
+      release: async () => {
+        await this.#query('unlock', `SELECT ${this.#s}.unlock($1, $2)`, [key, token]);
+      },
+    };
+  }
+
+  /** Wakes on a NOTIFY for the key, else polls its state (version, lease) every `pollInterval`, jittered. */
+  waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+    return waitForChangeOf(
+      {
+        subscription: this.#closed ? undefined : (wake) => this.#listener.listen(key, wake),
+        state: async () => {
+          const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
+            'state read',
+            `SELECT (SELECT version FROM ${this.#s}.grants WHERE key = $1) AS version,
+                    (SELECT expires_at - ${this.#s}.now_ms() FROM ${this.#s}.locks WHERE key = $1) AS lock_ms`,
+            [key],
+          );
+          return { version: Number(state?.version ?? 0), lockMs: state?.lock_ms == null ? -1 : Number(state.lock_ms) };
+        },
+        pollInterval: this.#pollInterval,
+      },
+      sinceVersion,
+      deadline,
+    );
+  }
+
+  /** Notifications from the store's one LISTEN connection; live while it is up and listening. */
+  watch(onChange: (key: string | undefined) => void): StoreWatch {
+    return this.#listener.watch(onChange);
+  }
+
+  /** Keyset pagination in key order (byte order): one page of `listBatchSize` rows held at a time. */
+  list(): AsyncIterable<OrganizationStatus> {
+    return listOrganizationsIn(
+      (after) =>
+        this.#query<StatusRow>(
+          'list',
+          `SELECT key, grant_id, expires_at, version, written_at, region, client_id FROM ${this.#s}.grants
+            WHERE sealed IS NOT NULL AND ($1::text IS NULL OR key > $1::text) ORDER BY key LIMIT $2`,
+          [after, this.#listBatchSize],
+        ),
+      this.#listBatchSize,
+    );
+  }
+
+  /** A claim in the `claims` table, swept as claims come in. */
+  claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
+    return claimIn((what, text, values) => this.#query(what, text, values), this.#s, name, ttlMs);
+  }
+
+  /** A round trip and the epoch row: `lost-data` for `reportLossFor` after a loss was noticed. */
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.migrate();
+    } catch (err) {
+      return { status: 'unavailable', reason: (err as Error).message };
+    }
+    return this.#vigil.report();
+  }
+
+  /** After a miss: whether the key's credentials went with the store's data (see `TokenStore.lost`). */
+  async lost(key: string): Promise<boolean> {
+    await this.migrate();
+    return this.#vigil.lost(key);
+  }
+
+  /** Ends the LISTEN connection; later waits only poll. The pool stays open: it is the caller's to end. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listener.close();
+  }
+
+  async #write(
+    key: string,
+    creds: NewCredentials,
+    expectedVersion: number | null,
+    maxRetired: number,
+  ): Promise<Credentials | null> {
+    const row = await this.#one<{ version: string | null }>(
+      'write',
+      `SELECT ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9) AS version`,
+      [
+        key,
+        expectedVersion,
+        this.#seal(creds, key),
+        creds.grantId,
+        fingerprintOf(creds.refreshToken),
+        maxRetired,
+        creds.expiresAt,
+        creds.region ?? null,
+        creds.clientID ?? null,
+      ],
+    );
+    return row?.version ? { ...storedFieldsOf(creds), version: Number(row.version) } : null;
+  }
+
+  /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
+  #currentAt(row: { version: string | null; sealed: string | null }, key: string): { current?: Credentials | null } {
+    if (!row.sealed) return { current: null };
+    try {
+      return { current: { ...this.#open(row.sealed, key), version: Number(row.version) } };
+    } catch {
+      return {};
+    }
+  }
+
+  /** The name a key's values are sealed under (as RedisTokenStore's key for it). */
+  #sealedAs(key: string): string {
+    return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
+  }
+
+  #seal(creds: NewCredentials, key: string): string {
+    return sealCredentials(this.#keyring, creds, this.#sealedAs(key));
+  }
+
+  #open(sealed: string, key: string): NewCredentials {
+    return openCredentials(this.#keyring, sealed, this.#sealedAs(key));
+  }
+
+  /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */
+  async #query<R>(what: string, text: string, values: unknown[] = [], migrated = true): Promise<R[]> {
+    if (migrated) await (this.#ready ?? this.migrate());
+    const { rows } = await bounded(this.#timeout, what, () => this.#pool.query(text, values));
+    return rows as R[];
+  }
+
+  /** The first row of {@link #query}'s, if any. */
+  async #one<R>(what: string, text: string, values: unknown[] = []): Promise<R | undefined> {
+    return (await this.#query<R>(what, text, values)).at(0);
+  }
+}
