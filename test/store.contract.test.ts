@@ -199,6 +199,14 @@ for (const [name, start] of backends) {
         expect(await store.get(key)).to.deep.equal({ ...grant(1, 1), version: first.version + 1 });
       });
 
+      it('update written again with the very tokens already current returns them (a retried write)', async () => {
+        const key = freshKey();
+        const first = await store.replace(key, grant(1), MAX);
+        const next = await store.update(key, grant(1, 1), first.version);
+        expect(await other.update(key, grant(1, 1), first.version)).to.deep.equal(next);
+        expect(await other.update(key, grant(1, 2), first.version), 'other tokens still lose').to.equal(null);
+      });
+
       it('update does not create a key', async () => {
         const key = freshKey();
         expect(await store.update(key, grant(1), 0)).to.equal(null);
@@ -216,7 +224,9 @@ for (const [name, start] of backends) {
       it('replace retires the grant it replaces, oldest first, and never the same grant', async () => {
         const key = freshKey();
         await store.replace(key, grant(1), MAX);
-        await other.replace(key, grant(1, 1), MAX);
+        const rotated = await store.update(key, grant(1, 1), (await store.get(key))!.version);
+        // The same grant signed in again (a retried sign-in): the newer rotation stays.
+        expect(await other.replace(key, grant(1), MAX)).to.deep.equal(rotated);
         expect(await store.retired(key), 'the same grant signed in again').to.deep.equal([]);
         await other.replace(key, grant(2), MAX);
         await store.replace(key, grant(3), MAX);
@@ -465,6 +475,21 @@ for (const [name, start] of backends) {
         const removed = await store.lock(key, 5000);
         expect(removed?.current).to.equal(null);
         await removed!.release();
+      });
+
+      it('extend holds it longer, takes it again once it vanished, and fails while someone else holds it', async () => {
+        const key = freshKey();
+        const held = (await store.lock(key, 50))!;
+        expect(await held.extend?.(5000)).to.equal(true);
+        await time.outlive(50);
+        expect(await other.lock(key, 5000), 'extended past its first ttl').to.equal(null);
+        await held.release();
+        expect(await held.extend?.(5000), 'taken again after it vanished').to.equal(true);
+        expect(await other.lock(key, 5000)).to.equal(null);
+        await held.release();
+        const successor = (await other.lock(key, 5000))!;
+        expect(await held.extend?.(5000), "never over someone else's").to.equal(false);
+        await successor.release();
       });
 
       it("release is compare-and-delete: an expired holder cannot free its successor's lock", async () => {

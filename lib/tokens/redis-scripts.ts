@@ -1,3 +1,5 @@
+import type { DurablePipeline } from './redis-durability.js';
+
 // The Lua scripts of RedisTokenStore, and the client calls they become. Each runs atomically in
 // Redis, which is what makes a compare-and-set, a retirement or a removal one step for the fleet.
 
@@ -38,11 +40,23 @@ export const SCRIPTS = {
   // tombstone's version counts, so a write after a remove never reuses a version a late writer
   // might still expect. Field r: a late write expecting the version a dead-grant removal
   // replaced may still land, since only a live grant could have produced its refresh token.
+  // Written again (the durability check does, and so do unsaved retries), a write is idempotent:
+  // the same tokens already current only touch w (a write, so that WAIT counts it) and answer
+  // their version. A sign-in whose grant is already current answers minus its version and
+  // writes nothing: a refresh may have rotated that grant since, and the sign-in's tokens are spent.
   samsaraTokenWrite: {
     numberOfKeys: 1,
     lua: `${LUA_HELPERS}
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()
 local current = redis.call('HGET', KEYS[1], 'd') or ''
+if current ~= '' and redis.call('HGET', KEYS[1], 'c') == ARGV[4] then
+  if redis.call('HGET', KEYS[1], 'f') == ARGV[9] then
+    redis.call('HSET', KEYS[1], 'w', clock())
+    if ARGV[1] == '' then return -v end
+    return v
+  end
+  if ARGV[1] == '' then return -v end
+end
 if ARGV[1] ~= '' then
   local expected = tonumber(ARGV[1])
   local revivable = tonumber(redis.call('HGET', KEYS[1], 'r') or '')
@@ -121,6 +135,16 @@ return 1`,
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
 return { redis.call('HGET', KEYS[2], 'v') or false, redis.call('HGET', KEYS[2], 'd') or false }`,
   },
+  // KEYS: lock. ARGV: the holder's token, ttl (ms). 1: held for ttl from now (taken again if it
+  // vanished, as in a failover to a replica that never had it); 0: someone else holds it.
+  samsaraTokenExtend: {
+    numberOfKeys: 1,
+    lua: `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`,
+  },
   // KEYS: lock. ARGV: the holder's token, channel.
   samsaraTokenUnlock: {
     numberOfKeys: 1,
@@ -195,6 +219,10 @@ export interface ScriptedClient {
   samsaraTokenForget(credKey: string, ttl: number, channel: string, ...idsAndFingerprints: string[]): Promise<number>;
   samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
+  samsaraTokenExtend(lockKey: string, token: string, ttlMs: number): Promise<number>;
+  pipeline(): DurablePipeline & {
+    samsaraTokenWrite(...args: Parameters<ScriptedClient['samsaraTokenWrite']>): DurablePipeline;
+  };
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
   samsaraTokenStatus(credKey: string): Promise<(string | null)[] | null>;
   samsaraClaim(claimKey: string, token: string, ttlMs: number): Promise<number>;
