@@ -34,7 +34,12 @@ export type {
 } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
-export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
+export type {
+  RedisTokenStoreOptions,
+  RedisDurabilityOptions,
+  RedisClientLike,
+  RedisSubscriberLike,
+} from './tokens/redis-store.js';
 export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export { TokenManager } from './tokens/manager.js';

@@ -84,9 +84,9 @@ export class RedisDurability {
    * replicas did not acknowledge it in time (the write may stand on the primary alone: unsaved).
    */
   async write<T>(pipeline: () => DurablePipeline, write: QueueWrite): Promise<T> {
-    if (!this.enabled) return replyOf<T>(await write(pipeline()).exec(), 0);
+    if (!this.enabled) return replyOf(await write(pipeline()).exec(), 0) as T;
     const first = await write(pipeline()).info('replication').info('persistence').exec();
-    const reply = replyOf<T>(first, 0);
+    const reply = replyOf(first, 0) as T;
     // A write that did not land (a lost compare-and-set) has nothing to make durable.
     if (reply === null) return reply;
     const primary = primaryOf(String(replyOf(first, 1)), String(replyOf(first, 2)));
@@ -94,7 +94,7 @@ export class RedisDurability {
     const aof = primary.aof && !this.#noWaitAof;
     if (replicas === 0 && !aof) return reply;
     const again = await this.#wait(pipeline, write, replicas, aof);
-    return replyOf<T>(again, 0);
+    return replyOf(again, 0) as T;
   }
 
   async #wait(
@@ -114,20 +114,20 @@ export class RedisDurability {
     }
     if (err) throw err;
     // WAIT: replicas that acknowledged. WAITAOF: [local fsyncs, replicas that fsynced].
-    const [local, remote] = Array.isArray(acks) ? acks.map(Number) : [1, Number(acks)];
-    if ((local ?? 0) >= 1 && (remote ?? 0) >= replicas) return replies;
+    const [local, remote] = Array.isArray(acks) ? [Number(acks[0]), Number(acks[1])] : [1, Number(acks)];
+    if (local >= 1 && remote >= replicas) return replies;
     throw new StoreUnavailableError(
-      `The token store (Redis) took the write, but only ${remote ?? 0} of ${replicas} replicas${aof && !local ? ' (and not its own append-only file)' : ''} confirmed it within ${this.#timeoutMs} ms: a failover now would lose it. The tokens are kept in this process and written again.`,
+      `The token store (Redis) took the write, but only ${remote} of ${replicas} replicas${aof && !local ? ' (and not its own append-only file)' : ''} confirmed it within ${this.#timeoutMs} ms: a failover now would lose it. The tokens are kept in this process and written again.`,
     );
   }
 }
 
 /** The reply of the `index`th command of a pipeline; its error, thrown. */
-function replyOf<T>(replies: [Error | null, unknown][] | null, index: number): T {
+function replyOf(replies: [Error | null, unknown][] | null, index: number): unknown {
   const entry = replies?.[index];
   if (!entry) throw new Error('Redis answered an empty pipeline (the connection was reset).');
   if (entry[0]) throw entry[0];
-  return entry[1] as T;
+  return entry[1];
 }
 
 /** Replicas connected, and whether the append-only file is on, from `INFO replication` and `INFO persistence`. */

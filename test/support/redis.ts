@@ -146,7 +146,8 @@ function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function cli(port: number, ...command: string[]): Promise<string> {
+/** A redis-cli command's output, '' when it fails. */
+export async function cli(port: number, ...command: string[]): Promise<string> {
   try {
     const { stdout } = await run('redis-cli', ['-h', HOST, '-p', String(port), ...command], { timeout: 2000 });
     return stdout.trim();
@@ -155,7 +156,8 @@ async function cli(port: number, ...command: string[]): Promise<string> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+/** Polls `check` until true; throws naming `what` past `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
@@ -163,7 +165,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
-async function freePort(withBus = false): Promise<number> {
+/** A free loopback port (and, `withBus`, its cluster bus port + 10000 too). */
+export async function freePort(withBus = false): Promise<number> {
   for (;;) {
     const port = await listenAndClose(0);
     if (!withBus) return port;
