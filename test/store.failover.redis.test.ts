@@ -58,7 +58,7 @@ describe('RedisTokenStore under a Sentinel failover: a rotation is saved only on
   async function refreshThenFailOver(durability?: RedisDurabilityOptions): Promise<{ lost: number; served: number }> {
     const store = storeOn(durability);
     for (const org of orgs) await seedGrant(emulator, store, org);
-    await (clients[0] as Redis).wait(1, 5000);
+    await clients[0].wait(1, 5000);
     setup.proxy.hold();
     const manager = new TokenManager({ store, client: clientOf(emulator) });
     const refreshed = await Promise.all(orgs.map((org) => manager.accessToken(org)));
