@@ -1,15 +1,16 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import Redis, { type Cluster } from 'ioredis';
 import {
   ReauthorizationRequiredError,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
   type RedisDurabilityOptions,
+  type TokenStore,
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
-import { until } from './support/redis.js';
+import { cli, connect, startRedisCluster, until, type RedisCluster } from './support/redis.js';
 import { startSentinelSetup, type SentinelSetup } from './support/replication.js';
 
 const keys = generateSealingKey('kfailover');
@@ -68,17 +69,7 @@ describe('RedisTokenStore under a Sentinel failover: a rotation is saved only on
     await until('Sentinel to promote the replica', async () => (await setup.primaryPort()) === setup.replica.port);
     await manager.idle();
 
-    const elsewhere = new TokenManager({ store: storeOn(durability), client: clientOf(emulator) });
-    let lost = 0;
-    let served = 0;
-    for (const [i, org] of orgs.entries()) {
-      const token = await elsewhere.accessToken(org).catch((err: unknown) => {
-        if (err instanceof ReauthorizationRequiredError) return undefined;
-        throw err;
-      });
-      if (token === undefined) lost++;
-      else if (token === refreshed[i]) served++;
-    }
+    const { lost, served } = await lossesSeenBy(emulator, storeOn(durability), refreshed);
     console.log(
       `      failover with durability ${durability ? JSON.stringify(durability) : 'default (auto)'}: ${lost}/${N} grants lost, ${served}/${N} served the refreshed token`,
     );
@@ -95,5 +86,98 @@ describe('RedisTokenStore under a Sentinel failover: a rotation is saved only on
   it('with durability off (replicas: 0): the failover loses every rotation, and so every grant', async () => {
     const { lost } = await refreshThenFailOver({ replicas: 0 });
     expect(lost).to.equal(N);
+  });
+});
+
+/**
+ * What a process that never saw the refreshes finds: the organizations whose grant is lost (it
+ * cannot get a token: the store holds only spent refresh tokens), and those served the token
+ * refreshed earlier (`refreshed`, by organization, in `orgs` order).
+ */
+async function lossesSeenBy(
+  emulator: SamsaraEmulator,
+  store: TokenStore,
+  refreshed: string[],
+): Promise<{ lost: number; served: number }> {
+  const elsewhere = new TokenManager({ store, client: clientOf(emulator) });
+  let lost = 0;
+  let served = 0;
+  for (const [i, org] of orgs.entries()) {
+    const token = await elsewhere.accessToken(org).catch((err: unknown) => {
+      if (err instanceof ReauthorizationRequiredError) return undefined;
+      throw err;
+    });
+    if (token === undefined) lost++;
+    else if (token === refreshed[i]) served++;
+  }
+  return { lost, served };
+}
+
+describe('RedisTokenStore on a 3 + 3 Cluster: a master killed right after a refresh storm', function () {
+  this.timeout(90_000);
+  let cluster: RedisCluster;
+  let emulator: SamsaraEmulator;
+  const clients: Cluster[] = [];
+
+  beforeEach(async () => {
+    [cluster, emulator] = await Promise.all([
+      startRedisCluster(6, 1),
+      startSamsaraEmulator({ organizations: orgs.map((id) => ({ id, name: id })) }),
+    ]);
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.disconnect();
+    await Promise.all([cluster.stop(), emulator.stop()]);
+  });
+
+  function storeOnCluster(): RedisTokenStore {
+    const client = connect('ioredis 5 Cluster', cluster) as Cluster;
+    clients.push(client);
+    return new RedisTokenStore({ client, keys, prefix: 'fo:' });
+  }
+
+  it('loses 0 of N grants, and every organization is served the token refreshed before the kill', async () => {
+    const store = storeOnCluster();
+    for (const org of orgs) await seedGrant(emulator, store, org);
+    const manager = new TokenManager({ store, client: clientOf(emulator) });
+    const refreshed = await Promise.all(orgs.map((org) => manager.accessToken(org)));
+
+    // Every rotation waited for its master's replica (the sign-ins' writes too).
+    let waits = 0;
+    for (const { port } of cluster.servers) {
+      waits += Number(/cmdstat_wait:calls=(\d+)/.exec(await cli(port, 'info', 'commandstats'))?.[1] ?? 0);
+    }
+    expect(waits).to.be.at.least(2 * N);
+
+    // The master of the first organization's slot dies at once.
+    let victim: number | undefined;
+    for (const node of (clients[0]).nodes('master')) {
+      // The others answer MOVED.
+      if ((await node.exists('fo:{org:org-1}').catch(() => 0)) === 1) victim = node.options.port;
+    }
+    const server = cluster.servers.find(({ port }) => port === victim);
+    expect(server, 'a master holds the key').to.not.equal(undefined);
+    await server?.kill();
+    const survivors = cluster.servers.filter(({ port }) => port !== victim);
+    await until(
+      'the replica to take over',
+      async () => {
+        for (const { port } of survivors) {
+          const nodes = await cli(port, 'cluster', 'nodes');
+          if (!nodes.split('\n').some((line) => line.includes(`:${victim}@`) && line.includes('fail'))) return false;
+          if (!(await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+        }
+        return true;
+      },
+      30_000,
+    );
+    await manager.idle();
+
+    const { lost, served } = await lossesSeenBy(emulator, storeOnCluster(), refreshed);
+    console.log(
+      `      3 + 3 Cluster, master ${victim} killed after the storm: ${lost}/${N} grants lost, ${served}/${N} served`,
+    );
+    expect(lost).to.equal(0);
+    expect(served).to.equal(N);
   });
 });

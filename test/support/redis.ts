@@ -28,9 +28,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Three masters holding every slot between them. */
+/** Masters holding every slot between them (and their replicas, when asked for). */
 export interface RedisCluster {
   nodes: { host: string; port: number }[];
+  /** Every node's process, by port. */
+  servers: RedisServer[];
   stop(): Promise<void>;
 }
 
@@ -63,10 +65,11 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
 }
 
 /**
- * Starts `nodes` cluster-enabled redis-servers, joins them with `redis-cli --cluster create` and
- * resolves once every node reports `cluster_state:ok`.
+ * Starts `nodes` cluster-enabled redis-servers, joins them with `redis-cli --cluster create`
+ * (`replicas` per master: `nodes` must allow it) and resolves once every node reports
+ * `cluster_state:ok` and every replica's link is up.
  */
-export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+export async function startRedisCluster(nodes = 3, replicas = 0): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'samsara-cluster-'));
   tempDirs.add(dir);
   const servers: RedisServer[] = [];
@@ -83,11 +86,24 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
       servers.push(await launch(port, [...config, '--cluster-node-timeout', '2000', '--dir', dir]));
     }
     const addresses = servers.map(({ port }) => `${HOST}:${port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
     await Promise.all(
       servers.map(({ port }) =>
-        until(`cluster_state:ok on ${port}`, async () =>
-          (await cli(port, 'cluster', 'info')).includes('cluster_state:ok'),
+        until(
+          `cluster_state:ok on ${port}`,
+          async () => {
+            const info = await cli(port, 'info', 'replication');
+            const synced = info.includes('role:master') || info.includes('master_link_status:up');
+            return synced && (await cli(port, 'cluster', 'info')).includes('cluster_state:ok');
+          },
+          20_000,
         ),
       ),
     );
@@ -95,7 +111,7 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
     await stop();
     throw err;
   }
-  return { nodes: servers.map(({ host, port }) => ({ host, port })), stop };
+  return { nodes: servers.map(({ host, port }) => ({ host, port })), servers, stop };
 }
 
 async function launch(port: number, extraArgs: string[]): Promise<RedisServer> {
