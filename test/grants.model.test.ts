@@ -14,11 +14,12 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
-import { connect, startRedis, type RedisServer } from './support/redis.js';
+import { cli, connect, startRedis, until, type RedisServer } from './support/redis.js';
+import { replicateThrough, startHoldingProxy, type HoldingProxy } from './support/replication.js';
 
 // A model-based test of the grant invariant (README, "Every grant accounted for"): random
 // sequences of sign-ins, refused sign-ins, refresh storms, Disconnects, lost refresh responses,
-// paused late writers and Redis outages, run by two token managers (two processes' worth: each its
+// paused late writers, Redis outages and failovers, run by two token managers (two processes' worth: each its
 // own Redis connection and store) over one real Redis and the emulator, under both readings of
 // what a revoke reaches. After every step, once everything is quiet, the invariant is checked
 // against the emulator's own record of which grants are live.
@@ -39,9 +40,21 @@ class PausableStore extends RedisTokenStore {
   }
 }
 
+/**
+ * A primary and its replica, swapped by a failover. The processes reach the primary through
+ * `front` (what a Sentinel-aware client or a DNS name does for them); the replica reaches it
+ * through `link`, which can hold the replication stream back.
+ */
+interface Topology {
+  primary: RedisServer;
+  replica: RedisServer;
+  front: HoldingProxy;
+  link: HoldingProxy;
+}
+
 interface Real {
   emulator: SamsaraEmulator;
-  redis: RedisServer;
+  redis: Topology;
   stores: [PausableStore, PausableStore];
   managers: [TokenManager, TokenManager];
   scope: RevocationScope;
@@ -58,6 +71,20 @@ interface Model {
 
 type Step = fc.AsyncCommand<Model, Real>;
 
+/**
+ * Waits until the replica is in sync with the primary again (after a restart, a failover), and
+ * streaming: after a full sync the primary streams nothing to it until its first acknowledgement,
+ * which it sends on its once-a-second timer. A sign-in meanwhile would rightly fail: there is
+ * no replica to make it durable yet.
+ */
+async function replicaInSync(topology: Topology): Promise<void> {
+  await until('the replica to sync', async () =>
+    /slave0:.*state=online/.test(await cli(topology.primary.port, 'info', 'replication')),
+  );
+  await cli(topology.primary.port, 'set', 'model:sync', String(Date.now()));
+  expect(await cli(topology.primary.port, 'wait', '1', '3000'), 'the replica acknowledges').to.equal('1');
+}
+
 function issue(real: Real, model: Model, expired = false): GrantTokens {
   const grant = real.emulator.issueGrant(KEY);
   model.held.set(real.emulator.grantId(grant.refreshToken)!, grant.refreshToken);
@@ -72,6 +99,25 @@ async function current(real: Real) {
 async function quiesce(real: Real): Promise<void> {
   real.emulator.clearFaults();
   await Promise.all(real.managers.map((manager) => manager.idle()));
+}
+
+/**
+ * Makes each store's connection write durably once. On this Redis the first WAIT after a
+ * connection's first script waits for the replica's once-a-second acknowledgement: a sign-in
+ * then would rightly fail (not durable yet), which is not what the steps after it are about.
+ */
+async function warm(real: Real): Promise<void> {
+  const grant = { accessToken: 'warm', refreshToken: 'warm', expiresAt: 0, grantId: 'warm' };
+  for (const store of real.stores) {
+    for (let attempt = 0; ; attempt++) {
+      const done = await store.replace('warm', grant, 0).then(
+        () => true,
+        (err: unknown) => (attempt < 30 ? false : Promise.reject(err as Error)),
+      );
+      if (done) break;
+      await sleep(100);
+    }
+  }
 }
 
 async function works(real: Real, accessToken: string): Promise<boolean> {
@@ -160,8 +206,10 @@ const restartWithoutPersistence: Step = step('Redis restarts without persistence
   // Running processes have read the marker (a readiness probe, any call): a store that never
   // read it cannot tell a Redis that lost its data from a new one.
   for (const store of real.stores) await store.health();
-  await real.redis.kill();
-  await real.redis.restart();
+  await real.redis.primary.kill();
+  await real.redis.primary.restart();
+  await replicaInSync(real.redis);
+  await warm(real);
   for (const store of real.stores) {
     let health = await store.health();
     for (let i = 0; health.status === 'unavailable' && i < 100; i++) health = await store.health();
@@ -182,8 +230,44 @@ const restartWithoutPersistence: Step = step('Redis restarts without persistence
   restarts.grantsLost += held.length;
 });
 
+/** What the failover step counted: grants whose rotation the promoted replica lacked (none, with durability). */
+const failovers = { steps: 0, grantsLost: 0 };
+
+/**
+ * A failover right after a refresh storm: the replica's link is held, both processes refresh,
+ * the primary dies with the rotation, the replica is promoted. The rotated tokens were never
+ * durable, so each process kept them and writes them again: they land on the new primary, the
+ * grant stays held. The old primary comes back empty, as the new one's replica.
+ */
+const failover: Step = step(
+  'failover: the primary dies right after a refresh storm its replica never received',
+  async (_model, real) => {
+    failovers.steps++;
+    const topology = real.redis;
+    const seen = (await current(real))!;
+    topology.link.hold();
+    await Promise.all(real.managers.map((m) => settle(m.accessToken(KEY, { rejected: seen.accessToken }))));
+    await topology.primary.kill();
+    await cli(topology.replica.port, 'replicaof', 'no', 'one');
+    [topology.primary, topology.replica] = [topology.replica, topology.primary];
+    topology.front.retarget(topology.primary.port);
+    await quiesce(real);
+    const stored = await current(real);
+    if (stored && real.emulator.grantStatus(stored.refreshToken) !== 'active') failovers.grantsLost++;
+    expect(stored && real.emulator.grantStatus(stored.refreshToken), 'the stored grant survived').to.equal('active');
+    topology.link.release();
+    topology.link.retarget(topology.primary.port);
+    await topology.replica.restart();
+    await replicateThrough(topology.replica, topology.link);
+    await replicaInSync(topology);
+    await warm(real);
+  },
+  true,
+);
+
 const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
   fc.constant(restartWithoutPersistence),
+  fc.constant(failover),
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
       counters.steps++;
@@ -264,14 +348,14 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
     step(`a sign-in via ${m} while Redis is paused`, async (model, real) => {
       counters.steps++;
       const grant = issue(real, model);
-      real.redis.pause();
+      real.redis.primary.pause();
       try {
         const connected = await settle(real.managers[m].connect(KEY, grant));
         // What the strategy does when the verify (here: the store write) fails.
         if (connected instanceof Error) void settle(real.managers[m].discard(KEY, grant));
         await sleep(100);
       } finally {
-        real.redis.resume();
+        real.redis.primary.resume();
       }
     }),
   ),
@@ -284,12 +368,12 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
         real.emulator.injectFault('token', { type: 'delay', ms: 120 });
         const refreshing = settle(real.managers[0].accessToken(KEY, { rejected: seen.accessToken }));
         await sleep(40);
-        real.redis.pause();
+        real.redis.primary.pause();
         try {
           await refreshing;
           await sleep(50);
         } finally {
-          real.redis.resume();
+          real.redis.primary.resume();
         }
         await settle(real.managers[0].accessToken(KEY));
       },
@@ -301,16 +385,22 @@ const steps = (counters: { steps: number }): fc.Arbitrary<Step>[] => [
 for (const scope of ['organization', 'grant'] as RevocationScope[]) {
   describe(`the grant invariant, model-based (revocation reaches ${scope === 'grant' ? 'one grant' : 'the organization'})`, function () {
     this.timeout(240_000);
-    let redis: RedisServer;
+    let redis: Topology;
     let clients: [Redis, Redis];
 
     before(async () => {
-      redis = await startRedis();
-      clients = [connect('ioredis 5', redis) as Redis, connect('ioredis 5', redis) as Redis];
+      const [primary, replica] = await Promise.all([startRedis(), startRedis()]);
+      const [front, link] = await Promise.all([startHoldingProxy(primary.port), startHoldingProxy(primary.port)]);
+      redis = { primary, replica, front, link };
+      await replicateThrough(replica, link);
+      await replicaInSync(redis);
+      const entry = { ...primary, port: front.port };
+      clients = [connect('ioredis 5', entry) as Redis, connect('ioredis 5', entry) as Redis];
     });
     after(async () => {
       for (const client of clients ?? []) client.disconnect();
-      await redis?.stop();
+      await Promise.all([redis?.front.close(), redis?.link.close()]);
+      await Promise.all([redis?.primary.stop(), redis?.replica.stop()]);
     });
 
     it('holds over random interleavings of two processes, at quiescence after every step', async () => {
@@ -348,6 +438,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             disconnected: new Set<string>(),
           };
           try {
+            await warm(real);
             await fc.asyncModelRun(() => ({ model, real }), commands);
             // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
             await real.managers[0].revoke(KEY);
@@ -355,7 +446,7 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
             await quiesce(real);
             await checkInvariant(real, model, 'the final Disconnect');
           } finally {
-            real.redis.resume();
+            real.redis.primary.resume();
             await quiesce(real).catch(() => undefined);
             await Promise.all(stores.map((store) => store.close()));
             await emulator.stop();
@@ -367,7 +458,11 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
       console.log(
         `      restarts without persistence: ${restarts.steps}, grants lost with Redis (counted and reported): ${restarts.grantsLost}`,
       );
+      console.log(
+        `      failovers after a refresh storm: ${failovers.steps}, grants lost with the primary: ${failovers.grantsLost}`,
+      );
       Object.assign(restarts, { steps: 0, grantsLost: 0 });
+      Object.assign(failovers, { steps: 0, grantsLost: 0 });
       expect(counters.steps).to.be.greaterThan(0);
     });
   });

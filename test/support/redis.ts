@@ -115,7 +115,28 @@ export async function startRedisCluster(nodes = 3, replicas = 0): Promise<RedisC
 }
 
 async function launch(port: number, extraArgs: string[]): Promise<RedisServer> {
-  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...extraArgs];
+  // Replication in memory both ways: a replica writing the RDB it received to its directory would
+  // bring that data back on a restart meant to start empty (and leave dump.rdb in the work tree).
+  const replication = [
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
+    '--repl-diskless-load',
+    'swapdb',
+  ];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...replication,
+    ...extraArgs,
+  ];
   let child = await spawnRedis(port, args);
   const kill = async (): Promise<void> => {
     if (hasExited(child)) return;

@@ -16,14 +16,20 @@ export interface HoldingProxy {
   port: number;
   hold(): void;
   release(): void;
+  /** Sends new connections to `port`, and ends the current ones (their held bytes are lost). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startHoldingProxy(upstreamPort: number): Promise<HoldingProxy> {
   let held = false;
   const pairs = new Set<{ down: Socket; up: Socket; kept: Buffer[] }>();
+  let target = upstreamPort;
   const server: Server = createServer((down) => {
-    const up = createConnection({ host: HOST, port: upstreamPort });
+    const up = createConnection({ host: HOST, port: target });
+    // Nagle's delay would add 40 ms to every small reply (a WAIT's acknowledgement).
+    down.setNoDelay(true);
+    up.setNoDelay(true);
     const pair = { down, up, kept: [] as Buffer[] };
     pairs.add(pair);
     down.on('data', (chunk) => up.write(chunk));
@@ -44,6 +50,13 @@ export async function startHoldingProxy(upstreamPort: number): Promise<HoldingPr
       held = false;
       for (const pair of pairs) for (const chunk of pair.kept.splice(0)) pair.down.write(chunk);
     },
+    retarget: (port) => {
+      target = port;
+      for (const pair of pairs) {
+        pair.down.destroy();
+        pair.up.destroy();
+      }
+    },
     close: async () => {
       for (const pair of pairs) {
         pair.down.destroy();
@@ -52,6 +65,14 @@ export async function startHoldingProxy(upstreamPort: number): Promise<HoldingPr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Makes `replica` replicate from whatever `link` forwards to, and waits for its first sync. */
+export async function replicateThrough(replica: RedisServer, link: HoldingProxy): Promise<void> {
+  await cli(replica.port, 'replicaof', HOST, String(link.port));
+  await until('the replica to sync', async () =>
+    (await cli(replica.port, 'info', 'replication')).includes('master_link_status:up'),
+  );
 }
 
 /** A primary, one replica that replicates through a {@link HoldingProxy}, and one Sentinel. */
@@ -77,10 +98,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
   const primary = await startRedis();
   const proxy = await startHoldingProxy(primary.port);
   const replica = await startRedis();
-  await cli(replica.port, 'replicaof', HOST, String(proxy.port));
-  await until('the replica to sync', async () =>
-    (await cli(replica.port, 'info', 'replication')).includes('master_link_status:up'),
-  );
+  await replicateThrough(replica, proxy);
   const dir = mkdtempSync(join(tmpdir(), 'samsara-sentinel-'));
   const port = await freePort();
   const config = join(dir, 'sentinel.conf');
