@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that README's Performance section
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, storm, contenders, express, webhooks).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, stampede, durability, storm, contenders, express, webhooks).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -9,6 +9,7 @@ import { CONTENDERS, contenderStats, contenderTable, contenders, type ContenderR
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { DURABILITY, durability } from './durability.js';
 import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { stampede } from './stampede.js';
@@ -48,10 +49,11 @@ async function main(): Promise<void> {
   } = {
     machine,
     date: new Date().toISOString(),
-    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS },
+    settings: { storm: STORM, contenders: CONTENDERS, express: EXPRESS, webhooks: WEBHOOKS, durability: DURABILITY },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
+  if (wanted('durability')) console.log(`${await durability()}\n`);
   if (wanted('storm')) {
     raw.storm = await storm();
     console.log(`${stormTables(raw.storm)}\n`);
