@@ -151,7 +151,7 @@ describe('RedisTokenStore on a 3 + 3 Cluster: a master killed right after a refr
 
     // The master of the first organization's slot dies at once.
     let victim: number | undefined;
-    for (const node of (clients[0]).nodes('master')) {
+    for (const node of clients[0].nodes('master')) {
       // The others answer MOVED.
       if ((await node.exists('fo:{org:org-1}').catch(() => 0)) === 1) victim = node.options.port;
     }
