@@ -54,9 +54,8 @@ export class MemoryTokenStore implements TokenStore {
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
     const slot = this.#slots.get(key);
-    // Written again (an unsaved retry): the very tokens already current.
-    if (slot?.creds?.grantId === creds.grantId && slot.creds.refreshToken === creds.refreshToken)
-      return { ...slot.creds };
+    // Written again (an unsaved retry): the very credentials already current.
+    if (slot?.creds && sameCredentials(slot.creds, creds)) return { ...slot.creds };
     const current = slot?.creds ? slot.version : slot?.revivable;
     if (current !== expectedVersion) return null;
     return this.#write(key, creds);
@@ -194,4 +193,9 @@ function pushRetired(slot: Slot, grant: NewCredentials, max: number): void {
   }
   slot.retired.push(grant);
   if (slot.retired.length > max) slot.retired.splice(0, slot.retired.length - max);
+}
+
+/** Whether `stored` are exactly `creds` (whatever their version): the same write made again. */
+function sameCredentials(stored: NewCredentials, creds: NewCredentials): boolean {
+  return JSON.stringify(storedFieldsOf(stored)) === JSON.stringify(storedFieldsOf(creds));
 }

@@ -8,7 +8,8 @@ import type { DurablePipeline } from './redis-durability.js';
 // version a dead-grant removal replaced), q (retired grant ids, oldest first, space-separated),
 // g:<grant id> (each retired grant, sealed), f and h:<grant id> (the fingerprint of the current
 // and of each retired grant's refresh token: what a removal compares, so it removes only the
-// tokens it read and revoked), and the current grant's non-secret status in the
+// tokens it read and revoked), k (the fingerprint of the current credentials as a whole: a write
+// made again is recognised), and the current grant's non-secret status in the
 // clear, so that listing organizations opens no sealed value: e (expiry, ms), w (written at, ms,
 // Redis's clock), rg (region), ci (client id).
 const LUA_HELPERS = `
@@ -36,12 +37,13 @@ end
 
 export const SCRIPTS = {
   // ARGV: expected version ('' = a sign-in: unconditional), sealed data, channel, grant id, max
-  // retired, expiry (ms), region, client id ('' for none), refresh token fingerprint. A
+  // retired, expiry (ms), region, client id ('' for none), refresh token fingerprint, the
+  // fingerprint of everything written (field k: what tells the same write made again). A
   // tombstone's version counts, so a write after a remove never reuses a version a late writer
   // might still expect. Field r: a late write expecting the version a dead-grant removal
   // replaced may still land, since only a live grant could have produced its refresh token.
   // Written again (the durability check does, and so do unsaved retries), a write is idempotent:
-  // the same tokens already current only touch w (a write, so that WAIT counts it) and answer
+  // the same credentials already current (same k) only touch w (a write, so that WAIT counts it) and answer
   // their version. A sign-in whose grant is already current answers minus its version and
   // writes nothing: a refresh may have rotated that grant since, and the sign-in's tokens are spent.
   samsaraTokenWrite: {
@@ -50,7 +52,7 @@ export const SCRIPTS = {
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()
 local current = redis.call('HGET', KEYS[1], 'd') or ''
 if current ~= '' and redis.call('HGET', KEYS[1], 'c') == ARGV[4] then
-  if redis.call('HGET', KEYS[1], 'f') == ARGV[9] then
+  if redis.call('HGET', KEYS[1], 'k') == ARGV[10] then
     redis.call('HSET', KEYS[1], 'w', clock())
     if ARGV[1] == '' then return -v end
     return v
@@ -66,7 +68,7 @@ elseif current ~= '' then
   if c ~= ARGV[4] then retire(KEYS[1], c, current, redis.call('HGET', KEYS[1], 'f') or '', tonumber(ARGV[5])) end
 end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'f', ARGV[9], 'e', ARGV[6], 'w', clock())
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'f', ARGV[9], 'k', ARGV[10], 'e', ARGV[6], 'w', clock())
 redis.call('HSET', KEYS[1], 'rg', ARGV[7], 'ci', ARGV[8])
 redis.call('HDEL', KEYS[1], 'r')
 redis.call('PERSIST', KEYS[1])
@@ -206,6 +208,7 @@ export interface ScriptedClient {
     region: string,
     clientID: string,
     fingerprint: string,
+    contentFingerprint: string,
   ): Promise<number | null>;
   samsaraTokenRetire(
     credKey: string,

@@ -340,6 +340,7 @@ export class RedisTokenStore implements TokenStore {
       creds.region ?? '',
       creds.clientID ?? '',
       fingerprintOf(creds.refreshToken),
+      fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
     ];
     // Version < 0: a sign-in found its grant already current and wrote nothing (see replace).
     const version = await this.#call('write', () =>
