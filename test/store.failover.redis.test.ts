@@ -12,7 +12,7 @@ import {
 } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
-import { cli, connect, startRedisCluster, until, type RedisCluster } from './support/redis.js';
+import { cli, connect, startRedis, startRedisCluster, until, type RedisCluster } from './support/redis.js';
 import { startSentinelSetup, type SentinelSetup } from './support/replication.js';
 
 const keys = generateSealingKey('kfailover');
@@ -195,5 +195,37 @@ describe('RedisTokenStore on a 3 + 3 Cluster: a master killed right after a refr
     );
     expect(lost).to.equal(0);
     expect(served).to.equal(N);
+  });
+});
+
+describe('RedisTokenStore durability on a primary with appendonly on', function () {
+  this.timeout(30_000);
+
+  it('waits with WAITAOF where the server has it, else (before Redis 7.2) with WAIT, and counts the write saved', async () => {
+    const [primary, replica] = await Promise.all([startRedis({ persistent: true }), startRedis()]);
+    const client = new Redis({ host: primary.host, port: primary.port });
+    const store = new RedisTokenStore({ client, keys, prefix: 'aof:' });
+    try {
+      await cli(replica.port, 'replicaof', primary.host, String(primary.port));
+      await until('the replica to sync', async () =>
+        (await cli(replica.port, 'info', 'replication')).includes('master_link_status:up'),
+      );
+      const grant = { accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000_000, grantId: 'g' };
+      const first = await store.replace('1001', grant, 0);
+      const next = await store.update('1001', { ...grant, refreshToken: 'r2' }, first.version);
+      expect(next?.version).to.equal(first.version + 1);
+      const stats = await cli(primary.port, 'info', 'commandstats');
+      const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      expect(await cli(primary.port, 'info', 'persistence'), 'the AOF branch is the one taken').to.include(
+        'aof_enabled:1',
+      );
+      const hasWaitAof = (await cli(primary.port, 'command', 'info', 'waitaof')).length > 0;
+      expect(calls(hasWaitAof ? 'waitaof' : 'wait')).to.be.at.least(2);
+      expect(await cli(replica.port, 'hget', 'aof:{org:1001}', 'f')).to.not.equal('');
+    } finally {
+      await store.close();
+      client.disconnect();
+      await Promise.all([primary.stop(), replica.stop()]);
+    }
   });
 });
