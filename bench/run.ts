@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that docs/performance.md
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, storm, contenders, express, webhooks, sync, sync-scale).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, durability, storm, contenders, express, webhooks, sync, sync-scale).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -9,6 +9,7 @@ import { CONTENDERS, contenderStats, contenderTable, contenders, type ContenderR
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { DURABILITY, durability } from './durability.js';
 import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { wakeUp } from './wake-up.js';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
       contenders: CONTENDERS,
       express: EXPRESS,
       webhooks: WEBHOOKS,
+      durability: DURABILITY,
       sync: SYNC,
       syncScale: SYNC_SCALE,
     },
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('wake')) console.log(`${await wakeUp()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
+  if (wanted('durability')) console.log(`${await durability()}\n`);
   if (wanted('storm')) {
     raw.storm = await storm();
     console.log(`${stormTables(raw.storm)}\n`);

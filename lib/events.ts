@@ -72,7 +72,7 @@ export interface SamsaraEvent {
  * ```
  */
 export interface RefreshEvent extends SamsaraEvent {
-  outcome: 'started' | 'refreshed' | 'adopted' | 'served-old' | 'failed';
+  outcome: 'started' | 'refreshed' | 'adopted' | 'served-old' | 'unsaved' | 'failed';
 }
 
 /**

@@ -35,7 +35,12 @@ export type {
 } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
-export type { RedisTokenStoreOptions, RedisClientLike, RedisSubscriberLike } from './tokens/redis-store.js';
+export type {
+  RedisTokenStoreOptions,
+  RedisDurabilityOptions,
+  RedisClientLike,
+  RedisSubscriberLike,
+} from './tokens/redis-store.js';
 export { PostgresTokenStore } from './tokens/postgres-store.js';
 export type { PostgresTokenStoreOptions, PostgresPoolLike, PostgresClientLike } from './tokens/postgres-store.js';
 export { generateSealingKey } from './tokens/seal.js';

@@ -239,7 +239,7 @@ describe('the Samsara app: a page per failure, headers, cookies (supertest)', fu
         body: new URLSearchParams({ token: creds.refreshToken }),
       });
       emulator.expireAccessTokens('1001');
-      await store.replace('1001', { ...creds, expiresAt: Date.now() - 1000 }, 10);
+      await store.update('1001', { ...creds, expiresAt: Date.now() - 1000 }, creds.version);
       const res = await agent.get('/').expect(401);
       expect(kindOf(res)).to.equal('reauthorize');
       expect(res.headers['www-authenticate']).to.include('invalid_token');

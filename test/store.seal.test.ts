@@ -39,8 +39,9 @@ describe('Sealing in RedisTokenStore', () => {
   it('keeps no token in plaintext in Redis', async () => {
     const { version } = await storeWith(k1).replace('1001', grant, 10);
     const raw = await client.hgetall(credKey('1001'));
-    // The sealed grant, and its non-secret status in the clear (for listing): expiry, time written, region, client id.
-    expect(raw).to.have.keys('v', 'd', 'c', 'e', 'w', 'rg', 'ci', 'f');
+    // The sealed grant, and its non-secret status in the clear (for listing): expiry, time written, region, client id;
+    // and fingerprints (truncated SHA-256) of the refresh token (f) and of the whole credentials (k).
+    expect(raw).to.have.keys('v', 'd', 'c', 'e', 'w', 'rg', 'ci', 'f', 'k');
     expect(raw.e).to.equal(String(grant.expiresAt));
     expect(raw.c).to.equal(grant.grantId);
     expect(raw.v).to.equal(String(version));

@@ -16,6 +16,9 @@ export type KeeperSettings = Pick<
 /** Store retries of a discarded grant's fate before it is revoked regardless. */
 const DISCARD_RETRIES = 6;
 
+/** Store retries of a sign-in's write (failed, or not durable yet) before the sign-in fails. */
+const SIGN_IN_RETRIES = 3;
+
 /**
  * Rounds of a Disconnect: each revokes what the last one found still held. A second round is
  * needed only when a late writer landed newer tokens of a revoked grant between the read and the
@@ -41,19 +44,36 @@ export class GrantKeeper {
    * its stored tokens may have been refreshed since, and writing it back would retire a newer grant.
    */
   async connect(key: string, creds: NewCredentials): Promise<Credentials> {
-    const { store, maxRetiredGrants, revocation } = this.settings;
+    const { store, revocation } = this.settings;
     const before = await guarded('read', () => store.get(key), key);
     if (before?.grantId === creds.grantId) return before;
     // Connected, then replaced by a newer sign-in meanwhile: that one stays current.
     if (before && (await guarded('read', () => store.retired(key), key)).some((held) => held.grantId === creds.grantId))
       return before;
-    const stored = await guarded('write', () => store.replace(key, creds, maxRetiredGrants), key);
+    const stored = await this.#replaceDurably(key, creds);
     if (revocation === 'grant') await this.#revokeRetired(key);
     const region = stored.region ?? this.settings.clientFor(stored).region;
     const webhook = await this.settings.webhooks?.connected(key);
     const reason = before ? 'reconnected' : 'connected';
     await this.lifecycle.tell('onConnect', { orgId: key, reason, region, ...(webhook && { webhook }) });
     return stored;
+  }
+
+  /**
+   * A sign-in's write, retried while the store fails it or does not make it durable: written
+   * again, it lands on whichever primary serves the key, and never over a newer rotation of the
+   * same grant (the store's replace is replace-unless-newer).
+   */
+  async #replaceDurably(key: string, creds: NewCredentials): Promise<Credentials> {
+    const { store, clock, maxRetiredGrants, retryDelay } = this.settings;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await guarded('write', () => store.replace(key, creds, maxRetiredGrants), key);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || attempt >= SIGN_IN_RETRIES) throw err;
+        await clock.sleep(retryDelay * 2 ** attempt * (0.5 + Math.random()));
+      }
+    }
   }
 
   /** A grant the app will not keep; a store that is down is retried, then the grant is revoked. */

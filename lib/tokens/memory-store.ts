@@ -55,14 +55,16 @@ export class MemoryTokenStore implements TokenStore {
 
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     const slot = this.#slot(key);
-    if (slot.creds && slot.creds.grantId !== creds.grantId) {
-      pushRetired(slot, storedFieldsOf(slot.creds), maxRetired);
-    }
+    // The grant already current may have been rotated since this sign-in: its tokens stay.
+    if (slot.creds?.grantId === creds.grantId) return { ...slot.creds };
+    if (slot.creds) pushRetired(slot, storedFieldsOf(slot.creds), maxRetired);
     return this.#write(key, creds);
   }
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
     const slot = this.#slots.get(key);
+    // Written again (an unsaved retry): the very credentials already current.
+    if (slot?.creds && sameCredentials(slot.creds, creds)) return { ...slot.creds };
     const current = slot?.creds ? slot.version : slot?.revivable;
     if (current !== expectedVersion) return null;
     return this.#write(key, creds);
@@ -105,6 +107,11 @@ export class MemoryTokenStore implements TokenStore {
     slot.lock = { owner, expiresAt: this.#clock.now() + ttlMs };
     return {
       current: slot.creds ? { ...slot.creds } : null,
+      extend: async (ms: number) => {
+        if (slot.lock && slot.lock.owner !== owner && slot.lock.expiresAt > this.#clock.now()) return false;
+        slot.lock = { owner, expiresAt: this.#clock.now() + ms };
+        return true;
+      },
       release: async () => {
         if (slot.lock?.owner !== owner) return;
         slot.lock = null;
@@ -207,4 +214,9 @@ function pushRetired(slot: Slot, grant: NewCredentials, max: number): void {
   }
   slot.retired.push(grant);
   if (slot.retired.length > max) slot.retired.splice(0, slot.retired.length - max);
+}
+
+/** Whether `stored` are exactly `creds` (whatever their version): the same write made again. */
+function sameCredentials(stored: NewCredentials, creds: NewCredentials): boolean {
+  return JSON.stringify(storedFieldsOf(stored)) === JSON.stringify(storedFieldsOf(creds));
 }

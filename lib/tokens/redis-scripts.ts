@@ -1,3 +1,5 @@
+import type { DurablePipeline } from './redis-durability.js';
+
 // The Lua scripts of RedisTokenStore, and the client calls they become. Each runs atomically in
 // Redis, which is what makes a compare-and-set, a retirement or a removal one step for the fleet.
 
@@ -6,7 +8,8 @@
 // version a dead-grant removal replaced), q (retired grant ids, oldest first, space-separated),
 // g:<grant id> (each retired grant, sealed), f and h:<grant id> (the fingerprint of the current
 // and of each retired grant's refresh token: what a removal compares, so it removes only the
-// tokens it read and revoked), and the current grant's non-secret status in the
+// tokens it read and revoked), k (the fingerprint of the current credentials as a whole: a write
+// made again is recognised), and the current grant's non-secret status in the
 // clear, so that listing organizations opens no sealed value: e (expiry, ms), w (written at, ms,
 // Redis's clock), rg (region), ci (client id).
 const LUA_HELPERS = `
@@ -34,15 +37,28 @@ end
 
 export const SCRIPTS = {
   // ARGV: expected version ('' = a sign-in: unconditional), sealed data, channel, grant id, max
-  // retired, expiry (ms), region, client id ('' for none), refresh token fingerprint. A
+  // retired, expiry (ms), region, client id ('' for none), refresh token fingerprint, the
+  // fingerprint of everything written (field k: what tells the same write made again). A
   // tombstone's version counts, so a write after a remove never reuses a version a late writer
   // might still expect. Field r: a late write expecting the version a dead-grant removal
   // replaced may still land, since only a live grant could have produced its refresh token.
+  // Written again (the durability check does, and so do unsaved retries), a write is idempotent:
+  // the same credentials already current (same k) only touch w (a write, so that WAIT counts it) and answer
+  // their version. A sign-in whose grant is already current answers minus its version and
+  // writes nothing: a refresh may have rotated that grant since, and the sign-in's tokens are spent.
   samsaraTokenWrite: {
     numberOfKeys: 1,
     lua: `${LUA_HELPERS}
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '') or clock()
 local current = redis.call('HGET', KEYS[1], 'd') or ''
+if current ~= '' and redis.call('HGET', KEYS[1], 'c') == ARGV[4] then
+  if redis.call('HGET', KEYS[1], 'k') == ARGV[10] then
+    redis.call('HSET', KEYS[1], 'w', clock())
+    if ARGV[1] == '' then return -v end
+    return v
+  end
+  if ARGV[1] == '' then return -v end
+end
 if ARGV[1] ~= '' then
   local expected = tonumber(ARGV[1])
   local revivable = tonumber(redis.call('HGET', KEYS[1], 'r') or '')
@@ -52,7 +68,7 @@ elseif current ~= '' then
   if c ~= ARGV[4] then retire(KEYS[1], c, current, redis.call('HGET', KEYS[1], 'f') or '', tonumber(ARGV[5])) end
 end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'f', ARGV[9], 'e', ARGV[6], 'w', clock())
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[2], 'c', ARGV[4], 'f', ARGV[9], 'k', ARGV[10], 'e', ARGV[6], 'w', clock())
 redis.call('HSET', KEYS[1], 'rg', ARGV[7], 'ci', ARGV[8])
 redis.call('HDEL', KEYS[1], 'r')
 redis.call('PERSIST', KEYS[1])
@@ -120,6 +136,16 @@ return 1`,
     lua: `
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
 return { redis.call('HGET', KEYS[2], 'v') or false, redis.call('HGET', KEYS[2], 'd') or false }`,
+  },
+  // KEYS: lock. ARGV: the holder's token, ttl (ms). 1: held for ttl from now (taken again if it
+  // vanished, as in a failover to a replica that never had it); 0: someone else holds it.
+  samsaraTokenExtend: {
+    numberOfKeys: 1,
+    lua: `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`,
   },
   // KEYS: lock. ARGV: the holder's token, channel.
   samsaraTokenUnlock: {
@@ -191,6 +217,7 @@ export interface ScriptedClient {
     region: string,
     clientID: string,
     fingerprint: string,
+    contentFingerprint: string,
   ): Promise<number | null>;
   samsaraTokenRetire(
     credKey: string,
@@ -204,6 +231,10 @@ export interface ScriptedClient {
   samsaraTokenForget(credKey: string, ttl: number, channel: string, ...idsAndFingerprints: string[]): Promise<number>;
   samsaraTokenRemove(credKey: string, expected: number, ttl: number, channel: string): Promise<number>;
   samsaraTokenUnlock(lockKey: string, token: string, channel: string): Promise<number>;
+  samsaraTokenExtend(lockKey: string, token: string, ttlMs: number): Promise<number>;
+  pipeline(): DurablePipeline & {
+    samsaraTokenWrite(...args: Parameters<ScriptedClient['samsaraTokenWrite']>): DurablePipeline;
+  };
   samsaraTokenState(credKey: string, lockKey: string): Promise<[number, number]>;
   samsaraTokenStatus(credKey: string): Promise<(string | null)[] | null>;
   samsaraClaim(claimKey: string, token: string, ttlMs: number): Promise<number>;

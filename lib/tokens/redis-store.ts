@@ -8,6 +8,7 @@ import type { RedisClientLike } from './redis-client.js';
 import { keyPrefixOf } from './redis-config.js';
 import { RedisVigil } from './redis-health.js';
 import { claimOn } from './redis-claims.js';
+import { RedisDurability, type RedisDurabilityOptions } from './redis-durability.js';
 import { listOrganizations } from './redis-list.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { pause } from './pause.js';
@@ -24,6 +25,7 @@ import type {
 } from './store.js';
 
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
+export type { RedisDurabilityOptions } from './redis-durability.js';
 
 /**
  * Options of {@link RedisTokenStore}.
@@ -55,6 +57,14 @@ export interface RedisTokenStoreOptions {
    * probes and load-balancer checks to see it; 0: never. Default 60 000.
    */
   reportLossFor?: number;
+  /**
+   * When a write carrying a new refresh token (a refresh, a sign-in) counts as saved: once the
+   * replicas acknowledged it (`WAIT`, and `WAITAOF` where the server has it and AOF is on). Until
+   * then the manager keeps the tokens, serves them, holds the lock and writes them again.
+   * Default `{ replicas: 'auto', timeoutMs: 1000 }`: every connected replica, nothing on a
+   * standalone Redis. See docs/multi-process.md.
+   */
+  durability?: RedisDurabilityOptions;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -90,6 +100,7 @@ export class RedisTokenStore implements TokenStore {
   /** ioredis's own `keyPrefix`, which it adds to keys but not to SCAN patterns or channels. */
   readonly #keyPrefix: string;
   readonly #vigil: RedisVigil;
+  readonly #durability: RedisDurability;
   #closed = false;
 
   constructor(options: RedisTokenStoreOptions) {
@@ -108,6 +119,7 @@ export class RedisTokenStore implements TokenStore {
       max: 10_000,
       integer: true,
     });
+    this.#durability = new RedisDurability(options.durability, this.#timeout);
     this.#client = options.client;
     this.#keyPrefix = keyPrefixOf(this.#client);
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
@@ -144,11 +156,15 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  /** A sign-in, unless its grant is already current (then that grant's credentials, maybe rotated since). */
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     const stored = await this.#write(key, creds, null, maxRetired);
-    // Without an expected version the write script always writes; a null is a broken Redis.
+    // Without an expected version the write script always answers; a null is a broken Redis.
     if (!stored) throw new StoreUnavailableError("The token store (Redis) did not take a sign-in's write.");
-    return stored;
+    if (stored.version > 0) return stored;
+    const current = await this.get(key);
+    if (!current) throw new StoreUnavailableError("The token store (Redis) lost a sign-in's grant as it answered.");
+    return current;
   }
 
   async update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null> {
@@ -197,6 +213,10 @@ export class RedisTokenStore implements TokenStore {
     if (!taken) return null;
     return {
       ...this.#currentAt(taken, credKey),
+      extend: async (ms: number) =>
+        (await this.#call('lock extension', () =>
+          this.#commands.samsaraTokenExtend(lockKey, token, Math.max(1, Math.ceil(ms))),
+        )) === 1,
       release: async () => {
         await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, this.#channel(credKey)));
       },
@@ -334,18 +354,24 @@ export class RedisTokenStore implements TokenStore {
   ): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
     const sealed = this.#seal(creds, credKey);
+    const args: Parameters<ScriptedClient['samsaraTokenWrite']> = [
+      credKey,
+      String(expectedVersion ?? ''),
+      sealed,
+      this.#channel(credKey),
+      creds.grantId,
+      maxRetired,
+      creds.expiresAt,
+      creds.region ?? '',
+      creds.clientID ?? '',
+      fingerprintOf(creds.refreshToken),
+      fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
+    ];
+    // Version < 0: a sign-in found its grant already current and wrote nothing (see replace).
     const version = await this.#call('write', () =>
-      this.#commands.samsaraTokenWrite(
-        credKey,
-        String(expectedVersion ?? ''),
-        sealed,
-        this.#channel(credKey),
-        creds.grantId,
-        maxRetired,
-        creds.expiresAt,
-        creds.region ?? '',
-        creds.clientID ?? '',
-        fingerprintOf(creds.refreshToken),
+      this.#durability.write<number | null>(
+        () => this.#commands.pipeline(),
+        (pipeline) => (pipeline as ReturnType<ScriptedClient['pipeline']>).samsaraTokenWrite(...args),
       ),
     );
     return version === null ? null : { ...storedFieldsOf(creds), version };

@@ -22,6 +22,11 @@ interface Unsaved {
   expectedVersion: number;
 }
 
+/** The credentials an unsaved refresh serves from this process meanwhile (the version it read). */
+function servedOf(unsaved: Unsaved): Credentials {
+  return { ...unsaved.creds, version: unsaved.expectedVersion };
+}
+
 /** Mean milliseconds between background retries of an unsaved write. */
 const UNSAVED_RETRY = 250;
 
@@ -69,7 +74,7 @@ export class Refresher {
 
   async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
     // Checked before awaiting anything: the hot path takes no detour through the event loop.
-    const saved = this.#unsaved.has(key) ? await this.#saveUnsaved(key) : null;
+    const saved = this.#unsaved.has(key) ? await this.#saveOrServe(key, rejected) : null;
     // A caller holding a rejected token needs a read that began after the rejection: its own. And
     // nobody else should be served that token from memory meanwhile.
     if (rejected !== undefined) this.cache?.invalidate(key);
@@ -205,13 +210,14 @@ export class Refresher {
       return said(about, 'refreshed', await this.keeper.keep(key, fresh, current.version));
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      // These are now the grant's only working tokens. Keep them, and keep the lock until it
-      // expires, so no other process spends the rotated-out refresh token meanwhile.
+      // These are now the grant's only working tokens (the store is down, or took them without
+      // making them durable). Keep them and serve them, and keep the lock, extending it, so no
+      // other process spends the rotated-out refresh token meanwhile; write them again until they land.
       const unsaved = { creds: fresh, expectedVersion: current.version };
       this.#unsaved.set(key, unsaved);
       hold.keepLock = true;
-      this.background(this.#retryUnsaved(key, unsaved, lockedAt + this.settings.lockTtl));
-      throw err;
+      this.background(this.#retryUnsaved(key, unsaved, lock, lockedAt + this.settings.lockTtl));
+      return said(about, 'unsaved', servedOf(unsaved), err.code);
     }
   }
 
@@ -256,6 +262,22 @@ export class Refresher {
     );
   }
 
+  /**
+   * The unsaved credentials of `key`, written again first; served as they are when the store still
+   * cannot take them and they still work (null when they do not: the caller refreshes).
+   */
+  async #saveOrServe(key: string, rejected: string | undefined): Promise<Credentials | null> {
+    const unsaved = this.#unsaved.get(key);
+    try {
+      return await this.#saveUnsaved(key);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || !unsaved || this.#unsaved.get(key) !== unsaved) throw err;
+      const served = servedOf(unsaved);
+      if (this.#needsRefresh(served, rejected)) throw err;
+      return served;
+    }
+  }
+
   /** Retries the write of credentials a failed store could not take; null when there are none. */
   async #saveUnsaved(key: string): Promise<Credentials | null> {
     const unsaved = this.#unsaved.get(key);
@@ -275,15 +297,22 @@ export class Refresher {
   }
 
   /**
-   * Retries an unsaved write in the background until the kept lock runs out: after that another
-   * process may spend the rotated-out refresh token. Errors are the next caller's to see.
+   * Retries an unsaved write in the background, extending the kept lock each round (taking it
+   * again if a failover lost it), until the write lands or the lock runs out: someone else took it,
+   * or the store stayed away past its ttl. After that another process may spend the rotated-out
+   * refresh token; the next caller here still retries. Errors are the next caller's to see.
    */
-  async #retryUnsaved(key: string, unsaved: Unsaved, until: number): Promise<void> {
-    const { clock } = this.settings;
+  async #retryUnsaved(key: string, unsaved: Unsaved, lock: LockHandle, until: number): Promise<void> {
+    const { clock, lockTtl } = this.settings;
     while (this.#unsaved.get(key) === unsaved && clock.now() + UNSAVED_RETRY < until) {
       await clock.sleep(UNSAVED_RETRY * (0.5 + Math.random()));
+      const extendedAt = clock.now();
+      const held = await lock.extend?.(lockTtl).catch(() => undefined);
+      if (held === false) break;
+      if (held) until = extendedAt + lockTtl;
       await this.#saveUnsaved(key).catch(() => undefined);
     }
+    if (this.#unsaved.get(key) !== unsaved) await lock.release().catch(() => undefined);
   }
 
   /**

@@ -20,6 +20,12 @@ import type { Credentials, NewCredentials } from './credentials.js';
 export interface LockHandle {
   release(): Promise<void>;
   /**
+   * Optional: holds the lock for `ttlMs` from now, taking it again if it vanished (a failover to a
+   * replica that never had it); false when someone else holds it. What a holder with unsaved
+   * tokens (refreshed, not yet durable) keeps the lock with while it writes them again.
+   */
+  extend?(ttlMs: number): Promise<boolean>;
+  /**
    * Optional: the key's current credentials (null: none) as they stood when the lock was taken,
    * read in the same atomic step. A store that gives them saves the holder its read under the lock.
    */
@@ -184,13 +190,16 @@ export interface TokenStore {
   retired(key: string): Promise<NewCredentials[]>;
   /**
    * A sign-in: `creds` become current, over anything stored, tombstones too. The grant they
-   * replace is retired, not forgotten (unless it is the same grant); past `maxRetired` retired
-   * grants the oldest is dropped.
+   * replace is retired, not forgotten; past `maxRetired` retired grants the oldest is dropped.
+   * Unless newer: when `creds`' grant is already current, nothing is written and the stored
+   * credentials are returned (a refresh may have rotated them since; a sign-in written again must
+   * not bring back its spent refresh token).
    */
   replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials>;
   /**
    * Compare-and-set: writes only if the stored version is `expectedVersion` (or a conditional
-   * remove replaced exactly that version: see `remove`); null when it is not.
+   * remove replaced exactly that version: see `remove`); null when it is not. Idempotent: when the
+   * very same tokens are already current (a write retried after an unknown outcome), returns them.
    */
   update(key: string, creds: NewCredentials, expectedVersion: number): Promise<Credentials | null>;
   /**

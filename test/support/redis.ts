@@ -28,9 +28,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Three masters holding every slot between them. */
+/** Masters holding every slot between them (and their replicas, when asked for). */
 export interface RedisCluster {
   nodes: { host: string; port: number }[];
+  /** Every node's process, by port. */
+  servers: RedisServer[];
   stop(): Promise<void>;
 }
 
@@ -63,10 +65,11 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
 }
 
 /**
- * Starts `nodes` cluster-enabled redis-servers, joins them with `redis-cli --cluster create` and
- * resolves once every node reports `cluster_state:ok`.
+ * Starts `nodes` cluster-enabled redis-servers, joins them with `redis-cli --cluster create`
+ * (`replicas` per master: `nodes` must allow it) and resolves once every node reports
+ * `cluster_state:ok` and every replica's link is up.
  */
-export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+export async function startRedisCluster(nodes = 3, replicas = 0): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'samsara-cluster-'));
   tempDirs.add(dir);
   const servers: RedisServer[] = [];
@@ -83,11 +86,24 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
       servers.push(await launch(port, [...config, '--cluster-node-timeout', '2000', '--dir', dir]));
     }
     const addresses = servers.map(({ port }) => `${HOST}:${port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
     await Promise.all(
       servers.map(({ port }) =>
-        until(`cluster_state:ok on ${port}`, async () =>
-          (await cli(port, 'cluster', 'info')).includes('cluster_state:ok'),
+        until(
+          `cluster_state:ok on ${port}`,
+          async () => {
+            const info = await cli(port, 'info', 'replication');
+            const synced = info.includes('role:master') || info.includes('master_link_status:up');
+            return synced && (await cli(port, 'cluster', 'info')).includes('cluster_state:ok');
+          },
+          20_000,
         ),
       ),
     );
@@ -95,11 +111,32 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
     await stop();
     throw err;
   }
-  return { nodes: servers.map(({ host, port }) => ({ host, port })), stop };
+  return { nodes: servers.map(({ host, port }) => ({ host, port })), servers, stop };
 }
 
 async function launch(port: number, extraArgs: string[]): Promise<RedisServer> {
-  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...extraArgs];
+  // Replication in memory both ways: a replica writing the RDB it received to its directory would
+  // bring that data back on a restart meant to start empty (and leave dump.rdb in the work tree).
+  const replication = [
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
+    '--repl-diskless-load',
+    'swapdb',
+  ];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...replication,
+    ...extraArgs,
+  ];
   let child = await spawnRedis(port, args);
   const kill = async (): Promise<void> => {
     if (hasExited(child)) return;
@@ -146,7 +183,8 @@ function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function cli(port: number, ...command: string[]): Promise<string> {
+/** A redis-cli command's output, '' when it fails. */
+export async function cli(port: number, ...command: string[]): Promise<string> {
   try {
     const { stdout } = await run('redis-cli', ['-h', HOST, '-p', String(port), ...command], { timeout: 2000 });
     return stdout.trim();
@@ -155,7 +193,8 @@ async function cli(port: number, ...command: string[]): Promise<string> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+/** Polls `check` until true; throws naming `what` past `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
@@ -163,7 +202,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
-async function freePort(withBus = false): Promise<number> {
+/** A free loopback port (and, `withBus`, its cluster bus port + 10000 too). */
+export async function freePort(withBus = false): Promise<number> {
   for (;;) {
     const port = await listenAndClose(0);
     if (!withBus) return port;
