@@ -92,15 +92,16 @@ function timePhases(store: RedisTokenStore, client: OAuthClient, phases: () => P
     timeMethod(handle, 'release', 'unlock', phases);
     return handle;
   };
+  // node:http's own channels: the request is written, then its response's headers arrive.
   const sent = new WeakMap<object, number>();
-  subscribe('undici:client:sendHeaders', (message) =>
+  subscribe('http.client.request.start', (message) =>
     sent.set((message as { request: object }).request, performance.now()),
   );
-  subscribe('undici:request:headers', (message) => {
+  subscribe('http.client.response.finish', (message) => {
     const at = sent.get((message as { request: object }).request);
     if (at !== undefined) phases().endpoint += performance.now() - at;
   });
-  subscribe('undici:client:connected', () => phases().connections++);
+  subscribe('net.client.socket', () => phases().connections++);
 }
 
 /** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */

@@ -17,11 +17,19 @@ export interface OutboundRequest {
 }
 
 /**
+ * Milliseconds an idle kept-alive socket stays open (undici's default too): below the idle
+ * timeouts of common load balancers, so a request seldom meets a socket the far end just closed.
+ * A server's own `Keep-Alive: timeout` hint, when shorter, wins.
+ */
+const IDLE_TIMEOUT = 4_000;
+
+/**
  * Kept-alive sockets for the token endpoint and its like: one TLS (or TCP) handshake per
  * upstream, not per request. `fetch` keeps its connections alive too, but costs about a
  * millisecond more per request in its streams (docs/performance.md, "Where a single refresh's time goes").
  */
-const AGENTS = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new HttpsAgent({ keepAlive: true }) };
+const KEEP_ALIVE = { keepAlive: true, timeout: IDLE_TIMEOUT };
+const AGENTS = { 'http:': new HttpAgent(KEEP_ALIVE), 'https:': new HttpsAgent(KEEP_ALIVE) };
 
 /**
  * One outbound request with a deadline that covers the body too, and a cap on the body's size
