@@ -4,7 +4,7 @@
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
-import { subscribe } from 'node:diagnostics_channel';
+import { channel, subscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,6 +58,12 @@ export interface Phases {
   connections: number;
 }
 
+const CHANNELS = {
+  start: channel('http.client.request.start'),
+  headers: channel('http.client.response.finish'),
+  socket: channel('net.client.socket'),
+};
+
 const noPhases = (): Phases => ({ lock: 0, read: 0, token: 0, endpoint: 0, write: 0, unlock: 0, connections: 0 });
 
 /** Wraps `target[method]` so that the time each call takes is added to `phases()[phase]`. */
@@ -92,16 +98,15 @@ function timePhases(store: RedisTokenStore, client: OAuthClient, phases: () => P
     timeMethod(handle, 'release', 'unlock', phases);
     return handle;
   };
-  // node:http's own channels: the request is written, then its response's headers arrive.
+  // node:http's own channels: the request is written, then its response's headers arrive. Held
+  // here, since a channel nobody references may be collected with its subscribers.
   const sent = new WeakMap<object, number>();
-  subscribe('http.client.request.start', (message) =>
-    sent.set((message as { request: object }).request, performance.now()),
-  );
-  subscribe('http.client.response.finish', (message) => {
+  subscribe(CHANNELS.start.name, (message) => sent.set((message as { request: object }).request, performance.now()));
+  subscribe(CHANNELS.headers.name, (message) => {
     const at = sent.get((message as { request: object }).request);
     if (at !== undefined) phases().endpoint += performance.now() - at;
   });
-  subscribe('net.client.socket', () => phases().connections++);
+  subscribe(CHANNELS.socket.name, () => phases().connections++);
 }
 
 /** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */
