@@ -114,13 +114,14 @@ export function breakdownTable(r: StormResult): string {
     ['the rest (the manager, the cache, timers)', pct(around, 50)],
     ['unlock (behind the caller, not in the call)', phase((p) => p.unlock)],
   ];
+  const outside = r.baseline.map((total, i) => total - r.baselinePhases[i].endpoint);
   const connections = r.baselinePhases.reduce((n, p) => n + p.connections, 0);
   return [
     `### Where a single refresh's time goes (median of ${String(r.baseline.length)}, ${String(STORM.latency)} ms token endpoint)`,
     '',
     table(rows.map(([phase, v]) => ({ phase, median: ms(v) }))),
     '',
-    `Added to the token endpoint's ${String(STORM.latency)} ms: ${ms(pct(r.baseline, 50) - STORM.latency)} (target: at most 2 ms). New connections to the token endpoint: ${String(connections)} in ${String(r.baseline.length)} refreshes.`,
+    `Added to the token endpoint's ${String(STORM.latency)} ms: ${ms(pct(r.baseline, 50) - STORM.latency)} (target: at most 2 ms); outside the endpoint's own time (the call less headers sent -> received): ${ms(pct(outside, 50))}. New connections to the token endpoint: ${String(connections)} in ${String(r.baseline.length)} refreshes.`,
   ].join('\n');
 }
 
