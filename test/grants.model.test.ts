@@ -17,14 +17,15 @@ import {
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 import { pool, startPostgres, type PostgresServer } from './support/postgres.js';
-import { connect, startRedis, type RedisServer } from './support/redis.js';
+import { cli, connect, startRedis, until, type RedisServer } from './support/redis.js';
+import { replicateThrough, startHoldingProxy, type HoldingProxy } from './support/replication.js';
 
 // A model-based test of the grant invariant (README, "Every grant accounted for"): random
 // sequences of sign-ins, refused sign-ins, refresh storms, Disconnects, lost refresh responses,
 // paused late writers and store outages, run by two token managers (two processes' worth: each its
 // own connection and store) over one real store and the emulator, under both readings of what a
-// revoke reaches, on Redis (restarts without persistence) and on Postgres (a server of the test's
-// own, restarted mid-refresh). After every step, once everything is quiet, the invariant is
+// revoke reaches, on Redis (a primary and its replica: restarts without persistence, failovers
+// after a refresh storm) and on Postgres (a server of the test's own, restarted mid-refresh). After every step, once everything is quiet, the invariant is
 // checked against the emulator's own record of which grants are live.
 
 const KEY = '1001';
@@ -54,8 +55,10 @@ interface Backend {
   /** The store answers nothing until `resume()` (a frozen Redis; a Postgres whose tables are locked). */
   pause(): Promise<void>;
   resume(): Promise<void>;
-  /** The step that restarts the server. */
-  restart: Step;
+  /** Readies a run's stores before its first step (Redis: a durable write on each connection). */
+  ready(stores: PausableStore[]): Promise<void>;
+  /** The steps that take the server down: a restart, a failover. */
+  faults: Step[];
 }
 
 interface Real {
@@ -160,6 +163,51 @@ async function refreshPausedBeforeWrite(
   };
 }
 
+/**
+ * A primary and its replica, swapped by a failover. The processes reach the primary through
+ * `front` (what a Sentinel-aware client or a DNS name does for them); the replica reaches it
+ * through `link`, which can hold the replication stream back.
+ */
+interface Topology {
+  primary: RedisServer;
+  replica: RedisServer;
+  front: HoldingProxy;
+  link: HoldingProxy;
+}
+
+/**
+ * Waits until the replica is in sync with the primary again (after a restart, a failover), and
+ * streaming: after a full sync the primary streams nothing to it until its first acknowledgement,
+ * which it sends on its once-a-second timer. A sign-in meanwhile would rightly fail: there is
+ * no replica to make it durable yet.
+ */
+async function replicaInSync(topology: Topology): Promise<void> {
+  await until('the replica to sync', async () =>
+    /slave0:.*state=online/.test(await cli(topology.primary.port, 'info', 'replication')),
+  );
+  await cli(topology.primary.port, 'set', 'model:sync', String(Date.now()));
+  expect(await cli(topology.primary.port, 'wait', '1', '3000'), 'the replica acknowledges').to.equal('1');
+}
+
+/**
+ * Makes each store's connection write durably once. On this Redis the first WAIT after a
+ * connection's first script waits for the replica's once-a-second acknowledgement: a sign-in
+ * then would rightly fail (not durable yet), which is not what the steps after it are about.
+ */
+async function warm(stores: PausableStore[]): Promise<void> {
+  const grant = { accessToken: 'warm', refreshToken: 'warm', expiresAt: 0, grantId: 'warm' };
+  for (const store of stores) {
+    for (let attempt = 0; ; attempt++) {
+      const done = await store.replace('warm', grant, 0).then(
+        () => true,
+        (err: unknown) => (attempt < 30 ? false : Promise.reject(err as Error)),
+      );
+      if (done) break;
+      await sleep(100);
+    }
+  }
+}
+
 /** What the restart step counted: grants Redis took with it, each one reported. */
 const restarts = { steps: 0, grantsLost: 0 };
 
@@ -170,7 +218,7 @@ const restarts = { steps: 0, grantsLost: 0 };
  * the loss, and the organization's next call is reported as lost with the store, not as never
  * connected. Nothing is revoked, and nothing is written back as if the old data existed.
  */
-const restartWithoutPersistence = (redis: RedisServer): Step =>
+const restartWithoutPersistence = (topology: Topology): Step =>
   step('Redis restarts without persistence', async (model, real) => {
     restarts.steps++;
     const revocations = real.emulator.counters.revocations;
@@ -180,8 +228,10 @@ const restartWithoutPersistence = (redis: RedisServer): Step =>
     // Running processes have read the marker (a readiness probe, any call): a store that never
     // read it cannot tell a Redis that lost its data from a new one.
     for (const store of real.stores) await store.health();
-    await redis.kill();
-    await redis.restart();
+    await topology.primary.kill();
+    await topology.primary.restart();
+    await replicaInSync(topology);
+    await warm(real.stores);
     for (const store of real.stores) {
       let health = await store.health();
       for (let i = 0; health.status === 'unavailable' && i < 100; i++) health = await store.health();
@@ -201,6 +251,48 @@ const restartWithoutPersistence = (redis: RedisServer): Step =>
     for (const [grant] of held) model.lost.add(grant);
     restarts.grantsLost += held.length;
   });
+
+/** What the failover step counted: grants whose rotation the promoted replica lacked (none, with durability). */
+const failovers = { steps: 0, grantsLost: 0 };
+
+/**
+ * A failover right after a refresh storm: the replica's link is held, both processes refresh,
+ * the primary dies with the rotation, the replica is promoted. The rotated tokens were never
+ * durable, so each process kept them and writes them again: they land on the new primary, the
+ * grant stays held. The old primary comes back empty, as the new one's replica.
+ */
+const failover = (topology: Topology): Step =>
+  step(
+    'failover: the primary dies right after a refresh storm its replica never received',
+    async (_model, real) => {
+      failovers.steps++;
+      const seen = (await current(real))!;
+      topology.link.hold();
+      await Promise.all(real.managers.map((m) => settle(m.accessToken(KEY, { rejected: seen.accessToken }))));
+      await topology.primary.kill();
+      await cli(topology.replica.port, 'replicaof', 'no', 'one');
+      [topology.primary, topology.replica] = [topology.replica, topology.primary];
+      topology.front.retarget(topology.primary.port);
+      let survived: boolean;
+      try {
+        await quiesce(real);
+        const stored = await current(real);
+        survived = stored !== null && real.emulator.grantStatus(stored.refreshToken) === 'active';
+      } finally {
+        // The old primary comes back as the replica even when the step fails: the shrinking and
+        // the runs after it need the topology whole.
+        topology.link.release();
+        topology.link.retarget(topology.primary.port);
+        await topology.replica.restart();
+        await replicateThrough(topology.replica, topology.link);
+        await replicaInSync(topology);
+        await warm(real.stores);
+      }
+      if (!survived) failovers.grantsLost++;
+      expect(survived, 'the stored grant survived the failover').to.equal(true);
+    },
+    true,
+  );
 
 /**
  * Postgres restarts (pg_ctl restart -m fast: every connection dropped) while a refresh is at the
@@ -230,7 +322,7 @@ const restartMidRefresh = (server: PostgresServer): Step =>
   );
 
 const steps = (counters: { steps: number }, backend: Backend): fc.Arbitrary<Step>[] => [
-  fc.constant(backend.restart),
+  ...backend.faults.map((fault) => fc.constant(fault)),
   fc.tuple(fc.integer({ min: 0, max: 1 }), fc.boolean()).map(([m, expired]) =>
     step(`sign-in via ${m}${expired ? ' (token already expired)' : ''}`, async (model, real) => {
       counters.steps++;
@@ -345,10 +437,15 @@ const steps = (counters: { steps: number }, backend: Backend): fc.Arbitrary<Step
   ),
 ];
 
-/** Redis without persistence, the store paused by SIGSTOP. */
+/** A Redis primary and its replica without persistence, reached through a proxy; paused by SIGSTOP. */
 async function redisBackend(): Promise<Backend & { stop(): Promise<void> }> {
-  const redis = await startRedis();
-  const clients = [connect('ioredis 5', redis) as Redis, connect('ioredis 5', redis) as Redis];
+  const [primary, replica] = await Promise.all([startRedis(), startRedis()]);
+  const [front, link] = await Promise.all([startHoldingProxy(primary.port), startHoldingProxy(primary.port)]);
+  const topology: Topology = { primary, replica, front, link };
+  await replicateThrough(replica, link);
+  await replicaInSync(topology);
+  const entry = { ...primary, port: front.port };
+  const clients = [connect('ioredis 5', entry) as Redis, connect('ioredis 5', entry) as Redis];
   return {
     name: 'Redis',
     stores: (run) =>
@@ -357,12 +454,14 @@ async function redisBackend(): Promise<Backend & { stop(): Promise<void> }> {
           new RedisTokenStore({ client, keys, prefix: `model-${run}:`, timeout: STORE_TIMEOUT, pollInterval: 50 }),
         ),
       ),
-    pause: async () => redis.pause(),
-    resume: async () => redis.resume(),
-    restart: restartWithoutPersistence(redis),
+    pause: async () => topology.primary.pause(),
+    resume: async () => topology.primary.resume(),
+    ready: warm,
+    faults: [restartWithoutPersistence(topology), failover(topology)],
     stop: async () => {
       for (const client of clients) client.disconnect();
-      await redis.stop();
+      await Promise.all([front.close(), link.close()]);
+      await Promise.all([topology.primary.stop(), topology.replica.stop()]);
     },
   };
 }
@@ -395,7 +494,8 @@ async function postgresBackend(): Promise<Backend & { stop(): Promise<void> }> {
       await held?.query('ROLLBACK').catch(() => undefined);
       held?.release();
     },
-    restart: restartMidRefresh(server),
+    ready: async () => undefined,
+    faults: [restartMidRefresh(server)],
     stop: async () => {
       await Promise.all(pools.map((each) => each.end()));
       await server.stop();
@@ -453,6 +553,7 @@ for (const [start, numRuns] of backends) {
               disconnected: new Set<string>(),
             };
             try {
+              await backend.ready(stores);
               await fc.asyncModelRun(() => ({ model, real }), commands);
               // Every run ends in a Disconnect: whatever the steps left, nothing the app held stays live.
               await real.managers[0].revoke(KEY);
@@ -474,7 +575,13 @@ for (const [start, numRuns] of backends) {
             ? `      restarts without persistence: ${restarts.steps}, grants lost with Redis (counted and reported): ${restarts.grantsLost}`
             : `      Postgres restarts mid-refresh: ${restarts.steps}, grants lost: ${restarts.grantsLost}`,
         );
+        if (backend.name === 'Redis') {
+          console.log(
+            `      failovers after a refresh storm: ${failovers.steps}, grants lost with the primary: ${failovers.grantsLost}`,
+          );
+        }
         Object.assign(restarts, { steps: 0, grantsLost: 0 });
+        Object.assign(failovers, { steps: 0, grantsLost: 0 });
         expect(counters.steps).to.be.greaterThan(0);
       });
     });
