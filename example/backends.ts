@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import { Pool } from 'pg';
 import {
   MemoryTokenStore,
   PostgresTokenStore,
@@ -37,8 +36,10 @@ export interface ChosenStore {
  * DATABASE_URL: tokens in Postgres (the schema `samsara`, created at first use); else REDIS_URL:
  * in Redis; else memory. Postgres and Redis need SAMSARA_SEALING_KEYS.
  */
-export function tokenStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ChosenStore {
+export async function tokenStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<ChosenStore> {
   if (env.DATABASE_URL) {
+    // Loaded only here: pg is an optional peer, which an app without Postgres has not installed.
+    const { Pool } = await import('pg');
     const pool = new Pool({ connectionString: env.DATABASE_URL });
     // An idle connection that drops is replaced; the store reports outages as StoreUnavailableError.
     pool.on('error', () => undefined);
@@ -83,7 +84,7 @@ export async function backendsFromEnv(env: NodeJS.ProcessEnv = process.env, moun
   const emulator = env.SAMSARA_CLIENT_ID
     ? undefined
     : await startSamsaraEmulator({ port: Number(env.EMULATOR_PORT ?? 0) });
-  const chosen = tokenStoreFromEnv(env);
+  const chosen = await tokenStoreFromEnv(env);
   const tokenRedis = chosen.redis;
   const sessionURL = env.SESSION_REDIS_URL || env.REDIS_URL;
   const redis = sessionURL && (!tokenRedis || sessionURL !== env.REDIS_URL) ? new Redis(sessionURL) : tokenRedis;

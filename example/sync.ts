@@ -174,8 +174,8 @@ async function demo(log: (line: string) => void): Promise<Setup> {
 }
 
 /** The real thing: apps and store from the environment. */
-function configured(log: (line: string) => void): Setup {
-  const chosen = tokenStoreFromEnv();
+async function configured(log: (line: string) => void): Promise<Setup> {
+  const chosen = await tokenStoreFromEnv();
   const store = chosen.store;
   if (store instanceof MemoryTokenStore) {
     log(
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
   let progress: SyncProgress | undefined;
   // Above the bar while it is drawn, as they are before and after.
   const log = (line: string): void => (progress ? progress.log(line) : console.log(line));
-  const setup = process.env.SAMSARA_CLIENT_ID ? configured(log) : await demo(log);
+  const setup = process.env.SAMSARA_CLIENT_ID ? await configured(log) : await demo(log);
   progress = syncProgress(process.stdout, setup.total);
   logEvents(log);
   const started = Date.now();

@@ -19,9 +19,10 @@ const keys = generateSealingKey('kforced');
 /** `store` as one process sees it, with some of its methods replaced (the rest go to `store`). */
 function seenThrough(store: TokenStore, overrides: Partial<TokenStore>): TokenStore {
   return new Proxy(store, {
-    get(target, name, receiver) {
+    get(target, name) {
       if (name in overrides) return overrides[name as keyof TokenStore];
-      const value: unknown = Reflect.get(target, name, receiver);
+      // Read on the store itself, so that its getters reach its private fields.
+      const value: unknown = Reflect.get(target, name);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
