@@ -4,7 +4,7 @@
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
-import { subscribe } from 'node:diagnostics_channel';
+import { channel, subscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +42,71 @@ export interface TimedBurst {
   doneAt: number[];
   /** When this process's refresh write landed (its `refreshed` event), if it refreshed. */
   wroteAt: number | null;
+  /** Milliseconds this burst spent in each phase of the refresh path (summed over its calls), and connections opened. */
+  phases: Phases;
+}
+
+/** Where a burst's time went: the store's calls, the token request (and its part at the endpoint), new connections. */
+export interface Phases {
+  lock: number;
+  read: number;
+  token: number;
+  /** From the request's headers sent to the response's headers received: the token endpoint's own time. */
+  endpoint: number;
+  write: number;
+  unlock: number;
+  connections: number;
+}
+
+const CHANNELS = {
+  start: channel('http.client.request.start'),
+  headers: channel('http.client.response.finish'),
+  socket: channel('net.client.socket'),
+};
+
+const noPhases = (): Phases => ({ lock: 0, read: 0, token: 0, endpoint: 0, write: 0, unlock: 0, connections: 0 });
+
+/** Wraps `target[method]` so that the time each call takes is added to `phases()[phase]`. */
+function timeMethod<T extends object>(
+  target: T,
+  method: keyof T & string,
+  phase: keyof Phases,
+  phases: () => Phases,
+): void {
+  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  (target as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+    const started = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      phases()[phase] += performance.now() - started;
+    }
+  };
+}
+
+/** Times the phases of `store` and `client` calls into `phases()`: the store's calls, the token request, undici's socket. */
+function timePhases(store: RedisTokenStore, client: OAuthClient, phases: () => Phases): void {
+  timeMethod(store, 'get', 'read', phases);
+  timeMethod(store, 'update', 'write', phases);
+  timeMethod(client, 'refresh', 'token', phases);
+  const lock = store.lock.bind(store);
+  store.lock = async (key, ttl) => {
+    const started = performance.now();
+    const handle = await lock(key, ttl);
+    phases().lock += performance.now() - started;
+    if (!handle) return handle;
+    timeMethod(handle, 'release', 'unlock', phases);
+    return handle;
+  };
+  // node:http's own channels: the request is written, then its response's headers arrive. Held
+  // here, since a channel nobody references may be collected with its subscribers.
+  const sent = new WeakMap<object, number>();
+  subscribe(CHANNELS.start.name, (message) => sent.set((message as { request: object }).request, performance.now()));
+  subscribe(CHANNELS.headers.name, (message) => {
+    const at = sent.get((message as { request: object }).request);
+    if (at !== undefined) phases().endpoint += performance.now() - at;
+  });
+  subscribe(CHANNELS.socket.name, () => phases().connections++);
 }
 
 /** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */
@@ -158,6 +223,8 @@ function runWorker(config: WorkerConfig): void {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
   if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
+  let phases = noPhases();
+  timePhases(store, client, () => phases);
 
   const manager = new TokenManager({
     store,
@@ -176,6 +243,7 @@ function runWorker(config: WorkerConfig): void {
   });
   const onBurst = async ({ id, key, n, timed }: Burst): Promise<void> => {
     wroteAt = null;
+    phases = noPhases();
     const latencies: number[] = [];
     const doneAt: number[] = [];
     const results = await Promise.allSettled(
@@ -188,7 +256,9 @@ function runWorker(config: WorkerConfig): void {
       }),
     );
     const failed = results.filter((r) => r.status === 'rejected').length;
-    process.send?.({ id, failed, latencies, doneAt, wroteAt } satisfies Reply);
+    // The unlock runs behind the callers' backs: give it a moment to be counted.
+    await sleep(5);
+    process.send?.({ id, failed, latencies, doneAt, wroteAt, phases } satisfies Reply);
   };
   process.on('message', (burst: Burst) => void onBurst(burst));
   process.on('disconnect', () => process.exit(0));

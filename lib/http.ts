@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BadResponseError, UpstreamError } from './errors/index.js';
 
 /** What a bounded request gives back: the status, the headers and the whole (capped) body. */
@@ -7,25 +9,99 @@ export interface BoundedResponse {
   body: string;
 }
 
+/** What {@link boundedRequest} sends: a method, its headers and a text body. */
+export interface OutboundRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Milliseconds an idle kept-alive socket stays open (undici's default too): below the idle
+ * timeouts of common load balancers, so a request seldom meets a socket the far end just closed.
+ * A server's own `Keep-Alive: timeout` hint, when shorter, wins.
+ */
+const IDLE_TIMEOUT = 4_000;
+
+/**
+ * Kept-alive sockets for the token endpoint and its like: one TLS (or TCP) handshake per
+ * upstream, not per request. `fetch` keeps its connections alive too, but costs about a
+ * millisecond more per request in its streams (docs/performance.md, "Where a single refresh's time goes").
+ */
+const KEEP_ALIVE = { keepAlive: true, timeout: IDLE_TIMEOUT };
+const AGENTS = { 'http:': new HttpAgent(KEEP_ALIVE), 'https:': new HttpsAgent(KEEP_ALIVE) };
+
 /**
  * One outbound request with a deadline that covers the body too, and a cap on the body's size
- * (a misbehaving upstream must not make us buffer megabytes). `what` names the endpoint in errors;
- * no URL query, header or body ever reaches a message.
+ * (a misbehaving upstream must not make us buffer megabytes); redirects are answered, not followed.
+ * `what` names the endpoint in errors; no URL query, header or body ever reaches a message.
  */
-export async function boundedFetch(
+export function boundedRequest(
   url: string,
-  init: RequestInit,
+  init: OutboundRequest,
   limits: { timeout: number; maxBytes: number; what: string },
 ): Promise<BoundedResponse> {
-  const signal = AbortSignal.timeout(limits.timeout);
-  try {
-    const response = await fetch(url, { ...init, signal, redirect: 'manual' });
-    const body = await readCapped(response, limits.maxBytes, limits.what);
-    return { status: response.status, headers: response.headers, body };
-  } catch (err) {
-    if (err instanceof BadResponseError) throw err;
-    throw networkFailure(err, signal.aborted, limits.what, limits.timeout);
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const agent = target.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'];
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const fail = (err: unknown): void => {
+      clearTimeout(timer);
+      reject(err instanceof BadResponseError ? err : networkFailure(err, timedOut, limits.what, limits.timeout));
+    };
+    const request = send(target, { method: init.method, headers: init.headers, agent }, (response) => {
+      const declared = Number(response.headers['content-length']);
+      if (declared > limits.maxBytes) {
+        response.destroy();
+        fail(
+          new BadResponseError(`${limits.what} sent a ${declared}-byte body; the limit is ${limits.maxBytes} bytes.`),
+        );
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength;
+        if (size > limits.maxBytes) {
+          response.destroy();
+          fail(
+            new BadResponseError(
+              `${limits.what} sent more than ${limits.maxBytes} bytes; the limit is ${limits.maxBytes} bytes.`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', fail);
+      response.on('close', () => {
+        if (!response.complete) fail(new Error('the connection closed mid-body'));
+      });
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: headersOf(response.headers),
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.destroy(new Error('timeout'));
+    }, limits.timeout);
+    request.on('error', fail);
+    request.end(init.body);
+  });
+}
+
+function headersOf(incoming: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming)) {
+    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
   }
+  return headers;
 }
 
 /**
@@ -66,6 +142,9 @@ export async function readCapped(response: Response, maxBytes: number, what: str
 }
 
 function networkReason(err: unknown): string {
+  // fetch puts the network's code on the cause; node:http, on the error itself.
+  const own = (err as { code?: unknown } | undefined)?.code;
+  if (typeof own === 'string') return own;
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (typeof cause?.code === 'string') return cause.code;
   if (typeof cause?.message === 'string') return cause.message;

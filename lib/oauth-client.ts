@@ -6,7 +6,7 @@ import {
   TokenRejectedError,
   UpstreamError,
 } from './errors/index.js';
-import { asRecord, boundedFetch, parseJSON, type BoundedResponse } from './http.js';
+import { asRecord, boundedRequest, parseJSON, type BoundedResponse } from './http.js';
 import { numberOption } from './number-option.js';
 import { redact } from './redact.js';
 import type { GrantTokens } from './tokens/credentials.js';
@@ -167,7 +167,7 @@ export class OAuthClient {
   }
 
   #post(url: string, form: Record<string, string>, what: string): Promise<BoundedResponse> {
-    return boundedFetch(
+    return boundedRequest(
       url,
       {
         method: 'POST',

@@ -121,6 +121,14 @@ describe('OAuthClient: what the token endpoint receives and what it may answer',
     });
   }
 
+  it('keeps its connection to the token endpoint alive: refreshes after the first open none', async () => {
+    server.reply(json(200, good));
+    for (let i = 0; i < 3; i++) await client.refresh(`r-${i}`);
+    await client.revoke('r-3');
+    expect(server.requests).to.have.length(4);
+    expect(new Set(server.requests.map((r) => r.remotePort)).size).to.equal(1);
+  });
+
   it('reports a 5xx without an OAuth body as SAMSARA_UPSTREAM', async () => {
     server.reply((res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error'));
     const err = (await client.refresh('r').catch((e: unknown) => e)) as UpstreamError;

@@ -7,6 +7,8 @@ export interface Recorded {
   path: string;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The client's end of the connection: the same port for requests that reused one. */
+  remotePort?: number;
 }
 
 type Reply = (res: ServerResponse) => void;
@@ -32,6 +34,7 @@ export async function startRecordingServer(): Promise<{
         path: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString(),
+        remotePort: req.socket.remotePort,
       });
       handler(res);
     });
