@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ConfigurationError,
-  PostgresTokenStore,
-  StoreUnavailableError,
-  generateSealingKey,
-  type NewCredentials,
-} from 'passport-samsara';
+import { PostgresTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { ConfigurationError, StoreUnavailableError } from 'passport-samsara/errors';
 import type { Pool } from 'pg';
 import { dropSchema, pool, testSchema } from './support/postgres.js';
 

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import {
-  ConfigurationError,
   MemoryTokenStore,
   RedisTokenStore,
   generateSealingKey,
@@ -16,6 +15,7 @@ import {
   type DisconnectEvent,
   type SamsaraWebhookEvent,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 import './support/warnings.js';
