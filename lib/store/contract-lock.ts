@@ -50,6 +50,21 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       await removed!.release();
     });
 
+    it('extend holds it longer, takes it again once it vanished, and fails while someone else holds it', async () => {
+      const key = freshKey();
+      const held = (await store.lock(key, 50))!;
+      assert.equal(await held.extend?.(5000), true);
+      await time.outlive(50);
+      assert.equal(await other.lock(key, 5000), null, 'extended past its first ttl');
+      await held.release();
+      assert.equal(await held.extend?.(5000), true, 'taken again after it vanished');
+      assert.equal(await other.lock(key, 5000), null);
+      await held.release();
+      const successor = (await other.lock(key, 5000))!;
+      assert.equal(await held.extend?.(5000), false, "never over someone else's");
+      await successor.release();
+    });
+
     it("release is compare-and-delete: an expired holder cannot free its successor's lock", async () => {
       const key = freshKey();
       const stale = await store.lock(key, 50);
