@@ -118,6 +118,7 @@ export class PostgresTokenStore implements TokenStore {
     return rows.map((row) => this.#open(row.sealed, key));
   }
 
+  /** A sign-in, unless its grant is already current (then that grant's credentials, maybe rotated since). */
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     const stored = await this.#write(key, creds, null, maxRetired);
     if (!stored) throw new StoreUnavailableError("The token store (Postgres) did not take a sign-in's write.");
@@ -153,7 +154,7 @@ export class PostgresTokenStore implements TokenStore {
     return row?.removed ?? false;
   }
 
-  /** A lease row (`locks`): taken when absent or expired, released by compare-and-delete. */
+  /** A lease row (`locks`): taken when absent or expired, extended or taken again, released by compare-and-delete. */
   async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     const token = randomBytes(16).toString('base64url');
     const row = await this.#one<{ taken: boolean; version: string | null; sealed: string | null }>(
@@ -164,6 +165,14 @@ export class PostgresTokenStore implements TokenStore {
     if (!row?.taken) return null;
     return {
       ...this.#currentAt(row, key),
+      extend: async (ms: number) => {
+        const held = await this.#one<{ held: boolean }>(
+          'lock extension',
+          `SELECT ${this.#s}.extend($1, $2, $3) AS held`,
+          [key, token, Math.max(1, Math.ceil(ms))],
+        );
+        return held?.held ?? false;
+      },
       release: async () => {
         await this.#query('unlock', `SELECT ${this.#s}.unlock($1, $2)`, [key, token]);
       },
@@ -243,9 +252,9 @@ export class PostgresTokenStore implements TokenStore {
     expectedVersion: number | null,
     maxRetired: number,
   ): Promise<Credentials | null> {
-    const row = await this.#one<{ version: string | null }>(
+    const row = await this.#one<{ version: string | null; sealed: string | null }>(
       'write',
-      `SELECT ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9) AS version`,
+      `SELECT * FROM ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         key,
         expectedVersion,
@@ -256,9 +265,12 @@ export class PostgresTokenStore implements TokenStore {
         creds.expiresAt,
         creds.region ?? null,
         creds.clientID ?? null,
+        fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
       ],
     );
-    return row?.version ? { ...storedFieldsOf(creds), version: Number(row.version) } : null;
+    if (!row?.version) return null;
+    // sealed: a sign-in whose grant was already current, answered with what is stored.
+    return { ...(row.sealed ? this.#open(row.sealed, key) : storedFieldsOf(creds)), version: Number(row.version) };
   }
 
   /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
