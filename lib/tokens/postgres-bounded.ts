@@ -1,6 +1,9 @@
 import { StoreUnavailableError } from '../errors/index.js';
 import { storeFailure } from './store-failure.js';
 
+/** How PostgresTokenStore's parts run a query: bounded by {@link bounded}, answering its rows. */
+export type BoundedQuery = (what: string, text: string, values: unknown[]) => Promise<unknown[]>;
+
 /**
  * Runs a Postgres operation within `timeout` ms (time waiting for a pool connection counts):
  * every failure, the timeout included, becomes `StoreUnavailableError` naming `what`.

@@ -10,8 +10,9 @@ import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener } from './postgres-listener.js';
 import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
-import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
+import { open, openCredentials, parseKeyring, seal, sealCredentials, type SealingKey } from './seal.js';
 import { waitForChangeOf } from './postgres-wait.js';
+import { saveWebhookIn, webhookIn, type WebhookSealing } from './postgres-webhooks.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -19,6 +20,7 @@ import type {
   RevokedGrant,
   StoreHealth,
   StoreWatch,
+  StoredWebhook,
   TokenStore,
 } from './store.js';
 
@@ -221,7 +223,17 @@ export class PostgresTokenStore implements TokenStore {
 
   /** A claim in the `claims` table, swept as claims come in. */
   claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
-    return claimIn((what, text, values) => this.#query(what, text, values), this.#s, name, ttlMs);
+    return claimIn((...args) => this.#query(...args), this.#s, name, ttlMs);
+  }
+
+  /** The organization's row in `webhooks`, opened. */
+  webhook(key: string): Promise<StoredWebhook | null> {
+    return webhookIn((...args) => this.#query(...args), this.#s, key, this.#webhookSealing(key));
+  }
+
+  /** Compare-and-set of the webhook record on its id, sealed like the key's credentials. */
+  saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
+    return saveWebhookIn((...args) => this.#query(...args), this.#s, key, next, expectedId, this.#webhookSealing(key));
   }
 
   /** A round trip and the epoch row: `lost-data` for `reportLossFor` after a loss was noticed. */
@@ -294,6 +306,15 @@ export class PostgresTokenStore implements TokenStore {
 
   #open(sealed: string, key: string): NewCredentials {
     return openCredentials(this.#keyring, sealed, this.#sealedAs(key));
+  }
+
+  /** The webhook record's sealing: bound to `<sealing name>:webhook`, as on Redis. */
+  #webhookSealing(key: string): WebhookSealing {
+    const name = `${this.#sealedAs(key)}:webhook`;
+    return {
+      seal: (plaintext) => seal(this.#keyring, plaintext, name),
+      open: (sealed) => open(this.#keyring, sealed, name),
+    };
   }
 
   /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */
