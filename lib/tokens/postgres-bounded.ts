@@ -29,3 +29,8 @@ export async function bounded<T>(timeout: number, what: string, command: () => P
     clearTimeout(timer);
   }
 }
+
+/** A ttl in whole ms, at least 1 (what the schema's functions take). */
+export function wholeMs(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
+}

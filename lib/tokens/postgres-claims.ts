@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BoundedQuery } from './postgres-bounded.js';
+import { wholeMs, type BoundedQuery } from './postgres-bounded.js';
 import type { ClaimOutcome } from './store.js';
 
 /**
@@ -18,9 +18,4 @@ export async function claimIn(query: BoundedQuery, s: string, name: string, ttlM
     await query('claim settle', `SELECT ${s}.settle($1, $2, $3)`, [name, token, keep]);
   };
   return { claim: { complete: (ttl) => settle(wholeMs(ttl)), release: () => settle(null) } };
-}
-
-/** A ttl in whole ms, at least 1. */
-function wholeMs(ms: number): number {
-  return Math.max(1, Math.ceil(ms));
 }

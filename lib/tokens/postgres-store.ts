@@ -1,18 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from '../errors/index.js';
 import { numberOption } from '../number-option.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import type { PostgresPoolLike } from './postgres-client.js';
-import { bounded } from './postgres-bounded.js';
+import { bounded, type BoundedQuery } from './postgres-bounded.js';
 import { claimIn } from './postgres-claims.js';
+import { lockIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener } from './postgres-listener.js';
 import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
-import { open, openCredentials, parseKeyring, seal, sealCredentials, type SealingKey } from './seal.js';
+import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
 import { waitForChangeOf } from './postgres-wait.js';
-import { saveWebhookIn, webhookIn, type WebhookSealing } from './postgres-webhooks.js';
+import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -59,6 +59,8 @@ export class PostgresTokenStore implements TokenStore {
   readonly #listBatchSize: number;
   readonly #listener: PostgresListener;
   readonly #vigil: PostgresVigil;
+  /** {@link #query} for the store's parts (claims, lease, webhook record). */
+  readonly #run: BoundedQuery = (what, text, values) => this.#query(what, text, values);
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -157,28 +159,8 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   /** A lease row (`locks`): taken when absent or expired, extended or taken again, released by compare-and-delete. */
-  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
-    const token = randomBytes(16).toString('base64url');
-    const row = await this.#one<{ taken: boolean; version: string | null; sealed: string | null }>(
-      'lock',
-      `SELECT * FROM ${this.#s}.lock($1, $2, $3)`,
-      [key, token, Math.max(1, Math.ceil(ttlMs))],
-    );
-    if (!row?.taken) return null;
-    return {
-      ...this.#currentAt(row, key),
-      extend: async (ms: number) => {
-        const held = await this.#one<{ held: boolean }>(
-          'lock extension',
-          `SELECT ${this.#s}.extend($1, $2, $3) AS held`,
-          [key, token, Math.max(1, Math.ceil(ms))],
-        );
-        return held?.held ?? false;
-      },
-      release: async () => {
-        await this.#query('unlock', `SELECT ${this.#s}.unlock($1, $2)`, [key, token]);
-      },
-    };
+  lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    return lockIn(this.#run, this.#s, key, ttlMs, (sealed) => this.#open(sealed, key));
   }
 
   /** Wakes on a NOTIFY for the key, else polls its state (version, lease) every `pollInterval`, jittered. */
@@ -223,17 +205,17 @@ export class PostgresTokenStore implements TokenStore {
 
   /** A claim in the `claims` table, swept as claims come in. */
   claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
-    return claimIn((...args) => this.#query(...args), this.#s, name, ttlMs);
+    return claimIn(this.#run, this.#s, name, ttlMs);
   }
 
   /** The organization's row in `webhooks`, opened. */
   webhook(key: string): Promise<StoredWebhook | null> {
-    return webhookIn((...args) => this.#query(...args), this.#s, key, this.#webhookSealing(key));
+    return webhookIn(this.#run, this.#s, key, this.#keyring, this.#sealedAs(key));
   }
 
   /** Compare-and-set of the webhook record on its id, sealed like the key's credentials. */
   saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
-    return saveWebhookIn((...args) => this.#query(...args), this.#s, key, next, expectedId, this.#webhookSealing(key));
+    return saveWebhookIn(this.#run, this.#s, key, { next, expectedId }, this.#keyring, this.#sealedAs(key));
   }
 
   /** A round trip and the epoch row: `lost-data` for `reportLossFor` after a loss was noticed. */
@@ -285,16 +267,6 @@ export class PostgresTokenStore implements TokenStore {
     return { ...(row.sealed ? this.#open(row.sealed, key) : storedFieldsOf(creds)), version: Number(row.version) };
   }
 
-  /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
-  #currentAt(row: { version: string | null; sealed: string | null }, key: string): { current?: Credentials | null } {
-    if (!row.sealed) return { current: null };
-    try {
-      return { current: { ...this.#open(row.sealed, key), version: Number(row.version) } };
-    } catch {
-      return {};
-    }
-  }
-
   /** The name a key's values are sealed under (as RedisTokenStore's key for it). */
   #sealedAs(key: string): string {
     return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
@@ -306,15 +278,6 @@ export class PostgresTokenStore implements TokenStore {
 
   #open(sealed: string, key: string): NewCredentials {
     return openCredentials(this.#keyring, sealed, this.#sealedAs(key));
-  }
-
-  /** The webhook record's sealing: bound to `<sealing name>:webhook`, as on Redis. */
-  #webhookSealing(key: string): WebhookSealing {
-    const name = `${this.#sealedAs(key)}:webhook`;
-    return {
-      seal: (plaintext) => seal(this.#keyring, plaintext, name),
-      open: (sealed) => open(this.#keyring, sealed, name),
-    };
   }
 
   /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */
