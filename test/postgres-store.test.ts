@@ -112,6 +112,18 @@ describe('PostgresTokenStore on its own', () => {
     expect(await store.webhook('1001')).to.deep.equal(hook);
   });
 
+  it('sign-ins of one grant racing on a new key: one writes, every other answers it, none is retired', async () => {
+    for (let round = 0; round < 5; round++) {
+      const key = `race-${round}`;
+      const written = await Promise.all(Array.from({ length: 8 }, () => store.replace(key, grant(1), 3)));
+      expect(
+        written.map((each) => each.version),
+        'one version',
+      ).to.deep.equal(written.map(() => written[0]?.version));
+      expect(await store.retired(key)).to.deep.equal([]);
+    }
+  });
+
   it('keeps the webhook secret sealed at rest, apart from the grant', async () => {
     await store.replace('1001', grant(1), 3);
     await store.saveWebhook('1001', { id: 'w1', url: 'https://a.example/h', secretKey: 'c2VjcmV0LXdlYmhvb2s=' }, null);

@@ -74,17 +74,17 @@ CREATE OR REPLACE FUNCTION ${s}.write(k text, expected bigint, s text, id text, 
 DECLARE g ${s}.grants; v bigint;
 BEGIN
   SELECT * INTO g FROM ${s}.grants WHERE key = k FOR UPDATE;
-  IF FOUND AND g.sealed IS NOT NULL AND g.grant_id = id THEN
-    IF expected IS NULL THEN version := g.version; sealed := g.sealed; RETURN; END IF;
-    IF g.written_fp = wfp THEN version := g.version; RETURN; END IF;
-  END IF;
-  IF expected IS NOT NULL THEN
-    IF NOT FOUND OR NOT coalesce((g.sealed IS NOT NULL AND g.version = expected)
-        OR (g.sealed IS NULL AND g.revivable = expected), false) THEN RETURN; END IF;
-  ELSIF NOT FOUND THEN
+  IF NOT FOUND AND expected IS NULL THEN
+    -- A first sign-in; one racing it may insert first: then its row is what this one read.
     INSERT INTO ${s}.grants (key, version) VALUES (k, ${s}.now_ms()) ON CONFLICT (key) DO NOTHING;
     SELECT * INTO g FROM ${s}.grants WHERE key = k FOR UPDATE;
   END IF;
+  IF g.sealed IS NOT NULL AND g.grant_id = id THEN
+    IF expected IS NULL THEN version := g.version; sealed := g.sealed; RETURN; END IF;
+    IF g.written_fp = wfp THEN version := g.version; RETURN; END IF;
+  END IF;
+  IF expected IS NOT NULL AND NOT coalesce((g.sealed IS NOT NULL AND g.version = expected)
+      OR (g.sealed IS NULL AND g.revivable = expected), false) THEN RETURN; END IF;
   IF expected IS NULL AND g.sealed IS NOT NULL THEN
     PERFORM ${s}.keep_retired(k, g.grant_id, g.sealed, g.fingerprint, max);
   END IF;
