@@ -42,7 +42,7 @@ export async function* sealedKeysIn(source: PostgresSealedSource): AsyncGenerato
     );
     for (const row of rows) yield row.key;
     if (rows.length < source.batchSize) return;
-    after = rows[rows.length - 1]!.key;
+    after = rows.at(-1)?.key ?? null;
   }
 }
 
@@ -51,14 +51,16 @@ export async function exportSealedFromRows(
   source: PostgresSealedSource,
   key: string,
 ): Promise<SealedGrantRecord | null> {
-  const [row] = await source.query<GrantRow>(
-    'export',
-    `SELECT g.version, g.sealed, g.grant_id, g.fingerprint, g.expires_at, g.written_at, g.region, g.client_id,
+  const row = (
+    await source.query<GrantRow>(
+      'export',
+      `SELECT g.version, g.sealed, g.grant_id, g.fingerprint, g.expires_at, g.written_at, g.region, g.client_id,
             g.revivable, coalesce((SELECT json_agg(json_build_object('grantId', r.grant_id, 'sealed', r.sealed,
             'fingerprint', r.fingerprint) ORDER BY r.seq) FROM ${source.s}.retired r WHERE r.key = g.key), '[]') AS retired
        FROM ${source.s}.grants g WHERE g.key = $1`,
-    [key],
-  );
+      [key],
+    )
+  ).at(0);
   if (!row) return null;
   const current = row.sealed
     ? {

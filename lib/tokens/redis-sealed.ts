@@ -49,7 +49,7 @@ return 0`,
 } as const;
 
 interface SealedCommands {
-  hgetall(key: string): Promise<Record<string, string>>;
+  hgetall(key: string): Promise<Record<string, string | undefined>>;
   samsaraTokenImport(credKey: string, ...args: (string | number)[]): Promise<number>;
 }
 
@@ -153,5 +153,5 @@ export async function importSealedInto(
       ...record.retired.flatMap((grant) => [grant.grantId, grant.sealed, grant.fingerprint]),
     ),
   );
-  return found === 0 ? { imported: true } : skippedAt(Number(found), record);
+  return found === 0 ? { imported: true } : skippedAt(found, record);
 }
