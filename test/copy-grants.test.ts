@@ -129,6 +129,7 @@ for (const direction of ['Redis -> Postgres', 'Postgres -> Redis'] as const) {
       expect(report.copied).to.equal(ORGS.length - NEWER.length);
       expect(report.tombstones).to.equal(GONE.length);
       expect(report.retired).to.equal(TWICE.length);
+      expect(report.kept, "the source's grants of the keys newer there").to.equal(NEWER.length);
 
       for (const id of ORGS) {
         const source = before.get(id)!;
@@ -148,11 +149,16 @@ for (const direction of ['Redis -> Postgres', 'Postgres -> Redis'] as const) {
       // Sealed as they were, the copies open on the destination with the same keyring.
       for (const id of TWICE) expect(await to.retired(id)).to.deep.equal(await from.retired(id));
       for (const id of GONE) expect(await to.get(id)).to.equal(null);
+      // Where the destination was newer, the source's grant is kept there, retired: it still gets revoked.
+      for (const id of NEWER) {
+        expect((await to.retired(id)).map((g) => g.refreshToken)).to.deep.equal([signedIn.get(id)?.refreshToken]);
+      }
       expect((await to.get(ORGS[40]))?.accessToken).to.equal(signedIn.get(ORGS[40])?.accessToken);
 
       // The command itself, run again: nothing copied, every key skipped with its reason.
       const again = await run(process.execPath, [BIN, 'copy-grants', '--from', urls.from, '--to', urls.to]);
       expect(again.stdout).to.match(new RegExp(`^copied 0 of ${ORGS.length} keys`));
+      expect(again.stdout).to.not.match(/kept/);
       expect(again.stdout).to.contain(`skipped ${ARRIVING.length + NEWER.length} (newer-at-destination`);
       expect(again.stdout).to.contain(`skipped ${ORGS.length - ARRIVING.length - NEWER.length} (same-version`);
       expect(again.stderr).to.match(/copy-grants: 60 keys read, 0 copied, 60 skipped, 0 failed/);

@@ -21,6 +21,8 @@ export interface CopyReport {
   tombstones: number;
   /** Of `copied`, the retired grants they carried. */
   retired: number;
+  /** Grants of skipped keys that the destination did not hold, kept there as retired. */
+  kept: number;
   skipped: Record<SkipReason, string[]>;
   failed: { key: string; code: string }[];
 }
@@ -59,6 +61,7 @@ export async function copyGrants(from: SealedStore, to: SealedStore, options: Co
     copied: 0,
     tombstones: 0,
     retired: 0,
+    kept: 0,
     skipped: { 'newer-at-destination': [], 'same-version': [], gone: [] },
     failed: [],
   };
@@ -74,6 +77,7 @@ export async function copyGrants(from: SealedStore, to: SealedStore, options: Co
       const outcome = await to.importSealed(key, record);
       if (!outcome.imported) {
         report.skipped[outcome.reason].push(key);
+        report.kept += outcome.kept;
         return;
       }
       report.copied += 1;
@@ -101,6 +105,9 @@ export function describeReport(report: CopyReport, shown = 20): string[] {
   const lines = [
     `copied ${report.copied} of ${report.read} keys (${report.tombstones} tombstones, ${report.retired} retired grants)`,
   ];
+  if (report.kept) {
+    lines.push(`kept ${report.kept} grants of skipped keys at the destination as retired (it did not hold them)`);
+  }
   const why: Record<SkipReason, string> = {
     'newer-at-destination': 'the destination holds a newer version (a write there came first)',
     'same-version': 'the destination holds this version already (copied before)',

@@ -109,13 +109,19 @@ export async function importSealedIntoRows(
       grant_id: string | null;
       fingerprint: string | null;
     };
-    if (Number(found.version) >= record.version) {
-      await client.query('ROLLBACK');
-      return skippedAt(Number(found.version), record);
-    }
     const c = record.current;
     const keep = `INSERT INTO ${s}.retired (key, grant_id, sealed, fingerprint) VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (key, grant_id) DO NOTHING`;
+                    ON CONFLICT (key, grant_id) DO NOTHING RETURNING grant_id`;
+    if (Number(found.version) >= record.version) {
+      // Newer here: nothing replaced, but the record's grants this key does not know are kept, retired.
+      let kept = 0;
+      for (const grant of c ? [c, ...record.retired] : record.retired) {
+        if (found.sealed && grant.grantId === found.grant_id) continue;
+        kept += (await client.query(keep, [key, grant.grantId, grant.sealed, grant.fingerprint])).rows.length;
+      }
+      await client.query('COMMIT');
+      return skippedAt(Number(found.version), record, kept);
+    }
     if (found.sealed && found.grant_id && found.grant_id !== c?.grantId) {
       await client.query(keep, [key, found.grant_id, found.sealed, found.fingerprint ?? '']);
     }

@@ -8,16 +8,34 @@ import { checkSealedAs, skippedAt, type ImportOutcome, type SealedGrantRecord } 
 const SEALED_SCRIPTS = {
   // ARGV: version, sealed ('' for a tombstone), grant id, fingerprint, expiry, written at,
   // region, client id, revivable ('' for none), tombstone ttl (ms), channel, then triples of a
-  // retired grant's id, sealed value and fingerprint. 0: imported; else the stored version, as
-  // new or newer, and nothing written. Nothing held is dropped: a current grant of another id is
-  // retired, retired grants already here stay as they are.
+  // retired grant's id, sealed value and fingerprint. { 0, 0 }: imported; else { the stored
+  // version, as new or newer, the source's grants kept here as retired }. Nothing held is
+  // dropped: a current grant of another id is retired, retired grants already here stay as they are.
   samsaraTokenImport: {
     numberOfKeys: 1,
     lua: `
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '')
-if v ~= nil and v >= tonumber(ARGV[1]) then return v end
 local ids, known = {}, {}
 for each in string.gmatch(redis.call('HGET', KEYS[1], 'q') or '', '%S+') do ids[#ids + 1] = each; known[each] = true end
+if v ~= nil and v >= tonumber(ARGV[1]) then
+  -- Newer here: nothing replaced, but the source's grants this key does not know are kept, retired.
+  if (redis.call('HGET', KEYS[1], 'd') or '') ~= '' then known[redis.call('HGET', KEYS[1], 'c') or ''] = true end
+  local added = 0
+  local function add(id, sealed, fp)
+    if id == '' or known[id] then return end
+    redis.call('HSET', KEYS[1], 'g:' .. id, sealed, 'h:' .. id, fp)
+    ids[#ids + 1] = id
+    known[id] = true
+    added = added + 1
+  end
+  if ARGV[2] ~= '' then add(ARGV[3], ARGV[2], ARGV[4]) end
+  for i = 12, #ARGV, 3 do add(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+  if added > 0 then
+    redis.call('HSET', KEYS[1], 'q', table.concat(ids, ' '))
+    redis.call('PERSIST', KEYS[1])
+  end
+  return { v, added }
+end
 local live = ARGV[2] ~= ''
 local function keep(id, sealed, fp)
   if id == '' or known[id] or (live and id == ARGV[3]) then return end
@@ -44,13 +62,13 @@ else
 end
 if not live and #ids == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[10]) else redis.call('PERSIST', KEYS[1]) end
 redis.call('PUBLISH', ARGV[11], ARGV[1])
-return 0`,
+return { 0, 0 }`,
   },
 } as const;
 
 interface SealedCommands {
   hgetall(key: string): Promise<Record<string, string | undefined>>;
-  samsaraTokenImport(credKey: string, ...args: (string | number)[]): Promise<number>;
+  samsaraTokenImport(credKey: string, ...args: (string | number)[]): Promise<[number, number]>;
 }
 
 /** What the sealed records need of a RedisTokenStore. */
@@ -136,7 +154,7 @@ export async function importSealedInto(
   const credKey = source.credKey(key);
   checkSealedAs(record, credKey);
   const c = record.current;
-  const found = await source.call('import', () =>
+  const [found, kept] = await source.call('import', () =>
     commandsOf(source).samsaraTokenImport(
       credKey,
       record.version,
@@ -153,5 +171,5 @@ export async function importSealedInto(
       ...record.retired.flatMap((grant) => [grant.grantId, grant.sealed, grant.fingerprint]),
     ),
   );
-  return found === 0 ? { imported: true } : skippedAt(found, record);
+  return found === 0 ? { imported: true } : skippedAt(found, record, kept);
 }

@@ -52,7 +52,14 @@ export interface SealedGrantRecord {
  * ```
  */
 export type ImportOutcome =
-  { imported: true } | { imported: false; reason: 'newer-at-destination' | 'same-version'; version: number };
+  | { imported: true }
+  | {
+      imported: false;
+      reason: 'newer-at-destination' | 'same-version';
+      version: number;
+      /** The record's grants this key did not hold, kept here as retired (so none is orphaned). */
+      kept: number;
+    };
 
 /**
  * A store that can hand over and take in sealed records: `RedisTokenStore` and
@@ -75,15 +82,16 @@ export interface SealedStore {
    * Writes `record` in one atomic step, only while the stored version of the key is older than
    * `record.version` (or there is none); the record's version becomes the key's. Nothing the
    * destination held is dropped: its current grant, if another, is retired, and its retired
-   * grants stay. Throws `SealError` when the record is sealed under another name than this
+   * grants stay. When the destination is as new or newer, the record's grants it does not hold
+   * (by grant id) are kept there as retired, so that no grant is left with nobody to revoke it. Throws `SealError` when the record is sealed under another name than this
    * store's for the key (a different prefix: it would never open here).
    */
   importSealed(key: string, record: SealedGrantRecord): Promise<ImportOutcome>;
 }
 
-/** The outcome of an import that found the destination's `version`. */
-export function skippedAt(version: number, record: SealedGrantRecord): ImportOutcome {
-  return { imported: false, reason: version > record.version ? 'newer-at-destination' : 'same-version', version };
+/** The outcome of an import that found the destination's `version` and kept `kept` grants as retired. */
+export function skippedAt(version: number, record: SealedGrantRecord, kept: number): ImportOutcome {
+  return { imported: false, reason: version > record.version ? 'newer-at-destination' : 'same-version', version, kept };
 }
 
 /** Throws `SealError` unless `record` was sealed under `sealedAs`, the name this store opens it under. */
