@@ -116,12 +116,15 @@ for (const direction of ['Redis -> Postgres', 'Postgres -> Redis'] as const) {
         },
       };
       const report = await copyGrants(from, slowTo, { concurrency: 2, progressEvery: 10 });
+      const refreshedWhileCopying = refreshedDuringCopy;
+      // A key copied last may not have been refreshed yet: once more each, then the app stops.
+      while (![...ARRIVING, ...NEWER].every((id) => latest.has(id))) await sleep(5);
       copying = false;
       await Promise.all(refreshing);
       await tokens.idle();
       tokens.close();
 
-      expect(refreshedDuringCopy, 'refreshes during the copy').to.be.greaterThan(ARRIVING.length);
+      expect(refreshedWhileCopying, 'refreshes during the copy').to.be.greaterThan(ARRIVING.length);
       expect(report.failed).to.deep.equal([]);
       expect(report.read).to.equal(ORGS.length);
       expect([...report.skipped['newer-at-destination']].sort()).to.deep.equal(NEWER);
@@ -166,3 +169,61 @@ for (const direction of ['Redis -> Postgres', 'Postgres -> Redis'] as const) {
     });
   });
 }
+
+describe('copy-grants refuses what it cannot copy, with a stable code', function () {
+  this.timeout(60_000);
+  const keys = generateSealingKey('copy');
+
+  it('fails a key sealed under another prefix (SAMSARA_SEAL), and copies the rest of nothing', async () => {
+    const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    const db = pool();
+    const schema = testSchema('copybad');
+    const prefix = `copy-${Math.random().toString(36).slice(2)}:`;
+    const from = new RedisTokenStore({ client: redis, keys, prefix });
+    const to = new PostgresTokenStore({ pool: db, keys, schema, prefix: `other-${prefix}` });
+    try {
+      await from.replace('2001', { accessToken: 'a-secret', refreshToken: 'r-secret', expiresAt: 1, grantId: 'g1' }, 3);
+      const report = await copyGrants(from, to);
+      expect(report.failed).to.deep.equal([{ key: '2001', code: 'SAMSARA_SEAL' }]);
+      expect(report.copied).to.equal(0);
+      expect(await to.exportSealed('2001')).to.equal(null);
+    } finally {
+      await from.close();
+      await to.close();
+      await redis.del(...(await redis.keys(`${prefix}*`)));
+      redis.disconnect();
+      await db.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it('answers a bad command line with its usage (exit 2), an unknown scheme with SAMSARA_CONFIG (exit 1)', async () => {
+    const bad = await run(process.execPath, [BIN, 'copy-grant', '--from', 'redis://x', '--to', 'redis://y']).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(bad).to.include({ code: 2 });
+    expect((bad as { stderr: string }).stderr).to.match(/Unknown or missing command[\s\S]*Usage: passport-samsara/);
+    const scheme = await run(process.execPath, [
+      BIN,
+      'copy-grants',
+      '--from',
+      'mysql://root:hunter2@127.0.0.1/app',
+      '--to',
+      'redis://127.0.0.1:6379',
+    ]).catch((err: { code: number; stderr: string }) => err);
+    expect(scheme).to.include({ code: 1 });
+    expect((scheme as { stderr: string }).stderr).to.match(/SAMSARA_CONFIG: Unknown store URL scheme "mysql:"/);
+    expect((scheme as { stderr: string }).stderr).to.not.contain('hunter2');
+  });
+
+  it('never prints the password of a store it cannot reach', async () => {
+    const down = await run(
+      process.execPath,
+      [BIN, 'copy-grants', '--from', 'postgres://app:hunter2@127.0.0.1:1/app', '--to', 'redis://127.0.0.1:6379'],
+      { timeout: 30_000 },
+    ).catch((err: { code: number; stderr: string }) => err);
+    expect(down).to.include({ code: 1 });
+    expect((down as { stderr: string }).stderr).to.match(/copy-grants: .*SAMSARA_STORE_UNAVAILABLE|ECONNREFUSED/);
+    expect((down as { stderr: string }).stderr).to.not.contain('hunter2');
+  });
+});
