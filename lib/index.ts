@@ -35,6 +35,7 @@ export type {
 } from './tokens/redis-store.js';
 export { PostgresTokenStore } from './tokens/postgres-store.js';
 export type { PostgresTokenStoreOptions, PostgresPoolLike, PostgresClientLike } from './tokens/postgres-store.js';
+export type { SealedStore, SealedGrantRecord, SealedGrant, ImportOutcome } from './tokens/sealed-record.js';
 export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
 export type { Clock } from './tokens/clock.js';

@@ -10,6 +10,13 @@ import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener } from './postgres-listener.js';
 import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
+import {
+  exportSealedFromRows,
+  importSealedIntoRows,
+  sealedKeysIn,
+  type PostgresSealedSource,
+} from './postgres-sealed.js';
+import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
 import { waitForChangeOf } from './postgres-wait.js';
 import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
@@ -48,7 +55,7 @@ const OWNER = 'PostgresTokenStore';
  * process.on('SIGTERM', () => store.close());
  * ```
  */
-export class PostgresTokenStore implements TokenStore {
+export class PostgresTokenStore implements TokenStore, SealedStore {
   readonly #pool: PostgresPoolLike;
   readonly #keyring: SealingKey[];
   readonly #schemaName: string;
@@ -203,6 +210,21 @@ export class PostgresTokenStore implements TokenStore {
     );
   }
 
+  /** Every key with a row, tombstones too: what `copy-grants` walks (see `SealedStore`). */
+  sealedKeys(): AsyncIterable<string> {
+    return sealedKeysIn(this.#sealed());
+  }
+
+  /** The key's rows as a sealed record, nothing opened (see `SealedStore`). */
+  exportSealed(key: string): Promise<SealedGrantRecord | null> {
+    return exportSealedFromRows(this.#sealed(), key);
+  }
+
+  /** The record written only over an older version of the key (see `SealedStore`). */
+  importSealed(key: string, record: SealedGrantRecord): Promise<ImportOutcome> {
+    return importSealedIntoRows(this.#sealed(), key, record);
+  }
+
   /** A claim in the `claims` table, swept as claims come in. */
   claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     return claimIn(this.#run, this.#s, name, ttlMs);
@@ -265,6 +287,21 @@ export class PostgresTokenStore implements TokenStore {
     if (!row?.version) return null;
     // sealed: a sign-in whose grant was already current, answered with what is stored.
     return { ...(row.sealed ? this.#open(row.sealed, key) : storedFieldsOf(creds)), version: Number(row.version) };
+  }
+
+  #sealed(): PostgresSealedSource {
+    const { s, channel } = { s: this.#s, channel: channelOf(this.#schemaName) };
+    const query = <R>(what: string, text: string, values: unknown[]): Promise<R[]> =>
+      this.#query<R>(what, text, values);
+    return {
+      pool: this.#pool,
+      s,
+      channel,
+      batchSize: this.#listBatchSize,
+      query,
+      ready: () => this.migrate(),
+      sealedAs: (key) => this.#sealedAs(key),
+    };
   }
 
   /** The name a key's values are sealed under (as RedisTokenStore's key for it). */

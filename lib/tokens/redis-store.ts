@@ -10,9 +10,11 @@ import { RedisVigil } from './redis-health.js';
 import { claimOn } from './redis-claims.js';
 import { RedisDurability, type RedisDurabilityOptions } from './redis-durability.js';
 import { listOrganizations } from './redis-list.js';
+import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { pause } from './pause.js';
 import { storeFailure } from './store-failure.js';
+import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -87,7 +89,7 @@ const DAY = 24 * 60 * 60 * 1000;
  * process.on('SIGTERM', () => store.close());
  * ```
  */
-export class RedisTokenStore implements TokenStore {
+export class RedisTokenStore implements TokenStore, SealedStore {
   readonly #client: RedisClientLike;
   readonly #commands: ScriptedClient;
   readonly #keyring: SealingKey[];
@@ -290,6 +292,21 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  /** Every key holding anything, tombstones too: what `copy-grants` walks (see `SealedStore`). */
+  sealedKeys(): AsyncIterable<string> {
+    return sealedKeysOf(this.#sealed());
+  }
+
+  /** The key's hash as a sealed record, nothing opened (see `SealedStore`). */
+  exportSealed(key: string): Promise<SealedGrantRecord | null> {
+    return exportSealedFrom(this.#sealed(), key);
+  }
+
+  /** The record written only over an older version of the key (see `SealedStore`). */
+  importSealed(key: string, record: SealedGrantRecord): Promise<ImportOutcome> {
+    return importSealedInto(this.#sealed(), key, record);
+  }
+
   /** A claim in a key of its own, `{prefix}claim:{<name>}`, that expires with its ttl. */
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     const call = <T>(what: string, command: () => Promise<T>): Promise<T> => this.#call(what, command);
@@ -335,6 +352,21 @@ export class RedisTokenStore implements TokenStore {
     this.#closed = true;
     this.#channels.close();
     this.#vigil.close();
+  }
+
+  #sealed(): RedisSealedSource {
+    const client = this.#client;
+    return {
+      client,
+      scanners: () => (client.isCluster && client.nodes ? client.nodes('master') : [this.#commands]),
+      prefix: this.#prefix,
+      keyPrefix: this.#keyPrefix,
+      batchSize: this.#listBatchSize,
+      tombstoneTtl: this.#tombstoneTtl,
+      credKey: (key) => this.#credKey(key),
+      channel: (credKey) => this.#channel(credKey),
+      call: (what, command) => this.#call(what, command),
+    };
   }
 
   /** A key's channel: its full name (ioredis's `keyPrefix` too, which it leaves off channels), then `:done`. */
