@@ -28,7 +28,8 @@ async function measure(name: string, holder: TokenStore, waiter: TokenStore): Pr
     let woke = 0;
     const waiting = waiter.waitForChange(key, version, Date.now() + 5_000).then(() => (woke = performance.now()));
     await sleep(2); // the waiter is subscribed and has read the state
-    const next = await holder.update(key, grant, version);
+    // New tokens each round: the very ones already current would be a retried write, which changes nothing.
+    const next = await holder.update(key, { ...grant, accessToken: `${round}`.padEnd(43, 'a') }, version);
     const written = performance.now();
     await waiting;
     await lock?.release();

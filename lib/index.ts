@@ -1,39 +1,31 @@
-// The package's public face: what an app needs, nothing else. Internals (sealing, profile
-// parsing, endpoint resolution, Retry-After parsing) stay inside.
+// The package's public face: what an app needs, nothing else; at most 24 runtime names
+// (test/package.surface.test.ts counts them). Each topic is complete in its subpath:
+// passport-samsara/errors, /rate-limit, /webhooks, /store (for store implementers), /testing,
+// /app. Internals (sealing, profile parsing, endpoint resolution, Retry-After parsing) stay inside.
+
+// Sign-in: the passport strategy, its options, the verify a user writes, the state it keeps.
 export { SamsaraStrategy, SamsaraStrategy as Strategy, SamsaraStrategy as default } from './strategy.js';
 export type { SamsaraStrategyOptions, SamsaraStrategyOptionsWithRequest } from './strategy-options.js';
-export type {
-  SamsaraVerify,
-  SamsaraVerifyAsync,
-  SamsaraVerifyCallback,
-  SamsaraVerifyCallbackWithParams,
-  SamsaraVerifyWithRequest,
-  SamsaraVerifyFunction,
-  SamsaraSignIn,
-  SamsaraUser,
-  SamsaraTokenParams,
-  VerifyDone,
-} from './verify.js';
+export type { SamsaraVerifyFunction, SamsaraSignIn, SamsaraUser, SamsaraTokenParams, VerifyDone } from './verify.js';
 export { SessionStateStore } from './state-store.js';
 export type { SessionStateStoreOptions } from './state-store.js';
 export type { SamsaraProfile, SamsaraOrganization } from './profile.js';
 export type { SamsaraEndpoints, SamsaraRegion } from './endpoints.js';
-export { OAuthClient } from './oauth-client.js';
-export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
-export * from './errors/index.js';
-export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
-export { MemoryTokenStore } from './tokens/memory-store.js';
+
+// Tokens: the manager, the stores it keeps grants in, and Samsara's token endpoint.
+export { TokenManager } from './tokens/manager.js';
+export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
 export type {
-  TokenStore,
-  LockHandle,
-  OrganizationStatus,
-  StoreWatch,
-  StoreHealth,
-  Claim,
-  ClaimOutcome,
-  StoredWebhook,
-} from './tokens/store.js';
+  LifecycleHooks,
+  ConnectEvent,
+  DisconnectEvent,
+  ReauthorizationRequiredEvent,
+} from './tokens/lifecycle.js';
+export type { RegionClients, Issuer } from './tokens/clients.js';
+export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
+export type { TokenStore, OrganizationStatus } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
+export { MemoryTokenStore } from './tokens/memory-store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';
 export type {
   RedisTokenStoreOptions,
@@ -45,28 +37,48 @@ export { PostgresTokenStore } from './tokens/postgres-store.js';
 export type { PostgresTokenStoreOptions, PostgresPoolLike, PostgresClientLike } from './tokens/postgres-store.js';
 export { generateSealingKey } from './tokens/seal.js';
 export type { SealingKey } from './tokens/seal.js';
-export { TokenManager } from './tokens/manager.js';
-export type { TokenManagerOptions, AccessOptions, RevocationScope } from './tokens/manager.js';
-export type {
-  LifecycleHooks,
-  ConnectEvent,
-  DisconnectEvent,
-  ReauthorizationRequiredEvent,
-} from './tokens/lifecycle.js';
-export type { RegionClients, Issuer } from './tokens/clients.js';
+export type { Clock } from './tokens/clock.js';
+export { OAuthClient } from './oauth-client.js';
+export type { OAuthClientOptions, TokenSet } from './oauth-client.js';
 
-// Jobs at Samsara's rate limits: the fleet-wide limiter every call goes through.
-export { FleetRateLimiter } from './rate-limit/fleet.js';
-export type { FleetRateLimitOptions } from './rate-limit/fleet.js';
-export { SAMSARA_ENDPOINT_LIMITS, RateLimits } from './rate-limit/limits.js';
-export type { RateLimitOptions, EndpointRateLimit, RateBucket } from './rate-limit/limits.js';
-export { MemoryRateLimiter } from './rate-limit/limiter.js';
-export type { RateLimiterBackend, RateReservation } from './rate-limit/limiter.js';
-export { RedisRateLimiter } from './rate-limit/redis-limiter.js';
-export type { RedisRateLimiterOptions } from './rate-limit/redis-limiter.js';
-
-export { samsaraErrorOf } from './sdk.js';
+// Express: the middleware, the error handler, Sign out and Disconnect.
+export { samsara, samsaraErrorHandler } from './express.js';
+export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
 export type { SamsaraClientOptions, ForOrgOptions } from './sdk.js';
+export { samsaraSignOut, samsaraDisconnect } from './sign-out.js';
+export type { SamsaraSignOutOptions, SamsaraDisconnectOptions } from './sign-out.js';
+// Deprecated, kept for one minor release: samsaraLogout disconnects (see samsaraDisconnect).
+// eslint-disable-next-line @typescript-eslint/no-deprecated
+export { samsaraLogout, type SamsaraLogoutOptions } from './sign-out.js';
+
+// Webhooks: verifying a delivery, the Express receiver, the upkeep (the rest: /webhooks).
+export { verifySamsaraWebhook, samsaraWebhooks, organizationWebhooks } from './webhooks/index.js';
+export type {
+  VerifySamsaraWebhookOptions,
+  WebhookHeaders,
+  SamsaraWebhookEvent,
+  SamsaraWebhookEventType,
+  SamsaraWebhooksOptions,
+  SamsaraWebhookHandler,
+  SamsaraWebhookHandlers,
+  WebhookSecrets,
+  OrganizationWebhooksOptions,
+} from './webhooks/index.js';
+
+// Rate limits: what a fleet configures (the limiter itself and the other backends: /rate-limit).
+export { RedisRateLimiter, SAMSARA_ENDPOINT_LIMITS } from './rate-limit/index.js';
+export type {
+  RateLimitOptions,
+  EndpointRateLimit,
+  RateLimiterBackend,
+  RedisRateLimiterOptions,
+} from './rate-limit/index.js';
+
+// Errors and events: the base error and the one an app handles itself (every kind: /errors),
+// and the diagnostics channels.
+export { SamsaraError, ReauthorizationRequiredError } from './errors/index.js';
+export type { SamsaraErrorCode } from './errors/index.js';
+export { samsaraErrorOf } from './sdk.js';
 export { SAMSARA_CHANNELS } from './events.js';
 export type {
   SamsaraEvent,
@@ -80,42 +92,3 @@ export type {
   WebhookDeliveryEvent,
   HookFailureEvent,
 } from './events.js';
-export type { Clock } from './tokens/clock.js';
-export { samsara, samsaraErrorHandler } from './express.js';
-export type { SamsaraRequestContext, SamsaraMiddlewareOptions, SamsaraErrorHandlerOptions } from './express.js';
-// Webhooks: verifying deliveries, and the Express receiver.
-export { verifySamsaraWebhook } from './webhooks/verify.js';
-export type { VerifySamsaraWebhookOptions } from './webhooks/verify.js';
-export type { WebhookHeaders } from './webhooks/signature.js';
-export { SAMSARA_WEBHOOK_EVENT_TYPES, SAMSARA_WEBHOOK_VERSIONS } from './webhooks/event-types.js';
-export type {
-  SamsaraWebhookEvent,
-  SamsaraWebhookEnvelope,
-  SamsaraWebhookEventType,
-  SamsaraWebhookVersion,
-} from './webhooks/event-types.js';
-export { samsaraWebhooks } from './webhooks/receiver.js';
-export { organizationWebhooks } from './webhooks/upkeep.js';
-export type { OrganizationWebhooksOptions } from './webhooks/upkeep.js';
-export type {
-  GrantWebhooks,
-  GrantWebhooksFactory,
-  ReconcileOptions,
-  ReconcileReport,
-  WebhookOutcome,
-  WebhookUpkeepTokens,
-} from './tokens/grant-webhooks.js';
-export type {
-  SamsaraWebhooksOptions,
-  SamsaraWebhookHandler,
-  SamsaraWebhookHandlers,
-  WebhookSecrets,
-  SecretsFound,
-  WebhookOrigin,
-  WebhookFailureContext,
-} from './webhooks/receiver-options.js';
-export { samsaraSignOut, samsaraDisconnect } from './sign-out.js';
-export type { SamsaraSignOutOptions, SamsaraDisconnectOptions } from './sign-out.js';
-// Deprecated names, kept for a while: samsaraLogout disconnects (see samsaraDisconnect).
-// eslint-disable-next-line @typescript-eslint/no-deprecated
-export { samsaraLogout, type SamsaraLogoutOptions } from './sign-out.js';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { ConfigurationError, MemoryTokenStore, OAuthClient, TokenManager, samsara } from 'passport-samsara';
+import { MemoryTokenStore, OAuthClient, TokenManager, samsara } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { relay, startApiApp } from './support/api-app.js';
 import { clientOf, seedGrant } from './support/grants.js';

@@ -7,11 +7,11 @@ import {
   ReauthorizationRequiredError,
   RedisTokenStore,
   SAMSARA_CHANNELS,
-  StoreUnavailableError,
   TokenManager,
   generateSealingKey,
   type SamsaraEvent,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';

@@ -6,12 +6,12 @@ import request from 'supertest';
 import {
   MemoryTokenStore,
   OAuthClient,
-  StoreUnavailableError,
   TokenManager,
   samsara,
   samsaraErrorHandler,
   type TokenStore,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, fakeTimersPromises, type FakeClock } from './support/clock.js';
 import { EXPRESSES } from './support/expresses.js';

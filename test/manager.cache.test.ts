@@ -3,15 +3,15 @@ import type { Cluster, Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import sinon from 'sinon';
 import {
-  ConfigurationError,
   ReauthorizationRequiredError,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
   type Credentials,
-  type StoreWatch,
   type TokenManagerOptions,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
+import { type StoreWatch } from 'passport-samsara/store';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, until } from './support/clock.js';
 import { clientOf, gated, seedGrant } from './support/grants.js';

@@ -5,11 +5,11 @@ import {
   MemoryTokenStore,
   OAuthClient,
   RedisTokenStore,
-  StoreUnavailableError,
   TokenManager,
   generateSealingKey,
   type TokenStore,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';

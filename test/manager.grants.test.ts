@@ -1,14 +1,12 @@
 import { expect } from 'chai';
 import {
-  ConfigurationError,
   MemoryTokenStore,
   ReauthorizationRequiredError,
-  RefreshUnavailableError,
-  StoreUnavailableError,
   TokenManager,
   type GrantTokens,
   type RevocationScope,
 } from 'passport-samsara';
+import { ConfigurationError, RefreshUnavailableError, StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, fakeTimersPromises } from './support/clock.js';
 import { clientOf } from './support/grants.js';

@@ -5,11 +5,11 @@ import {
   OAuthClient,
   ReauthorizationRequiredError,
   RedisTokenStore,
-  StoreUnavailableError,
   TokenManager,
   generateSealingKey,
   type Credentials,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';

@@ -4,12 +4,10 @@ import {
   MemoryTokenStore,
   OAuthClient,
   ReauthorizationRequiredError,
-  RefreshUnavailableError,
-  RevokeFailedError,
   TokenManager,
-  TokenRejectedError,
   type Credentials,
 } from 'passport-samsara';
+import { RefreshUnavailableError, RevokeFailedError, TokenRejectedError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, until } from './support/clock.js';
 import { clientOf, seedGrant } from './support/grants.js';

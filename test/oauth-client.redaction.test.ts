@@ -1,14 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import {
-  MemoryTokenStore,
-  OAuthClient,
-  ProfileError,
-  RevokeFailedError,
-  SamsaraStrategy,
-  TokenManager,
-  TokenRejectedError,
-} from 'passport-samsara';
+import { MemoryTokenStore, OAuthClient, SamsaraStrategy, TokenManager } from 'passport-samsara';
+import { ProfileError, RevokeFailedError, TokenRejectedError } from 'passport-samsara/errors';
 import { createSamsaraApp, type SamsaraAppLogEntry } from 'passport-samsara/app';
 import { startSamsaraEmulator } from 'passport-samsara/testing';
 import { signIn } from './support/app-client.js';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { BadResponseError, OAuthClient, RevokeFailedError, TokenRejectedError, UpstreamError } from 'passport-samsara';
+import { OAuthClient } from 'passport-samsara';
+import { BadResponseError, RevokeFailedError, TokenRejectedError, UpstreamError } from 'passport-samsara/errors';
 import { json, startRecordingServer } from './support/recording-server.js';
 
 describe('OAuthClient: what the token endpoint receives and what it may answer', () => {

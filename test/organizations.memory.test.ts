@@ -6,12 +6,12 @@ import {
   MemoryTokenStore,
   OAuthClient,
   RedisTokenStore,
-  StoreUnavailableError,
   TokenManager,
   generateSealingKey,
   type NewCredentials,
   type TokenStore,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 // Memory, not time: listing 100,000 organizations must not hold them all. The live heap (after a

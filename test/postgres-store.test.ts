@@ -1,14 +1,17 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ConfigurationError,
-  PostgresTokenStore,
-  StoreUnavailableError,
-  generateSealingKey,
-  type NewCredentials,
-} from 'passport-samsara';
+import { PostgresTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { ConfigurationError, StoreUnavailableError } from 'passport-samsara/errors';
 import type { Pool } from 'pg';
 import { dropSchema, pool, testSchema } from './support/postgres.js';
+
+/** Schema 1 as the release before the webhook record wrote it (test/fixtures/postgres-schema-1.sql). */
+const SCHEMA_1 = readFileSync(
+  join(dirname(require.resolve('passport-samsara/package.json')), 'test', 'fixtures', 'postgres-schema-1.sql'),
+  'utf8',
+);
 
 const grant = (n: number): NewCredentials => ({
   accessToken: `access-secret-${n}`,
@@ -58,12 +61,73 @@ describe('PostgresTokenStore on its own', () => {
   it('records its schema version, and refuses a schema a newer release wrote', async () => {
     await store.migrate();
     const { rows } = await db.query(`SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`);
-    expect(rows).to.deep.equal([{ value: '1' }]);
+    expect(rows).to.deep.equal([{ value: '2' }]);
     await db.query(`UPDATE "${schema}".meta SET value = '99' WHERE name = 'schema_version'`);
     const later = new PostgresTokenStore({ pool: db, keys, schema });
     const failure = await later.get('1001').catch((err: unknown) => err);
     expect(failure).to.be.instanceOf(ConfigurationError);
     expect((failure as Error).message).to.match(/version 99.*newer release/);
+  });
+
+  it('migrates a schema 1 to 2: its grants stay, and retried writes, lease extension and the webhook record work', async () => {
+    await db.query(SCHEMA_1.replaceAll(':schema', `"${schema}"`).replaceAll(':channel', 'samsara_schema_1'));
+    // A grant written by schema 1's own write() (9 arguments, no written_fp), sealed as this
+    // keyring seals it (the sealing name does not depend on the schema).
+    const sealer = new PostgresTokenStore({ pool: db, keys, schema: `${schema}_sealer` });
+    await sealer.replace('1001', grant(1), 3);
+    const { rows: sealed } = await db.query(`SELECT sealed FROM "${schema}_sealer".grants WHERE key = '1001'`);
+    await dropSchema(`${schema}_sealer`);
+    await db.query(`SELECT "${schema}".write('1001', NULL, $1, 'g1', 'fp', 3, 1900000000000, NULL, NULL)`, [
+      (sealed[0] as { sealed: string }).sealed,
+    ]);
+
+    const { version } = (await store.get('1001'))!;
+    expect(await store.get('1001')).to.deep.equal({ ...grant(1), version });
+    const { rows: meta } = await db.query(`SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`);
+    expect(meta).to.deep.equal([{ value: '2' }]);
+    const { rows: writes } = await db.query(
+      `SELECT pronargs FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = $1 AND p.proname = 'write'`,
+      [schema],
+    );
+    expect(writes, "schema 1's write() is dropped, not left as an overload").to.deep.equal([{ pronargs: 10 }]);
+    expect(await store.replace('1001', grant(1), 3), 'the same grant signed in again').to.deep.equal({
+      ...grant(1),
+      version,
+    });
+    const rotated = { ...grant(1), accessToken: 'access-secret-1b', refreshToken: 'refresh-secret-1b' };
+    const next = await store.update('1001', rotated, version);
+    expect(next).to.deep.equal({ ...rotated, version: version + 1 });
+    expect(await store.update('1001', rotated, version), 'written again').to.deep.equal(next);
+    const lease = (await store.lock('1001', 5_000))!;
+    expect(await lease.extend!(5_000)).to.equal(true);
+    await lease.release();
+    const hook = { id: 'w1', url: 'https://a.example/h', secretKey: 'c2VjcmV0' };
+    expect(await store.saveWebhook('1001', hook, null)).to.equal(true);
+    expect(await store.webhook('1001')).to.deep.equal(hook);
+  });
+
+  it('sign-ins of one grant racing on a new key: one writes, every other answers it, none is retired', async () => {
+    for (let round = 0; round < 5; round++) {
+      const key = `race-${round}`;
+      const written = await Promise.all(Array.from({ length: 8 }, () => store.replace(key, grant(1), 3)));
+      expect(
+        written.map((each) => each.version),
+        'one version',
+      ).to.deep.equal(written.map(() => written[0]?.version));
+      expect(await store.retired(key)).to.deep.equal([]);
+    }
+  });
+
+  it('keeps the webhook secret sealed at rest, apart from the grant', async () => {
+    await store.replace('1001', grant(1), 3);
+    await store.saveWebhook('1001', { id: 'w1', url: 'https://a.example/h', secretKey: 'c2VjcmV0LXdlYmhvb2s=' }, null);
+    const { rows } = await db.query(`SELECT row_to_json(w)::text AS line FROM "${schema}".webhooks w`);
+    expect(rows).to.have.length(1);
+    expect((rows[0] as { line: string }).line).to.not.match(/c2VjcmV0LXdlYmhvb2s|a\.example/);
+    expect((rows[0] as { line: string }).line).to.match(/"id":"w1".*v1\.kpg\./);
+    await store.forget('1001', [{ grantId: 'g1', refreshToken: 'refresh-secret-1' }]);
+    expect(await store.webhook('1001')).to.deep.include({ id: 'w1', secretKey: 'c2VjcmV0LXdlYmhvb2s=' });
   });
 
   it('migrates once when many processes start at once', async () => {
@@ -115,7 +179,8 @@ describe('PostgresTokenStore on its own', () => {
       const started = Date.now();
       const waiting = polling.waitForChange('p1', version, Date.now() + 5_000);
       await sleep(100);
-      await store.update('p1', grant(1), version);
+      // New tokens: the very ones already current would be a retried write, which changes nothing.
+      await store.update('p1', { ...grant(1), accessToken: 'access-secret-1b' }, version);
       await waiting;
       expect(Date.now() - started).to.be.below(3_000);
       await lock?.release();

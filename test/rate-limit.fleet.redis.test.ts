@@ -2,14 +2,13 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import {
-  MemoryRateLimiter,
   MemoryTokenStore,
   RedisRateLimiter,
-  RateLimits,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
 } from 'passport-samsara';
+import { MemoryRateLimiter, RateLimits } from 'passport-samsara/rate-limit';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
 import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';

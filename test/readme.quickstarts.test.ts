@@ -90,6 +90,12 @@ describe("README's code, compiled in a strict nodenext project", function () {
     expect(typeCheck('own-login', source!)).to.equal('');
   });
 
+  it("docs/entries.md's imports from the root and the subpaths type-check", () => {
+    const source = markedBlocks('entries.md').get('entries');
+    expect(source).to.be.a('string');
+    expect(typeCheck('entries', source!)).to.equal('');
+  });
+
   it("types req.user as the Samsara user only with import 'passport-samsara/user'", () => {
     const use = `import express from 'express';\nconst app = express();\napp.get('/', (req, res) => { res.send(req.user?.orgId.toUpperCase() ?? 'none'); });\n`;
     // With the opt-in, a verify's user must carry the organization: one without orgId does not compile.

@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { Passport } from 'passport';
 import request from 'supertest';
 import {
-  ConfigurationError,
   MemoryTokenStore,
   SamsaraStrategy,
   TokenManager,
@@ -14,6 +13,7 @@ import {
   samsaraErrorHandler,
   type OrganizationStatus,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { syncOrganizations } from '../example/sync.js';
 

@@ -2,16 +2,15 @@ import { Samsara, SamsaraClient, SamsaraError as SdkError } from '@samsarahq/sam
 import { expect } from 'chai';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
-  ConfigurationError,
   MemoryTokenStore,
   OAuthClient,
   ReauthorizationRequiredError,
   SAMSARA_CHANNELS,
-  StoreUnavailableError,
   TokenManager,
   samsaraErrorOf,
   type RateLimitEvent,
 } from 'passport-samsara';
+import { ConfigurationError, StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import {
   MemoryTokenStore,
-  StoreUnavailableError,
   TokenManager,
   samsaraDisconnect,
   samsaraErrorHandler,
@@ -13,6 +12,7 @@ import {
   samsaraSignOut,
   type TokenStore,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { EXPRESSES } from './support/expresses.js';
 import { clientOf } from './support/grants.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { createHash } from 'node:crypto';
-import { ConfigurationError, SessionStateStore, type SessionStateStoreOptions } from 'passport-samsara';
+import { SessionStateStore, type SessionStateStoreOptions } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startStateApp, type StateApp } from './support/state-app.js';
 
 // The very object the library calls through, so a spy on it sees the library's calls.

@@ -4,12 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ReauthorizationRequiredError,
   RedisTokenStore,
-  StoreUnavailableError,
   TokenManager,
   generateSealingKey,
   type RedisDurabilityOptions,
   type TokenStore,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf, seedGrant } from './support/grants.js';
 import { cli, connect, startRedis, startRedisCluster, until, type RedisCluster } from './support/redis.js';

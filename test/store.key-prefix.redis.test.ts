@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import Redis, { Cluster } from 'ioredis';
 import Redis6 from 'ioredis6';
 import {
-  ConfigurationError,
   RedisTokenStore,
   TokenManager,
   generateSealingKey,
   type NewCredentials,
   type RedisClientLike,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { until } from './support/clock.js';
 import {
   startRedis,

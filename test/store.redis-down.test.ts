@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Cluster, Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisTokenStore, StoreUnavailableError, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 const TIMEOUT = 300;

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type Redis from 'ioredis';
-import { ConfigurationError, RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { until } from './support/clock.js';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 

@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import type Redis from 'ioredis';
-import {
-  ConfigurationError,
-  RedisTokenStore,
-  SealError,
-  generateSealingKey,
-  type NewCredentials,
-} from 'passport-samsara';
+import { RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
+import { ConfigurationError, SealError } from 'passport-samsara/errors';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 
 const grant: NewCredentials = {

@@ -4,13 +4,13 @@ import sinon from 'sinon';
 import {
   MemoryTokenStore,
   SamsaraStrategy,
-  StoreUnavailableError,
   TokenManager,
   type SamsaraProfile,
   type SamsaraStrategyOptions,
   type SamsaraTokenParams,
   type VerifyDone,
 } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { signInThrough, startApp, type TestApp } from './support/app.js';
 import { clientOf } from './support/grants.js';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ConfigurationError, SamsaraStrategy, TokenManager } from 'passport-samsara';
+import { SamsaraStrategy, TokenManager } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
 import { clientOf } from './support/grants.js';

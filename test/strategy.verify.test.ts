@@ -1,13 +1,8 @@
 import { expect } from 'chai';
 import type { Request } from 'express';
-import {
-  SamsaraStrategy,
-  type SamsaraProfile,
-  type SamsaraTokenParams,
-  type SamsaraVerify,
-  type SamsaraVerifyWithRequest,
-  type VerifyDone,
-} from 'passport-samsara';
+import { SamsaraStrategy, type SamsaraProfile, type SamsaraTokenParams, type VerifyDone } from 'passport-samsara';
+// The passport forms' union types: the constructor's overloads, not names the package publishes.
+import type { SamsaraVerify, SamsaraVerifyWithRequest } from '../lib/verify.js';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { authorizeRedirect, pathOf, startApp } from './support/app.js';
 import { clientOf } from './support/grants.js';

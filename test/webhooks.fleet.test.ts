@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisTokenStore, StoreUnavailableError, generateSealingKey, samsaraWebhooks } from 'passport-samsara';
+import { RedisTokenStore, generateSealingKey, samsaraWebhooks } from 'passport-samsara';
+import { StoreUnavailableError } from 'passport-samsara/errors';
 import { signSamsaraWebhook } from 'passport-samsara/testing';
 import { connect, startRedis, type RedisServer } from './support/redis.js';
 

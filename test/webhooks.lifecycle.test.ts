@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import {
-  ConfigurationError,
   MemoryTokenStore,
+  PostgresTokenStore,
   RedisTokenStore,
   generateSealingKey,
   TokenManager,
@@ -16,8 +16,10 @@ import {
   type DisconnectEvent,
   type SamsaraWebhookEvent,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { clientOf } from './support/grants.js';
+import { dropSchema, pool, testSchema } from './support/postgres.js';
 import './support/warnings.js';
 
 describe('organizationWebhooks: one webhook per connected organization, kept by the lifecycle', () => {
@@ -192,6 +194,49 @@ describe('organizationWebhooks: one webhook per connected organization, kept by 
       const stale = await redis.keys(`${prefix}*`);
       if (stale.length > 0) await redis.del(...stale);
       redis.disconnect();
+    }
+  });
+
+  it('on Postgres: the record is sealed (no secret in its row), another process opens it, one moved to another key does not open', async () => {
+    const schema = testSchema('lifecycle');
+    const db = pool();
+    const keys = generateSealingKey('klifecycle');
+    const [web, worker] = [
+      new PostgresTokenStore({ pool: db, keys, schema }),
+      new PostgresTokenStore({ pool: db, keys, schema }),
+    ];
+    try {
+      const webTokens = new TokenManager({
+        store: web,
+        client: clientOf(emulator),
+        webhooks: organizationWebhooks({ url }),
+      });
+      await webTokens.connect('1001', { ...emulator.issueGrant('1001'), expiresAt: Date.now() + 3600_000 });
+      const [webhook] = emulator.webhooksOf('1001');
+      const { rows } = await db.query(`SELECT id, sealed, row_to_json(w)::text AS line FROM "${schema}".webhooks w`);
+      const [row] = rows as { id: string; sealed: string; line: string }[];
+      expect(row?.id).to.equal(webhook.id);
+      expect(row?.line).to.not.include(webhook.secretKey);
+      expect(await worker.webhook('1001'), 'another process opens it').to.deep.equal({
+        id: webhook.id,
+        url,
+        secretKey: webhook.secretKey,
+      });
+      await db.query(`INSERT INTO "${schema}".webhooks (key, id, sealed) VALUES ('9', $1, $2)`, [
+        webhook.id,
+        row?.sealed,
+      ]);
+      await worker.webhook('9').then(
+        () => expect.fail('a record moved to another key must not open'),
+        (err: Error & { code: string }) => expect(err.code).to.equal('SAMSARA_SEAL'),
+      );
+      await webTokens.revoke('1001');
+      expect(emulator.webhooksOf('1001'), 'Disconnect deletes it at Samsara').to.deep.equal([]);
+      expect(await worker.webhook('1001'), 'and in the store').to.equal(null);
+    } finally {
+      await Promise.all([web.close(), worker.close()]);
+      await db.end();
+      await dropSchema(schema);
     }
   });
 

@@ -6,7 +6,6 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import sinon from 'sinon';
 import request from 'supertest';
 import {
-  ConfigurationError,
   MemoryTokenStore,
   SAMSARA_CHANNELS,
   TokenManager,
@@ -15,8 +14,9 @@ import {
   type SamsaraWebhooksOptions,
   type TokenStore,
   type WebhookDeliveryEvent,
-  type WebhookFailureContext,
 } from 'passport-samsara';
+import { ConfigurationError } from 'passport-samsara/errors';
+import { type WebhookFailureContext } from 'passport-samsara/webhooks';
 import { signSamsaraWebhook } from 'passport-samsara/testing';
 
 // The Express receiver over real HTTP (supertest): raw body, secrets per organization, the

@@ -4,13 +4,13 @@ import Redis from 'ioredis';
 import {
   MemoryTokenStore,
   RedisTokenStore,
-  SAMSARA_WEBHOOK_EVENT_TYPES,
   TokenManager,
   generateSealingKey,
   organizationWebhooks,
   type Clock,
   type TokenStore,
 } from 'passport-samsara';
+import { SAMSARA_WEBHOOK_EVENT_TYPES } from 'passport-samsara/webhooks';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { TokenManager as LibTokenManager } from '../lib/tokens/manager.js';
 import { WRITE_SLOT_MS, WebhooksApi } from '../lib/webhooks/upkeep-api.js';

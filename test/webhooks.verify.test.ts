@@ -1,13 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
-import {
-  ConfigurationError,
-  WebhookVerificationError,
-  verifySamsaraWebhook,
-  type VerifySamsaraWebhookOptions,
-  type WebhookErrorCode,
-} from 'passport-samsara';
+import { verifySamsaraWebhook, type VerifySamsaraWebhookOptions } from 'passport-samsara';
+import { ConfigurationError, WebhookVerificationError, type WebhookErrorCode } from 'passport-samsara/errors';
 import { signSamsaraWebhook } from 'passport-samsara/testing';
 
 // verifySamsaraWebhook against Samsara's scheme as its backend's golden vector and the test's own

@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * Samsara answered something other than what its contract promises: a non-JSON or oversized
@@ -10,7 +10,7 @@ import { SamsaraError, type ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class BadResponseError extends SamsaraError {
-  constructor(message: string, options: ErrorOptions = {}) {
+  constructor(message: string, options: SamsaraErrorOptions = {}) {
     super(message, { ...options, code: 'SAMSARA_BAD_RESPONSE', status: 502 });
   }
 }

@@ -1,6 +1,18 @@
-// Every error the package raises, one per file.
+/**
+ * `passport-samsara/errors`: every error the package raises, each a {@link SamsaraError} with a
+ * stable `code` and an HTTP `status`. The root keeps `SamsaraError`, `ReauthorizationRequiredError`
+ * and `samsaraErrorOf`, the ones most apps need; the rest are here, for `instanceof` on one kind.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError } from 'passport-samsara/errors';
+ * if (err instanceof RateLimitedError) res.set('Retry-After', String(err.retryAfter));
+ * ```
+ *
+ * @packageDocumentation
+ */
 export { SamsaraError } from './samsara-error.js';
-export type { SamsaraErrorCode, ErrorOptions } from './samsara-error.js';
+export type { SamsaraErrorCode, SamsaraErrorOptions } from './samsara-error.js';
 export { RetryableError } from './retryable-error.js';
 export { ConfigurationError } from './configuration-error.js';
 export { BadResponseError } from './bad-response-error.js';

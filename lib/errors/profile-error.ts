@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * `GET /me` failed after sign-in. `SAMSARA_PROFILE_FORBIDDEN` (403) means the app lacks the
@@ -16,7 +16,7 @@ export class ProfileError extends SamsaraError {
 
   constructor(
     message: string,
-    options: ErrorOptions & {
+    options: SamsaraErrorOptions & {
       code?: 'SAMSARA_PROFILE_UNAUTHORIZED' | 'SAMSARA_PROFILE_FORBIDDEN' | 'SAMSARA_PROFILE_FAILED';
       upstreamStatus?: number;
     } = {},

@@ -1,5 +1,5 @@
 import { RetryableError } from './retryable-error.js';
-import type { ErrorOptions } from './samsara-error.js';
+import type { SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * Samsara kept answering 429 past the wait bound of `req.samsara.fetch`. HTTP 429 with
@@ -11,7 +11,7 @@ import type { ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class RateLimitedError extends RetryableError {
-  constructor(message: string, options: ErrorOptions & { retryAfter: number }) {
+  constructor(message: string, options: SamsaraErrorOptions & { retryAfter: number }) {
     super(message, { cause: options.cause, code: 'SAMSARA_RATE_LIMITED', status: 429, retryAfter: options.retryAfter });
   }
 }

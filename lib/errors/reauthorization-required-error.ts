@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * The organization must sign in again: its grant was revoked, rotated away or never existed here.
@@ -15,7 +15,7 @@ export class ReauthorizationRequiredError extends SamsaraError {
   /** Which organization (token store key) must sign in again. */
   readonly key: string;
 
-  constructor(reason: string, options: ErrorOptions & { key: string }) {
+  constructor(reason: string, options: SamsaraErrorOptions & { key: string }) {
     super(`The Samsara organization must sign in again: ${reason}.`, {
       cause: options.cause,
       code: 'SAMSARA_REAUTHORIZE',

@@ -1,5 +1,5 @@
 import { RetryableError } from './retryable-error.js';
-import type { ErrorOptions } from './samsara-error.js';
+import type { SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * Another process holds the refresh lock and did not finish within the wait deadline, or the token
@@ -12,7 +12,7 @@ import type { ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class RefreshUnavailableError extends RetryableError {
-  constructor(message: string, options: ErrorOptions & { retryAfter?: number } = {}) {
+  constructor(message: string, options: SamsaraErrorOptions & { retryAfter?: number } = {}) {
     super(message, {
       cause: options.cause,
       code: 'SAMSARA_REFRESH_TIMEOUT',

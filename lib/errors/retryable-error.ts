@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions, type SamsaraErrorCode } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions, type SamsaraErrorCode } from './samsara-error.js';
 
 /**
  * An error a client may retry after `retryAfter` seconds: the Express error handler answers it
@@ -14,7 +14,10 @@ export class RetryableError extends SamsaraError {
   /** Seconds after which a retry may succeed (may be fractional). */
   readonly retryAfter: number;
 
-  constructor(message: string, options: ErrorOptions & { code: SamsaraErrorCode; status: number; retryAfter: number }) {
+  constructor(
+    message: string,
+    options: SamsaraErrorOptions & { code: SamsaraErrorCode; status: number; retryAfter: number },
+  ) {
     super(message, options);
     this.retryAfter = options.retryAfter;
   }

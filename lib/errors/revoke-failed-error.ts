@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * Samsara's revoke endpoint failed. The grant stays stored (it still works): revoke again.
@@ -9,7 +9,7 @@ import { SamsaraError, type ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class RevokeFailedError extends SamsaraError {
-  constructor(message: string, options: ErrorOptions = {}) {
+  constructor(message: string, options: SamsaraErrorOptions = {}) {
     super(message, { ...options, code: 'SAMSARA_REVOKE_FAILED', status: 502 });
   }
 }

@@ -58,7 +58,7 @@ export class SamsaraError extends Error {
 }
 
 /** What every error's options may carry. */
-export interface ErrorOptions {
+export interface SamsaraErrorOptions {
   /** The error this one reports, kept for logs; never shown to a client. */
   cause?: unknown;
 }

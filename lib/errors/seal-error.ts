@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * A sealed value could not be opened: sealed under a key id the keyring lacks, or tampered with.
@@ -9,7 +9,7 @@ import { SamsaraError, type ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class SealError extends SamsaraError {
-  constructor(message: string, options: ErrorOptions = {}) {
+  constructor(message: string, options: SamsaraErrorOptions = {}) {
     super(message, { ...options, code: 'SAMSARA_SEAL', status: 500 });
   }
 }

@@ -1,5 +1,5 @@
 import { RetryableError } from './retryable-error.js';
-import type { ErrorOptions } from './samsara-error.js';
+import type { SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * The token store (Redis) is unreachable or too slow; nothing was refreshed. HTTP 503 with
@@ -11,7 +11,7 @@ import type { ErrorOptions } from './samsara-error.js';
  * ```
  */
 export class StoreUnavailableError extends RetryableError {
-  constructor(message: string, options: ErrorOptions & { retryAfter?: number } = {}) {
+  constructor(message: string, options: SamsaraErrorOptions & { retryAfter?: number } = {}) {
     super(message, {
       cause: options.cause,
       code: 'SAMSARA_STORE_UNAVAILABLE',

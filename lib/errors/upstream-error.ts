@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 
 /**
  * Samsara could not be reached (`SAMSARA_UNREACHABLE`, 502), did not answer within the configured
@@ -16,7 +16,7 @@ export class UpstreamError extends SamsaraError {
 
   constructor(
     message: string,
-    options: ErrorOptions & {
+    options: SamsaraErrorOptions & {
       code?: 'SAMSARA_UNREACHABLE' | 'SAMSARA_TIMEOUT' | 'SAMSARA_UPSTREAM';
       upstreamStatus?: number;
     } = {},

@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 import type { WebhookUpkeepErrorCode } from './webhook-error-code.js';
 
 /**
@@ -23,7 +23,7 @@ import type { WebhookUpkeepErrorCode } from './webhook-error-code.js';
 export class WebhookUpkeepError extends SamsaraError {
   declare readonly code: WebhookUpkeepErrorCode;
 
-  constructor(message: string, options: ErrorOptions & { code: WebhookUpkeepErrorCode }) {
+  constructor(message: string, options: SamsaraErrorOptions & { code: WebhookUpkeepErrorCode }) {
     super(message, {
       cause: options.cause,
       code: options.code,

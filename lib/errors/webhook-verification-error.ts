@@ -1,4 +1,4 @@
-import { SamsaraError, type ErrorOptions } from './samsara-error.js';
+import { SamsaraError, type SamsaraErrorOptions } from './samsara-error.js';
 import type { WebhookErrorCode } from './webhook-error-code.js';
 
 /**
@@ -27,7 +27,7 @@ import type { WebhookErrorCode } from './webhook-error-code.js';
 export class WebhookVerificationError extends SamsaraError {
   declare readonly code: WebhookErrorCode;
 
-  constructor(message: string, options: ErrorOptions & { code: WebhookErrorCode }) {
+  constructor(message: string, options: SamsaraErrorOptions & { code: WebhookErrorCode }) {
     super(message, { cause: options.cause, code: options.code, status: STATUS[options.code] });
   }
 }

@@ -70,6 +70,14 @@ export function grantTests({ describe, it, before }: ContractFramework, scope: C
       assert.deepEqual(await store.get(key), { ...grant(1, 1), version: first.version + 1 });
     });
 
+    it('update written again with the very tokens already current returns them (a retried write)', async () => {
+      const key = freshKey();
+      const first = await store.replace(key, grant(1), MAX);
+      const next = await store.update(key, grant(1, 1), first.version);
+      assert.deepEqual(await other.update(key, grant(1, 1), first.version), next);
+      assert.equal(await other.update(key, grant(1, 2), first.version), null, 'other tokens still lose');
+    });
+
     it('update does not create a key', async () => {
       const key = freshKey();
       assert.equal(await store.update(key, grant(1), 0), null);
@@ -87,7 +95,9 @@ export function grantTests({ describe, it, before }: ContractFramework, scope: C
     it('replace retires the grant it replaces, oldest first, and never the same grant', async () => {
       const key = freshKey();
       await store.replace(key, grant(1), MAX);
-      await other.replace(key, grant(1, 1), MAX);
+      const rotated = await store.update(key, grant(1, 1), (await store.get(key))!.version);
+      // The same grant signed in again (a retried sign-in): the newer rotation stays.
+      assert.deepEqual(await other.replace(key, grant(1), MAX), rotated);
       assert.deepEqual(await store.retired(key), [], 'the same grant signed in again');
       await other.replace(key, grant(2), MAX);
       await store.replace(key, grant(3), MAX);

@@ -10,8 +10,8 @@ import {
   type ContractTime,
 } from './contract-support.js';
 
-/** Registers the contract's tests of the lock and waitForChange. */
-export function lockTests({ describe, it, before }: ContractFramework, scope: ContractScope): void {
+/** Registers the contract's tests of the lock (`LockHandle.extend` too, unless `extend` is false) and waitForChange. */
+export function lockTests({ describe, it, before }: ContractFramework, scope: ContractScope, extend: boolean): void {
   let store!: TokenStore;
   let other!: TokenStore;
   let time!: ContractTime;
@@ -49,6 +49,22 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       assert.equal(removed?.current, null);
       await removed!.release();
     });
+
+    if (extend)
+      it('extend holds it longer, takes it again once it vanished, and fails while someone else holds it', async () => {
+        const key = freshKey();
+        const held = (await store.lock(key, 50))!;
+        assert.equal(await held.extend?.(5000), true);
+        await time.outlive(50);
+        assert.equal(await other.lock(key, 5000), null, 'extended past its first ttl');
+        await held.release();
+        assert.equal(await held.extend?.(5000), true, 'taken again after it vanished');
+        assert.equal(await other.lock(key, 5000), null);
+        await held.release();
+        const successor = (await other.lock(key, 5000))!;
+        assert.equal(await held.extend?.(5000), false, "never over someone else's");
+        await successor.release();
+      });
 
     it("release is compare-and-delete: an expired holder cannot free its successor's lock", async () => {
       const key = freshKey();

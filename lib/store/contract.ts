@@ -8,8 +8,9 @@ import { realTime, type ContractBackend, type ContractFramework, type ContractSc
  * Registers the whole `TokenStore` contract (the tests this package's own stores pass) as one
  * `describe` block named `TokenStore contract: <name>`, against the backend `start` returns. Run
  * it from a test file of mocha, `node:test`, Jest or Vitest; it checks its results with
- * `node:assert`. `claim`, `webhook` and `saveWebhook` are optional in `TokenStore`: for a store
- * without them, pass `{ claim: false }` or `{ webhooks: false }`.
+ * `node:assert`. `claim`, `webhook` and `saveWebhook` are optional in `TokenStore`, and so is
+ * `LockHandle.extend`: for a store without them, pass `{ claim: false }`, `{ webhooks: false }` or
+ * `{ extend: false }`.
  *
  * Keys are made up per run (`org-<random>-<n>`), so the backend may be a shared database, yet
  * `list` is checked too: give each run a schema, prefix or table of its own.
@@ -33,7 +34,7 @@ export function runTokenStoreContract(
   name: string,
   start: () => Promise<ContractBackend>,
   framework: ContractFramework,
-  options: { claim?: boolean; webhooks?: boolean } = {},
+  options: { claim?: boolean; webhooks?: boolean; extend?: boolean } = {},
 ): void {
   framework.describe(`TokenStore contract: ${name}`, () => {
     let backend: ContractBackend | undefined;
@@ -48,7 +49,7 @@ export function runTokenStoreContract(
     });
     grantTests(framework, scope);
     listingTests(framework, scope, options.claim ?? true);
-    lockTests(framework, scope);
+    lockTests(framework, scope, options.extend ?? true);
     if (options.webhooks ?? true) webhookTests(framework, scope);
   });
 }

@@ -9,6 +9,7 @@ export type {
   ClaimOutcome,
   RevokedGrant,
   OrganizationStatus,
+  StoredWebhook,
 } from '../tokens/store.js';
 export type { Credentials, NewCredentials, GrantTokens } from '../tokens/credentials.js';
 export { runTokenStoreContract } from './contract.js';

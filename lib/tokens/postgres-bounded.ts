@@ -1,6 +1,9 @@
 import { StoreUnavailableError } from '../errors/index.js';
 import { storeFailure } from './store-failure.js';
 
+/** How PostgresTokenStore's parts run a query: bounded by {@link bounded}, answering its rows. */
+export type BoundedQuery = (what: string, text: string, values: unknown[]) => Promise<unknown[]>;
+
 /**
  * Runs a Postgres operation within `timeout` ms (time waiting for a pool connection counts):
  * every failure, the timeout included, becomes `StoreUnavailableError` naming `what`.
@@ -25,4 +28,9 @@ export async function bounded<T>(timeout: number, what: string, command: () => P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A ttl in whole ms, at least 1 (what the schema's functions take). */
+export function wholeMs(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
 }

@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { wholeMs, type BoundedQuery } from './postgres-bounded.js';
 import type { ClaimOutcome } from './store.js';
-
-/** How PostgresTokenStore runs a query: bounded in time, every failure a `StoreUnavailableError`. */
-type Query = (what: string, text: string, values: unknown[]) => Promise<unknown[]>;
 
 /**
  * `TokenStore.claim` on Postgres: the schema's `claim` function (insert, or take over an expired
  * claim) with a random token as the holder's name, so that `settle` (complete or release) touches
  * the claim only while it is still this holder's and pending. `s` is the quoted schema.
  */
-export async function claimIn(query: Query, s: string, name: string, ttlMs: number): Promise<ClaimOutcome> {
+export async function claimIn(query: BoundedQuery, s: string, name: string, ttlMs: number): Promise<ClaimOutcome> {
   const token = randomBytes(16).toString('base64url');
   const rows = (await query('claim', `SELECT ${s}.claim($1, $2, $3) AS taken`, [name, token, wholeMs(ttlMs)])) as {
     taken: number;
@@ -20,9 +18,4 @@ export async function claimIn(query: Query, s: string, name: string, ttlMs: numb
     await query('claim settle', `SELECT ${s}.settle($1, $2, $3)`, [name, token, keep]);
   };
   return { claim: { complete: (ttl) => settle(wholeMs(ttl)), release: () => settle(null) } };
-}
-
-/** A ttl in whole ms, at least 1. */
-function wholeMs(ms: number): number {
-  return Math.max(1, Math.ceil(ms));
 }

@@ -4,8 +4,11 @@ import { createHash } from 'node:crypto';
 import { ConfigurationError } from '../errors/index.js';
 import type { PostgresPoolLike } from './postgres-client.js';
 
-/** The schema version this release writes and reads. A later release migrates from it. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version this release writes and reads; it migrates from an older one. 2: `grants.written_fp`
+ * (idempotent writes), `write` answers the stored grant, `extend`, the `webhooks` table.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
@@ -22,11 +25,14 @@ export function channelOf(schema: string): string {
 //   grants   one row per key: version (grows on every write, starts at the clock), sealed (the
 //            current grant; null: a tombstone), its grant id and refresh token fingerprint, the
 //            non-secret status in the clear for listing (expiry, written at, region, client id),
-//            and revivable (the version a dead-grant removal replaced).
+//            revivable (the version a dead-grant removal replaced), and written_fp (the fingerprint
+//            of everything written: what tells the same write made again).
 //   retired  the retired grants of each key, sealed, with fingerprints; seq orders them oldest first.
 //   locks    the refresh lease of each key: the holder's random token and its expiry (ms, the
 //            database's clock). Expired rows are taken over, never waited on.
 //   claims   TokenStore.claim: name -> holder token, done, expiry.
+//   webhooks TokenStore.saveWebhook: key -> the webhook's id (in the clear, for the CAS) and the
+//            sealed record. Apart from grants: a sign-in, refresh or removal leaves it as it is.
 // Keys are COLLATE "C": listing walks them in byte order, whatever the database's collation.
 function tablesSql(s: string): string {
   return `
@@ -38,7 +44,10 @@ CREATE TABLE IF NOT EXISTS ${s}.retired (
   sealed text NOT NULL, fingerprint text NOT NULL, PRIMARY KEY (key, grant_id));
 CREATE TABLE IF NOT EXISTS ${s}.locks (key text COLLATE "C" PRIMARY KEY, token text NOT NULL, expires_at bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.claims (name text PRIMARY KEY, token text NOT NULL, done boolean NOT NULL, expires_at bigint NOT NULL);
-CREATE INDEX IF NOT EXISTS claims_expiry ON ${s}.claims (expires_at);`;
+CREATE INDEX IF NOT EXISTS claims_expiry ON ${s}.claims (expires_at);
+ALTER TABLE ${s}.grants ADD COLUMN IF NOT EXISTS written_fp text;
+CREATE TABLE IF NOT EXISTS ${s}.webhooks (key text COLLATE "C" PRIMARY KEY, id text NOT NULL, sealed text NOT NULL);
+DROP FUNCTION IF EXISTS ${s}.write(text, bigint, text, text, text, int, bigint, text, text);`;
 }
 
 function functionsSql(s: string, channel: string): string {
@@ -55,28 +64,35 @@ BEGIN
     (SELECT seq FROM ${s}.retired WHERE key = k ORDER BY seq DESC OFFSET greatest(max, 0));
 END $$;
 
--- expected null: a sign-in (unconditional; retires a different current grant). Else a
--- compare-and-set on the version, or on the version a dead-grant removal replaced. Null: lost.
+-- expected null: a sign-in (retires a different current grant), unless its grant is already
+-- current: then nothing is written and the stored grant answers (sealed; a refresh may have
+-- rotated it since). Else a compare-and-set on the version, or on the version a dead-grant
+-- removal replaced; the very credentials already current (same written_fp: a write made again)
+-- answer their version. Version null: lost. sealed null: what was given is what is stored.
 CREATE OR REPLACE FUNCTION ${s}.write(k text, expected bigint, s text, id text, fp text, max int,
-    exp bigint, rg text, ci text) RETURNS bigint LANGUAGE plpgsql AS $$
+    exp bigint, rg text, ci text, wfp text, OUT version bigint, OUT sealed text) LANGUAGE plpgsql AS $$
 DECLARE g ${s}.grants; v bigint;
 BEGIN
   SELECT * INTO g FROM ${s}.grants WHERE key = k FOR UPDATE;
-  IF expected IS NOT NULL THEN
-    IF NOT FOUND OR NOT coalesce((g.sealed IS NOT NULL AND g.version = expected)
-        OR (g.sealed IS NULL AND g.revivable = expected), false) THEN RETURN NULL; END IF;
-  ELSIF NOT FOUND THEN
+  IF NOT FOUND AND expected IS NULL THEN
+    -- A first sign-in; one racing it may insert first: then its row is what this one read.
     INSERT INTO ${s}.grants (key, version) VALUES (k, ${s}.now_ms()) ON CONFLICT (key) DO NOTHING;
     SELECT * INTO g FROM ${s}.grants WHERE key = k FOR UPDATE;
   END IF;
-  IF expected IS NULL AND g.sealed IS NOT NULL AND g.grant_id <> id THEN
+  IF g.sealed IS NOT NULL AND g.grant_id = id THEN
+    IF expected IS NULL THEN version := g.version; sealed := g.sealed; RETURN; END IF;
+    IF g.written_fp = wfp THEN version := g.version; RETURN; END IF;
+  END IF;
+  IF expected IS NOT NULL AND NOT coalesce((g.sealed IS NOT NULL AND g.version = expected)
+      OR (g.sealed IS NULL AND g.revivable = expected), false) THEN RETURN; END IF;
+  IF expected IS NULL AND g.sealed IS NOT NULL THEN
     PERFORM ${s}.keep_retired(k, g.grant_id, g.sealed, g.fingerprint, max);
   END IF;
   v := g.version + 1;
   UPDATE ${s}.grants SET version = v, sealed = s, grant_id = id, fingerprint = fp, expires_at = exp,
-    written_at = ${s}.now_ms(), region = rg, client_id = ci, revivable = NULL WHERE key = k;
+    written_at = ${s}.now_ms(), region = rg, client_id = ci, revivable = NULL, written_fp = wfp WHERE key = k;
   ${notify(`v || ' ' || k`)}
-  RETURN v;
+  version := v;
 END $$;
 
 CREATE OR REPLACE FUNCTION ${s}.retire(k text, id text, s text, fp text, max int, only_if_kept boolean)
@@ -107,7 +123,7 @@ BEGIN
   IF g.sealed IS NOT NULL AND EXISTS
       (SELECT 1 FROM unnest(ids, fps) AS f(id, fp) WHERE f.id = g.grant_id AND f.fp = g.fingerprint) THEN
     UPDATE ${s}.grants SET version = g.version + 1, sealed = NULL, grant_id = NULL, fingerprint = NULL,
-      revivable = NULL WHERE key = k;
+      revivable = NULL, written_fp = NULL WHERE key = k;
     ${notify(`(g.version + 1) || ' ' || k`)}
   ELSIF g.sealed IS NULL THEN
     UPDATE ${s}.grants SET revivable = NULL WHERE key = k;
@@ -118,7 +134,7 @@ CREATE OR REPLACE FUNCTION ${s}.remove(k text, expected bigint) RETURNS boolean 
 DECLARE v bigint;
 BEGIN
   UPDATE ${s}.grants SET version = version + 1, sealed = NULL, grant_id = NULL, fingerprint = NULL,
-    revivable = version WHERE key = k AND version = expected AND sealed IS NOT NULL RETURNING version INTO v;
+    written_fp = NULL, revivable = version WHERE key = k AND version = expected AND sealed IS NOT NULL RETURNING version INTO v;
   IF NOT FOUND THEN RETURN false; END IF;
   ${notify(`v || ' ' || k`)}
   RETURN true;
@@ -133,6 +149,16 @@ BEGIN
     WHERE l.expires_at <= ${s}.now_ms();
   taken := FOUND;
   IF taken THEN SELECT g.version, g.sealed INTO version, sealed FROM ${s}.grants g WHERE g.key = k; END IF;
+END $$;
+
+-- The holder keeps its lease for ttl more, or takes it again once it vanished or expired; false
+-- while someone else holds it.
+CREATE OR REPLACE FUNCTION ${s}.extend(k text, tok text, ttl bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${s}.locks AS l (key, token, expires_at) VALUES (k, tok, ${s}.now_ms() + ttl)
+    ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+    WHERE l.token = tok OR l.expires_at <= ${s}.now_ms();
+  RETURN FOUND;
 END $$;
 
 CREATE OR REPLACE FUNCTION ${s}.unlock(k text, tok text) RETURNS void LANGUAGE plpgsql AS $$
@@ -164,6 +190,19 @@ BEGIN
     UPDATE ${s}.claims SET done = true, expires_at = ${s}.now_ms() + keep
       WHERE name = n AND token = tok AND NOT done AND expires_at > ${s}.now_ms();
   END IF;
+END $$;
+
+-- Compare-and-set of the webhook record on its id (expected null: none stored); wid null deletes.
+CREATE OR REPLACE FUNCTION ${s}.save_webhook(k text, expected text, wid text, s text) RETURNS boolean
+    LANGUAGE plpgsql AS $$
+DECLARE cur text;
+BEGIN
+  SELECT w.id INTO cur FROM ${s}.webhooks w WHERE w.key = k FOR UPDATE;
+  IF cur IS DISTINCT FROM expected THEN RETURN false; END IF;
+  IF wid IS NULL THEN DELETE FROM ${s}.webhooks WHERE key = k; RETURN true; END IF;
+  INSERT INTO ${s}.webhooks AS w (key, id, sealed) VALUES (k, wid, s)
+    ON CONFLICT (key) DO UPDATE SET id = excluded.id, sealed = excluded.sealed WHERE w.id = expected;
+  RETURN FOUND;
 END $$;`;
 }
 

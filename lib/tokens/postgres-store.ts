@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from '../errors/index.js';
 import { numberOption } from '../number-option.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import type { PostgresPoolLike } from './postgres-client.js';
-import { bounded } from './postgres-bounded.js';
+import { bounded, type BoundedQuery } from './postgres-bounded.js';
 import { claimIn } from './postgres-claims.js';
+import { lockIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -12,6 +12,7 @@ import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
 import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
 import { waitForChangeOf } from './postgres-wait.js';
+import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -19,6 +20,7 @@ import type {
   RevokedGrant,
   StoreHealth,
   StoreWatch,
+  StoredWebhook,
   TokenStore,
 } from './store.js';
 
@@ -57,6 +59,8 @@ export class PostgresTokenStore implements TokenStore {
   readonly #listBatchSize: number;
   readonly #listener: PostgresListener;
   readonly #vigil: PostgresVigil;
+  /** {@link #query} for the store's parts (claims, lease, webhook record). */
+  readonly #run: BoundedQuery = (what, text, values) => this.#query(what, text, values);
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -118,6 +122,7 @@ export class PostgresTokenStore implements TokenStore {
     return rows.map((row) => this.#open(row.sealed, key));
   }
 
+  /** A sign-in, unless its grant is already current (then that grant's credentials, maybe rotated since). */
   async replace(key: string, creds: NewCredentials, maxRetired: number): Promise<Credentials> {
     const stored = await this.#write(key, creds, null, maxRetired);
     if (!stored) throw new StoreUnavailableError("The token store (Postgres) did not take a sign-in's write.");
@@ -153,21 +158,9 @@ export class PostgresTokenStore implements TokenStore {
     return row?.removed ?? false;
   }
 
-  /** A lease row (`locks`): taken when absent or expired, released by compare-and-delete. */
-  async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
-    const token = randomBytes(16).toString('base64url');
-    const row = await this.#one<{ taken: boolean; version: string | null; sealed: string | null }>(
-      'lock',
-      `SELECT * FROM ${this.#s}.lock($1, $2, $3)`,
-      [key, token, Math.max(1, Math.ceil(ttlMs))],
-    );
-    if (!row?.taken) return null;
-    return {
-      ...this.#currentAt(row, key),
-      release: async () => {
-        await this.#query('unlock', `SELECT ${this.#s}.unlock($1, $2)`, [key, token]);
-      },
-    };
+  /** A lease row (`locks`): taken when absent or expired, extended or taken again, released by compare-and-delete. */
+  lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    return lockIn(this.#run, this.#s, key, ttlMs, (sealed) => this.#open(sealed, key));
   }
 
   /** Wakes on a NOTIFY for the key, else polls its state (version, lease) every `pollInterval`, jittered. */
@@ -212,7 +205,17 @@ export class PostgresTokenStore implements TokenStore {
 
   /** A claim in the `claims` table, swept as claims come in. */
   claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
-    return claimIn((what, text, values) => this.#query(what, text, values), this.#s, name, ttlMs);
+    return claimIn(this.#run, this.#s, name, ttlMs);
+  }
+
+  /** The organization's row in `webhooks`, opened. */
+  webhook(key: string): Promise<StoredWebhook | null> {
+    return webhookIn(this.#run, this.#s, key, this.#keyring, this.#sealedAs(key));
+  }
+
+  /** Compare-and-set of the webhook record on its id, sealed like the key's credentials. */
+  saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
+    return saveWebhookIn(this.#run, this.#s, key, { next, expectedId }, this.#keyring, this.#sealedAs(key));
   }
 
   /** A round trip and the epoch row: `lost-data` for `reportLossFor` after a loss was noticed. */
@@ -243,9 +246,9 @@ export class PostgresTokenStore implements TokenStore {
     expectedVersion: number | null,
     maxRetired: number,
   ): Promise<Credentials | null> {
-    const row = await this.#one<{ version: string | null }>(
+    const row = await this.#one<{ version: string | null; sealed: string | null }>(
       'write',
-      `SELECT ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9) AS version`,
+      `SELECT * FROM ${this.#s}.write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         key,
         expectedVersion,
@@ -256,19 +259,12 @@ export class PostgresTokenStore implements TokenStore {
         creds.expiresAt,
         creds.region ?? null,
         creds.clientID ?? null,
+        fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
       ],
     );
-    return row?.version ? { ...storedFieldsOf(creds), version: Number(row.version) } : null;
-  }
-
-  /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
-  #currentAt(row: { version: string | null; sealed: string | null }, key: string): { current?: Credentials | null } {
-    if (!row.sealed) return { current: null };
-    try {
-      return { current: { ...this.#open(row.sealed, key), version: Number(row.version) } };
-    } catch {
-      return {};
-    }
+    if (!row?.version) return null;
+    // sealed: a sign-in whose grant was already current, answered with what is stored.
+    return { ...(row.sealed ? this.#open(row.sealed, key) : storedFieldsOf(creds)), version: Number(row.version) };
   }
 
   /** The name a key's values are sealed under (as RedisTokenStore's key for it). */

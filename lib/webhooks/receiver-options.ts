@@ -152,7 +152,7 @@ export function receiverSettings(options: SamsaraWebhooksOptions): ReceiverSetti
   const store = options.store ?? options.tokens?.store ?? new MemoryTokenStore();
   if (typeof store.claim !== 'function') {
     throw new ConfigurationError(
-      'samsaraWebhooks deduplicates deliveries with the token store, and this store has no claim(): use MemoryTokenStore or RedisTokenStore, or implement claim() (see the TokenStore contract).',
+      'samsaraWebhooks deduplicates deliveries with the token store, and this store has no claim(): use MemoryTokenStore, RedisTokenStore or PostgresTokenStore, or implement claim() (see the TokenStore contract).',
     );
   }
   return {

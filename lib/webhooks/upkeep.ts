@@ -72,7 +72,7 @@ const UNREACHABLE = new Set(['SAMSARA_WEBHOOK_SCOPE', 'SAMSARA_REAUTHORIZE']);
  * Each organization is kept by one process at a time, and every write waits for a slot of the
  * organization's write budget (at most 93 in any minute, Samsara allows 100), both claimed in the
  * token store: the whole fleet counts together. The store needs `claim`, `webhook` and
- * `saveWebhook` (`MemoryTokenStore` and `RedisTokenStore` have them).
+ * `saveWebhook` (`MemoryTokenStore`, `RedisTokenStore` and `PostgresTokenStore` have them).
  *
  * @param options - where deliveries go, and what they carry.
  * @returns the `webhooks` option of `TokenManager`.
@@ -105,7 +105,7 @@ class OrganizationWebhooks implements GrantWebhooks {
     const { store } = tokens;
     if (typeof store.claim !== 'function' || typeof store.webhook !== 'function' || !store.saveWebhook) {
       throw new ConfigurationError(
-        'organizationWebhooks keeps each webhook in the token store, and this store lacks claim(), webhook() or saveWebhook(): use MemoryTokenStore or RedisTokenStore, or implement them (see the TokenStore contract).',
+        'organizationWebhooks keeps each webhook in the token store, and this store lacks claim(), webhook() or saveWebhook(): use MemoryTokenStore, RedisTokenStore or PostgresTokenStore, or implement them (see the TokenStore contract).',
       );
     }
     this.#tokens = tokens;

@@ -38,7 +38,7 @@ export interface VerifySamsaraWebhookOptions {
  *
  * @param options - the raw body, the headers, the secret(s), and the window.
  * @returns the event, typed by its `eventType`.
- * @throws {@link WebhookVerificationError} with a stable `code` for each refusal:
+ * @throws {@link errors!WebhookVerificationError} with a stable `code` for each refusal:
  *   `SAMSARA_WEBHOOK_MISSING_HEADER`, `SAMSARA_WEBHOOK_BAD_HEADER`, `SAMSARA_WEBHOOK_MISMATCH`,
  *   `SAMSARA_WEBHOOK_STALE`, `SAMSARA_WEBHOOK_BAD_PAYLOAD`, `SAMSARA_WEBHOOK_BAD_SECRET` (a
  *   secret that is not Base64), `SAMSARA_WEBHOOK_BODY_CONSUMED` (a body that is no longer raw).
