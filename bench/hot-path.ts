@@ -7,7 +7,6 @@
  */
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'pg';
 import {
   MemoryTokenStore,
   OAuthClient,
@@ -18,6 +17,7 @@ import {
   type TokenStore,
 } from 'passport-samsara';
 import { summarize, table, runAlone } from './stats.js';
+import { benchPool } from './worker.js';
 
 const client = new OAuthClient({ clientID: 'bench', clientSecret: 'bench', baseURL: 'http://127.0.0.1:9' });
 
@@ -85,8 +85,7 @@ export async function hotPath(): Promise<string> {
     keys: generateSealingKey('bench'),
     prefix: `bench-${process.pid}:`,
   });
-  const pool = new Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 20 });
-  pool.on('error', () => undefined);
+  const pool = benchPool();
   const schema = `bench_${process.pid}`;
   const postgresStore = new PostgresTokenStore({ pool, keys: generateSealingKey('bench'), schema });
   const rows = [

@@ -14,7 +14,7 @@ import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
 import { wakeUp } from './wake-up.js';
 import { stampede } from './stampede.js';
-import { STORM, storm, stormTables, type StormResult } from './storm.js';
+import { STORM, storms, stormsTables, type StormResult } from './storm.js';
 import { SYNC_SCALE, syncScale, syncScaleTable, type SyncScaleResult } from './sync-scale.js';
 import { SYNC, sync, syncTable, type SyncResult } from './sync.js';
 import { table } from './stats.js';
@@ -45,7 +45,10 @@ async function main(): Promise<void> {
     machine: string;
     date: string;
     settings: unknown;
+    /** The warm storm on Redis. */
     storm?: StormResult;
+    /** The same storm on Postgres. */
+    stormPostgres?: StormResult;
     express?: ExpressResult;
     contenders?: ContenderResult[];
     webhooks?: WebhooksResult;
@@ -69,8 +72,10 @@ async function main(): Promise<void> {
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
   if (wanted('durability')) console.log(`${await durability()}\n`);
   if (wanted('storm')) {
-    raw.storm = await storm();
-    console.log(`${stormTables(raw.storm)}\n`);
+    const both = await storms();
+    raw.storm = both.redis;
+    raw.stormPostgres = both.postgres;
+    console.log(`${stormsTables(both)}\n`);
   }
   if (wanted('contenders')) {
     raw.contenders = await contenders();

@@ -6,7 +6,8 @@
  * the first fetch nor the first wait is counted; the first storm is reported apart. In the same run, the
  * baseline: a single uncontended refresh (one call, one process). And the wake-up: from the moment
  * the lock holder's write lands (its `refreshed` event) to the moment each caller in another
- * process has the new token.
+ * process has the new token. The same storm runs on Redis, then on Postgres (127.0.0.1:5432, database
+ * `test`, a schema of its own, dropped after), and a table sets the two side by side.
  */
 import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
@@ -37,10 +38,15 @@ const pct = (samples: number[], p: number): number =>
     p,
   );
 
-export async function storm(): Promise<StormResult> {
+/** Where the storm's grant lives. */
+export type StormStore = 'redis' | 'postgres';
+
+/** The storm with its grant in `store`. */
+export async function storm(store: StormStore = 'redis'): Promise<StormResult> {
   const { emulator, workers, seed, warmUp, stop } = await startFleet({
     workers: STORM.workers,
     emulator: { latency: STORM.latency },
+    store,
   });
   const result: StormResult = {
     cold: [],
@@ -184,4 +190,36 @@ export function stormTables(r: StormResult): string {
   ].join('\n');
 }
 
-if (require.main === module) runAlone(storm, stormTables);
+/** The storm on each store, one after the other (Redis first). */
+export async function storms(): Promise<Record<StormStore, StormResult>> {
+  return { redis: await storm('redis'), postgres: await storm('postgres') };
+}
+
+/** Redis and Postgres side by side: the warm storm, its refreshes, failures, added p99 and wake-up. */
+export function storesTable(results: Record<StormStore, StormResult>): string {
+  const rows = (Object.entries(results) as [StormStore, StormResult][]).map(([store, r]) => ({
+    store,
+    'baseline p99': ms(pct(r.baseline, 99)),
+    'storm p50': ms(pct(r.storm, 50)),
+    'storm p99': ms(pct(r.storm, 99)),
+    'added p99': ms(pct(r.storm, 99) - pct(r.baseline, 99)),
+    'refresh calls / rounds': `${String(r.refreshCalls)} / ${String(STORM.rounds)}`,
+    'failed requests': `${String(r.failed)} / ${String(r.requests)}`,
+    invalid_grant: r.invalidGrant,
+    'wake-up p99': ms(pct(r.wakeUp, 99)),
+  }));
+  return [
+    `### Warm storm per store: ${String(STORM.workers)} processes x ${String(STORM.perWorker)} concurrent calls x ${String(STORM.rounds)} rounds, ${String(STORM.latency)} ms token endpoint`,
+    '',
+    table(rows),
+    '',
+    '(Target: one refresh per round, none failed, the storm adding at most 5 ms at p99.)',
+  ].join('\n');
+}
+
+/** The Redis storm's tables, then both stores side by side. */
+export function stormsTables(results: Record<StormStore, StormResult>): string {
+  return `${stormTables(results.redis)}\n\n${storesTable(results)}`;
+}
+
+if (require.main === module) runAlone(storms, stormsTables);

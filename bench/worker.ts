@@ -1,6 +1,7 @@
 /**
  * The stampede's fleet: each worker is a real process with its own TokenManager on the shared
- * Redis at 127.0.0.1:6379, so the refresh lock is measured across processes, not promises.
+ * Redis at 127.0.0.1:6379 (or, with `postgres`, the shared Postgres at 127.0.0.1:5432, database
+ * `test`), so the refresh lock is measured across processes, not promises.
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
@@ -8,18 +9,23 @@ import { channel, subscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'pg';
 import {
   OAuthClient,
+  PostgresTokenStore,
   RedisTokenStore,
   SAMSARA_CHANNELS,
   TokenManager,
   type Credentials,
   type RefreshEvent,
+  type TokenStore,
 } from 'passport-samsara';
 
 export interface WorkerConfig {
   /** Redis key prefix, shared by the whole fleet of one measurement. */
   prefix: string;
+  /** When set, the fleet's store is a PostgresTokenStore under this schema instead of Redis. */
+  postgres?: string;
   /** The sealing keyring, shared too. */
   keys: string;
   emulator: { clientID: string; clientSecret: string; baseURL: string };
@@ -85,7 +91,7 @@ function timeMethod<T extends object>(
 }
 
 /** Times the phases of `store` and `client` calls into `phases()`: the store's calls, the token request, undici's socket. */
-function timePhases(store: RedisTokenStore, client: OAuthClient, phases: () => Phases): void {
+function timePhases(store: TokenStore, client: OAuthClient, phases: () => Phases): void {
   timeMethod(store, 'get', 'read', phases);
   timeMethod(store, 'update', 'write', phases);
   timeMethod(client, 'refresh', 'token', phases);
@@ -172,7 +178,7 @@ type GetToken = (key: string) => Promise<string>;
 
 /** The contenders' way to refresh: the token endpoint, then a CAS write whose loss nobody checks. */
 async function refreshAndStore(
-  store: RedisTokenStore,
+  store: TokenStore,
   client: OAuthClient,
   key: string,
   creds: Credentials,
@@ -186,20 +192,20 @@ async function refreshAndStore(
   return set.accessToken;
 }
 
-async function stored(store: RedisTokenStore, key: string): Promise<Credentials> {
+async function stored(store: TokenStore, key: string): Promise<Credentials> {
   const creds = await store.get(key);
   if (!creds) throw new Error('no credentials');
   return creds;
 }
 
-function naive(store: RedisTokenStore, client: OAuthClient): GetToken {
+function naive(store: TokenStore, client: OAuthClient): GetToken {
   return async (key) => {
     const creds = await stored(store, key);
     return creds.expiresAt > Date.now() ? creds.accessToken : refreshAndStore(store, client, key, creds);
   };
 }
 
-function recipe(store: RedisTokenStore, client: OAuthClient): GetToken {
+function recipe(store: TokenStore, client: OAuthClient): GetToken {
   let locked = false;
   return async (key) => {
     let creds = await stored(store, key);
@@ -218,10 +224,29 @@ function recipe(store: RedisTokenStore, client: OAuthClient): GetToken {
   };
 }
 
+/** The Postgres pool every bench process opens: 127.0.0.1:5432, database `test`, trust auth. */
+export function benchPool(): Pool {
+  const pool = new Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 20 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** The worker's store, and a promise that settles once it answers (a Redis ping, the Postgres migration). */
+function openStore(config: WorkerConfig): { store: TokenStore; ready: Promise<unknown> } {
+  if (config.postgres !== undefined) {
+    const store = new PostgresTokenStore({ pool: benchPool(), keys: config.keys, schema: config.postgres });
+    return { store, ready: store.migrate() };
+  }
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  return {
+    store: new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix }),
+    ready: redis.ping(),
+  };
+}
+
 function runWorker(config: WorkerConfig): void {
   const client = new OAuthClient({ ...config.emulator, timeout: 2_000 });
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const store = new RedisTokenStore({ client: redis, keys: config.keys, prefix: config.prefix });
+  const { store, ready } = openStore(config);
   if (config.unlocked) store.lock = async () => ({ release: async () => undefined });
   let phases = noPhases();
   timePhases(store, client, () => phases);
@@ -262,7 +287,7 @@ function runWorker(config: WorkerConfig): void {
   };
   process.on('message', (burst: Burst) => void onBurst(burst));
   process.on('disconnect', () => process.exit(0));
-  void redis.ping().then(() => process.send?.({ ready: true } satisfies Reply));
+  void ready.then(() => process.send?.({ ready: true } satisfies Reply));
 }
 
 if (require.main === module) runWorker(JSON.parse(process.argv[2]) as WorkerConfig);
