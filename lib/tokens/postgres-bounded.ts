@@ -1,5 +1,4 @@
-import { StoreUnavailableError } from '../errors/index.js';
-import { storeFailure } from './store-failure.js';
+import { withinTimeout } from './store-failure.js';
 
 /** How PostgresTokenStore's parts run a query: bounded by {@link bounded}, answering its rows. */
 export type BoundedQuery = (what: string, text: string, values: unknown[]) => Promise<unknown[]>;
@@ -8,26 +7,8 @@ export type BoundedQuery = (what: string, text: string, values: unknown[]) => Pr
  * Runs a Postgres operation within `timeout` ms (time waiting for a pool connection counts):
  * every failure, the timeout included, becomes `StoreUnavailableError` naming `what`.
  */
-export async function bounded<T>(timeout: number, what: string, command: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StoreUnavailableError(
-            `The token store (Postgres) did not answer the ${what} within ${timeout} ms; check that the database is up and reachable.`,
-          ),
-        ),
-      timeout,
-    );
-  });
-  try {
-    return await Promise.race([command(), timedOut]);
-  } catch (err) {
-    throw storeFailure(err, `${what} (Postgres)`);
-  } finally {
-    clearTimeout(timer);
-  }
+export function bounded<T>(timeout: number, what: string, command: () => Promise<T>): Promise<T> {
+  return withinTimeout('Postgres', 'check that the database is up and reachable', timeout, what, command);
 }
 
 /** A ttl in whole ms, at least 1 (what the schema's functions take). */

@@ -12,6 +12,39 @@ export function storeFailure(err: unknown, what: string): SamsaraError {
 }
 
 /**
+ * Runs one command of a store's backend within `timeout` ms: every failure, the timeout included,
+ * becomes {@link storeFailure}'s `StoreUnavailableError`, naming `what` and the backend (`Redis`,
+ * `Postgres`); `hint` ends the timeout's message (what to check).
+ */
+export async function withinTimeout<T>(
+  backend: string,
+  hint: string,
+  timeout: number,
+  what: string,
+  command: () => Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new StoreUnavailableError(
+            `The token store (${backend}) did not answer the ${what} within ${timeout} ms; ${hint}.`,
+          ),
+        ),
+      timeout,
+    );
+  });
+  try {
+    return await Promise.race([command(), timedOut]);
+  } catch (err) {
+    throw storeFailure(err, `${what} (${backend})`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Runs a store operation for `key`; a failure becomes {@link storeFailure}'s, and is published on
  * the store-failure channel (the outcome is `what`: read, write, lock...).
  */
