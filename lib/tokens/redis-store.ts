@@ -13,7 +13,7 @@ import { listOrganizations } from './redis-list.js';
 import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import { pause } from './pause.js';
-import { storeFailure } from './store-failure.js';
+import { withinTimeout } from './store-failure.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import type {
   ClaimOutcome,
@@ -232,18 +232,26 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     let done = false;
     const deadlineTimer = setTimeout(stop, deadline - Date.now());
-    // Any message on the channel is a write or an unlock: either ends the wait.
-    const subscription = this.#closed ? undefined : this.#channels.listen(this.#channel(credKey), stop);
+    // A message on the channel (a write, an unlock) sends the loop to read the state again, rather
+    // than ending the wait: on a Cluster, a message published before the wait began can arrive
+    // after it did (the cluster bus carries it to the subscriber's node). close() ends the wait.
+    let poke = (): void => undefined;
+    let poked: Promise<void>;
+    const subscription = this.#closed
+      ? undefined
+      : this.#channels.listen(this.#channel(credKey), () => (this.#closed ? stop() : poke()));
     const settle = async (): Promise<void> => {
       await subscription?.subscribed;
       while (!done) {
+        // Armed before the read: a message that arrives during it cuts the next pause short.
+        poked = Promise.race([stopped, new Promise<void>((resolve) => (poke = resolve))]);
         const [version, lockTtl] = await this.#call('state read', () =>
           this.#commands.samsaraTokenState(credKey, `${credKey}:lock`),
         );
         if (version !== sinceVersion || lockTtl === -2) return;
         // Also wake when the lock expires: a holder that died never publishes.
         const jittered = this.#pollInterval * (0.5 + Math.random());
-        await pause(lockTtl >= 0 ? Math.min(jittered, lockTtl + 1) : jittered, stopped);
+        await pause(lockTtl >= 0 ? Math.min(jittered, lockTtl + 1) : jittered, poked);
       }
     };
     try {
@@ -428,27 +436,9 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   }
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
-  async #call<T>(what: string, command: () => Promise<T>): Promise<T> {
+  #call<T>(what: string, command: () => Promise<T>): Promise<T> {
     this.#vigil.start();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(
-              `The token store (Redis) did not answer the ${what} within ${this.#timeout} ms; check that Redis is up and reachable.`,
-            ),
-          ),
-        this.#timeout,
-      );
-    });
-    try {
-      return await Promise.race([command(), timedOut]);
-    } catch (err) {
-      throw storeFailure(err, `${what} (Redis)`);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withinTimeout('Redis', 'check that Redis is up and reachable', this.#timeout, what, command);
   }
 }
 
