@@ -1,9 +1,9 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Pool, type PoolConfig } from 'pg';
 
@@ -115,6 +115,10 @@ export interface PgBouncer {
 
 /** Starts `pgbouncer` (pool_mode = transaction, 3 server connections) on a free loopback port. */
 export async function startPgBouncer(): Promise<PgBouncer> {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin'];
+  if (!dirs.some((d) => d !== '' && existsSync(join(d, 'pgbouncer')))) {
+    throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run installs it when missing)');
+  }
   mkdirSync(scratch, { recursive: true });
   const dir = mkdtempSync(join(scratch, 'pgbouncer-'));
   const port = await freePort();
