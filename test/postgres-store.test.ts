@@ -177,7 +177,7 @@ describe('PostgresTokenStore on its own', () => {
       const { version } = await store.replace('p1', grant(1), 3);
       const lock = await store.lock('p1', 10_000);
       const started = Date.now();
-      const waiting = polling.waitForChange('p1', version, Date.now() + 5_000);
+      const waiting = polling.waitForChange('p1', version, 5_000);
       await sleep(100);
       // New tokens: the very ones already current would be a retried write, which changes nothing.
       await store.update('p1', { ...grant(1), accessToken: 'access-secret-1b' }, version);

@@ -113,7 +113,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6', 'ioredis 5 Cluster'] as RedisFla
       const lock = (await other.lock('1001', 20_000))!;
       const probes = ('nodes' in target ? target.nodes : [target]).map(({ host, port }) => new Redis({ host, port }));
       try {
-        const waiting = store.waitForChange('1001', version, Date.now() + 20_000);
+        const waiting = store.waitForChange('1001', version, 20_000);
         const started = performance.now();
         await until(async () => {
           const channels = await Promise.all(probes.map((probe) => probe.pubsub('CHANNELS', 'app:kp:*')));

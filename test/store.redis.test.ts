@@ -88,8 +88,8 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
   it('shares one subscription between the waiters of a key and drops it after the last', async () => {
     const { version } = await other.replace('3', grant, 10);
     const lock = await other.lock('3', 10_000);
-    const short = store.waitForChange('3', version, Date.now() + 200);
-    const long = store.waitForChange('3', version, Date.now() + 5000);
+    const short = store.waitForChange('3', version, 200);
+    const long = store.waitForChange('3', version, 5000);
     await sleep(100);
     expect(await numsub('3')).to.equal(1);
     await short;
@@ -115,17 +115,14 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
       connecting = new Promise((resolve) =>
         subscriber.once('connect', () => {
           // What the sync job did: more waits begin while the first one's connection is in 'connect'.
-          waits.push(
-            lonely.waitForChange('hs2', 0, Date.now() + 300),
-            lonely.waitForChange('hs3', 0, Date.now() + 300),
-          );
+          waits.push(lonely.waitForChange('hs2', 0, 300), lonely.waitForChange('hs3', 0, 300));
           resolve();
         }),
       );
       return subscriber;
     };
     try {
-      waits.push(lonely.waitForChange('hs1', 0, Date.now() + 300));
+      waits.push(lonely.waitForChange('hs1', 0, 300));
       await until(() => connecting !== undefined);
       await connecting;
       const outcomes = await Promise.allSettled(waits);
@@ -145,7 +142,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     const closing = new RedisTokenStore({ client, keys, prefix, pollInterval: 10_000 });
     const { version } = await other.replace('4', grant, 10);
     const lock = await other.lock('4', 10_000);
-    const waiting = closing.waitForChange('4', version, Date.now() + 5000);
+    const waiting = closing.waitForChange('4', version, 5000);
     await until(async () => (await numsub('4')) === 1, 'the waiter to subscribe');
     const connections = async (): Promise<number> => ((await writer.client('LIST')) as string).split('\n').length;
     const before = await connections();
@@ -156,7 +153,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     await until(async () => (await connections()) < before, 'the subscriber connection to close');
     expect(await client.ping()).to.equal('PONG');
     // Without its subscriber, a closed store's waits still end, by polling.
-    await closing.waitForChange('4', version, Date.now() + 100); // resolves: it ended
+    await closing.waitForChange('4', version, 100); // resolves: it ended
     await lock!.release();
   });
 

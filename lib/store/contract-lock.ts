@@ -98,7 +98,7 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       const key = freshKey();
       const { version } = await store.replace(key, grant(1), MAX);
       const lock = await other.lock(key, 10_000);
-      const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+      const waiting = time.watch(store.waitForChange(key, version, 5000));
       await time.pass(100);
       await other.update(key, grant(1, 1), version);
       tookAbout(await waiting.elapsed(), 100);
@@ -109,7 +109,7 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       const key = freshKey();
       const { version } = await store.replace(key, grant(1), MAX);
       const lock = await other.lock(key, 10_000);
-      const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+      const waiting = time.watch(store.waitForChange(key, version, 5000));
       await time.pass(100);
       await lock!.release();
       tookAbout(await waiting.elapsed(), 100);
@@ -119,7 +119,7 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       const key = freshKey();
       const { version } = await store.replace(key, grant(1), MAX);
       await other.lock(key, 300);
-      const waiting = time.watch(store.waitForChange(key, version, time.now() + 5000));
+      const waiting = time.watch(store.waitForChange(key, version, 5000));
       await time.pass(300);
       tookAbout(await waiting.elapsed(), 300);
     });
@@ -128,7 +128,7 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       const key = freshKey();
       const { version } = await store.replace(key, grant(1), MAX);
       const lock = await other.lock(key, 10_000);
-      const waiting = time.watch(store.waitForChange(key, version, time.now() + 300));
+      const waiting = time.watch(store.waitForChange(key, version, 300));
       await time.pass(300);
       tookAbout(await waiting.elapsed(), 300);
       await lock!.release();
@@ -139,14 +139,14 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       await store.replace(key, grant(1), MAX);
       const { version } = await other.replace(key, grant(2), MAX);
       const lock = await other.lock(key, 10_000);
-      tookAbout(await time.watch(store.waitForChange(key, version - 1, time.now() + 5000)).elapsed(), 0);
+      tookAbout(await time.watch(store.waitForChange(key, version - 1, 5000)).elapsed(), 0);
       await lock!.release();
     });
 
     it('returns at once when no one holds the lock', async () => {
       const key = freshKey();
       const { version } = await store.replace(key, grant(1), MAX);
-      tookAbout(await time.watch(store.waitForChange(key, version, time.now() + 5000)).elapsed(), 0);
+      tookAbout(await time.watch(store.waitForChange(key, version, 5000)).elapsed(), 0);
     });
   });
 }

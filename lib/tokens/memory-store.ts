@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { MemoryClaims } from './memory-claims.js';
+import { waitForChangeOf } from './change-wait.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -120,26 +121,25 @@ export class MemoryTokenStore implements TokenStore {
     };
   }
 
-  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
-    const clock = this.#clock;
-    const settled = (): boolean => {
-      const slot = this.#slots.get(key);
-      return !slot || slot.version !== sinceVersion || !slot.lock || slot.lock.expiresAt <= clock.now();
-    };
-    let wake = (): void => {};
-    const onChange = (): void => wake();
-    this.#changes.on(key, onChange);
-    try {
-      while (!settled() && clock.now() < deadline) {
-        const changed = new AbortController();
-        wake = () => changed.abort();
-        // Wake at the lock's expiry too: a holder that died never announces anything.
-        const lockExpiry = this.#slots.get(key)?.lock?.expiresAt ?? deadline;
-        await clock.sleep(Math.max(0, Math.min(deadline, lockExpiry) - clock.now()), changed.signal);
-      }
-    } finally {
-      this.#changes.off(key, onChange);
-    }
+  /** Every change to the key (a write, a removal, a release) reads it again; the lock's expiry too. */
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
+    return waitForChangeOf(
+      {
+        clock: this.#clock,
+        subscription: (recheck) => {
+          this.#changes.on(key, recheck);
+          return { ready: Promise.resolve(), unlisten: () => this.#changes.off(key, recheck) };
+        },
+        state: async () => {
+          const slot = this.#slots.get(key);
+          return { version: slot?.version ?? 0, lockMs: slot?.lock ? slot.lock.expiresAt - this.#clock.now() : 0 };
+        },
+        // Every change here emits: only the lock's expiry and the timeout need a timer.
+        pollInterval: Infinity,
+      },
+      sinceVersion,
+      timeoutMs,
+    );
   }
 
   async *list(): AsyncIterable<OrganizationStatus> {

@@ -30,3 +30,28 @@ export interface PostgresPoolLike {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   connect(): Promise<PostgresClientLike>;
 }
+
+/**
+ * Runs `work` in one transaction on a client of its own: committed when `work` returns, rolled
+ * back when it throws, and then the client is destroyed rather than pooled (its session may be in
+ * any state).
+ */
+export async function inTransaction<T>(
+  pool: PostgresPoolLike,
+  work: (client: PostgresClientLike) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failed = err as Error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release(failed);
+  }
+}

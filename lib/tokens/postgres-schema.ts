@@ -2,7 +2,7 @@
 // one atomic round trip (as the Lua scripts do on Redis), created or migrated by `migrate`.
 import { createHash } from 'node:crypto';
 import { ConfigurationError } from '../errors/index.js';
-import type { PostgresPoolLike } from './postgres-client.js';
+import { inTransaction, type PostgresPoolLike } from './postgres-client.js';
 
 /**
  * The schema version this release writes and reads; it migrates from an older one. 2: `grants.written_fp`
@@ -213,10 +213,7 @@ END $$;`;
  */
 export async function migrate(pool: PostgresPoolLike, schema: string): Promise<void> {
   const s = ident(schema);
-  const client = await pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.meta (name text PRIMARY KEY, value text NOT NULL)`);
@@ -236,12 +233,5 @@ export async function migrate(pool: PostgresPoolLike, schema: string): Promise<v
         [String(SCHEMA_VERSION)],
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    failed = err as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release(failed);
-  }
+  });
 }

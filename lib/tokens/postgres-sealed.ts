@@ -1,4 +1,4 @@
-import type { PostgresPoolLike } from './postgres-client.js';
+import { inTransaction, type PostgresPoolLike } from './postgres-client.js';
 import { checkSealedAs, skippedAt, type ImportOutcome, type SealedGrantRecord } from './sealed-record.js';
 
 // PostgresTokenStore's sealed records (see sealed-record.ts): every key listed, exported and
@@ -94,10 +94,7 @@ export async function importSealedIntoRows(
   checkSealedAs(record, source.sealedAs(key));
   await source.ready();
   const s = source.s;
-  const client = await source.pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(source.pool, async (client) => {
     await client.query(`INSERT INTO ${s}.grants (key, version) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING`, [key]);
     const { rows } = await client.query(
       `SELECT version, sealed, grant_id, fingerprint FROM ${s}.grants WHERE key = $1 FOR UPDATE`,
@@ -119,7 +116,6 @@ export async function importSealedIntoRows(
         if (found.sealed && grant.grantId === found.grant_id) continue;
         kept += (await client.query(keep, [key, grant.grantId, grant.sealed, grant.fingerprint])).rows.length;
       }
-      await client.query('COMMIT');
       return skippedAt(Number(found.version), record, kept);
     }
     if (found.sealed && found.grant_id && found.grant_id !== c?.grantId) {
@@ -146,13 +142,6 @@ export async function importSealedIntoRows(
       ],
     );
     await client.query('SELECT pg_notify($1, $2)', [source.channel, `${record.version} ${key}`]);
-    await client.query('COMMIT');
     return { imported: true };
-  } catch (err) {
-    failed = err as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release(failed);
-  }
+  });
 }

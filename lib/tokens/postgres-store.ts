@@ -18,7 +18,8 @@ import {
 } from './postgres-sealed.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
-import { waitForChangeOf } from './postgres-wait.js';
+import { waitForChangeOf } from './change-wait.js';
+import { systemClock } from './clock.js';
 import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
 import type {
   ClaimOutcome,
@@ -170,11 +171,16 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
     return lockIn(this.#run, this.#s, key, ttlMs, (sealed) => this.#open(sealed, key));
   }
 
-  /** Wakes on a NOTIFY for the key, else polls its state (version, lease) every `pollInterval`, jittered. */
-  waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
+  /**
+   * Any NOTIFY for the key (a write, a removal, an unlock) ends the wait; a jittered poll of its
+   * state (version, lease) every `pollInterval` covers a LISTEN connection that is down.
+   */
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
     return waitForChangeOf(
       {
-        subscription: this.#closed ? undefined : (wake) => this.#listener.listen(key, wake),
+        // Real time: the lease's expiry is the server's, in real milliseconds.
+        clock: systemClock,
+        subscription: this.#closed ? undefined : (_recheck, end) => this.#listener.listen(key, end),
         state: async () => {
           const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
             'state read',
@@ -182,12 +188,14 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
                     (SELECT expires_at - ${this.#s}.now_ms() FROM ${this.#s}.locks WHERE key = $1) AS lock_ms`,
             [key],
           );
-          return { version: Number(state?.version ?? 0), lockMs: state?.lock_ms == null ? -1 : Number(state.lock_ms) };
+          const lockMs = Number(state?.lock_ms ?? 0);
+          // A lease at its expiry is free to take: 1 ms more, so the read after the pause finds it so.
+          return { version: Number(state?.version ?? 0), lockMs: lockMs > 0 ? lockMs + 1 : 0 };
         },
         pollInterval: this.#pollInterval,
       },
       sinceVersion,
-      deadline,
+      timeoutMs,
     );
   }
 

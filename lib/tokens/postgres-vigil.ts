@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { publish, type StoreLostEvent } from '../events.js';
+import { SingleFlight } from './single-flight.js';
 import type { StoreHealth } from './store.js';
 
 /** How the vigil runs a query: bounded in time, every failure a `StoreUnavailableError`. */
@@ -28,7 +29,7 @@ type Trigger = StoreLostEvent['trigger'];
 export class PostgresVigil {
   #known: string | undefined;
   #lostAt: number | undefined;
-  #checking: Promise<void> | undefined;
+  readonly #checks = new SingleFlight<void>();
 
   constructor(private readonly source: PostgresVigilSource) {}
 
@@ -38,10 +39,7 @@ export class PostgresVigil {
 
   /** Reads (or creates) the epoch and compares it with the one seen before. Overlapping checks share one. */
   check(trigger: Trigger): Promise<void> {
-    this.#checking ??= this.#check(trigger).finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+    return this.#checks.run('epoch', () => this.#check(trigger));
   }
 
   /** A round trip, then the epoch: see {@link StoreHealth}. */

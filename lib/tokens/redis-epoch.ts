@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { publish, type StoreLostEvent } from '../events.js';
 import type { RedisClientLike } from './redis-client.js';
+import { SingleFlight } from './single-flight.js';
 
 /** Reads a marker, or writes `ARGV[1]` there when it is missing: { value, 1 if written }. */
 const READ_OR_CREATE = `
@@ -47,7 +48,7 @@ export class RedisEpoch {
   /** The id last seen at each marker key. */
   readonly #known = new Map<string, string>();
   readonly #commands: EpochCommands;
-  #checking: Promise<boolean> | undefined;
+  readonly #checks = new SingleFlight<boolean>();
   #lostAt: number | undefined;
 
   constructor(private readonly source: EpochSource) {
@@ -65,10 +66,7 @@ export class RedisEpoch {
    * was found by this check. Checks that overlap share one round of reads.
    */
   check(trigger: Trigger): Promise<boolean> {
-    this.#checking ??= this.#check(trigger).finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+    return this.#checks.run('epoch', () => this.#check(trigger));
   }
 
   async #check(trigger: Trigger): Promise<boolean> {

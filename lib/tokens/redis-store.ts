@@ -12,7 +12,8 @@ import { RedisDurability, type RedisDurabilityOptions } from './redis-durability
 import { listOrganizations } from './redis-list.js';
 import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
 import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
-import { pause } from './pause.js';
+import { waitForChangeOf } from './change-wait.js';
+import { systemClock } from './clock.js';
 import { withinTimeout } from './store-failure.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import type {
@@ -225,43 +226,33 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     };
   }
 
-  async waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void> {
-    if (Date.now() >= deadline) return;
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
     const credKey = this.#credKey(key);
-    let stop!: () => void;
-    const stopped = new Promise<void>((resolve) => (stop = resolve));
-    let done = false;
-    const deadlineTimer = setTimeout(stop, deadline - Date.now());
-    // A message on the channel (a write, an unlock) sends the loop to read the state again, rather
-    // than ending the wait: on a Cluster, a message published before the wait began can arrive
-    // after it did (the cluster bus carries it to the subscriber's node). close() ends the wait.
-    let poke = (): void => undefined;
-    let poked: Promise<void>;
-    const subscription = this.#closed
-      ? undefined
-      : this.#channels.listen(this.#channel(credKey), () => (this.#closed ? stop() : poke()));
-    const settle = async (): Promise<void> => {
-      await subscription?.subscribed;
-      while (!done) {
-        // Armed before the read: a message that arrives during it cuts the next pause short.
-        poked = Promise.race([stopped, new Promise<void>((resolve) => (poke = resolve))]);
-        const [version, lockTtl] = await this.#call('state read', () =>
-          this.#commands.samsaraTokenState(credKey, `${credKey}:lock`),
-        );
-        if (version !== sinceVersion || lockTtl === -2) return;
-        // Also wake when the lock expires: a holder that died never publishes.
-        const jittered = this.#pollInterval * (0.5 + Math.random());
-        await pause(lockTtl >= 0 ? Math.min(jittered, lockTtl + 1) : jittered, poked);
-      }
-    };
-    try {
-      await Promise.race([settle(), stopped]);
-    } finally {
-      done = true;
-      stop();
-      clearTimeout(deadlineTimer);
-      subscription?.unlisten();
-    }
+    return waitForChangeOf(
+      {
+        // Real time: the lock's ttl is the server's, in real milliseconds.
+        clock: systemClock,
+        // A message on the channel (a write, an unlock) sends the wait to read the state again,
+        // rather than ending it: on a Cluster, a message published before the wait began can
+        // arrive after it did (the cluster bus carries it to the subscriber's node). close() ends it.
+        subscription: this.#closed
+          ? undefined
+          : (recheck, end) => {
+              const listening = this.#channels.listen(this.#channel(credKey), () => (this.#closed ? end() : recheck()));
+              return { ready: listening.subscribed, unlisten: () => listening.unlisten() };
+            },
+        state: async () => {
+          const [version, lockTtl] = await this.#call('state read', () =>
+            this.#commands.samsaraTokenState(credKey, `${credKey}:lock`),
+          );
+          // PTTL: -2 no lock, -1 one without expiry; else its ms, rounded down (hence the 1 ms more).
+          return { version, lockMs: lockTtl === -2 ? 0 : lockTtl === -1 ? Infinity : lockTtl + 1 };
+        },
+        pollInterval: this.#pollInterval,
+      },
+      sinceVersion,
+      timeoutMs,
+    );
   }
 
   /**

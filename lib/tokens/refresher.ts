@@ -117,7 +117,7 @@ export class Refresher {
       if (lock || clock.now() >= deadline) return lock;
       const current = await guarded('read', () => store.get(key), key);
       if (!current) return null; // nothing current is refreshing
-      await guarded('wait', () => store.waitForChange(key, current.version, deadline), key);
+      await guarded('wait', () => store.waitForChange(key, current.version, deadline - clock.now()), key);
     }
   }
 
@@ -157,7 +157,7 @@ export class Refresher {
       // Someone else is refreshing. A token that still works is served meanwhile.
       if (rejected === undefined && seen.expiresAt > clock.now()) return said(about, 'served-old', seen);
       const waitStarted = performance.now();
-      await guarded('wait', () => store.waitForChange(key, seen.version, deadline), key);
+      await guarded('wait', () => store.waitForChange(key, seen.version, deadline - clock.now()), key);
       const latest = await this.#read(key);
       waited(
         about,

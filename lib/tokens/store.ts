@@ -226,10 +226,11 @@ export interface TokenStore {
   /** Takes the key's refresh lock for `ttlMs`, or null when someone else holds it. */
   lock(key: string, ttlMs: number): Promise<LockHandle | null>;
   /**
-   * Resolves once the key's version differs from `sinceVersion`, the key's lock is free, or the
-   * clock passes `deadline` (ms since the epoch), whichever comes first.
+   * Resolves once the key's version differs from `sinceVersion`, the key's lock is free, or
+   * `timeoutMs` milliseconds have passed, whichever comes first. A span, not a deadline: the
+   * caller's clock (a test's fake one, say) and the store's (a server's) need not agree.
    */
-  waitForChange(key: string, sinceVersion: number, deadline: number): Promise<void>;
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void>;
   /**
    * Every key that holds a current grant, with its status, in no particular order, streamed (a
    * store never gathers them all in memory). Tombstones and keys holding only retired grants are
