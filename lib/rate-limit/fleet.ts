@@ -17,7 +17,10 @@ import { RedisRateLimiter } from './redis-limiter.js';
  * ```
  */
 export interface FleetRateLimitOptions extends RateLimitOptions {
-  /** Where the buckets live. Default: the token store's Redis for a `RedisTokenStore`, its Postgres for a `PostgresTokenStore`, else this process's memory. */
+  /**
+   * Where the buckets live. Default: the token store's Redis for a `RedisTokenStore`, its
+   * Postgres for a `PostgresTokenStore`, else this process's memory.
+   */
   backend?: RateLimiterBackend;
 }
 
