@@ -143,6 +143,33 @@ for (const make of [memory, redis, postgres]) {
   });
 }
 
+describe('PostgresRateLimiter: idle rows', function () {
+  this.timeout(30_000);
+  const schema = testSchema('rls');
+  const db = pool();
+  after(async () => {
+    await db.end();
+    await dropSchema(schema);
+  });
+
+  it("deletes an organization's row once it is idle, from another reservation, and keeps a busy one", async () => {
+    const limiter = new PostgresRateLimiter({ pool: db, schema, sweepEvery: 0 });
+    await limiter.reserve('idle', vehicles, 0);
+    await limiter.reserve('busy', vehicles, 0);
+    // Time passing for 'idle' only: its latest TAT 20 s ago, past the 10 s a row stays.
+    await db.query(`UPDATE "${schema}".rate_limits SET until = until - 80000 WHERE org = 'samsara:idle'`);
+    await limiter.reserve('other', me, 0);
+    let orgs: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await db.query<{ org: string }>(`SELECT org FROM "${schema}".rate_limits ORDER BY org`);
+      orgs = rows.map((r) => r.org);
+      if (!orgs.includes('samsara:idle')) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(orgs).to.deep.equal(['samsara:busy', 'samsara:other']);
+  });
+});
+
 describe('PostgresRateLimiter beside a PostgresTokenStore', function () {
   this.timeout(30_000);
   const schema = testSchema('rlm');

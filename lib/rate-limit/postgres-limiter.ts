@@ -1,3 +1,4 @@
+import { numberOption } from '../number-option.js';
 import type { PostgresPoolLike } from '../tokens/postgres-client.js';
 import { ident } from '../tokens/postgres-schema.js';
 import type { RateBucket } from './limits.js';
@@ -12,8 +13,6 @@ import type { RateLimiterBackend, RateReservation } from './limiter.js';
 // RETURNING reads it. `until` is the row's latest TAT: past it (and a margin) the row is idle,
 // and the sweep deletes it.
 
-/** How often (ms) a process deletes the idle rows, from one of its reservations. */
-const SWEEP_EVERY = 60_000;
 /** How long (ms) past its last TAT a row stays: an organization between two pages keeps its row. */
 const IDLE_AFTER = 10_000;
 
@@ -63,6 +62,8 @@ export interface PostgresRateLimiterOptions {
   schema?: string;
   /** Before each organization id in the table: fleets that share a schema but not budgets differ here. Default `samsara:`. */
   prefix?: string;
+  /** How often (ms) this process deletes the idle rows, from one of its reservations. Default 60 000. */
+  sweepEvery?: number;
 }
 
 /**
@@ -81,6 +82,7 @@ export class PostgresRateLimiter implements RateLimiterBackend {
   readonly #prefix: string;
   readonly #reserve: string;
   readonly #slowDown: string;
+  readonly #sweepEvery: number;
   #ready: Promise<void> | undefined;
   #sweptAt = performance.now();
 
@@ -91,6 +93,7 @@ export class PostgresRateLimiter implements RateLimiterBackend {
     this.#prefix = options.prefix ?? 'samsara:';
     this.#reserve = reserveSql(this.#table);
     this.#slowDown = slowDownSql(this.#table);
+    this.#sweepEvery = numberOption('PostgresRateLimiter', 'sweepEvery', options.sweepEvery, 60_000, { min: 0 });
   }
 
   /**
@@ -144,10 +147,10 @@ export class PostgresRateLimiter implements RateLimiterBackend {
     }
   }
 
-  /** Deletes the rows idle for a while, at most once a `SWEEP_EVERY` per process, off the caller's path. */
+  /** Deletes the rows idle for a while, at most once a `sweepEvery` per process, off the caller's path. */
   #sweepIfDue(): void {
     const now = performance.now();
-    if (now - this.#sweptAt < SWEEP_EVERY) return;
+    if (now - this.#sweptAt < this.#sweepEvery) return;
     this.#sweptAt = now;
     // A failed sweep only leaves rows for the next one.
     this.#pool
