@@ -1,7 +1,9 @@
+import { PostgresTokenStore } from '../tokens/postgres-store.js';
 import { RedisTokenStore } from '../tokens/redis-store.js';
 import type { TokenStore } from '../tokens/store.js';
 import { RateLimits, type RateLimitOptions } from './limits.js';
 import { MemoryRateLimiter, type RateLimiterBackend, type RateReservation } from './limiter.js';
+import { PostgresRateLimiter } from './postgres-limiter.js';
 import { RedisRateLimiter } from './redis-limiter.js';
 
 /**
@@ -15,7 +17,10 @@ import { RedisRateLimiter } from './redis-limiter.js';
  * ```
  */
 export interface FleetRateLimitOptions extends RateLimitOptions {
-  /** Where the buckets live. Default: the token store's Redis for a `RedisTokenStore`, else this process's memory. */
+  /**
+   * Where the buckets live. Default: the token store's Redis for a `RedisTokenStore`, its
+   * Postgres for a `PostgresTokenStore`, else this process's memory.
+   */
   backend?: RateLimiterBackend;
 }
 
@@ -54,5 +59,7 @@ export class FleetRateLimiter {
 }
 
 function backendOf(store: TokenStore | undefined, now: (() => number) | undefined): RateLimiterBackend {
-  return store instanceof RedisTokenStore ? new RedisRateLimiter(store.connection) : new MemoryRateLimiter(now);
+  if (store instanceof RedisTokenStore) return new RedisRateLimiter(store.connection);
+  if (store instanceof PostgresTokenStore) return new PostgresRateLimiter(store.connection);
+  return new MemoryRateLimiter(now);
 }

@@ -19,3 +19,5 @@ export { MemoryRateLimiter } from './limiter.js';
 export type { RateLimiterBackend, RateReservation } from './limiter.js';
 export { RedisRateLimiter } from './redis-limiter.js';
 export type { RedisRateLimiterOptions } from './redis-limiter.js';
+export { PostgresRateLimiter } from './postgres-limiter.js';
+export type { PostgresRateLimiterOptions } from './postgres-limiter.js';

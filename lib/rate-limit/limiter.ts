@@ -16,8 +16,8 @@ export interface RateReservation {
 }
 
 /**
- * Where the fleet's buckets live: memory for one process, Redis for a fleet. A backend of your
- * own implements these two methods atomically per organization.
+ * Where the fleet's buckets live: memory for one process, Redis or Postgres for a fleet. A
+ * backend of your own implements these two methods atomically per organization.
  *
  * @example
  * ```ts

@@ -90,9 +90,9 @@ export interface TokenManagerOptions extends LifecycleHooks {
   /**
    * The fleet-wide rate limiter every call to Samsara's API goes through (`forOrg`,
    * `req.samsara.fetch`, `callSamsara`): each organization's requests leave evenly spaced within
-   * Samsara's documented limits, across every process that shares the token store's Redis (one
-   * process's memory for other stores), and a 429 that still arrives slows the organization down
-   * for all of them. Default: on, with Samsara's limits; `false` turns it off.
+   * Samsara's documented limits, across every process that shares the token store's Redis or
+   * Postgres (one process's memory for other stores), and a 429 that still arrives slows the
+   * organization down for all of them. Default: on, with Samsara's limits; `false` turns it off.
    */
   rateLimit?: FleetRateLimitOptions | false;
 }

@@ -94,6 +94,11 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
     });
   }
 
+  /** The pool, schema and prefix it was made with: what a `PostgresRateLimiter` beside it shares. */
+  get connection(): { pool: PostgresPoolLike; schema: string; prefix: string } {
+    return { pool: this.#pool, schema: this.#schemaName, prefix: this.#prefix };
+  }
+
   /**
    * Creates the schema, or migrates it to this release's version; done at first use otherwise.
    * Call it at deploy time to keep DDL out of the first request. Idempotent, safe to run from
