@@ -9,11 +9,20 @@
  * process has the new token. The same storm runs on Redis, then on Postgres (127.0.0.1:5432, database
  * `test`, a schema of its own, dropped after), and a table sets the two side by side.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
 import type { Phases, TimedBurst } from './worker.js';
 
 export const STORM = { workers: 4, perWorker: 250, warmUpStorms: 3, rounds: 30, latency: 50 };
+
+/** The workers' TokenManager `skew` (its default): a token is due this long before it expires. */
+const SKEW = 60_000;
+/**
+ * Milliseconds after seeding at which the baseline's token falls due: long enough for the worker to
+ * read and cache it first, well within the cache's `maxAge` (1 s by default).
+ */
+const DUE_AFTER = 100;
 
 export interface StormResult {
   /** The first storm after the warm-up refreshes: the waiting path's first run (not counted below). */
@@ -70,10 +79,22 @@ export async function storm(store: StormStore = 'redis'): Promise<StormResult> {
       if (i === 0) result.cold = bursts.flatMap((b) => b.latencies);
     }
     emulator.resetCounters();
+    // The baseline is the common single refresh: a token that falls due (`skew` before it expires)
+    // while the process holds it in its credential cache, so the call goes straight to the lock
+    // (which reads it again), with no read before. A seeding write drops the cache instead, and
+    // would time a read that refresh does not make. The storm's token has expired instead: still
+    // valid, a due token is served to callers while another process refreshes it, so nobody would
+    // wait; an expired one is never in a cache (its `maxAge`, 1 s, is far below the skew), so the
+    // storm's callers read it first.
+    const dueInCache = async (worker: (typeof workers)[number]): Promise<TimedBurst> => {
+      await seed(SKEW + DUE_AFTER);
+      await worker.burst('1001', 1);
+      await sleep(DUE_AFTER + 20);
+      return worker.timed('1001', 1);
+    };
     // Baselines and storms interleave, one each per round, so that both see the same machine.
     for (let round = 0; round < STORM.rounds; round++) {
-      await seed(-1_000);
-      const one = await workers[round % workers.length].timed('1001', 1);
+      const one = await dueInCache(workers[round % workers.length]);
       result.baseline.push(...one.latencies);
       result.baselinePhases.push(one.phases);
       await seed(-1_000);
