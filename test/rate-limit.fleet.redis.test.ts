@@ -93,6 +93,29 @@ describe('the fleet-wide rate limiter: several managers on one Redis, against th
     expect(other?.granted, 'the organization bucket too: another app spent its budget').to.equal(false);
   });
 
+  it("lets a request go unpaced when the limiter's Redis hangs past timeoutMs (SIGSTOP), as when it fails", async () => {
+    const limiterRedis = await startRedis();
+    const client = connect('ioredis 5', limiterRedis) as Redis;
+    clients.push(client);
+    try {
+      const [onStore] = await managers(1);
+      const tokens = new TokenManager({
+        store: onStore.store,
+        client: clientOf(emulator),
+        rateLimit: { backend: new RedisRateLimiter({ client }), timeoutMs: 300 },
+      });
+      expect(await list(tokens, 5_000), 'paced while its Redis answers').to.equal(200);
+      limiterRedis.pause();
+      const started = performance.now();
+      expect(await list(tokens, 5_000), 'sent unpaced once the limiter is late').to.equal(200);
+      expect(performance.now() - started).to.be.within(250, 2_500);
+      expect(() => new TokenManager({ client: clientOf(emulator), rateLimit: { timeoutMs: 0 } })).to.throw(/timeoutMs/);
+    } finally {
+      limiterRedis.resume();
+      await limiterRedis.stop();
+    }
+  });
+
   it("uses the token store's Redis for a RedisTokenStore, memory otherwise, and refuses bad limits", async () => {
     const [onRedis] = await managers(1);
     expect(onRedis.rateLimiter?.backend).to.be.instanceOf(RedisRateLimiter);

@@ -1,5 +1,8 @@
+import { StoreUnavailableError } from '../errors/index.js';
+import { numberOption } from '../number-option.js';
 import { PostgresTokenStore } from '../tokens/postgres-store.js';
 import { RedisTokenStore } from '../tokens/redis-store.js';
+import { beforeTimeout } from '../tokens/store-failure.js';
 import type { TokenStore } from '../tokens/store.js';
 import { RateLimits, type RateLimitOptions } from './limits.js';
 import { MemoryRateLimiter, type RateLimiterBackend, type RateReservation } from './limiter.js';
@@ -22,6 +25,12 @@ export interface FleetRateLimitOptions extends RateLimitOptions {
    * Postgres for a `PostgresTokenStore`, else this process's memory.
    */
   backend?: RateLimiterBackend;
+  /**
+   * How long (ms) the backend may take to answer before the request goes unpaced, as when it
+   * fails: a pool with no free connection or a Redis that hangs never holds a call forever.
+   * Default 1000.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -40,21 +49,39 @@ export class FleetRateLimiter {
   readonly limits: RateLimits;
   /** Where the buckets live. */
   readonly backend: RateLimiterBackend;
+  readonly #timeoutMs: number;
 
   /** `now`: the memory backend's time in ms (the manager's clock). */
   constructor(options: FleetRateLimitOptions, store?: TokenStore, now?: () => number) {
     this.limits = new RateLimits(options);
     this.backend = options.backend ?? backendOf(store, now);
+    this.#timeoutMs = numberOption('rateLimit', 'timeoutMs', options.timeoutMs, 1000);
   }
 
-  /** One request of `orgId` to `method` `pathname`: how long to wait first, unless past `maxWaitMs`. */
+  /**
+   * One request of `orgId` to `method` `pathname`: how long to wait first, unless past `maxWaitMs`.
+   *
+   * @throws The backend's own error, or `StoreUnavailableError` when it does not answer within `timeoutMs`.
+   */
   reserve(orgId: string, method: string, pathname: string, maxWaitMs: number): Promise<RateReservation> {
-    return this.backend.reserve(orgId, this.limits.bucketsOf(method, pathname), maxWaitMs);
+    const buckets = this.limits.bucketsOf(method, pathname);
+    return this.#bounded('reservation', () => this.backend.reserve(orgId, buckets, maxWaitMs));
   }
 
-  /** Samsara answered 429 with `Retry-After`: nobody sends there for `ms`. */
+  /**
+   * Samsara answered 429 with `Retry-After`: nobody sends there for `ms`.
+   *
+   * @throws The backend's own error, or `StoreUnavailableError` when it does not answer within `timeoutMs`.
+   */
   slowDown(orgId: string, method: string, pathname: string, ms: number): Promise<void> {
-    return this.backend.slowDown(orgId, this.limits.bucketsOf(method, pathname), ms);
+    const buckets = this.limits.bucketsOf(method, pathname);
+    return this.#bounded('slow-down', () => this.backend.slowDown(orgId, buckets, ms));
+  }
+
+  #bounded<T>(what: string, command: () => Promise<T>): Promise<T> {
+    const late = (): Error =>
+      new StoreUnavailableError(`The rate limiter's backend did not answer the ${what} within ${this.#timeoutMs} ms.`);
+    return beforeTimeout(this.#timeoutMs, late, command);
   }
 }
 

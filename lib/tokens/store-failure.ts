@@ -12,6 +12,22 @@ export function storeFailure(err: unknown, what: string): SamsaraError {
 }
 
 /**
+ * `command`'s answer, or the error `late()` makes once `timeout` ms have passed without one (the
+ * command itself is not cancelled: a backend that answers late changes nothing here).
+ */
+export async function beforeTimeout<T>(timeout: number, late: () => Error, command: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), timeout);
+  });
+  try {
+    return await Promise.race([command(), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Runs one command of a store's backend within `timeout` ms: every failure, the timeout included,
  * becomes {@link storeFailure}'s `StoreUnavailableError`, naming `what` and the backend (`Redis`,
  * `Postgres`); `hint` ends the timeout's message (what to check).
@@ -23,24 +39,12 @@ export async function withinTimeout<T>(
   what: string,
   command: () => Promise<T>,
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StoreUnavailableError(
-            `The token store (${backend}) did not answer the ${what} within ${timeout} ms; ${hint}.`,
-          ),
-        ),
-      timeout,
-    );
-  });
+  const late = (): Error =>
+    new StoreUnavailableError(`The token store (${backend}) did not answer the ${what} within ${timeout} ms; ${hint}.`);
   try {
-    return await Promise.race([command(), timedOut]);
+    return await beforeTimeout(timeout, late, command);
   } catch (err) {
     throw storeFailure(err, `${what} (${backend})`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
