@@ -1,5 +1,5 @@
 import { numberOption } from '../number-option.js';
-import type { PostgresPoolLike } from '../tokens/postgres-client.js';
+import { inTransaction, type PostgresPoolLike } from '../tokens/postgres-client.js';
 import { ident } from '../tokens/postgres-schema.js';
 import type { RateBucket } from './limits.js';
 import type { RateLimiterBackend, RateReservation } from './limiter.js';
@@ -125,26 +125,16 @@ export class PostgresRateLimiter implements RateLimiterBackend {
   }
 
   async #create(): Promise<void> {
-    const client = await this.#pool.connect();
-    let failed: Error | undefined;
-    try {
-      // Two processes' CREATE TABLE IF NOT EXISTS at once can still collide in the catalog: the
-      // lock (the token store's, per schema) makes them take turns.
-      await client.query('BEGIN');
+    // Two processes' CREATE TABLE IF NOT EXISTS at once can still collide in the catalog: the
+    // lock (the token store's, per schema) makes them take turns.
+    await inTransaction(this.#pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${this.#schema}`]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(this.#schema)}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${this.#table} (org text COLLATE "C" PRIMARY KEY, tats jsonb NOT NULL,
            until float8 NOT NULL, at float8 NOT NULL, wait float8 NOT NULL, granted boolean NOT NULL)`,
       );
-      await client.query('COMMIT');
-    } catch (err) {
-      failed = err as Error;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(failed);
-    }
+    });
   }
 
   /** Deletes the rows idle for a while, at most once a `sweepEvery` per process, off the caller's path. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { publish, type StoreLostEvent } from '../events.js';
+import type { StoreLostEvent } from '../events.js';
 import { SingleFlight } from './single-flight.js';
+import { publishStoreLost } from './store-failure.js';
 import type { StoreHealth } from './store.js';
 
 /** How the vigil runs a query: bounded in time, every failure a `StoreUnavailableError`. */
@@ -99,13 +100,11 @@ export class PostgresVigil {
     this.#known = id;
     if (seen === undefined || seen === id) return;
     this.#lostAt = Date.now();
-    publish('storeLost', () => ({
-      orgId: '',
-      outcome: 'lost-data',
+    publishStoreLost(
       trigger,
-      durationMs: performance.now() - started,
-      message: `The token store's epoch row in ${s}.meta vanished: Postgres lost everything written before (the schema dropped or truncated, a failover or restore to an empty database). Every organization it held must sign in again.`,
-    }));
+      started,
+      `The token store's epoch row in ${s}.meta vanished: Postgres lost everything written before (the schema dropped or truncated, a failover or restore to an empty database). Every organization it held must sign in again.`,
+    );
   }
 
   #since(): { lostAt?: number } {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
-import { publish, type StoreLostEvent } from '../events.js';
+import type { StoreLostEvent } from '../events.js';
 import type { RedisClientLike } from './redis-client.js';
 import { SingleFlight } from './single-flight.js';
+import { publishStoreLost } from './store-failure.js';
 
 /** Reads a marker, or writes `ARGV[1]` there when it is missing: { value, 1 if written }. */
 const READ_OR_CREATE = `
@@ -80,14 +81,12 @@ export class RedisEpoch {
       if (seen === undefined || seen === id) continue;
       lost = true;
       this.#lostAt = Date.now();
-      publish('storeLost', () => ({
-        orgId: '',
-        outcome: 'lost-data',
+      publishStoreLost(
         trigger,
-        durationMs: performance.now() - started,
-        message: `The token store's epoch marker ${marker.key} vanished${marker.node ? ` on ${marker.node}` : ''}: Redis lost everything written before (a restart without persistence, FLUSHALL, a failover to an empty replica). Every organization it held must sign in again.`,
-        ...(marker.node !== undefined && { node: marker.node }),
-      }));
+        started,
+        `The token store's epoch marker ${marker.key} vanished${marker.node ? ` on ${marker.node}` : ''}: Redis lost everything written before (a restart without persistence, FLUSHALL, a failover to an empty replica). Every organization it held must sign in again.`,
+        marker.node,
+      );
     }
     return lost;
   }

@@ -1,5 +1,5 @@
 import { SamsaraError, StoreUnavailableError } from '../errors/index.js';
-import { listening, publish } from '../events.js';
+import { listening, publish, type StoreLostEvent } from '../events.js';
 
 /**
  * A store operation's failure as this package reports it: its own errors as they are, anything
@@ -69,4 +69,24 @@ export async function guarded<T>(what: string, operation: () => Promise<T>, key 
     }));
     throw failure;
   }
+}
+
+/**
+ * Tells the store-lost channel that a store's epoch marker vanished: what found it (`trigger`),
+ * the check's time since `started`, what was lost (`message`), and on which node, if one.
+ */
+export function publishStoreLost(
+  trigger: StoreLostEvent['trigger'],
+  started: number,
+  message: string,
+  node?: string,
+): void {
+  publish('storeLost', () => ({
+    orgId: '',
+    outcome: 'lost-data',
+    trigger,
+    durationMs: performance.now() - started,
+    message,
+    ...(node !== undefined && { node }),
+  }));
 }
