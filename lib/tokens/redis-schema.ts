@@ -136,7 +136,7 @@ export const LUA_FIELDS = [
 ].join('\n');
 
 function upper(camel: string): string {
-  return camel.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  return camel.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
 function escapeGlob(text: string): string {
