@@ -16,10 +16,16 @@ export async function claimOn(
   ttlMs: number,
 ): Promise<ClaimOutcome> {
   const token = randomBytes(16).toString('base64url');
-  const taken = await call('claim', () => commands.samsaraClaim(...positional(SCRIPTS.samsaraClaim, { claimKey, holder: token, ttlMs: wholeMs(ttlMs) })));
+  const taken = await call('claim', () =>
+    commands.samsaraClaim(...positional(SCRIPTS.samsaraClaim, { claimKey, holder: token, ttlMs: wholeMs(ttlMs) })),
+  );
   if (taken !== 1) return { claim: null, done: taken === 2 };
   const settle = async (keepFor: string): Promise<void> => {
-    await call('claim settle', () => commands.samsaraClaimSettle(...positional(SCRIPTS.samsaraClaimSettle, { claimKey, holder: token, doneTtlMs: keepFor })));
+    await call('claim settle', () =>
+      commands.samsaraClaimSettle(
+        ...positional(SCRIPTS.samsaraClaimSettle, { claimKey, holder: token, doneTtlMs: keepFor }),
+      ),
+    );
   };
   return { claim: { complete: (ttl) => settle(String(wholeMs(ttl))), release: () => settle('') } };
 }

@@ -57,7 +57,10 @@ export class RedisEpoch {
   #lostAt: number | undefined;
 
   constructor(private readonly source: EpochSource) {
-    source.client.defineCommand('samsaraTokenEpoch', { numberOfKeys: READ_OR_CREATE.numberOfKeys, lua: READ_OR_CREATE.lua });
+    source.client.defineCommand('samsaraTokenEpoch', {
+      numberOfKeys: READ_OR_CREATE.numberOfKeys,
+      lua: READ_OR_CREATE.lua,
+    });
     this.#commands = source.client as unknown as EpochCommands;
   }
 

@@ -41,7 +41,11 @@ export async function* listOrganizations(source: ListSource): AsyncGenerator<Org
       cursor = next;
       const keys = found.map((key) => key.slice(source.keyPrefix.length));
       const statuses = await Promise.all(
-        keys.map((credKey) => source.call('status read', () => source.commands.samsaraTokenStatus(...positional(SCRIPTS.samsaraTokenStatus, { key: credKey })))),
+        keys.map((credKey) =>
+          source.call('status read', () =>
+            source.commands.samsaraTokenStatus(...positional(SCRIPTS.samsaraTokenStatus, { key: credKey })),
+          ),
+        ),
       );
       for (const [i, credKey] of keys.entries()) {
         const fields = statuses[i];

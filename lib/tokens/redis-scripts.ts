@@ -31,7 +31,10 @@ end
 `;
 
 /** A script and the names of its KEYS and ARGV, in the order its command takes them. */
-export interface ScriptSpec<K extends readonly string[] = readonly string[], A extends readonly string[] = readonly string[]> {
+export interface ScriptSpec<
+  K extends readonly string[] = readonly string[],
+  A extends readonly string[] = readonly string[],
+> {
   readonly keys: K;
   readonly argv: A;
   readonly numberOfKeys: number;
@@ -68,7 +71,7 @@ export function positional<S extends ScriptSpec>(
   rest: readonly (string | number)[] = [],
 ): (string | number)[] {
   const byName: Record<string, string | number> = named;
-  return [...spec.keys.map((name) => byName[name]!), ...spec.argv.map((name) => byName[name]!), ...rest];
+  return [...spec.keys.map((name) => byName[name]), ...spec.argv.map((name) => byName[name]), ...rest];
 }
 
 export const SCRIPTS = {

@@ -12,7 +12,17 @@ import { RedisDurability, type RedisDurabilityOptions } from './redis-durability
 import { listOrganizations } from './redis-list.js';
 import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
 import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
-import { channelOf, channelPattern, claimKeyOf, credKeyOf, encodedKeyOfChannel, FIELD, lockKeyOf, retiredField, webhookKeyOf } from './redis-schema.js';
+import {
+  channelOf,
+  channelPattern,
+  claimKeyOf,
+  credKeyOf,
+  encodedKeyOfChannel,
+  FIELD,
+  lockKeyOf,
+  retiredField,
+  webhookKeyOf,
+} from './redis-schema.js';
 import { pause } from './pause.js';
 import { withinTimeout } from './store-failure.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
@@ -125,7 +135,8 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     this.#durability = new RedisDurability(options.durability, this.#timeout);
     this.#client = options.client;
     this.#keyPrefix = keyPrefixOf(this.#client);
-    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, { numberOfKeys, lua });
+    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS))
+      this.#client.defineCommand(name, { numberOfKeys, lua });
     this.#commands = this.#client as unknown as ScriptedClient;
     this.#channels = new RedisChannels(this.#client, (what, command) => this.#call(what, command));
     this.#vigil = new RedisVigil({
@@ -144,7 +155,9 @@ export class RedisTokenStore implements TokenStore, SealedStore {
 
   async get(key: string): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
-    const [version, sealed] = await this.#call('read', () => this.#commands.hmget(credKey, FIELD.version, FIELD.sealed));
+    const [version, sealed] = await this.#call('read', () =>
+      this.#commands.hmget(credKey, FIELD.version, FIELD.sealed),
+    );
     return sealed ? { ...this.#open(sealed, credKey), version: Number(version) } : null;
   }
 
@@ -227,7 +240,12 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const token = randomBytes(16).toString('base64url');
     const taken = await this.#call('lock', () =>
       this.#commands.samsaraTokenLock(
-        ...positional(SCRIPTS.samsaraTokenLock, { lockKey, key: credKey, holder: token, ttlMs: Math.max(1, Math.ceil(ttlMs)) }),
+        ...positional(SCRIPTS.samsaraTokenLock, {
+          lockKey,
+          key: credKey,
+          holder: token,
+          ttlMs: Math.max(1, Math.ceil(ttlMs)),
+        }),
       ),
     );
     if (!taken) return null;
@@ -270,7 +288,9 @@ export class RedisTokenStore implements TokenStore, SealedStore {
         // Armed before the read: a message that arrives during it cuts the next pause short.
         poked = Promise.race([stopped, new Promise<void>((resolve) => (poke = resolve))]);
         const [version, lockTtl] = await this.#call('state read', () =>
-          this.#commands.samsaraTokenState(...positional(SCRIPTS.samsaraTokenState, { key: credKey, lockKey: lockKeyOf(credKey) })),
+          this.#commands.samsaraTokenState(
+            ...positional(SCRIPTS.samsaraTokenState, { key: credKey, lockKey: lockKeyOf(credKey) }),
+          ),
         );
         if (version !== sinceVersion || lockTtl === -2) return;
         // Also wake when the lock expires: a holder that died never publishes.
@@ -357,7 +377,12 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const sealed = record ? seal(this.#keyring, JSON.stringify(record), webhookKey) : '';
     const written = await this.#call('webhook write', () =>
       this.#commands.samsaraWebhookSave(
-        ...positional(SCRIPTS.samsaraWebhookSave, { webhookKey, expectedId: expectedId ?? '', id: record?.id ?? '', sealed }),
+        ...positional(SCRIPTS.samsaraWebhookSave, {
+          webhookKey,
+          expectedId: expectedId ?? '',
+          id: record?.id ?? '',
+          sealed,
+        }),
       ),
     );
     return written === 1;
