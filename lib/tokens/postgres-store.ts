@@ -20,6 +20,7 @@ import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-rec
 import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
 import { waitForChangeOf } from './postgres-wait.js';
 import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
+import { credKeyOf } from './redis-schema.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -306,7 +307,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
 
   /** The name a key's values are sealed under (as RedisTokenStore's key for it). */
   #sealedAs(key: string): string {
-    return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
+    return credKeyOf(this.#prefix, key);
   }
 
   #seal(creds: NewCredentials, key: string): string {
