@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors/index.js';
 import type { RedisClientLike } from '../tokens/redis-client.js';
+import { rateKeyOf } from '../tokens/redis-schema.js';
 import type { RateBucket } from './limits.js';
 import type { RateLimiterBackend, RateReservation } from './limiter.js';
 
@@ -93,6 +94,6 @@ export class RedisRateLimiter implements RateLimiterBackend {
   }
 
   #keys(orgId: string, buckets: readonly RateBucket[]): string[] {
-    return buckets.map((b) => `${this.#prefix}{org:${orgId}}:rate:${b.name}`);
+    return buckets.map((b) => rateKeyOf(this.#prefix, orgId, b.name));
   }
 }

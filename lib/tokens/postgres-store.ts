@@ -21,6 +21,7 @@ import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from 
 import { waitForChangeOf } from './change-wait.js';
 import { systemClock } from './clock.js';
 import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
+import { credKeyOf } from './redis-schema.js';
 import type {
   ClaimOutcome,
   LockHandle,
@@ -319,7 +320,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
 
   /** The name a key's values are sealed under (as RedisTokenStore's key for it). */
   #sealedAs(key: string): string {
-    return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
+    return credKeyOf(this.#prefix, key);
   }
 
   #seal(creds: NewCredentials, key: string): string {

@@ -1,10 +1,11 @@
 import type { BoundedQuery } from './postgres-bounded.js';
+import { webhookKeyOf } from './redis-schema.js';
 import { open, seal, type SealingKey } from './seal.js';
 import type { StoredWebhook } from './store.js';
 
 /** Where a key's webhook record is sealed: `<the key's sealing name>:webhook`, as RedisTokenStore's record of it. */
 function recordName(sealedAs: string): string {
-  return `${sealedAs}:webhook`;
+  return webhookKeyOf(sealedAs);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ScriptedClient } from './redis-scripts.js';
+import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import type { ClaimOutcome } from './store.js';
 
 /** How RedisTokenStore runs a command: bounded in time, every failure a `StoreUnavailableError`. */
@@ -16,10 +16,16 @@ export async function claimOn(
   ttlMs: number,
 ): Promise<ClaimOutcome> {
   const token = randomBytes(16).toString('base64url');
-  const taken = await call('claim', () => commands.samsaraClaim(claimKey, token, wholeMs(ttlMs)));
+  const taken = await call('claim', () =>
+    commands.samsaraClaim(...positional(SCRIPTS.samsaraClaim, { claimKey, holder: token, ttlMs: wholeMs(ttlMs) })),
+  );
   if (taken !== 1) return { claim: null, done: taken === 2 };
   const settle = async (keepFor: string): Promise<void> => {
-    await call('claim settle', () => commands.samsaraClaimSettle(claimKey, token, keepFor));
+    await call('claim settle', () =>
+      commands.samsaraClaimSettle(
+        ...positional(SCRIPTS.samsaraClaimSettle, { claimKey, holder: token, doneTtlMs: keepFor }),
+      ),
+    );
   };
   return { claim: { complete: (ttl) => settle(String(wholeMs(ttl))), release: () => settle('') } };
 }

@@ -2,15 +2,21 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { StoreLostEvent } from '../events.js';
 import type { RedisClientLike } from './redis-client.js';
+import { epochKeyOf, epochTagOf } from './redis-schema.js';
+import { script } from './redis-scripts.js';
 import { SingleFlight } from './single-flight.js';
 import { publishStoreLost } from './store-failure.js';
 
-/** Reads a marker, or writes `ARGV[1]` there when it is missing: { value, 1 if written }. */
-const READ_OR_CREATE = `
-local v = redis.call('GET', KEYS[1])
+/** Reads a marker, or writes `fresh` there when it is missing: { value, 1 if written }. */
+const READ_OR_CREATE = script(
+  ['marker'],
+  ['fresh'],
+  `
+local v = redis.call('GET', marker)
 if v then return { v, 0 } end
-redis.call('SET', KEYS[1], ARGV[1])
-return { ARGV[1], 1 }`;
+redis.call('SET', marker, fresh)
+return { fresh, 1 }`,
+);
 
 /** What the epoch needs of its store. */
 export interface EpochSource {
@@ -53,7 +59,10 @@ export class RedisEpoch {
   #lostAt: number | undefined;
 
   constructor(private readonly source: EpochSource) {
-    source.client.defineCommand('samsaraTokenEpoch', { numberOfKeys: 1, lua: READ_OR_CREATE });
+    source.client.defineCommand('samsaraTokenEpoch', {
+      numberOfKeys: READ_OR_CREATE.numberOfKeys,
+      lua: READ_OR_CREATE.lua,
+    });
     this.#commands = source.client as unknown as EpochCommands;
   }
 
@@ -94,14 +103,14 @@ export class RedisEpoch {
   /** One marker on a standalone Redis; on a Cluster one per master, on a slot it serves now. */
   async #markers(): Promise<Marker[]> {
     const { client, prefix } = this.source;
-    if (!client.isCluster) return [{ key: `${prefix}{epoch:0}` }];
+    if (!client.isCluster) return [{ key: epochKeyOf(prefix, epochTagOf(0)) }];
     const slots = await this.source.call('cluster slots', () => this.#commands.cluster('SLOTS'));
     const masters = new Map<string, [number, number][]>();
     for (const [start, end, [host, port]] of slots) {
       const node = `${host}:${port}`;
       masters.set(node, [...(masters.get(node) ?? []), [start, end]]);
     }
-    return [...masters].map(([node, ranges]) => ({ key: `${prefix}{${tagServedBy(ranges)}}`, node }));
+    return [...masters].map(([node, ranges]) => ({ key: epochKeyOf(prefix, tagServedBy(ranges)), node }));
   }
 }
 
@@ -109,8 +118,9 @@ export class RedisEpoch {
 function tagServedBy(ranges: [number, number][]): string {
   // 16 384 slots: a master with even one slot is found within a few hundred thousand tries.
   for (let n = 0; n < 1_000_000; n++) {
-    const slot = calculateSlot(`epoch:${n}`);
-    if (ranges.some(([start, end]) => slot >= start && slot <= end)) return `epoch:${n}`;
+    const tag = epochTagOf(n);
+    const slot = calculateSlot(tag);
+    if (ranges.some(([start, end]) => slot >= start && slot <= end)) return tag;
   }
   throw new Error(`No epoch marker tag found for the slots ${JSON.stringify(ranges)}.`);
 }

@@ -1,6 +1,7 @@
 import type { SamsaraRegion } from '../endpoints.js';
 import type { NewCredentials } from './credentials.js';
-import type { ScriptedClient } from './redis-scripts.js';
+import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { credPattern, keyOfCredKey } from './redis-schema.js';
 import type { OrganizationStatus } from './store.js';
 
 /** A connection that can SCAN: a standalone client, or one master of a Cluster. */
@@ -30,10 +31,7 @@ export interface ListSource {
  * with the number of organizations.
  */
 export async function* listOrganizations(source: ListSource): AsyncGenerator<OrganizationStatus> {
-  const head = `${source.prefix}{org:`;
-  // The pattern ends with the literal `}` of the hash tag: lock keys (`…}:lock`) never match, and
-  // an id cannot end it early (it is URI-encoded, so it holds no brace).
-  const pattern = `${escapeGlob(source.keyPrefix + head)}*}`;
+  const pattern = credPattern(source.keyPrefix, source.prefix);
   for (const scanner of source.scanners()) {
     let cursor = '0';
     do {
@@ -43,12 +41,16 @@ export async function* listOrganizations(source: ListSource): AsyncGenerator<Org
       cursor = next;
       const keys = found.map((key) => key.slice(source.keyPrefix.length));
       const statuses = await Promise.all(
-        keys.map((credKey) => source.call('status read', () => source.commands.samsaraTokenStatus(credKey))),
+        keys.map((credKey) =>
+          source.call('status read', () =>
+            source.commands.samsaraTokenStatus(...positional(SCRIPTS.samsaraTokenStatus, { key: credKey })),
+          ),
+        ),
       );
       for (const [i, credKey] of keys.entries()) {
         const fields = statuses[i];
         if (!fields) continue;
-        yield statusOf(decodeURIComponent(credKey.slice(head.length, -1)), fields, credKey, source);
+        yield statusOf(keyOfCredKey('', source.prefix, credKey), fields, credKey, source);
       }
     } while (cursor !== '0');
   }
@@ -66,9 +68,4 @@ function statusOf(orgId: string, fields: (string | null)[], credKey: string, sou
     ...(region ? { region: region as SamsaraRegion } : {}),
     ...(clientID ? { clientID } : {}),
   };
-}
-
-/** Redis glob's special characters, escaped, so a prefix matches only itself. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

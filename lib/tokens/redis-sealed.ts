@@ -1,74 +1,89 @@
 import type { RedisClientLike } from './redis-client.js';
 import type { ScanClient } from './redis-list.js';
+import { credPattern, FIELD, keyOfCredKey, retiredField, retiredFingerprintField } from './redis-schema.js';
+import { positional, script } from './redis-scripts.js';
 import { checkSealedAs, skippedAt, type ImportOutcome, type SealedGrantRecord } from './sealed-record.js';
 
 // RedisTokenStore's sealed records (see sealed-record.ts): every key listed, exported and
-// imported as it is stored, without opening a value. The hash fields are redis-scripts.ts's.
+// imported as it is stored, without opening a value. The keys and fields are redis-schema.ts's.
 
 const SEALED_SCRIPTS = {
-  // ARGV: version, sealed ('' for a tombstone), grant id, fingerprint, expiry, written at,
-  // region, client id, revivable ('' for none), tombstone ttl (ms), channel, then triples of a
-  // retired grant's id, sealed value and fingerprint. { 0, 0 }: imported; else { the stored
-  // version, as new or newer, the source's grants kept here as retired }. Nothing held is
-  // dropped: a current grant of another id is retired, retired grants already here stay as they are.
-  samsaraTokenImport: {
-    numberOfKeys: 1,
-    lua: `
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '')
+  // sealed: '' for a tombstone; revivable: '' for none; rest: triples of a retired grant's id,
+  // sealed value and fingerprint. { 0, 0 }: imported; else { the stored version, as new or
+  // newer, the source's grants kept here as retired }. Nothing held is dropped: a current grant
+  // of another id is retired, retired grants already here stay as they are.
+  samsaraTokenImport: script(
+    ['key'],
+    [
+      'version',
+      'sealed',
+      'grantId',
+      'fingerprint',
+      'expiresAt',
+      'writtenAt',
+      'region',
+      'clientId',
+      'revivable',
+      'tombstoneTtl',
+      'channel',
+    ],
+    `
+local v = tonumber(redis.call('HGET', key, F_VERSION) or '')
 local ids, known = {}, {}
-for each in string.gmatch(redis.call('HGET', KEYS[1], 'q') or '', '%S+') do ids[#ids + 1] = each; known[each] = true end
-if v ~= nil and v >= tonumber(ARGV[1]) then
+for each in string.gmatch(redis.call('HGET', key, F_RETIRED_IDS) or '', '%S+') do ids[#ids + 1] = each; known[each] = true end
+if v ~= nil and v >= tonumber(version) then
   -- Newer here: nothing replaced, but the source's grants this key does not know are kept, retired.
-  if (redis.call('HGET', KEYS[1], 'd') or '') ~= '' then known[redis.call('HGET', KEYS[1], 'c') or ''] = true end
+  if (redis.call('HGET', key, F_SEALED) or '') ~= '' then known[redis.call('HGET', key, F_GRANT_ID) or ''] = true end
   local added = 0
-  local function add(id, sealed, fp)
+  local function add(id, sealedGrant, fp)
     if id == '' or known[id] then return end
-    redis.call('HSET', KEYS[1], 'g:' .. id, sealed, 'h:' .. id, fp)
+    redis.call('HSET', key, RETIRED_PREFIX .. id, sealedGrant, RETIRED_FINGERPRINT_PREFIX .. id, fp)
     ids[#ids + 1] = id
     known[id] = true
     added = added + 1
   end
-  if ARGV[2] ~= '' then add(ARGV[3], ARGV[2], ARGV[4]) end
-  for i = 12, #ARGV, 3 do add(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+  if sealed ~= '' then add(grantId, sealed, fingerprint) end
+  for i = 1, #rest, 3 do add(rest[i], rest[i + 1], rest[i + 2]) end
   if added > 0 then
-    redis.call('HSET', KEYS[1], 'q', table.concat(ids, ' '))
-    redis.call('PERSIST', KEYS[1])
+    redis.call('HSET', key, F_RETIRED_IDS, table.concat(ids, ' '))
+    redis.call('PERSIST', key)
   end
   return { v, added }
 end
-local live = ARGV[2] ~= ''
-local function keep(id, sealed, fp)
-  if id == '' or known[id] or (live and id == ARGV[3]) then return end
-  redis.call('HSET', KEYS[1], 'g:' .. id, sealed, 'h:' .. id, fp)
+local live = sealed ~= ''
+local function keep(id, sealedGrant, fp)
+  if id == '' or known[id] or (live and id == grantId) then return end
+  redis.call('HSET', key, RETIRED_PREFIX .. id, sealedGrant, RETIRED_FINGERPRINT_PREFIX .. id, fp)
   ids[#ids + 1] = id
   known[id] = true
 end
-local current = redis.call('HGET', KEYS[1], 'd') or ''
-if current ~= '' then keep(redis.call('HGET', KEYS[1], 'c') or '', current, redis.call('HGET', KEYS[1], 'f') or '') end
-for i = 12, #ARGV, 3 do keep(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
-if live and known[ARGV[3]] then
+local current = redis.call('HGET', key, F_SEALED) or ''
+if current ~= '' then keep(redis.call('HGET', key, F_GRANT_ID) or '', current, redis.call('HGET', key, F_FINGERPRINT) or '') end
+for i = 1, #rest, 3 do keep(rest[i], rest[i + 1], rest[i + 2]) end
+if live and known[grantId] then
   local kept = {}
-  for _, id in ipairs(ids) do if id ~= ARGV[3] then kept[#kept + 1] = id end end
+  for _, id in ipairs(ids) do if id ~= grantId then kept[#kept + 1] = id end end
   ids = kept
-  redis.call('HDEL', KEYS[1], 'g:' .. ARGV[3], 'h:' .. ARGV[3])
+  redis.call('HDEL', key, RETIRED_PREFIX .. grantId, RETIRED_FINGERPRINT_PREFIX .. grantId)
 end
-redis.call('HSET', KEYS[1], 'q', table.concat(ids, ' '), 'v', ARGV[1], 'd', ARGV[2])
-redis.call('HDEL', KEYS[1], 'k', 'r')
+redis.call('HSET', key, F_RETIRED_IDS, table.concat(ids, ' '), F_VERSION, version, F_SEALED, sealed)
+redis.call('HDEL', key, F_CONTENT_FINGERPRINT, F_REVIVABLE)
 if live then
-  redis.call('HSET', KEYS[1], 'c', ARGV[3], 'f', ARGV[4], 'e', ARGV[5], 'w', ARGV[6], 'rg', ARGV[7], 'ci', ARGV[8])
+  redis.call('HSET', key, F_GRANT_ID, grantId, F_FINGERPRINT, fingerprint, F_EXPIRES_AT, expiresAt, F_WRITTEN_AT, writtenAt,
+    F_REGION, region, F_CLIENT_ID, clientId)
 else
-  redis.call('HDEL', KEYS[1], 'c', 'f', 'e', 'w', 'rg', 'ci')
-  if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'r', ARGV[9]) end
+  redis.call('HDEL', key, F_GRANT_ID, F_FINGERPRINT, F_EXPIRES_AT, F_WRITTEN_AT, F_REGION, F_CLIENT_ID)
+  if revivable ~= '' then redis.call('HSET', key, F_REVIVABLE, revivable) end
 end
-if not live and #ids == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[10]) else redis.call('PERSIST', KEYS[1]) end
-redis.call('PUBLISH', ARGV[11], ARGV[1])
+if not live and #ids == 0 then redis.call('PEXPIRE', key, tombstoneTtl) else redis.call('PERSIST', key) end
+redis.call('PUBLISH', channel, version)
 return { 0, 0 }`,
-  },
+  ),
 } as const;
 
 interface SealedCommands {
   hgetall(key: string): Promise<Record<string, string | undefined>>;
-  samsaraTokenImport(credKey: string, ...args: (string | number)[]): Promise<[number, number]>;
+  samsaraTokenImport(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 /** What the sealed records need of a RedisTokenStore. */
@@ -90,7 +105,9 @@ const defined = new WeakSet<object>();
 
 function commandsOf(source: RedisSealedSource): SealedCommands {
   if (!defined.has(source.client)) {
-    for (const [name, definition] of Object.entries(SEALED_SCRIPTS)) source.client.defineCommand(name, definition);
+    for (const [name, { numberOfKeys, lua }] of Object.entries(SEALED_SCRIPTS)) {
+      source.client.defineCommand(name, { numberOfKeys, lua });
+    }
     defined.add(source.client);
   }
   return source.client as unknown as SealedCommands;
@@ -98,9 +115,7 @@ function commandsOf(source: RedisSealedSource): SealedCommands {
 
 /** Every credentials key under the prefix (current, retired-only and tombstones), SCANned page by page. */
 export async function* sealedKeysOf(source: RedisSealedSource): AsyncGenerator<string> {
-  const head = `${source.prefix}{org:`;
-  // Ends with the hash tag's `}`: lock and webhook keys (`…}:lock`) never match.
-  const pattern = `${(source.keyPrefix + head).replace(/[*?[\]\\]/g, '\\$&')}*}`;
+  const pattern = credPattern(source.keyPrefix, source.prefix);
   for (const scanner of source.scanners()) {
     let cursor = '0';
     do {
@@ -108,7 +123,7 @@ export async function* sealedKeysOf(source: RedisSealedSource): AsyncGenerator<s
         scanner.scan(cursor, 'MATCH', pattern, 'COUNT', source.batchSize),
       );
       cursor = next;
-      for (const name of found) yield decodeURIComponent(name.slice(source.keyPrefix.length + head.length, -1));
+      for (const name of found) yield keyOfCredKey(source.keyPrefix, source.prefix, name);
     } while (cursor !== '0');
   }
 }
@@ -117,30 +132,34 @@ export async function* sealedKeysOf(source: RedisSealedSource): AsyncGenerator<s
 export async function exportSealedFrom(source: RedisSealedSource, key: string): Promise<SealedGrantRecord | null> {
   const credKey = source.credKey(key);
   const fields = await source.call('export', () => commandsOf(source).hgetall(credKey));
-  if (fields.v === undefined) return null;
-  const retired = (fields.q ?? '')
+  if (fields[FIELD.version] === undefined) return null;
+  const retired = (fields[FIELD.retiredIds] ?? '')
     .split(' ')
     .filter(Boolean)
     .flatMap((id) => {
-      const sealed = fields[`g:${id}`];
-      return sealed ? [{ grantId: id, sealed, fingerprint: fields[`h:${id}`] ?? '' }] : [];
+      const sealed = fields[retiredField(id)];
+      return sealed ? [{ grantId: id, sealed, fingerprint: fields[retiredFingerprintField(id)] ?? '' }] : [];
     });
-  const current = fields.d
+  const sealed = fields[FIELD.sealed];
+  const region = fields[FIELD.region];
+  const clientID = fields[FIELD.clientID];
+  const revivable = fields[FIELD.revivable];
+  const current = sealed
     ? {
-        grantId: fields.c ?? '',
-        sealed: fields.d,
-        fingerprint: fields.f ?? '',
-        expiresAt: Number(fields.e ?? 0),
-        writtenAt: Number(fields.w ?? 0),
-        ...(fields.rg ? { region: fields.rg } : {}),
-        ...(fields.ci ? { clientID: fields.ci } : {}),
+        grantId: fields[FIELD.grantId] ?? '',
+        sealed,
+        fingerprint: fields[FIELD.fingerprint] ?? '',
+        expiresAt: Number(fields[FIELD.expiresAt] ?? 0),
+        writtenAt: Number(fields[FIELD.writtenAt] ?? 0),
+        ...(region ? { region } : {}),
+        ...(clientID ? { clientID } : {}),
       }
     : null;
   return {
     sealedAs: credKey,
-    version: Number(fields.v),
+    version: Number(fields[FIELD.version]),
     current,
-    ...(fields.r ? { revivable: Number(fields.r) } : {}),
+    ...(revivable ? { revivable: Number(revivable) } : {}),
     retired,
   };
 }
@@ -156,19 +175,24 @@ export async function importSealedInto(
   const c = record.current;
   const [found, kept] = await source.call('import', () =>
     commandsOf(source).samsaraTokenImport(
-      credKey,
-      record.version,
-      c?.sealed ?? '',
-      c?.grantId ?? '',
-      c?.fingerprint ?? '',
-      c?.expiresAt ?? 0,
-      c?.writtenAt ?? 0,
-      c?.region ?? '',
-      c?.clientID ?? '',
-      record.revivable ?? '',
-      source.tombstoneTtl,
-      source.channel(credKey),
-      ...record.retired.flatMap((grant) => [grant.grantId, grant.sealed, grant.fingerprint]),
+      ...positional(
+        SEALED_SCRIPTS.samsaraTokenImport,
+        {
+          key: credKey,
+          version: record.version,
+          sealed: c?.sealed ?? '',
+          grantId: c?.grantId ?? '',
+          fingerprint: c?.fingerprint ?? '',
+          expiresAt: c?.expiresAt ?? 0,
+          writtenAt: c?.writtenAt ?? 0,
+          region: c?.region ?? '',
+          clientId: c?.clientID ?? '',
+          revivable: record.revivable ?? '',
+          tombstoneTtl: source.tombstoneTtl,
+          channel: source.channel(credKey),
+        },
+        record.retired.flatMap((grant) => [grant.grantId, grant.sealed, grant.fingerprint]),
+      ),
     ),
   );
   return found === 0 ? { imported: true } : skippedAt(found, record, kept);

@@ -11,7 +11,18 @@ import { claimOn } from './redis-claims.js';
 import { RedisDurability, type RedisDurabilityOptions } from './redis-durability.js';
 import { listOrganizations } from './redis-list.js';
 import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
-import { SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import {
+  channelOf,
+  channelPattern,
+  claimKeyOf,
+  credKeyOf,
+  encodedKeyOfChannel,
+  FIELD,
+  lockKeyOf,
+  retiredField,
+  webhookKeyOf,
+} from './redis-schema.js';
 import { waitForChangeOf } from './change-wait.js';
 import { systemClock } from './clock.js';
 import { withinTimeout } from './store-failure.js';
@@ -125,7 +136,8 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     this.#durability = new RedisDurability(options.durability, this.#timeout);
     this.#client = options.client;
     this.#keyPrefix = keyPrefixOf(this.#client);
-    for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition);
+    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS))
+      this.#client.defineCommand(name, { numberOfKeys, lua });
     this.#commands = this.#client as unknown as ScriptedClient;
     this.#channels = new RedisChannels(this.#client, (what, command) => this.#call(what, command));
     this.#vigil = new RedisVigil({
@@ -144,17 +156,19 @@ export class RedisTokenStore implements TokenStore, SealedStore {
 
   async get(key: string): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
-    const [version, sealed] = await this.#call('read', () => this.#commands.hmget(credKey, 'v', 'd'));
+    const [version, sealed] = await this.#call('read', () =>
+      this.#commands.hmget(credKey, FIELD.version, FIELD.sealed),
+    );
     return sealed ? { ...this.#open(sealed, credKey), version: Number(version) } : null;
   }
 
   async retired(key: string): Promise<NewCredentials[]> {
     const credKey = this.#credKey(key);
     const fields = await this.#call('read', () => this.#commands.hgetall(credKey));
-    // A key without retired grants has no q field at all.
-    const ids = ((fields.q as string | undefined) ?? '').split(' ').filter(Boolean);
+    // A key without retired grants has no retired-ids field at all.
+    const ids = ((fields[FIELD.retiredIds] as string | undefined) ?? '').split(' ').filter(Boolean);
     return ids.flatMap((id) => {
-      const sealed = fields[`g:${id}`];
+      const sealed = fields[retiredField(id)];
       return sealed ? [this.#open(sealed, credKey)] : [];
     });
   }
@@ -179,12 +193,14 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const sealed = this.#seal(creds, credKey);
     const kept = await this.#call('retire', () =>
       this.#commands.samsaraTokenRetire(
-        credKey,
-        creds.grantId,
-        sealed,
-        maxRetired,
-        onlyIfKept ? '1' : '0',
-        fingerprintOf(creds.refreshToken),
+        ...positional(SCRIPTS.samsaraTokenRetire, {
+          key: credKey,
+          grantId: creds.grantId,
+          sealed,
+          maxRetired,
+          onlyIfKept: onlyIfKept ? '1' : '0',
+          fingerprint: fingerprintOf(creds.refreshToken),
+        }),
       ),
     );
     return kept === 1;
@@ -194,34 +210,60 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const credKey = this.#credKey(key);
     const pairs = grants.flatMap((grant) => [grant.grantId, fingerprintOf(grant.refreshToken)]);
     await this.#call('forget', () =>
-      this.#commands.samsaraTokenForget(credKey, this.#tombstoneTtl, this.#channel(credKey), ...pairs),
+      this.#commands.samsaraTokenForget(
+        ...positional(
+          SCRIPTS.samsaraTokenForget,
+          { key: credKey, tombstoneTtl: this.#tombstoneTtl, channel: this.#channel(credKey) },
+          pairs,
+        ),
+      ),
     );
   }
 
   async remove(key: string, expectedVersion: number): Promise<boolean> {
     const credKey = this.#credKey(key);
     const removed = await this.#call('remove', () =>
-      this.#commands.samsaraTokenRemove(credKey, expectedVersion, this.#tombstoneTtl, this.#channel(credKey)),
+      this.#commands.samsaraTokenRemove(
+        ...positional(SCRIPTS.samsaraTokenRemove, {
+          key: credKey,
+          expectedVersion,
+          tombstoneTtl: this.#tombstoneTtl,
+          channel: this.#channel(credKey),
+        }),
+      ),
     );
     return removed === 1;
   }
 
   async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     const credKey = this.#credKey(key);
-    const lockKey = `${credKey}:lock`;
+    const lockKey = lockKeyOf(credKey);
     const token = randomBytes(16).toString('base64url');
     const taken = await this.#call('lock', () =>
-      this.#commands.samsaraTokenLock(lockKey, credKey, token, Math.max(1, Math.ceil(ttlMs))),
+      this.#commands.samsaraTokenLock(
+        ...positional(SCRIPTS.samsaraTokenLock, {
+          lockKey,
+          key: credKey,
+          holder: token,
+          ttlMs: Math.max(1, Math.ceil(ttlMs)),
+        }),
+      ),
     );
     if (!taken) return null;
     return {
       ...this.#currentAt(taken, credKey),
       extend: async (ms: number) =>
         (await this.#call('lock extension', () =>
-          this.#commands.samsaraTokenExtend(lockKey, token, Math.max(1, Math.ceil(ms))),
+          this.#commands.samsaraTokenExtend(
+            ...positional(SCRIPTS.samsaraTokenExtend, { lockKey, holder: token, ttlMs: Math.max(1, Math.ceil(ms)) }),
+          ),
         )) === 1,
       release: async () => {
-        await this.#call('unlock', () => this.#commands.samsaraTokenUnlock(lockKey, token, this.#channel(credKey)));
+        await this.#call('unlock', () =>
+          this.#commands.samsaraTokenUnlock(
+            ...positional(SCRIPTS.samsaraTokenUnlock, { lockKey, holder: token, channel: this.#channel(credKey) }),
+          ),
+        );
       },
     };
   }
@@ -243,7 +285,9 @@ export class RedisTokenStore implements TokenStore, SealedStore {
             },
         state: async () => {
           const [version, lockTtl] = await this.#call('state read', () =>
-            this.#commands.samsaraTokenState(credKey, `${credKey}:lock`),
+            this.#commands.samsaraTokenState(
+              ...positional(SCRIPTS.samsaraTokenState, { key: credKey, lockKey: lockKeyOf(credKey) }),
+            ),
           );
           // PTTL: -2 no lock, -1 one without expiry; else its ms, rounded down (hence the 1 ms more).
           return { version, lockMs: lockTtl === -2 ? 0 : lockTtl === -1 ? Infinity : lockTtl + 1 };
@@ -264,12 +308,10 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     // node without a word, so a lost message could never be known. Never live there.
     if (this.#closed || this.#client.isCluster) return { live: false, close: () => undefined };
     // The prefix is the caller's: escaped, so that its glob characters match only themselves.
-    const head = `${(this.#keyPrefix + this.#prefix).replace(/[*?[\]\\]/g, '\\$&')}{org:`;
-    const tail = '}:done';
     return this.#channels.watch(
-      `${head}*${tail}`,
+      channelPattern(this.#keyPrefix, this.#prefix),
       (channel) => {
-        onChange(keyOfChannel(channel.slice((this.#keyPrefix + this.#prefix).length + '{org:'.length, -tail.length)));
+        onChange(keyOfChannel(encodedKeyOfChannel(this.#keyPrefix, this.#prefix, channel)));
       },
       () => {
         onChange(undefined);
@@ -309,23 +351,30 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   /** A claim in a key of its own, `{prefix}claim:{<name>}`, that expires with its ttl. */
   async claim(name: string, ttlMs: number): Promise<ClaimOutcome> {
     const call = <T>(what: string, command: () => Promise<T>): Promise<T> => this.#call(what, command);
-    return claimOn(this.#commands, call, `${this.#prefix}claim:{${encodeURIComponent(name)}}`, ttlMs);
+    return claimOn(this.#commands, call, claimKeyOf(this.#prefix, name), ttlMs);
   }
 
   /** The organization's webhook record, `{prefix}{org:<id>}:webhook`, opened. */
   async webhook(key: string): Promise<StoredWebhook | null> {
-    const webhookKey = `${this.#credKey(key)}:webhook`;
-    const [sealed] = await this.#call('webhook read', () => this.#commands.hmget(webhookKey, 'd'));
+    const webhookKey = webhookKeyOf(this.#credKey(key));
+    const [sealed] = await this.#call('webhook read', () => this.#commands.hmget(webhookKey, FIELD.sealed));
     return sealed ? (JSON.parse(open(this.#keyring, sealed, webhookKey)) as StoredWebhook) : null;
   }
 
   /** Compare-and-set of the webhook record on its id, sealed with the key's name as AAD. */
   async saveWebhook(key: string, next: StoredWebhook | null, expectedId: string | null): Promise<boolean> {
-    const webhookKey = `${this.#credKey(key)}:webhook`;
+    const webhookKey = webhookKeyOf(this.#credKey(key));
     const record = next && { id: next.id, url: next.url, secretKey: next.secretKey };
     const sealed = record ? seal(this.#keyring, JSON.stringify(record), webhookKey) : '';
     const written = await this.#call('webhook write', () =>
-      this.#commands.samsaraWebhookSave(webhookKey, expectedId ?? '', record?.id ?? '', sealed),
+      this.#commands.samsaraWebhookSave(
+        ...positional(SCRIPTS.samsaraWebhookSave, {
+          webhookKey,
+          expectedId: expectedId ?? '',
+          id: record?.id ?? '',
+          sealed,
+        }),
+      ),
     );
     return written === 1;
   }
@@ -370,11 +419,11 @@ export class RedisTokenStore implements TokenStore, SealedStore {
 
   /** A key's channel: its full name (ioredis's `keyPrefix` too, which it leaves off channels), then `:done`. */
   #channel(credKey: string): string {
-    return `${this.#keyPrefix}${credKey}:done`;
+    return channelOf(this.#keyPrefix, credKey);
   }
 
   #credKey(key: string): string {
-    return `${this.#prefix}{org:${encodeURIComponent(key)}}`;
+    return credKeyOf(this.#prefix, key);
   }
 
   async #write(
@@ -385,19 +434,19 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   ): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
     const sealed = this.#seal(creds, credKey);
-    const args: Parameters<ScriptedClient['samsaraTokenWrite']> = [
-      credKey,
-      String(expectedVersion ?? ''),
+    const args = positional(SCRIPTS.samsaraTokenWrite, {
+      key: credKey,
+      expectedVersion: String(expectedVersion ?? ''),
       sealed,
-      this.#channel(credKey),
-      creds.grantId,
+      channel: this.#channel(credKey),
+      grantId: creds.grantId,
       maxRetired,
-      creds.expiresAt,
-      creds.region ?? '',
-      creds.clientID ?? '',
-      fingerprintOf(creds.refreshToken),
-      fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
-    ];
+      expiresAt: creds.expiresAt,
+      region: creds.region ?? '',
+      clientId: creds.clientID ?? '',
+      fingerprint: fingerprintOf(creds.refreshToken),
+      contentFingerprint: fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
+    });
     // Version < 0: a sign-in found its grant already current and wrote nothing (see replace).
     const version = await this.#call('write', () =>
       this.#durability.write<number | null>(
