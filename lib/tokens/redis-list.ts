@@ -9,28 +9,24 @@ export interface ScanClient {
   scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
 }
 
-/** What the listing needs of its store. */
-export interface ListSource {
+/** What a SCAN over a store's credentials keys needs of it. */
+export interface ScanSource {
   /** The connections to SCAN: the client itself, or every master of a Cluster. */
   scanners(): ScanClient[];
-  commands: ScriptedClient;
   prefix: string;
   /** ioredis's `keyPrefix`: SCAN matches and returns full key names, the other commands add it. */
   keyPrefix: string;
-  /** Keys per SCAN page, and so the most statuses held at once. */
+  /** Keys per SCAN page. */
   batchSize: number;
   call<T>(what: string, command: () => Promise<T>): Promise<T>;
-  /** Opens a sealed grant written before the status fields existed. */
-  open(sealed: string, credKey: string): NewCredentials;
 }
 
 /**
- * Every organization with a current grant, page by page: SCAN (never KEYS, which blocks Redis for
- * as long as it walks the whole keyspace) over each master, then one status script per key of the
- * page, sent together. At most one page of statuses is held at a time, so memory does not grow
- * with the number of organizations.
+ * Every credentials key under the prefix (current, retired-only and tombstones), as SCAN pages of
+ * their full names, over each master. SCAN, never KEYS, which blocks Redis for as long as it walks
+ * the whole keyspace.
  */
-export async function* listOrganizations(source: ListSource): AsyncGenerator<OrganizationStatus> {
+export async function* credKeyPages(source: ScanSource): AsyncGenerator<string[]> {
   const pattern = credPattern(source.keyPrefix, source.prefix);
   for (const scanner of source.scanners()) {
     let cursor = '0';
@@ -39,20 +35,38 @@ export async function* listOrganizations(source: ListSource): AsyncGenerator<Org
         scanner.scan(cursor, 'MATCH', pattern, 'COUNT', source.batchSize),
       );
       cursor = next;
-      const keys = found.map((key) => key.slice(source.keyPrefix.length));
-      const statuses = await Promise.all(
-        keys.map((credKey) =>
-          source.call('status read', () =>
-            source.commands.samsaraTokenStatus(...positional(SCRIPTS.samsaraTokenStatus, { key: credKey })),
-          ),
-        ),
-      );
-      for (const [i, credKey] of keys.entries()) {
-        const fields = statuses[i];
-        if (!fields) continue;
-        yield statusOf(keyOfCredKey('', source.prefix, credKey), fields, credKey, source);
-      }
+      yield found;
     } while (cursor !== '0');
+  }
+}
+
+/** What the listing needs of its store. */
+export interface ListSource extends ScanSource {
+  commands: ScriptedClient;
+  /** Opens a sealed grant written before the status fields existed. */
+  open(sealed: string, credKey: string): NewCredentials;
+}
+
+/**
+ * Every organization with a current grant, page by page: a SCAN page, then one status script per
+ * key of the page, sent together. At most one page of statuses is held at a time (`batchSize`),
+ * so memory does not grow with the number of organizations.
+ */
+export async function* listOrganizations(source: ListSource): AsyncGenerator<OrganizationStatus> {
+  for await (const found of credKeyPages(source)) {
+    const keys = found.map((key) => key.slice(source.keyPrefix.length));
+    const statuses = await Promise.all(
+      keys.map((credKey) =>
+        source.call('status read', () =>
+          source.commands.samsaraTokenStatus(...positional(SCRIPTS.samsaraTokenStatus, { key: credKey })),
+        ),
+      ),
+    );
+    for (const [i, credKey] of keys.entries()) {
+      const fields = statuses[i];
+      if (!fields) continue;
+      yield statusOf(keyOfCredKey('', source.prefix, credKey), fields, credKey, source);
+    }
   }
 }
 

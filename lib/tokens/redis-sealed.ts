@@ -1,6 +1,6 @@
 import type { RedisClientLike } from './redis-client.js';
-import type { ScanClient } from './redis-list.js';
-import { credPattern, FIELD, keyOfCredKey, retiredField, retiredFingerprintField } from './redis-schema.js';
+import { credKeyPages, type ScanSource } from './redis-list.js';
+import { FIELD, keyOfCredKey, retiredField, retiredFingerprintField } from './redis-schema.js';
 import { positional, script } from './redis-scripts.js';
 import { checkSealedAs, skippedAt, type ImportOutcome, type SealedGrantRecord } from './sealed-record.js';
 
@@ -87,18 +87,11 @@ interface SealedCommands {
 }
 
 /** What the sealed records need of a RedisTokenStore. */
-export interface RedisSealedSource {
+export interface RedisSealedSource extends ScanSource {
   client: RedisClientLike;
-  /** The connections to SCAN: the client itself, or every master of a Cluster. */
-  scanners(): ScanClient[];
-  prefix: string;
-  /** ioredis's `keyPrefix` (SCAN returns full names). */
-  keyPrefix: string;
-  batchSize: number;
   tombstoneTtl: number;
   credKey(key: string): string;
   channel(credKey: string): string;
-  call<T>(what: string, command: () => Promise<T>): Promise<T>;
 }
 
 const defined = new WeakSet<object>();
@@ -115,16 +108,8 @@ function commandsOf(source: RedisSealedSource): SealedCommands {
 
 /** Every credentials key under the prefix (current, retired-only and tombstones), SCANned page by page. */
 export async function* sealedKeysOf(source: RedisSealedSource): AsyncGenerator<string> {
-  const pattern = credPattern(source.keyPrefix, source.prefix);
-  for (const scanner of source.scanners()) {
-    let cursor = '0';
-    do {
-      const [next, found] = await source.call('scan', () =>
-        scanner.scan(cursor, 'MATCH', pattern, 'COUNT', source.batchSize),
-      );
-      cursor = next;
-      for (const name of found) yield keyOfCredKey(source.keyPrefix, source.prefix, name);
-    } while (cursor !== '0');
+  for await (const found of credKeyPages(source)) {
+    for (const name of found) yield keyOfCredKey(source.keyPrefix, source.prefix, name);
   }
 }
 
