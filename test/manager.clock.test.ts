@@ -11,24 +11,13 @@ import {
 import { RefreshUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import type { Pool } from 'pg';
+import { systemClock } from '../lib/tokens/clock.js';
 import { clientOf } from './support/grants.js';
 import { dropSchema, pool, testSchema } from './support/postgres.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
 /** An hour ahead of real time, at real speed: the manager's deadlines mean nothing to a server's clock. */
-const ahead: Clock = {
-  now: () => Date.now() + 3_600_000,
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-      function done(): void {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-    }),
-};
+const ahead: Clock = { now: () => Date.now() + 3_600_000, sleep: systemClock.sleep };
 
 const WAIT_TIMEOUT = 500;
 
