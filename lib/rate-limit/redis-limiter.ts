@@ -9,29 +9,38 @@ import type { RateLimiterBackend, RateReservation } from './limiter.js';
 // own clock (TIME), so the processes' clocks never have to agree. A key lives as long as its
 // TAT is in the future, plus a second: an idle organization costs nothing.
 
+// KEYS: the organization's buckets, any number of them; ARGV: the longest wait the caller takes
+// (ms), then each bucket's interval (ms), in the buckets' order.
 const RESERVE = `
+local buckets = KEYS
+local maxWait = tonumber(ARGV[1])
+local intervals = {}
+for i = 2, #ARGV do intervals[#intervals + 1] = tonumber(ARGV[i]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local slot = now
-for i = 1, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+for _, bucket in ipairs(buckets) do
+  local tat = tonumber(redis.call('GET', bucket) or '0')
   if tat > slot then slot = tat end
 end
 local wait = slot - now
-if wait > tonumber(ARGV[1]) then return {0, tostring(wait)} end
-for i = 1, #KEYS do
-  local tat = slot + tonumber(ARGV[i + 1])
-  redis.call('SET', KEYS[i], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
+if wait > maxWait then return {0, tostring(wait)} end
+for i, bucket in ipairs(buckets) do
+  local tat = slot + intervals[i]
+  redis.call('SET', bucket, tostring(tat), 'PX', math.ceil(tat - now) + 1000)
 end
 return {1, tostring(wait)}
 `;
 
+// KEYS: the buckets; ARGV: how long (ms) nobody sends through them.
 const SLOW_DOWN = `
+local buckets = KEYS
+local pauseMs = tonumber(ARGV[1])
 local t = redis.call('TIME')
-local until_ = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 + tonumber(ARGV[1])
-for i = 1, #KEYS do
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if until_ > tat then redis.call('SET', KEYS[i], tostring(until_), 'PX', math.ceil(tonumber(ARGV[1])) + 1000) end
+local until_ = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 + pauseMs
+for _, bucket in ipairs(buckets) do
+  local tat = tonumber(redis.call('GET', bucket) or '0')
+  if until_ > tat then redis.call('SET', bucket, tostring(until_), 'PX', math.ceil(pauseMs) + 1000) end
 end
 return 1
 `;
