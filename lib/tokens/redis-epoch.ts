@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import type { StoreLostEvent } from '../events.js';
 import type { RedisClientLike } from './redis-client.js';
 import { epochKeyOf, epochTagOf } from './redis-schema.js';
-import { script } from './redis-scripts.js';
+import { defineScripts, script } from './redis-scripts.js';
 import { SingleFlight } from './single-flight.js';
 import { publishStoreLost } from './store-failure.js';
 
@@ -59,10 +59,7 @@ export class RedisEpoch {
   #lostAt: number | undefined;
 
   constructor(private readonly source: EpochSource) {
-    source.client.defineCommand('samsaraTokenEpoch', {
-      numberOfKeys: READ_OR_CREATE.numberOfKeys,
-      lua: READ_OR_CREATE.lua,
-    });
+    defineScripts(source.client, { samsaraTokenEpoch: READ_OR_CREATE });
     this.#commands = source.client as unknown as EpochCommands;
   }
 

@@ -61,6 +61,18 @@ export function script<const K extends readonly string[], const A extends readon
   return { keys, argv, numberOfKeys: keys.length, lua: `${header}\n${LUA_FIELDS}\n${helpers}${body.trim()}` };
 }
 
+/**
+ * Defines each script as a command of `client` under its name (ioredis sends EVALSHA, and the
+ * script itself once per connection when Redis does not know it yet).
+ */
+export function defineScripts(
+  client: { defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void },
+  scripts: Record<string, ScriptSpec>,
+): void {
+  for (const [name, { numberOfKeys, lua }] of Object.entries(scripts))
+    client.defineCommand(name, { numberOfKeys, lua });
+}
+
 /** A script's arguments by name. */
 export type ScriptArgs<S extends ScriptSpec> = Record<S['keys'][number] | S['argv'][number], string | number>;
 

@@ -1,7 +1,7 @@
 import type { RedisClientLike } from './redis-client.js';
 import { credKeyPages, type ScanSource } from './redis-list.js';
 import { FIELD, keyOfCredKey, retiredField, retiredFingerprintField } from './redis-schema.js';
-import { positional, script } from './redis-scripts.js';
+import { defineScripts, positional, script } from './redis-scripts.js';
 import { checkSealedAs, skippedAt, type ImportOutcome, type SealedGrantRecord } from './sealed-record.js';
 
 // RedisTokenStore's sealed records (see sealed-record.ts): every key listed, exported and
@@ -98,9 +98,7 @@ const defined = new WeakSet<object>();
 
 function commandsOf(source: RedisSealedSource): SealedCommands {
   if (!defined.has(source.client)) {
-    for (const [name, { numberOfKeys, lua }] of Object.entries(SEALED_SCRIPTS)) {
-      source.client.defineCommand(name, { numberOfKeys, lua });
-    }
+    defineScripts(source.client, SEALED_SCRIPTS);
     defined.add(source.client);
   }
   return source.client as unknown as SealedCommands;

@@ -11,7 +11,7 @@ import { claimOn } from './redis-claims.js';
 import { RedisDurability, type RedisDurabilityOptions } from './redis-durability.js';
 import { listOrganizations } from './redis-list.js';
 import { exportSealedFrom, importSealedInto, sealedKeysOf, type RedisSealedSource } from './redis-sealed.js';
-import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
+import { defineScripts, positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import {
   channelOf,
   channelPattern,
@@ -136,8 +136,7 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     this.#durability = new RedisDurability(options.durability, this.#timeout);
     this.#client = options.client;
     this.#keyPrefix = keyPrefixOf(this.#client);
-    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS))
-      this.#client.defineCommand(name, { numberOfKeys, lua });
+    defineScripts(this.#client, SCRIPTS);
     this.#commands = this.#client as unknown as ScriptedClient;
     this.#channels = new RedisChannels(this.#client, (what, command) => this.#call(what, command));
     this.#vigil = new RedisVigil({
