@@ -1,6 +1,6 @@
 import { numberOption } from '../number-option.js';
-import { inTransaction, type PostgresPoolLike } from '../tokens/postgres-client.js';
-import { ident } from '../tokens/postgres-schema.js';
+import type { PostgresPoolLike } from '../tokens/postgres-client.js';
+import { ident, inSchemaMigration } from '../tokens/postgres-schema.js';
 import type { RateBucket } from './limits.js';
 import type { RateLimiterBackend, RateReservation } from './limiter.js';
 
@@ -126,10 +126,8 @@ export class PostgresRateLimiter implements RateLimiterBackend {
 
   async #create(): Promise<void> {
     // Two processes' CREATE TABLE IF NOT EXISTS at once can still collide in the catalog: the
-    // lock (the token store's, per schema) makes them take turns.
-    await inTransaction(this.#pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${this.#schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(this.#schema)}`);
+    // schema's migration lock (the token store's too) makes them take turns.
+    await inSchemaMigration(this.#pool, this.#schema, async (client) => {
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${this.#table} (org text COLLATE "C" PRIMARY KEY, tats jsonb NOT NULL,
            until float8 NOT NULL, at float8 NOT NULL, wait float8 NOT NULL, granted boolean NOT NULL)`,

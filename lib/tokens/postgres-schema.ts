@@ -2,7 +2,7 @@
 // one atomic round trip (as the Lua scripts do on Redis), created or migrated by `migrate`.
 import { createHash } from 'node:crypto';
 import { ConfigurationError } from '../errors/index.js';
-import { inTransaction, type PostgresPoolLike } from './postgres-client.js';
+import { inTransaction, type PostgresClientLike, type PostgresPoolLike } from './postgres-client.js';
 
 /**
  * The schema version this release writes and reads; it migrates from an older one. 2: `grants.written_fp`
@@ -207,15 +207,29 @@ END $$;`;
 }
 
 /**
+ * Runs `work` in one transaction that holds the schema's advisory transaction lock, once the
+ * schema exists: every DDL of the package in a schema (the token store's, the rate limiter's)
+ * goes through it, so concurrent processes take turns and PgBouncer's transaction mode is fine.
+ */
+export async function inSchemaMigration(
+  pool: PostgresPoolLike,
+  schema: string,
+  work: (client: PostgresClientLike) => Promise<void>,
+): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+    await work(client);
+  });
+}
+
+/**
  * Creates the schema, its tables and functions, or checks that they are this release's, in one
- * transaction under an advisory transaction lock (so concurrent processes migrate one at a time,
- * and PgBouncer's transaction mode is fine). A schema written by a newer release is refused.
+ * migration transaction ({@link inSchemaMigration}). A schema written by a newer release is refused.
  */
 export async function migrate(pool: PostgresPoolLike, schema: string): Promise<void> {
   const s = ident(schema);
-  await inTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`passport-samsara:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+  await inSchemaMigration(pool, schema, async (client) => {
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.meta (name text PRIMARY KEY, value text NOT NULL)`);
     const { rows } = await client.query(`SELECT value FROM ${s}.meta WHERE name = 'schema_version'`);
     const found = Number((rows as { value: string }[]).at(0)?.value ?? 0);
