@@ -2,7 +2,8 @@ import type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
 import type { StoreWatch } from './store.js';
 
 interface Subscription {
-  listeners: Set<() => void>;
+  /** Called with each message; with none when the channels close. */
+  listeners: Set<(message?: string) => void>;
   subscribed: Promise<unknown>;
 }
 
@@ -36,8 +37,8 @@ export class RedisChannels {
     private readonly call: <T>(what: string, command: () => Promise<T>) => Promise<T>,
   ) {}
 
-  /** Calls `listener` on every message of `channel` until `unlisten()`. */
-  listen(channel: string, listener: () => void): { subscribed: Promise<unknown>; unlisten(): void } {
+  /** Calls `listener` with every message of `channel` until `unlisten()`. */
+  listen(channel: string, listener: (message?: string) => void): { subscribed: Promise<unknown>; unlisten(): void } {
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
       const subscriber = this.#connect();
@@ -127,8 +128,8 @@ export class RedisChannels {
       : client.duplicate({ enableOfflineQueue: true, enableReadyCheck: false, disableClientInfo: true });
     // Its failures surface as timeouts of the waits; unhandled, ioredis would print each one.
     subscriber.on('error', noop);
-    subscriber.on('message', (channel: string) => {
-      for (const listener of this.#subscriptions.get(channel)?.listeners ?? []) listener();
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.#subscriptions.get(channel)?.listeners ?? []) listener(message);
     });
     subscriber.on('pmessage', (pattern: string, channel: string) => {
       for (const watcher of this.#patterns.get(pattern)?.watchers ?? []) watcher.onMessage(channel);

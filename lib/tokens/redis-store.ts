@@ -273,13 +273,17 @@ export class RedisTokenStore implements TokenStore, SealedStore {
       {
         // Real time: the lock's ttl is the server's, in real milliseconds.
         clock: systemClock,
-        // A message on the channel (a write, an unlock) sends the wait to read the state again,
-        // rather than ending it: on a Cluster, a message published before the wait began can
-        // arrive after it did (the cluster bus carries it to the subscriber's node). close() ends it.
+        // A write's message names the version it made: one past `sinceVersion` is a change, and
+        // ends the wait without reading the state (versions only grow). Any other message (an
+        // unlock, an older write) sends the wait to read the state again, rather than ending it: on
+        // a Cluster, a message published before the wait began can arrive after it did (the
+        // cluster bus carries it to the subscriber's node). close() ends it.
         subscription: this.#closed
           ? undefined
           : (recheck, end) => {
-              const listening = this.#channels.listen(this.#channel(credKey), () => (this.#closed ? end() : recheck()));
+              const listening = this.#channels.listen(this.#channel(credKey), (message) =>
+                this.#closed || Number(message) > sinceVersion ? end() : recheck(),
+              );
               return { ready: listening.subscribed, unlisten: () => listening.unlisten() };
             },
         state: async () => {
