@@ -5,6 +5,7 @@
  * Imported, this module starts workers; forked (by startWorker), it is one.
  */
 import { fork } from 'node:child_process';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { channel, subscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
@@ -123,11 +124,18 @@ export interface Worker {
   burst(key: string, n: number): Promise<number>;
   /** The same, timed. */
   timed(key: string, n: number): Promise<TimedBurst>;
+  /**
+   * The token call alone, timed: one refresh of `refreshToken` as a bare `node:http` POST on a
+   * kept-alive socket (the form, Basic auth, the whole body read and parsed), with no store and no manager.
+   */
+  bare(refreshToken: string): Promise<number>;
   stop(): Promise<void>;
 }
 
-type Burst = { id: number; key: string; n: number; timed?: boolean };
+type Burst = { id: number; key: string; n: number; timed?: boolean } | { id: number; bare: string };
 type Reply = { ready: true } | ({ id: number } & TimedBurst);
+/** A request to the worker before it is numbered (per member of the union). */
+type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export async function startWorker(config: WorkerConfig): Promise<Worker> {
   const child = fork(__filename, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -151,19 +159,22 @@ export async function startWorker(config: WorkerConfig): Promise<Worker> {
   });
   await started;
   let lastId = 0;
-  const send = (key: string, n: number, timed: boolean): Promise<TimedBurst> => {
+  const ask = (burst: Unnumbered<Burst>): Promise<TimedBurst> => {
     const id = ++lastId;
     return new Promise((resolve, reject) => {
       bursts.set(id, { resolve, reject });
-      child.send({ id, key, n, timed } satisfies Burst);
+      child.send({ id, ...burst });
     });
   };
   return {
     async burst(key, n) {
-      return (await send(key, n, false)).failed;
+      return (await ask({ key, n, timed: false })).failed;
     },
     timed(key, n) {
-      return send(key, n, true);
+      return ask({ key, n, timed: true });
+    },
+    async bare(refreshToken) {
+      return (await ask({ bare: refreshToken })).latencies[0];
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -224,6 +235,30 @@ function recipe(store: TokenStore, client: OAuthClient): GetToken {
   };
 }
 
+/** A refresh as a bare `node:http` POST to the emulator's token endpoint: the token call with nothing around it. */
+function bareTokenCall(emulator: WorkerConfig['emulator']): (refreshToken: string) => Promise<unknown> {
+  const agent = new HttpAgent({ keepAlive: true });
+  const url = `${emulator.baseURL}/oauth2/token`;
+  const authorization = `Basic ${Buffer.from(`${emulator.clientID}:${emulator.clientSecret}`).toString('base64')}`;
+  return (refreshToken) =>
+    new Promise((resolve, reject) => {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
+      const headers = {
+        authorization,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': String(Buffer.byteLength(body)),
+      };
+      const request = httpRequest(url, { method: 'POST', agent, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+}
+
 /** The Postgres pool every bench process opens: 127.0.0.1:5432, database `test`, trust auth. */
 export function benchPool(): Pool {
   const pool = new Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 20 });
@@ -266,7 +301,14 @@ function runWorker(config: WorkerConfig): void {
   subscribe(SAMSARA_CHANNELS.refresh, (message) => {
     if ((message as RefreshEvent).outcome === 'refreshed') wroteAt = now();
   });
-  const onBurst = async ({ id, key, n, timed }: Burst): Promise<void> => {
+  const tokenCall = bareTokenCall(config.emulator);
+  const onBare = async (id: number, refreshToken: string): Promise<void> => {
+    const started = performance.now();
+    await tokenCall(refreshToken);
+    const latencies = [performance.now() - started];
+    process.send?.({ id, failed: 0, latencies, doneAt: [], wroteAt: null, phases: noPhases() } satisfies Reply);
+  };
+  const onBurst = async ({ id, key, n, timed }: Extract<Burst, { key: string }>): Promise<void> => {
     wroteAt = null;
     phases = noPhases();
     const latencies: number[] = [];
@@ -281,11 +323,11 @@ function runWorker(config: WorkerConfig): void {
       }),
     );
     const failed = results.filter((r) => r.status === 'rejected').length;
-    // The unlock runs behind the callers' backs: give it a moment to be counted.
-    await sleep(5);
+    // The write and the unlock run behind the callers' backs: wait for them to be counted.
+    await manager.idle();
     process.send?.({ id, failed, latencies, doneAt, wroteAt, phases } satisfies Reply);
   };
-  process.on('message', (burst: Burst) => void onBurst(burst));
+  process.on('message', (burst: Burst) => void ('bare' in burst ? onBare(burst.id, burst.bare) : onBurst(burst)));
   process.on('disconnect', () => process.exit(0));
   void ready.then(() => process.send?.({ ready: true } satisfies Reply));
 }
