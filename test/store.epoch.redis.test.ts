@@ -242,6 +242,7 @@ describe('RedisTokenStore: noticing that Redis lost its memory (the epoch marker
         await until(() => losses.messages.length > 0, 'the loss to be noticed');
         release();
         const accessToken = await refreshing;
+        await tokens.idle(); // the write lands behind the caller
         const stored = await store.get('1001');
         expect(stored?.accessToken).to.equal(accessToken);
         expect(emulator.grantStatus(stored!.refreshToken)).to.not.equal('revoked');

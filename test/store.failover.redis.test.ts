@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import Redis, { type Cluster } from 'ioredis';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ReauthorizationRequiredError,
   RedisTokenStore,
+  SAMSARA_CHANNELS,
   TokenManager,
   generateSealingKey,
   type RedisDurabilityOptions,
+  type RefreshEvent,
   type TokenStore,
 } from 'passport-samsara';
 import { StoreUnavailableError } from 'passport-samsara/errors';
@@ -64,8 +67,19 @@ describe('RedisTokenStore under a Sentinel failover: a rotation is saved only on
     await clients[0].wait(1, 5000);
     setup.proxy.hold();
     const manager = new TokenManager({ store, client: clientOf(emulator) });
+    // A refresh's write lands behind its callers: the failover comes once every write has had its
+    // answer (saved, or unsaved because no replica confirmed it).
+    const answered: string[] = [];
+    const listener = (m: unknown): void => {
+      const { outcome } = m as RefreshEvent;
+      if (outcome === 'refreshed' || outcome === 'unsaved') answered.push(outcome);
+    };
+    subscribe(SAMSARA_CHANNELS.refresh, listener);
     const refreshed = await Promise.all(orgs.map((org) => manager.accessToken(org)));
     expect(emulator.counters.grants.refresh_token).to.equal(N);
+    await until('every write to be answered', async () => answered.length === N).finally(() =>
+      unsubscribe(SAMSARA_CHANNELS.refresh, listener),
+    );
 
     await setup.primary.kill();
     await until('Sentinel to promote the replica', async () => (await setup.primaryPort()) === setup.replica.port);

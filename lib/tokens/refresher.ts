@@ -20,6 +20,11 @@ export type RefreshSettings = Pick<
 interface Unsaved {
   creds: NewCredentials;
   expectedVersion: number;
+  /**
+   * The refresh's own first write, while it is in flight (its callers were served already):
+   * callers meanwhile are served these credentials without writing them again.
+   */
+  landing?: Promise<void>;
 }
 
 /** The credentials an unsaved refresh serves from this process meanwhile (the version it read). */
@@ -206,19 +211,43 @@ export class Refresher {
       ...(current.region !== undefined && { region: current.region }),
       ...(current.clientID !== undefined && { clientID: current.clientID }),
     };
+    // Samsara's answer is valid: the callers have their token now, and the write goes on behind
+    // them under the kept lock, so no other process refreshes before it lands. Until it does, these
+    // are held (and served) in this process as an unsaved write is.
+    const pending: Unsaved = { creds: fresh, expectedVersion: current.version };
+    this.#unsaved.set(key, pending);
+    hold.keepLock = true;
+    // Sent before the callers resume: whatever they do next on the store comes after it.
+    pending.landing = this.#land(about, pending, lock, lockedAt);
+    this.background(pending.landing);
+    return servedOf(pending);
+  }
+
+  /**
+   * A refresh's first write, once its callers were served: `refreshed` when it lands, then the lock
+   * is released. A store that cannot take it leaves it unsaved: kept, served and written again
+   * under the extended lock. A write that lost (a sign-in or a Disconnect came first) let the
+   * tokens go as the keeper does; the next caller reads what won.
+   */
+  async #land(about: Flight, pending: Unsaved, lock: LockHandle, lockedAt: number): Promise<void> {
+    const { key } = about;
     try {
-      return said(about, 'refreshed', await this.keeper.keep(key, fresh, current.version));
+      said(about, 'refreshed', await this.keeper.keep(key, pending.creds, pending.expectedVersion));
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      // These are now the grant's only working tokens (the store is down, or took them without
-      // making them durable). Keep them and serve them, and keep the lock, extending it, so no
-      // other process spends the rotated-out refresh token meanwhile; write them again until they land.
-      const unsaved = { creds: fresh, expectedVersion: current.version };
-      this.#unsaved.set(key, unsaved);
-      hold.keepLock = true;
-      this.background(this.#retryUnsaved(key, unsaved, lock, lockedAt + this.settings.lockTtl));
-      return said(about, 'unsaved', servedOf(unsaved), err.code);
+      if (err instanceof StoreUnavailableError && this.#unsaved.get(key) === pending) {
+        // These are now the grant's only working tokens (the store is down, or took them without
+        // making them durable): write them again until they land.
+        pending.landing = undefined;
+        said(about, 'unsaved', undefined, err.code);
+        this.background(this.#retryUnsaved(key, pending, lock, lockedAt + this.settings.lockTtl));
+        return;
+      }
+      said(about, 'failed', undefined, codeOf(err));
+      reportReauthorization(err, about.startedAt, about.region);
     }
+    if (this.#unsaved.get(key) === pending) this.#unsaved.delete(key);
+    this.wrote(key);
+    this.background(lock.release().catch(() => undefined));
   }
 
   /** The token request with bounded retries, none of which may outlive the lock. */
@@ -268,6 +297,14 @@ export class Refresher {
    */
   async #saveOrServe(key: string, rejected: string | undefined): Promise<Credentials | null> {
     const unsaved = this.#unsaved.get(key);
+    if (unsaved?.landing) {
+      // The refresh's own write is in flight: nothing to write again. A caller who saw these very
+      // tokens rejected goes on from what the store holds once it has landed.
+      const served = servedOf(unsaved);
+      if (!this.#needsRefresh(served, rejected)) return served;
+      await unsaved.landing;
+      return this.#unsaved.has(key) ? this.#saveOrServe(key, rejected) : null;
+    }
     try {
       return await this.#saveUnsaved(key);
     } catch (err) {

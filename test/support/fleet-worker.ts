@@ -71,7 +71,11 @@ process.on('message', (message: WorkerRequest) => {
     resume?.();
     return;
   }
-  void Promise.allSettled(Array.from({ length: message.n }, () => manager.accessToken(message.key))).then((results) => {
+  const served = Promise.allSettled(Array.from({ length: message.n }, () => manager.accessToken(message.key)));
+  // A refresh's write lands behind its callers: the answer waits for it, so that the parent finds
+  // the store as the burst left it.
+  void served.then(async (results) => {
+    await manager.idle();
     send({
       id: message.id,
       outcomes: results.map((r) =>
