@@ -67,6 +67,42 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     expect(await writer.exists(`${prefix}{org:2}`)).to.equal(0);
   });
 
+  it('a wait woken by a write resolves with what the write made, so the waiter reads nothing; by an unlock, with nothing', async () => {
+    const { version } = await store.replace('w1', grant, 10);
+    // Another process holds the lock, so the waits last. `store` polls every 10 s: only a message
+    // can wake them within the test. The write comes once the wait has subscribed and read the
+    // state (which would see the write instead).
+    const holder = await other.lock('w1', 5_000);
+    const commands = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const readState = commands.samsaraTokenState;
+    const stateRead = new Promise<void>((resolve) => {
+      commands.samsaraTokenState = async (...args) => {
+        commands.samsaraTokenState = readState;
+        const answer = await readState.apply(client, args);
+        resolve();
+        return answer;
+      };
+    });
+    const woken = store.waitForChange('w1', version, 5_000);
+    await stateRead;
+    const rotated = { ...grant, accessToken: 'a2', refreshToken: 'r2' };
+    expect(await other.update('w1', rotated, version)).to.not.equal(null);
+    expect(await woken).to.deep.equal(await other.get('w1'));
+
+    // A message that names no newer version (here, one already seen) does not end a wait.
+    const stale = store.waitForChange('w1', version + 1, 300);
+    await until(async () => (await numsub('w1')) === 1);
+    const started = Date.now();
+    await writer.publish(`${prefix}{org:w1}:done`, `${version + 1} junk`);
+    expect(await stale).to.equal(undefined);
+    expect(Date.now() - started, 'waited out its timeout').to.be.at.least(200);
+
+    const unlocked = store.waitForChange('w1', version + 1, 5_000);
+    await until(async () => (await numsub('w1')) === 1);
+    await holder!.release();
+    expect(await unlocked, 'an unlock carries no credentials').to.equal(undefined);
+  });
+
   it('never expires a key that holds a retired grant, and seals retired grants too', async () => {
     const retiree: NewCredentials = {
       ...grant,
@@ -109,7 +145,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     const fresh = connect('ioredis 5', server) as Redis;
     const duplicate = fresh.duplicate.bind(fresh);
     let connecting: Promise<void> | undefined;
-    const waits: Promise<void>[] = [];
+    const waits: Promise<unknown>[] = [];
     const lonely = new RedisTokenStore({ client: fresh, keys, prefix, pollInterval: 10_000 });
     const held = await Promise.all(['hs1', 'hs2', 'hs3'].map((key) => other.lock(key, 5_000)));
     fresh.duplicate = (...args: Parameters<Redis['duplicate']>) => {

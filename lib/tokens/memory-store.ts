@@ -122,7 +122,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   /** Every change to the key (a write, a removal, a release) reads it again; the lock's expiry too. */
-  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<undefined> {
     return waitForChangeOf(
       {
         clock: this.#clock,
@@ -139,7 +139,7 @@ export class MemoryTokenStore implements TokenStore {
       },
       sinceVersion,
       timeoutMs,
-    );
+    ).then(() => undefined);
   }
 
   async *list(): AsyncIterable<OrganizationStatus> {

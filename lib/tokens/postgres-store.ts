@@ -181,7 +181,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
    * Any NOTIFY for the key (a write, a removal, an unlock) ends the wait; a jittered poll of its
    * state (version, lease) every `pollInterval` covers a LISTEN connection that is down.
    */
-  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<undefined> {
     return waitForChangeOf(
       {
         // Real time: the lease's expiry is the server's, in real milliseconds.
@@ -202,7 +202,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
       },
       sinceVersion,
       timeoutMs,
-    );
+    ).then(() => undefined);
   }
 
   /** Notifications from the store's one LISTEN connection; live while it is up and listening. */

@@ -135,7 +135,7 @@ redis.call('HSET', key, F_VERSION, v, F_SEALED, sealed, F_GRANT_ID, grantId, F_F
 redis.call('HSET', key, F_REGION, region, F_CLIENT_ID, clientId)
 redis.call('HDEL', key, F_REVIVABLE)
 redis.call('PERSIST', key)
-redis.call('PUBLISH', channel, v)
+redis.call('PUBLISH', channel, v .. ' ' .. sealed)
 return v`,
     LUA_HELPERS,
   ),

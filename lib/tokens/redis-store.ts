@@ -267,23 +267,35 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     };
   }
 
-  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void> {
+  /**
+   * Also resolves with the credentials a write made, when its message woke the wait: the write's
+   * message carries its version and sealed value, so a waiter needs no read of its own.
+   */
+  async waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<Credentials | undefined> {
     const credKey = this.#credKey(key);
-    return waitForChangeOf(
+    let written: string[] | undefined;
+    await waitForChangeOf(
       {
         // Real time: the lock's ttl is the server's, in real milliseconds.
         clock: systemClock,
-        // A write's message names the version it made: one past `sinceVersion` is a change, and
-        // ends the wait without reading the state (versions only grow). Any other message (an
-        // unlock, an older write) sends the wait to read the state again, rather than ending it: on
-        // a Cluster, a message published before the wait began can arrive after it did (the
-        // cluster bus carries it to the subscriber's node). close() ends it.
+        // A write's message names the version it made (and, a write of credentials, their sealed
+        // value): one past `sinceVersion` is a change, and ends the wait without reading the state
+        // (versions only grow). Any other message (an unlock, an older write) sends the wait to
+        // read the state again, rather than ending it: on a Cluster, a message published before
+        // the wait began can arrive after it did (the cluster bus carries it to the subscriber's
+        // node). close() ends it.
         subscription: this.#closed
           ? undefined
           : (recheck, end) => {
-              const listening = this.#channels.listen(this.#channel(credKey), (message) =>
-                this.#closed || Number(message) > sinceVersion ? end() : recheck(),
-              );
+              const listening = this.#channels.listen(this.#channel(credKey), (message) => {
+                const fields = message?.split(' ');
+                if (this.#closed || Number(fields?.[0]) > sinceVersion) {
+                  written = fields;
+                  end();
+                } else {
+                  recheck();
+                }
+              });
               return { ready: listening.subscribed, unlisten: () => listening.unlisten() };
             },
         state: async () => {
@@ -300,6 +312,8 @@ export class RedisTokenStore implements TokenStore, SealedStore {
       sinceVersion,
       timeoutMs,
     );
+    // A value that does not open is left out: the caller reads it, and meets its error there.
+    return written?.[1] ? (this.#currentAt([written[0], written[1]], credKey).current ?? undefined) : undefined;
   }
 
   /**

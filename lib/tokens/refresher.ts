@@ -162,8 +162,8 @@ export class Refresher {
       // Someone else is refreshing. A token that still works is served meanwhile.
       if (rejected === undefined && seen.expiresAt > clock.now()) return said(about, 'served-old', seen);
       const waitStarted = performance.now();
-      await guarded('wait', () => store.waitForChange(key, seen.version, deadline - clock.now()), key);
-      const latest = await this.#read(key);
+      const changed = await guarded('wait', () => store.waitForChange(key, seen.version, deadline - clock.now()), key);
+      const latest = changed ?? (await this.#read(key));
       waited(
         about,
         latest.version !== seen.version ? 'changed' : clock.now() >= deadline ? 'timed-out' : 'unlocked',

@@ -229,8 +229,12 @@ export interface TokenStore {
    * Resolves once the key's version differs from `sinceVersion`, the key's lock is free, or
    * `timeoutMs` milliseconds have passed, whichever comes first. A span, not a deadline: the
    * caller's clock (a test's fake one, say) and the store's (a server's) need not agree.
+   *
+   * A store that learns the new credentials with the change itself (Redis: the write's message
+   * carries them) may resolve with them, as `get` would answer: the caller then reads nothing.
+   * Resolving with `undefined` is always correct: the caller reads.
    */
-  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<void>;
+  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<Credentials | undefined>;
   /**
    * Every key that holds a current grant, with its status, in no particular order, streamed (a
    * store never gathers them all in memory). Tombstones and keys holding only retired grants are
