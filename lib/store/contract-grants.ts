@@ -171,6 +171,17 @@ export function grantTests({ describe, it, before }: ContractFramework, scope: C
       assert.deepEqual(await other.retired(key), []);
     });
 
+    it('forget takes several tokens of one grant: each pair counts, the current and the retired alike', async () => {
+      const key = freshKey();
+      await store.replace(key, grant(1), MAX);
+      await store.replace(key, grant(2), MAX);
+      // A Disconnect names what the store holds and newer tokens a process held unsaved, which
+      // never landed: the stored tokens are forgotten whichever pair of their grant comes last.
+      await other.forget(key, [revoked(2), revoked(2, 1), revoked(1), revoked(1, 1)]);
+      assert.equal(await store.get(key), null);
+      assert.deepEqual(await store.retired(key), []);
+    });
+
     it("a retired grant survives the current grant's removal", async () => {
       const key = freshKey();
       await store.replace(key, grant(1), MAX);

@@ -159,11 +159,13 @@ return 1`,
     ['tombstoneTtl', 'channel'],
     `
 if redis.call('EXISTS', key) == 0 then return 0 end
+-- Keyed by grant and fingerprint: one grant may come with several of its tokens (the stored ones
+-- and newer ones a process held unsaved), and each pair counts.
 local forget = {}
-for i = 1, #rest, 2 do forget[rest[i]] = rest[i + 1] end
+for i = 1, #rest, 2 do forget[rest[i] .. ' ' .. rest[i + 1]] = true end
 local kept = {}
 for id in string.gmatch(redis.call('HGET', key, F_RETIRED_IDS) or '', '%S+') do
-  if forget[id] ~= nil and forget[id] == redis.call('HGET', key, RETIRED_FINGERPRINT_PREFIX .. id) then
+  if forget[id .. ' ' .. (redis.call('HGET', key, RETIRED_FINGERPRINT_PREFIX .. id) or '')] then
     redis.call('HDEL', key, RETIRED_PREFIX .. id, RETIRED_FINGERPRINT_PREFIX .. id)
   else
     kept[#kept + 1] = id
@@ -171,8 +173,8 @@ for id in string.gmatch(redis.call('HGET', key, F_RETIRED_IDS) or '', '%S+') do
 end
 redis.call('HSET', key, F_RETIRED_IDS, table.concat(kept, ' '))
 local current = redis.call('HGET', key, F_SEALED) or ''
-local fingerprint = forget[redis.call('HGET', key, F_GRANT_ID) or '']
-if current ~= '' and fingerprint ~= nil and fingerprint == redis.call('HGET', key, F_FINGERPRINT) then
+local pair = (redis.call('HGET', key, F_GRANT_ID) or '') .. ' ' .. (redis.call('HGET', key, F_FINGERPRINT) or '')
+if current ~= '' and forget[pair] then
   local v = (tonumber(redis.call('HGET', key, F_VERSION) or '') or clock()) + 1
   redis.call('HSET', key, F_VERSION, v, F_SEALED, '')
   redis.call('PUBLISH', channel, v)
