@@ -8,7 +8,7 @@ import {
 } from 'passport-samsara';
 import { ConfigurationError, RefreshUnavailableError, StoreUnavailableError } from 'passport-samsara/errors';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { fakeClock, fakeTimersPromises } from './support/clock.js';
+import { fakeClock, fakeTimersPromises, until } from './support/clock.js';
 import { clientOf } from './support/grants.js';
 
 /** A grant the emulator issued, as the code exchange would have returned it. */
@@ -187,6 +187,33 @@ for (const scope of ['organization', 'grant'] as RevocationScope[]) {
         expect(emulator.activeGrants('1001')).to.equal(0);
       }
       expect(await store.retired('1001'), 'the revoked grant is forgotten').to.deep.equal([]);
+    });
+
+    it('a Disconnect that goes on without the lock while a refresh is out, whose write the store then fails, leaves nothing live', async () => {
+      let down = false;
+      const flaky = new (class extends MemoryTokenStore {
+        override async update(...args: Parameters<MemoryTokenStore['update']>) {
+          if (down) throw new StoreUnavailableError('Redis is down.');
+          return super.update(...args);
+        }
+      })();
+      // The Disconnect waits 100 ms for the refresh's lock, then goes on without it.
+      const manager = new TokenManager({ store: flaky, client: tokens.client, revocation: scope, waitTimeout: 100 });
+      await manager.connect('1001', issue(emulator, -1_000));
+      down = true;
+      // Samsara rotates at 300 ms, after the Disconnect read the stored tokens (at about 100 ms),
+      // and handles the Disconnect's revoke at about 500 ms: of the rotated-out token, which
+      // reaches nothing. The rotated tokens are this process's alone, unsaved.
+      emulator.injectFault('token', { type: 'delay', ms: 300 });
+      emulator.injectFault('revoke', { type: 'delay', ms: 400 });
+      const refreshing = manager.accessToken('1001');
+      await until(() => emulator.counters.tokenRequests === 1);
+      await manager.revoke('1001');
+      await refreshing;
+      down = false;
+      await manager.idle();
+      expect(emulator.activeGrants('1001'), 'the rotated tokens are revoked, not orphaned').to.equal(0);
+      expect(await flaky.get('1001')).to.equal(null);
     });
 
     it('a sign-in whose store write fails lets its grant go once the store answers again', async () => {

@@ -98,12 +98,13 @@ export class GrantKeeper {
    * tokens it revoked. A late writer may land newer tokens of a revoked grant meanwhile; the store
    * keeps those (a removal only removes what it read), so they are revoked in another round. A
    * grant that appears meanwhile under another id (a sign-in) is not this Disconnect's. Returns the
-   * first revoke failure, if any; the grants it concerns stay kept.
+   * grant ids it revoked, whether it revoked given tokens (by their refresh token), and the first
+   * revoke failure, if any; the grants it concerns stay kept.
    */
   async disconnect(
     key: string,
     newest: NewCredentials | undefined,
-  ): Promise<{ revoked: string[]; failure: Error | undefined }> {
+  ): Promise<{ revoked: string[]; isRevoked: (grant: NewCredentials) => boolean; failure: Error | undefined }> {
     const { store } = this.settings;
     const revoked: RevokedGrant[] = [];
     const isRevoked = (grant: NewCredentials): boolean => revoked.some((r) => r.refreshToken === grant.refreshToken);
@@ -131,7 +132,7 @@ export class GrantKeeper {
       revoked.push(...now);
       await guarded('forget', () => store.forget(key, now), key);
     }
-    return { revoked: [...new Set(revoked.map((grant) => grant.grantId))], failure };
+    return { revoked: [...new Set(revoked.map((grant) => grant.grantId))], isRevoked, failure };
   }
 
   /**

@@ -273,8 +273,9 @@ export class TokenManager {
     const lock = await this.#refresher.lockForRevoke(key);
     let result: Awaited<ReturnType<GrantKeeper['disconnect']>>;
     try {
-      result = await this.#keeper.disconnect(key, this.#refresher.unsaved(key));
-      this.#refresher.settled(key, result.revoked);
+      const newest = this.#refresher.unsaved(key);
+      result = await this.#keeper.disconnect(key, newest);
+      if (newest && result.isRevoked(newest)) this.#refresher.settled(key, newest);
     } finally {
       this.#refresher.wrote(key);
       await lock?.release().catch(() => undefined);

@@ -107,10 +107,13 @@ export class Refresher {
     this.cache?.invalidate(key);
   }
 
-  /** Drops unsaved credentials of a grant that was revoked. */
-  settled(key: string, revokedGrants: readonly string[]): void {
-    const unsaved = this.#unsaved.get(key);
-    if (unsaved && revokedGrants.includes(unsaved.creds.grantId)) this.#unsaved.delete(key);
+  /**
+   * Drops these very unsaved credentials, which a Disconnect revoked. Newer ones held meanwhile
+   * (a refresh that ended after the Disconnect read them) stay: they are written, and meet the
+   * Disconnect's tombstone, which lets them go.
+   */
+  settled(key: string, revoked: NewCredentials): void {
+    if (this.#unsaved.get(key)?.creds === revoked) this.#unsaved.delete(key);
   }
 
   /** The lock for a revoke: waits out a refresh in progress, then takes it (or goes on without). */
@@ -234,6 +237,7 @@ export class Refresher {
     try {
       said(about, 'refreshed', await this.keeper.keep(key, pending.creds, pending.expectedVersion));
     } catch (err) {
+      // Gone from the unsaved ones only when a Disconnect revoked these very tokens.
       if (err instanceof StoreUnavailableError && this.#unsaved.get(key) === pending) {
         // These are now the grant's only working tokens (the store is down, or took them without
         // making them durable): write them again until they land.
