@@ -167,6 +167,8 @@ async function demo(log: (line: string) => void): Promise<Setup> {
       log('demo: 1002 uninstalled the app in the middle of its listing');
     },
     close: async () => {
+      // A refresh's write lands behind its callers: it is finished before the process lets go.
+      await tokens.idle();
       await us.stop();
       await eu.stop();
     },
@@ -203,6 +205,7 @@ async function configured(log: (line: string) => void): Promise<Setup> {
   return {
     tokens,
     close: async () => {
+      await tokens.idle();
       await chosen.close();
     },
   };

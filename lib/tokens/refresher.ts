@@ -220,7 +220,8 @@ export class Refresher {
     const pending: Unsaved = { creds: fresh, expectedVersion: current.version };
     this.#unsaved.set(key, pending);
     hold.keepLock = true;
-    // Sent before the callers resume: whatever they do next on the store comes after it.
+    // Begun before the callers resume (on Redis, on the connection already: what they do next on
+    // the same client comes after it).
     pending.landing = this.#land(about, pending, lock, lockedAt);
     this.background(pending.landing);
     return servedOf(pending);
