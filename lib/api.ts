@@ -162,7 +162,8 @@ export async function sendToSamsara(
   // After a 429, the wait it asked for was announced already (`waiting`): no `paced` event for it.
   const paced = async (announced = false): Promise<void> => {
     // A limiter that cannot answer (Redis down) lets the request go: Samsara's own 429s still hold.
-    const turn = await limiter?.reserve(grant.orgId, method, pathname, maxWait - waited).catch(() => undefined);
+    if (!limiter) return;
+    const turn = await limiter.reserve(grant.orgId, method, pathname, maxWait - waited).catch(() => undefined);
     if (!turn) return;
     const { granted, waitMs } = turn;
     if (!granted) {
@@ -171,8 +172,13 @@ export async function sendToSamsara(
     }
     if (waitMs <= 0) return;
     if (!announced) event('paced', waitMs, 0);
+    const turnAt = performance.now() + waitMs;
     await pause(waitMs, caller);
     waited += waitMs;
+    // Woken later than the spacing absorbs (a stalled event loop, a starved process), it would
+    // arrive among the requests whose turns came after its own: it takes a new turn instead.
+    const { slackMs } = limiter.limits;
+    if (slackMs > 0 && performance.now() - turnAt > slackMs) await paced(true);
   };
 
   await paced();

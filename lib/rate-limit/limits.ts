@@ -76,6 +76,11 @@ interface CompiledClass {
 
 /** The buckets each request counts in, from resolved options. */
 export class RateLimits {
+  /**
+   * How late (ms) a request may leave after its turn without crowding a window: the shortest
+   * period's `P x (1/utilization - 1)`, 111 ms at the default 0.9 (0 at utilization 1).
+   */
+  readonly slackMs: number;
   readonly #organization: RateBucket;
   readonly #classes: CompiledClass[];
 
@@ -83,6 +88,8 @@ export class RateLimits {
     const utilization = numberOption('rateLimit', 'utilization', options.utilization, 0.9, { max: 1 });
     const perOrganization = numberOption('rateLimit', 'perOrganization', options.perOrganization, 150);
     this.#organization = { name: 'organization', intervalMs: 1000 / (perOrganization * utilization) };
+    const periods = [1000, ...(options.endpoints ?? SAMSARA_ENDPOINT_LIMITS).map((e) => e.periodMs ?? 1000)];
+    this.slackMs = Math.min(...periods) * (1 / utilization - 1);
     this.#classes = (options.endpoints ?? SAMSARA_ENDPOINT_LIMITS).map((endpoint) => {
       const limit = numberOption('rateLimit', `${endpoint.path} limit`, endpoint.limit, 1);
       const periodMs = numberOption('rateLimit', `${endpoint.path} periodMs`, endpoint.periodMs, 1000);
