@@ -72,6 +72,7 @@ interface CompiledClass {
   methods: readonly string[];
   pattern: RegExp;
   bucket: RateBucket;
+  periodMs: number;
 }
 
 /** The buckets each request counts in, from resolved options. */
@@ -88,8 +89,6 @@ export class RateLimits {
     const utilization = numberOption('rateLimit', 'utilization', options.utilization, 0.9, { max: 1 });
     const perOrganization = numberOption('rateLimit', 'perOrganization', options.perOrganization, 150);
     this.#organization = { name: 'organization', intervalMs: 1000 / (perOrganization * utilization) };
-    const periods = [1000, ...(options.endpoints ?? SAMSARA_ENDPOINT_LIMITS).map((e) => e.periodMs ?? 1000)];
-    this.slackMs = Math.min(...periods) * (1 / utilization - 1);
     this.#classes = (options.endpoints ?? SAMSARA_ENDPOINT_LIMITS).map((endpoint) => {
       const limit = numberOption('rateLimit', `${endpoint.path} limit`, endpoint.limit, 1);
       const periodMs = numberOption('rateLimit', `${endpoint.path} periodMs`, endpoint.periodMs, 1000);
@@ -102,8 +101,11 @@ export class RateLimits {
         methods,
         pattern: patternOf(endpoint.path),
         bucket: { name, intervalMs: periodMs / (limit * utilization) },
+        periodMs,
       };
     });
+    // The organization's period is a second.
+    this.slackMs = Math.min(1000, ...this.#classes.map((c) => c.periodMs)) * (1 / utilization - 1);
   }
 
   /** The organization's bucket, then the endpoint class's, if any. */
