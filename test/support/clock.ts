@@ -13,6 +13,11 @@ const STUCK_MS = 5_000;
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms`, firing every wait that falls due and letting what it wakes run. */
   tick(ms: number): Promise<void>;
+  /**
+   * Moves time to the first pending wait and fires it alone (a wait it sets up is left pending,
+   * however short); resolves with the fake ms that took.
+   */
+  next(): Promise<number>;
   /** Waits pending on this clock now. */
   pending(): number;
   /** Resolves (after real I/O as needed) once `count` waits are pending on this clock. */
@@ -66,6 +71,11 @@ export function fakeClock(start = Date.now()): FakeClock {
     sleep,
     tick: async (ms) => {
       await fake.tickAsync(ms);
+    },
+    next: async () => {
+      const start = fake.now;
+      await fake.nextAsync();
+      return fake.now - start;
     },
     pending: () => fake.countTimers(),
     async waiting(count = 1) {
