@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { holderName } from './holder.js';
 import { wholeMs, type BoundedQuery } from './postgres-bounded.js';
 import type { Credentials, NewCredentials } from './credentials.js';
 import type { LockHandle } from './store.js';
 
 /**
  * `TokenStore.lock` on Postgres: the schema's `lock` function (insert the lease row, or take over
- * an expired one) with a random token as the holder's name; `extend` and `release` touch the row
+ * an expired one) with a unique holder name (`holderName`); `extend` and `release` touch the row
  * only with that token (`extend` takes it again once it vanished). The handle's `current` is the
  * grant read in the same call, opened by `open` (left out if it does not open: the holder reads
  * it itself). Null: someone else holds it. `s` is the quoted schema.
@@ -17,7 +17,7 @@ export async function lockIn(
   ttlMs: number,
   open: (sealed: string) => NewCredentials,
 ): Promise<LockHandle | null> {
-  const token = randomBytes(16).toString('base64url');
+  const token = holderName();
   const rows = (await query('lock', `SELECT * FROM ${s}.lock($1, $2, $3)`, [key, token, wholeMs(ttlMs)])) as {
     taken: boolean;
     version: string | null;

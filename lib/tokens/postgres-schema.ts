@@ -28,7 +28,7 @@ export function channelOf(schema: string): string {
 //            revivable (the version a dead-grant removal replaced), and written_fp (the fingerprint
 //            of everything written: what tells the same write made again).
 //   retired  the retired grants of each key, sealed, with fingerprints; seq orders them oldest first.
-//   locks    the refresh lease of each key: the holder's random token and its expiry (ms, the
+//   locks    the refresh lease of each key: the holder's unique name and its expiry (ms, the
 //            database's clock). Expired rows are taken over, never waited on.
 //   claims   TokenStore.claim: name -> holder token, done, expiry.
 //   webhooks TokenStore.saveWebhook: key -> the webhook's id (in the clear, for the CAS) and the

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { holderName } from './holder.js';
 import { positional, SCRIPTS, type ScriptedClient } from './redis-scripts.js';
 import type { ClaimOutcome } from './store.js';
 
@@ -6,7 +6,7 @@ import type { ClaimOutcome } from './store.js';
 type Call = <T>(what: string, command: () => Promise<T>) => Promise<T>;
 
 /**
- * `TokenStore.claim` on Redis: `SET NX PX` with a random token as the holder's name, so that
+ * `TokenStore.claim` on Redis: `SET NX PX` with a unique holder name (`holderName`), so that
  * completing and releasing (one script) touch the claim only while it is still this holder's.
  */
 export async function claimOn(
@@ -15,7 +15,7 @@ export async function claimOn(
   claimKey: string,
   ttlMs: number,
 ): Promise<ClaimOutcome> {
-  const token = randomBytes(16).toString('base64url');
+  const token = holderName();
   const taken = await call('claim', () =>
     commands.samsaraClaim(...positional(SCRIPTS.samsaraClaim, { claimKey, holder: token, ttlMs: wholeMs(ttlMs) })),
   );

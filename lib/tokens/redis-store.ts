@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { holderName } from './holder.js';
 import { ConfigurationError, StoreUnavailableError } from '../errors/index.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../number-option.js';
@@ -237,7 +237,7 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   async lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     const credKey = this.#credKey(key);
     const lockKey = lockKeyOf(credKey);
-    const token = randomBytes(16).toString('base64url');
+    const token = holderName();
     const taken = await this.#call('lock', () =>
       this.#commands.samsaraTokenLock(
         ...positional(SCRIPTS.samsaraTokenLock, {
