@@ -17,7 +17,8 @@ import {
   type PostgresSealedSource,
 } from './postgres-sealed.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
-import { openCredentials, parseKeyring, sealCredentials, type SealingKey } from './seal.js';
+import { parseKeyring, type SealingKey } from './seal.js';
+import { CredentialSealer } from './credential-sealer.js';
 import { waitForChangeOf } from './change-wait.js';
 import { systemClock } from './clock.js';
 import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
@@ -60,6 +61,7 @@ const OWNER = 'PostgresTokenStore';
 export class PostgresTokenStore implements TokenStore, SealedStore {
   readonly #pool: PostgresPoolLike;
   readonly #keyring: SealingKey[];
+  readonly #sealer: CredentialSealer;
   readonly #schemaName: string;
   readonly #s: string;
   readonly #prefix: string;
@@ -75,6 +77,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
 
   constructor(options: PostgresTokenStoreOptions) {
     this.#keyring = parseKeyring(options.keys ?? process.env.SAMSARA_SEALING_KEYS ?? '');
+    this.#sealer = new CredentialSealer(this.#keyring);
     this.#pool = options.pool;
     this.#schemaName = options.schema ?? 'samsara';
     this.#s = ident(this.#schemaName);
@@ -324,11 +327,11 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
   }
 
   #seal(creds: NewCredentials, key: string): string {
-    return sealCredentials(this.#keyring, creds, this.#sealedAs(key));
+    return this.#sealer.seal(creds, this.#sealedAs(key));
   }
 
   #open(sealed: string, key: string): NewCredentials {
-    return openCredentials(this.#keyring, sealed, this.#sealedAs(key));
+    return this.#sealer.open(sealed, this.#sealedAs(key));
   }
 
   /** A query once the schema is ready (`migrated`: wait for it), bounded by `timeout`. */

@@ -2,7 +2,8 @@ import { holderName } from './holder.js';
 import { ConfigurationError, StoreUnavailableError } from '../errors/index.js';
 import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } from './credentials.js';
 import { numberOption } from '../number-option.js';
-import { open, openCredentials, parseKeyring, seal, sealCredentials, type SealingKey } from './seal.js';
+import { open, parseKeyring, seal, type SealingKey } from './seal.js';
+import { CredentialSealer } from './credential-sealer.js';
 import { RedisChannels } from './redis-channels.js';
 import type { RedisClientLike } from './redis-client.js';
 import { keyPrefixOf } from './redis-config.js';
@@ -105,6 +106,7 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   readonly #client: RedisClientLike;
   readonly #commands: ScriptedClient;
   readonly #keyring: SealingKey[];
+  readonly #sealer: CredentialSealer;
   readonly #prefix: string;
   readonly #timeout: number;
   readonly #tombstoneTtl: number;
@@ -119,6 +121,7 @@ export class RedisTokenStore implements TokenStore, SealedStore {
 
   constructor(options: RedisTokenStoreOptions) {
     this.#keyring = parseKeyring(options.keys ?? process.env.SAMSARA_SEALING_KEYS ?? '');
+    this.#sealer = new CredentialSealer(this.#keyring);
     this.#prefix = options.prefix ?? 'samsara:';
     if (/[{}]/.test(this.#prefix)) {
       throw new ConfigurationError(
@@ -485,11 +488,11 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   }
 
   #seal(creds: NewCredentials, credKey: string): string {
-    return sealCredentials(this.#keyring, creds, credKey);
+    return this.#sealer.seal(creds, credKey);
   }
 
   #open(sealed: string, credKey: string): NewCredentials {
-    return openCredentials(this.#keyring, sealed, credKey);
+    return this.#sealer.open(sealed, credKey);
   }
 
   /** Every failure becomes `StoreUnavailableError`, within `timeout` even while ioredis queues offline. */
