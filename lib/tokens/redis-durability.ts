@@ -28,26 +28,26 @@ export interface RedisDurabilityOptions {
 
 /** The pipeline calls a durable write makes, typed alike for ioredis 5, 6 and Cluster. */
 export interface DurablePipeline {
-  info(section: string): DurablePipeline;
   call(command: string, ...args: (string | number)[]): DurablePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
-/** What a write looks like to the durability check: queued on the pipeline given. */
+/**
+ * The write script sent alone. With `primary`, a write that landed answers with how the primary
+ * that took it stands, read from its `INFO` inside the script: `[version, connected replicas,
+ * 1 if its append-only file is on]`. Without, its version. Null: it did not land.
+ */
+export type SendWrite = (primary: boolean) => Promise<number | [number, number, number] | null>;
+
+/** The same write queued on the pipeline given (without the primary's state), to be waited for. */
 export type QueueWrite = (pipeline: DurablePipeline) => DurablePipeline;
 
-/** How the primary that took a write stands: its replicas, and whether it writes an AOF. */
-interface Primary {
-  replicas: number;
-  aof: boolean;
-}
-
 /**
- * Writes with a durability check: the write and the primary's `INFO` in one round trip, then,
- * when there is anything to wait for, the same write again (idempotent: a write that already
- * landed only touches the key, one that a failover lost lands again expecting the same version)
- * followed by `WAIT` or `WAITAOF` on the same connection. Writing again is what makes the wait
- * count this write, whatever else the connection did or whichever node it reconnected to.
+ * Writes with a durability check: the write, whose script reads the primary's `INFO` itself, in
+ * one command; then, when there is anything to wait for, the same write again (idempotent: a write
+ * that already landed only touches the key, one that a failover lost lands again expecting the
+ * same version) followed by `WAIT` or `WAITAOF` on the same connection. Writing again is what makes
+ * the wait count this write, whatever else the connection did or whichever node it reconnected to.
  */
 export class RedisDurability {
   readonly #replicas: 'auto' | number;
@@ -80,21 +80,22 @@ export class RedisDurability {
   }
 
   /**
-   * Runs `write` and returns its reply once it is durable; throws `StoreUnavailableError` when the
-   * replicas did not acknowledge it in time (the write may stand on the primary alone: unsaved).
+   * Sends the write and returns its version once it is durable (null: it did not land); throws
+   * `StoreUnavailableError` when the replicas did not acknowledge it in time (the write may stand
+   * on the primary alone: unsaved).
    */
-  async write<T>(pipeline: () => DurablePipeline, write: QueueWrite): Promise<T> {
-    if (!this.enabled) return replyOf(await write(pipeline()).exec(), 0) as T;
-    const first = await write(pipeline()).info('replication').info('persistence').exec();
-    const reply = replyOf(first, 0) as T;
+  async write(send: SendWrite, pipeline: () => DurablePipeline, queue: QueueWrite): Promise<number | null> {
+    if (!this.enabled) return send(false) as Promise<number | null>;
+    const answer = await send(true);
     // A write that did not land (a lost compare-and-set) has nothing to make durable.
-    if (reply === null) return reply;
-    const primary = primaryOf(String(replyOf(first, 1)), String(replyOf(first, 2)));
-    const replicas = this.#replicas === 'auto' ? primary.replicas : this.#replicas;
-    const aof = primary.aof && !this.#noWaitAof;
-    if (replicas === 0 && !aof) return reply;
-    const again = await this.#wait(pipeline, write, replicas, aof);
-    return replyOf(again, 0) as T;
+    if (answer === null) return null;
+    if (!Array.isArray(answer)) throw new Error("The write script did not report its primary's state.");
+    const [version, connected, aofOn] = answer;
+    const replicas = this.#replicas === 'auto' ? connected : this.#replicas;
+    const aof = aofOn === 1 && !this.#noWaitAof;
+    if (replicas === 0 && !aof) return version;
+    const again = await this.#wait(pipeline, queue, replicas, aof);
+    return replyOf(again, 0) as number | null;
   }
 
   async #wait(
@@ -128,11 +129,4 @@ function replyOf(replies: [Error | null, unknown][] | null, index: number): unkn
   if (!entry) throw new Error('Redis answered an empty pipeline (the connection was reset).');
   if (entry[0]) throw entry[0];
   return entry[1];
-}
-
-/** Replicas connected, and whether the append-only file is on, from `INFO replication` and `INFO persistence`. */
-function primaryOf(replication: string, persistence: string): Primary {
-  const replicas = Number(/^connected_slaves:(\d+)/m.exec(replication)?.[1] ?? 0);
-  const aof = /^aof_enabled:1/m.test(persistence);
-  return { replicas, aof };
 }

@@ -95,7 +95,9 @@ export const SCRIPTS = {
   // credentials already current (same content fingerprint) only touch the written-at field (a
   // write, so that WAIT counts it) and answer their version. A sign-in whose grant is already
   // current answers minus its version and writes nothing: a refresh may have rotated that grant
-  // since, and the sign-in's tokens are spent.
+  // since, and the sign-in's tokens are spent. primary '1': a write that landed answers
+  // { version, connected replicas, 1 if the append-only file is on } from the INFO of the primary
+  // that took it, for the durability check (redis-durability.ts) without a round trip of its own.
   samsaraTokenWrite: script(
     ['key'],
     [
@@ -109,17 +111,25 @@ export const SCRIPTS = {
       'clientId',
       'fingerprint',
       'contentFingerprint',
+      'primary',
     ],
     `
+local function answer(v)
+  if primary ~= '1' then return v end
+  local replication = redis.call('INFO', 'replication')
+  local persistence = redis.call('INFO', 'persistence')
+  return { v, tonumber(string.match(replication, '\\nconnected_slaves:(%d+)') or '0'),
+    tonumber(string.match(persistence, '\\naof_enabled:(%d)') or '0') }
+end
 local v = tonumber(redis.call('HGET', key, F_VERSION) or '') or clock()
 local current = redis.call('HGET', key, F_SEALED) or ''
 if current ~= '' and redis.call('HGET', key, F_GRANT_ID) == grantId then
   if redis.call('HGET', key, F_CONTENT_FINGERPRINT) == contentFingerprint then
     redis.call('HSET', key, F_WRITTEN_AT, clock())
-    if expectedVersion == '' then return -v end
-    return v
+    if expectedVersion == '' then return answer(-v) end
+    return answer(v)
   end
-  if expectedVersion == '' then return -v end
+  if expectedVersion == '' then return answer(-v) end
 end
 if expectedVersion ~= '' then
   local expected = tonumber(expectedVersion)
@@ -136,7 +146,7 @@ redis.call('HSET', key, F_REGION, region, F_CLIENT_ID, clientId)
 redis.call('HDEL', key, F_REVIVABLE)
 redis.call('PERSIST', key)
 redis.call('PUBLISH', channel, v .. ' ' .. sealed)
-return v`,
+return answer(v)`,
     LUA_HELPERS,
   ),
   // onlyIfKept: '1' or '0'. 1: kept; 0: not written.
@@ -287,7 +297,7 @@ export interface ScriptedClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hgetall(key: string): Promise<Record<string, string>>;
   samsaraTokenLock: Reply<(string | null)[] | null>;
-  samsaraTokenWrite: Reply<number | null>;
+  samsaraTokenWrite: Reply<number | [number, number, number] | null>;
   samsaraTokenRetire: Reply<number>;
   samsaraTokenForget: Reply<number>;
   samsaraTokenRemove: Reply<number>;

@@ -454,24 +454,29 @@ export class RedisTokenStore implements TokenStore, SealedStore {
   ): Promise<Credentials | null> {
     const credKey = this.#credKey(key);
     const sealed = this.#seal(creds, credKey);
-    const args = positional(SCRIPTS.samsaraTokenWrite, {
-      key: credKey,
-      expectedVersion: String(expectedVersion ?? ''),
-      sealed,
-      channel: this.#channel(credKey),
-      grantId: creds.grantId,
-      maxRetired,
-      expiresAt: creds.expiresAt,
-      region: creds.region ?? '',
-      clientId: creds.clientID ?? '',
-      fingerprint: fingerprintOf(creds.refreshToken),
-      contentFingerprint: fingerprintOf(JSON.stringify(storedFieldsOf(creds))),
-    });
+    const fingerprint = fingerprintOf(creds.refreshToken);
+    const contentFingerprint = fingerprintOf(JSON.stringify(storedFieldsOf(creds)));
+    const args = (primary: boolean): (string | number)[] =>
+      positional(SCRIPTS.samsaraTokenWrite, {
+        key: credKey,
+        expectedVersion: String(expectedVersion ?? ''),
+        sealed,
+        channel: this.#channel(credKey),
+        grantId: creds.grantId,
+        maxRetired,
+        expiresAt: creds.expiresAt,
+        region: creds.region ?? '',
+        clientId: creds.clientID ?? '',
+        fingerprint,
+        contentFingerprint,
+        primary: primary ? '1' : '',
+      });
     // Version < 0: a sign-in found its grant already current and wrote nothing (see replace).
     const version = await this.#call('write', () =>
-      this.#durability.write<number | null>(
+      this.#durability.write(
+        (primary) => this.#commands.samsaraTokenWrite(...args(primary)),
         () => this.#commands.pipeline(),
-        (pipeline) => (pipeline as ReturnType<ScriptedClient['pipeline']>).samsaraTokenWrite(...args),
+        (pipeline) => (pipeline as ReturnType<ScriptedClient['pipeline']>).samsaraTokenWrite(...args(false)),
       ),
     );
     return version === null ? null : { ...storedFieldsOf(creds), version };
