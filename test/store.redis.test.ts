@@ -67,7 +67,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     expect(await writer.exists(`${prefix}{org:2}`)).to.equal(0);
   });
 
-  it('a wait woken by a write resolves with what the write made, so the waiter reads nothing; by an unlock, with nothing', async () => {
+  it('a wait woken by a write resolves with what the write made, so the waiter reads nothing, then lets its channel and timers go; by an unlock, with nothing', async () => {
     const { version } = await store.replace('w1', grant, 10);
     // Another process holds the lock, so the waits last. `store` polls every 10 s: only a message
     // can wake them within the test. The write comes once the wait has subscribed and read the
@@ -83,11 +83,16 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
         return answer;
       };
     });
+    const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const timersBefore = timers();
     const woken = store.waitForChange('w1', version, 5_000);
     await stateRead;
     const rotated = { ...grant, accessToken: 'a2', refreshToken: 'r2' };
     expect(await other.update('w1', rotated, version)).to.not.equal(null);
     expect(await woken).to.deep.equal(await other.get('w1'));
+    // Its clean-up follows once the waiter has resumed: the channel let go, the wait's timers cleared.
+    await until(async () => (await numsub('w1')) === 0);
+    expect(timers(), 'timers the wait left behind').to.equal(timersBefore);
 
     // A message that names no newer version (here, one already seen) does not end a wait.
     const stale = store.waitForChange('w1', version + 1, 300);
