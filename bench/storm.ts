@@ -14,7 +14,7 @@ import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
 import type { Phases, TimedBurst } from './worker.js';
 
-export const STORM = { workers: 4, perWorker: 250, warmUpStorms: 3, rounds: 30, latency: 50 };
+export const STORM = { workers: 4, perWorker: 250, warmUpStorms: 3, rounds: 100, latency: 50 };
 
 /** The workers' TokenManager `skew` (its default): a token is due this long before it expires. */
 const SKEW = 60_000;
