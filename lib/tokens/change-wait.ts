@@ -16,6 +16,13 @@ export interface ChangeSource {
 }
 
 /**
+ * The event loop's next turn, as it was when this module loaded: a test's fake timers installed
+ * later do not hold back a clean-up that is nobody's wait (only stores with a subscription defer
+ * one, and they wait in real time).
+ */
+const nextTurn = setImmediate;
+
+/**
  * `TokenStore.waitForChange` of every store: resolves once the version differs from
  * `sinceVersion`, the lock is free, or `timeoutMs` has passed on the source's clock. Subscribed
  * first, then the state read (so a change between the two is not missed); the pause after a read
@@ -27,16 +34,21 @@ export async function waitForChangeOf(source: ChangeSource, sinceVersion: number
   const { clock } = source;
   const over = new AbortController();
   let poked = new AbortController();
+  let ended = false;
   let end!: () => void;
   // A message that ends the wait resolves it directly: aborting wakes the pauses through
   // EventTarget, which costs a tenth of a millisecond after an idle gap, and waiters are waiting.
   const message = new Promise<true>((resolve) => {
-    end = () => resolve(true);
+    end = () => {
+      ended = true;
+      resolve(true);
+    };
   });
   const subscription = source.subscription?.(() => poked.abort(), end);
   const settle = async (): Promise<void> => {
     await subscription?.ready;
-    while (!over.signal.aborted) {
+    // Ended by a message, it reads nothing more (its timers are cleared a turn later).
+    while (!over.signal.aborted && !ended) {
       // Armed before the read: a message that arrives during it cuts the next pause short.
       poked = new AbortController();
       const { version, lockMs } = await source.state();
@@ -58,8 +70,7 @@ export async function waitForChangeOf(source: ChangeSource, sinceVersion: number
   } finally {
     // Ended by a message: the waiter resumes first, and the timers are cleared and the channel let
     // go on the next turn of the event loop (an unsubscribe costs another tenth of a millisecond).
-    // Only stores with a subscription end waits, and they wait in real time.
-    if (byMessage) setImmediate(cleanUp);
+    if (byMessage) nextTurn(cleanUp);
     else cleanUp();
   }
 }
