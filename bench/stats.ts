@@ -1,7 +1,11 @@
 /** Small helpers for the benchmark scripts: percentiles, aligned tables, running one on its own. */
+/**
+ * The nearest-rank percentile of `sorted` (ascending): the smallest sample with at least `p` % of
+ * them at or below it. The 99th of 100 samples is the second largest, not the largest.
+ */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 export function summarize(samplesMs: number[]): { p50: string; p99: string; max: string } {
