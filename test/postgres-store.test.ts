@@ -61,7 +61,7 @@ describe('PostgresTokenStore on its own', () => {
   it('records its schema version, and refuses a schema a newer release wrote', async () => {
     await store.migrate();
     const { rows } = await db.query(`SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`);
-    expect(rows).to.deep.equal([{ value: '2' }]);
+    expect(rows).to.deep.equal([{ value: '3' }]);
     await db.query(`UPDATE "${schema}".meta SET value = '99' WHERE name = 'schema_version'`);
     const later = new PostgresTokenStore({ pool: db, keys, schema });
     const failure = await later.get('1001').catch((err: unknown) => err);
@@ -69,7 +69,7 @@ describe('PostgresTokenStore on its own', () => {
     expect((failure as Error).message).to.match(/version 99.*newer release/);
   });
 
-  it('migrates a schema 1 to 2: its grants stay, and retried writes, lease extension and the webhook record work', async () => {
+  it('migrates a schema 1 to the current one (3): its grants stay, and retried writes, lease extension and the webhook record work', async () => {
     await db.query(SCHEMA_1.replaceAll(':schema', `"${schema}"`).replaceAll(':channel', 'samsara_schema_1'));
     // A grant written by schema 1's own write() (9 arguments, no written_fp), sealed as this
     // keyring seals it (the sealing name does not depend on the schema).
@@ -84,7 +84,7 @@ describe('PostgresTokenStore on its own', () => {
     const { version } = (await store.get('1001'))!;
     expect(await store.get('1001')).to.deep.equal({ ...grant(1), version });
     const { rows: meta } = await db.query(`SELECT value FROM "${schema}".meta WHERE name = 'schema_version'`);
-    expect(meta).to.deep.equal([{ value: '2' }]);
+    expect(meta).to.deep.equal([{ value: '3' }]);
     const { rows: writes } = await db.query(
       `SELECT pronargs FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = $1 AND p.proname = 'write'`,
@@ -187,6 +187,47 @@ describe('PostgresTokenStore on its own', () => {
     } finally {
       await polling.close();
       await dead.end();
+    }
+  });
+
+  it('a wait woken by a write resolves with what the write made, so the waiter reads nothing; a value too long for a NOTIFY still wakes it, with nothing', async () => {
+    // The waiter's own pool, whose state reads are told: a write sent once the wait has subscribed
+    // and read the state is one only its notification can tell (the waiter polls every 10 s).
+    const waiterPool = pool();
+    const query = waiterPool.query.bind(waiterPool) as (...args: unknown[]) => Promise<unknown>;
+    let stateRead = (): void => undefined;
+    (waiterPool as unknown as { query: typeof query }).query = async (...args) => {
+      const answer = await query(...args);
+      if (String(args[0]).includes('lock_ms')) stateRead();
+      return answer;
+    };
+    const nextStateRead = (): Promise<void> => new Promise((resolve) => (stateRead = resolve));
+    const waiter = new PostgresTokenStore({ pool: waiterPool, keys, schema, pollInterval: 10_000 });
+    try {
+      const { version } = await store.replace('n1', grant(1), 3);
+      const lock = await store.lock('n1', 10_000);
+      let read = nextStateRead();
+      const woken = waiter.waitForChange('n1', version, 5_000);
+      await read;
+      const rotated = { ...grant(1), accessToken: 'access-secret-1b', refreshToken: 'refresh-secret-1b' };
+      expect(await store.update('n1', rotated, version)).to.not.equal(null);
+      expect(await woken).to.deep.equal(await store.get('n1'));
+
+      // Sealed, these tokens exceed what a NOTIFY carries: the write lands, and its plain
+      // notification wakes the waiter, which then reads.
+      const long = { ...rotated, accessToken: 'a'.repeat(8_000) };
+      read = nextStateRead();
+      const started = Date.now();
+      const wokenAgain = waiter.waitForChange('n1', version + 1, 5_000);
+      await read;
+      expect(await store.update('n1', long, version + 1)).to.not.equal(null);
+      expect(await wokenAgain).to.equal(undefined);
+      expect(Date.now() - started, 'woken, not polled').to.be.below(3_000);
+      expect((await waiter.get('n1'))?.accessToken).to.equal(long.accessToken);
+      await lock?.release();
+    } finally {
+      await waiter.close();
+      await waiterPool.end();
     }
   });
 

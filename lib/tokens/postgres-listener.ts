@@ -3,6 +3,12 @@ import type { PostgresClientLike, PostgresPoolLike } from './postgres-client.js'
 import { ident } from './postgres-schema.js';
 import type { StoreWatch } from './store.js';
 
+/** What a write's notification carries: the version it made and the credentials, sealed. */
+export interface WrittenNotice {
+  version: number;
+  sealed: string;
+}
+
 /** How long a waiter waits for LISTEN to be confirmed before it polls without it. */
 const READY_WITHIN_MS = 1_000;
 
@@ -36,10 +42,11 @@ export class PostgresListener {
   }
 
   /**
-   * Calls `wake` on every change to `key` while subscribed. `ready` settles once LISTEN is
-   * confirmed, or it could not be within a second (the waiter polls meanwhile).
+   * Calls `wake` on every change to `key` while subscribed, with the version and sealed value a
+   * write carried when it did. `ready` settles once LISTEN is confirmed, or it could not be
+   * within a second (the waiter polls meanwhile).
    */
-  listen(key: string, wake: () => void): { ready: Promise<void>; unlisten(): void } {
+  listen(key: string, wake: (written?: WrittenNotice) => void): { ready: Promise<void>; unlisten(): void } {
     this.#keys.on(key, wake);
     return { ready: this.#ready(), unlisten: () => this.#keys.off(key, wake) };
   }
@@ -117,8 +124,23 @@ export class PostgresListener {
     return this.#closed || this.#client !== client;
   }
 
-  /** A payload is `<version> <key>` or `u <key>` (an unlock). */
+  /**
+   * A payload is `<version> <key>`, `u <key>` (an unlock), or `c <version> <sealed> <key>`: a
+   * write's credentials, for its key's waiters, sent before that write's `<version> <key>`, which
+   * is what watchers hear.
+   */
   #tell(payload: string): void {
+    if (payload.startsWith('c ')) {
+      const versionEnd = payload.indexOf(' ', 2);
+      const sealedEnd = versionEnd < 0 ? -1 : payload.indexOf(' ', versionEnd + 1);
+      if (sealedEnd < 0) return;
+      const written: WrittenNotice = {
+        version: Number(payload.slice(2, versionEnd)),
+        sealed: payload.slice(versionEnd + 1, sealedEnd),
+      };
+      this.#keys.emit(payload.slice(sealedEnd + 1), written);
+      return;
+    }
     const space = payload.indexOf(' ');
     if (space < 0) return;
     const key = payload.slice(space + 1);

@@ -6,9 +6,10 @@ import { inTransaction, type PostgresClientLike, type PostgresPoolLike } from '.
 
 /**
  * The schema version this release writes and reads; it migrates from an older one. 2: `grants.written_fp`
- * (idempotent writes), `write` answers the stored grant, `extend`, the `webhooks` table.
+ * (idempotent writes), `write` answers the stored grant, `extend`, the `webhooks` table. 3: `write`
+ * notifies the sealed value too (`c <version> <sealed> <key>`), before its `<version> <key>`.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
@@ -91,6 +92,9 @@ BEGIN
   v := g.version + 1;
   UPDATE ${s}.grants SET version = v, sealed = s, grant_id = id, fingerprint = fp, expires_at = exp,
     written_at = ${s}.now_ms(), region = rg, client_id = ci, revivable = NULL, written_fp = wfp WHERE key = k;
+  -- First the sealed value, for waiters, when it fits a payload (8000 bytes; a longer one would
+  -- fail the write); then what every listener reads, an older release's too.
+  IF octet_length(s) + octet_length(k) < 7900 THEN ${notify(`'c ' || v || ' ' || s || ' ' || k`)} END IF;
   ${notify(`v || ' ' || k`)}
   version := v;
 END $$;

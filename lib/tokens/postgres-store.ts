@@ -7,7 +7,7 @@ import { claimIn } from './postgres-claims.js';
 import { lockIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
-import { PostgresListener } from './postgres-listener.js';
+import { PostgresListener, type WrittenNotice } from './postgres-listener.js';
 import { channelOf, ident, migrate } from './postgres-schema.js';
 import { PostgresVigil } from './postgres-vigil.js';
 import {
@@ -182,14 +182,23 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
 
   /**
    * Any NOTIFY for the key (a write, a removal, an unlock) ends the wait; a jittered poll of its
-   * state (version, lease) every `pollInterval` covers a LISTEN connection that is down.
+   * state (version, lease) every `pollInterval` covers a LISTEN connection that is down. A write's
+   * notification carries its version and sealed value: one past `sinceVersion` resolves the wait
+   * with those credentials, so the waiter reads nothing.
    */
-  waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<undefined> {
-    return waitForChangeOf(
+  async waitForChange(key: string, sinceVersion: number, timeoutMs: number): Promise<Credentials | undefined> {
+    let written: WrittenNotice | undefined;
+    await waitForChangeOf(
       {
         // Real time: the lease's expiry is the server's, in real milliseconds.
         clock: systemClock,
-        subscription: this.#closed ? undefined : (_recheck, end) => this.#listener.listen(key, end),
+        subscription: this.#closed
+          ? undefined
+          : (_recheck, end) =>
+              this.#listener.listen(key, (notice) => {
+                if (notice && notice.version > sinceVersion) written = notice;
+                end();
+              }),
         state: async () => {
           const state = await this.#one<{ version: string | null; lock_ms: string | null }>(
             'state read',
@@ -205,7 +214,14 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
       },
       sinceVersion,
       timeoutMs,
-    ).then(() => undefined);
+    );
+    if (!written) return undefined;
+    // A value that does not open is left out: the caller reads it, and meets its error there.
+    try {
+      return { ...this.#open(written.sealed, key), version: written.version };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Notifications from the store's one LISTEN connection; live while it is up and listening. */
