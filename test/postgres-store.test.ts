@@ -231,6 +231,18 @@ describe('PostgresTokenStore on its own', () => {
     }
   });
 
+  it("a key named 'error' is notified like any other, with nobody waiting on it", async () => {
+    const heard: (string | undefined)[] = [];
+    const watch = store.watch((key) => heard.push(key));
+    try {
+      await until(() => watch.live, 'the watch to be live');
+      await store.replace('error', grant(1), 3);
+      await until(() => heard.includes('error'), "the write of 'error' to be told");
+    } finally {
+      watch.close();
+    }
+  });
+
   it('health and lost: a schema that vanished is lost data, for a key with no trace; it is created anew', async () => {
     await store.replace('lost-1', grant(1), 3);
     expect(await store.health()).to.deep.equal({ status: 'ok', reason: '' });

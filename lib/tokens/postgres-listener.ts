@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { PostgresClientLike, PostgresPoolLike } from './postgres-client.js';
 import { ident } from './postgres-schema.js';
 import type { StoreWatch } from './store.js';
@@ -20,7 +19,8 @@ const READY_WITHIN_MS = 1_000;
  * their poll, and it is opened again with a growing delay.
  */
 export class PostgresListener {
-  readonly #keys = new EventEmitter().setMaxListeners(0);
+  /** The waiters of each key (a Map, not an EventEmitter: a key may be named `error`). */
+  readonly #keys = new Map<string, Set<(written?: WrittenNotice) => void>>();
   readonly #watchers = new Set<(key: string | undefined) => void>();
   #client: PostgresClientLike | undefined;
   #connecting: Promise<void> | undefined;
@@ -47,8 +47,17 @@ export class PostgresListener {
    * within a second (the waiter polls meanwhile).
    */
   listen(key: string, wake: (written?: WrittenNotice) => void): { ready: Promise<void>; unlisten(): void } {
-    this.#keys.on(key, wake);
-    return { ready: this.#ready(), unlisten: () => this.#keys.off(key, wake) };
+    let waiters = this.#keys.get(key);
+    if (!waiters) this.#keys.set(key, (waiters = new Set()));
+    waiters.add(wake);
+    const listening = waiters;
+    return {
+      ready: this.#ready(),
+      unlisten: () => {
+        listening.delete(wake);
+        if (listening.size === 0 && this.#keys.get(key) === listening) this.#keys.delete(key);
+      },
+    };
   }
 
   /** Every change to any key, as `TokenStore.watch` promises. */
@@ -73,7 +82,7 @@ export class PostgresListener {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#drop(undefined);
-    this.#keys.removeAllListeners();
+    this.#keys.clear();
     this.#watchers.clear();
   }
 
@@ -138,14 +147,18 @@ export class PostgresListener {
         version: Number(payload.slice(2, versionEnd)),
         sealed: payload.slice(versionEnd + 1, sealedEnd),
       };
-      this.#keys.emit(payload.slice(sealedEnd + 1), written);
+      this.#wake(payload.slice(sealedEnd + 1), written);
       return;
     }
     const space = payload.indexOf(' ');
     if (space < 0) return;
     const key = payload.slice(space + 1);
-    this.#keys.emit(key);
+    this.#wake(key);
     for (const watcher of this.#watchers) watcher(key);
+  }
+
+  #wake(key: string, written?: WrittenNotice): void {
+    for (const wake of [...(this.#keys.get(key) ?? [])]) wake(written);
   }
 
   #drop(err: Error | undefined): void {
@@ -173,7 +186,7 @@ export class PostgresListener {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       // Only while someone listens: an idle store holds no connection it does not need.
-      if (this.#watchers.size > 0 || this.#keys.eventNames().length > 0) void this.#connect();
+      if (this.#watchers.size > 0 || this.#keys.size > 0) void this.#connect();
     }, delay).unref();
   }
 }
