@@ -37,9 +37,12 @@ export async function lockIn(
   };
 }
 
-/** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
-function currentAt(
-  row: { version: string | null; sealed: string | null },
+/**
+ * Credentials read with the lock, or carried by a write's notification; none (the caller reads
+ * them itself) if they do not open.
+ */
+export function currentAt(
+  row: { version: string | number | null; sealed: string | null },
   open: (sealed: string) => NewCredentials,
 ): { current?: Credentials | null } {
   if (!row.sealed) return { current: null };

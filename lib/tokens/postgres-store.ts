@@ -4,7 +4,7 @@ import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } 
 import type { PostgresPoolLike } from './postgres-client.js';
 import { bounded, type BoundedQuery } from './postgres-bounded.js';
 import { claimIn } from './postgres-claims.js';
-import { lockIn } from './postgres-lock.js';
+import { currentAt, lockIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener, type WrittenNotice } from './postgres-listener.js';
@@ -215,13 +215,8 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
       sinceVersion,
       timeoutMs,
     );
-    if (!written) return undefined;
     // A value that does not open is left out: the caller reads it, and meets its error there.
-    try {
-      return { ...this.#open(written.sealed, key), version: written.version };
-    } catch {
-      return undefined;
-    }
+    return written ? (currentAt(written, (sealed) => this.#open(sealed, key)).current ?? undefined) : undefined;
   }
 
   /** Notifications from the store's one LISTEN connection; live while it is up and listening. */
