@@ -128,7 +128,10 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     expect(await writer.pttl(`${prefix}{org:5}`)).to.be.within(1, 500);
   });
 
-  it('shares one subscription between the waiters of a key and drops it after the last', async () => {
+  it('shares one subscription between the waiters of a key, and drops it a while after the last (a wait meanwhile keeps it)', async () => {
+    const subscribes = async (): Promise<number> =>
+      Number(/cmdstat_subscribe:calls=(\d+)/.exec(await writer.info('commandstats'))?.[1] ?? 0);
+    const before = await subscribes();
     const { version } = await other.replace('3', grant, 10);
     const lock = await other.lock('3', 10_000);
     const short = store.waitForChange('3', version, 200);
@@ -137,9 +140,20 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     expect(await numsub('3')).to.equal(1);
     await short;
     expect(await numsub('3')).to.equal(1);
-    await other.update('3', grant, version);
+    const written = await other.update('3', grant, version);
     await long;
+    // Nobody waits now: the channel stays subscribed UNSUBSCRIBE_AFTER (100 ms), and a wait that
+    // begins meanwhile (here, woken by the next write) finds it subscribed.
+    expect(await numsub('3')).to.equal(1);
+    const next = store.waitForChange('3', written!.version, 5000);
+    await sleep(150);
+    expect(await numsub('3'), 'kept by the wait that began meanwhile').to.equal(1);
+    await other.update('3', grant, written!.version);
+    await next;
+    const left = performance.now();
     await until(async () => (await numsub('3')) === 0, 'the last waiter to unsubscribe');
+    expect(performance.now() - left, 'dropped after the linger, not at once').to.be.at.least(90);
+    expect((await subscribes()) - before, 'SUBSCRIBE commands for three waits').to.equal(1);
     await lock!.release();
   });
 

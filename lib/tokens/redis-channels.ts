@@ -5,6 +5,8 @@ interface Subscription {
   /** Called with each message; with none when the channels close. */
   listeners: Set<(message?: string) => void>;
   subscribed: Promise<unknown>;
+  /** Set while nobody listens: the `UNSUBSCRIBE` to come. */
+  idle?: NodeJS.Timeout;
 }
 
 interface Watcher {
@@ -23,9 +25,17 @@ interface PatternSubscription {
 const noop = (): void => {};
 
 /**
+ * Milliseconds a channel stays subscribed after its last listener left. The end of a wait is the
+ * moment its callers resume, in this process and in every other one the write woke: an
+ * `UNSUBSCRIBE` sent then competes with them for the CPU (a loopback write costs about 0.1 ms of
+ * it on a small VM). And a wait that begins meanwhile finds the channel subscribed already.
+ */
+export const UNSUBSCRIBE_AFTER = 100;
+
+/**
  * The store's pub/sub: one connection of its own (a subscribed connection can run no other
- * command), one subscription per channel however many waiters share it, dropped after the last,
- * and one per pattern however many watchers share it.
+ * command), one subscription per channel however many waiters share it, dropped
+ * {@link UNSUBSCRIBE_AFTER} ms after the last, and one per pattern however many watchers share it.
  */
 export class RedisChannels {
   readonly #subscriptions = new Map<string, Subscription>();
@@ -46,15 +56,21 @@ export class RedisChannels {
       this.#subscriptions.set(channel, subscription);
     }
     const current = subscription;
+    clearTimeout(current.idle);
+    current.idle = undefined;
     current.listeners.add(listener);
     return {
       subscribed: current.subscribed,
       unlisten: () => {
-        current.listeners.delete(listener);
+        // Once per listen(): a second call must not arm a second timer.
+        if (!current.listeners.delete(listener)) return;
         if (current.listeners.size > 0 || this.#subscriptions.get(channel) !== current) return;
-        this.#subscriptions.delete(channel);
-        // A failed unsubscribe is moot: the subscription dies with its connection at close().
-        this.#subscriber?.unsubscribe(channel).catch(noop);
+        // A listen() meanwhile clears it; close() too.
+        current.idle = setTimeout(() => {
+          this.#subscriptions.delete(channel);
+          // A failed unsubscribe is moot: the subscription dies with its connection at close().
+          this.#subscriber?.unsubscribe(channel).catch(noop);
+        }, UNSUBSCRIBE_AFTER).unref();
       },
     };
   }
@@ -90,7 +106,10 @@ export class RedisChannels {
 
   /** Wakes every listener, tells every watcher its messages are lost, and ends the connection. */
   close(): void {
-    for (const { listeners } of this.#subscriptions.values()) for (const listener of listeners) listener();
+    for (const { listeners, idle } of this.#subscriptions.values()) {
+      clearTimeout(idle);
+      for (const listener of listeners) listener();
+    }
     this.#subscriptions.clear();
     for (const subscription of this.#patterns.values()) this.#lost(subscription);
     this.#patterns.clear();
