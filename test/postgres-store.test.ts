@@ -154,6 +154,8 @@ describe('PostgresTokenStore on its own', () => {
       await until(() => watch.live, 'the watch to be live');
       await writer.replace('w1', grant(1), 3);
       await until(() => heard.includes('w1'), 'the write to be told');
+      // Once, by its key: the notification that carries the credentials (sent first) is the waiters'.
+      expect(heard).to.deep.equal(['w1']);
       await other.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN "samsara_%' AND pid <> pg_backend_pid()`,
       );
@@ -231,15 +233,32 @@ describe('PostgresTokenStore on its own', () => {
     }
   });
 
-  it("a key named 'error' is notified like any other, with nobody waiting on it", async () => {
+  it("keys named 'error' or holding spaces are notified like any other: watchers hear each by its key, a waiter gets its credentials", async () => {
     const heard: (string | undefined)[] = [];
     const watch = store.watch((key) => heard.push(key));
+    const other = pool();
+    const writer = new PostgresTokenStore({ pool: other, keys, schema });
     try {
       await until(() => watch.live, 'the watch to be live');
-      await store.replace('error', grant(1), 3);
+      // Nobody waits on 'error' (it once threw from the notification handler).
+      await writer.replace('error', grant(1), 3);
       await until(() => heard.includes('error'), "the write of 'error' to be told");
+      const spaced = 'org 7 c 9';
+      const { version } = await writer.replace(spaced, grant(2), 3);
+      await until(() => heard.includes(spaced), 'the write of a key with spaces to be told');
+      const lock = await writer.lock(spaced, 10_000);
+      const woken = store.waitForChange(spaced, version, 5_000);
+      await sleep(100);
+      const rotated = { ...grant(2), accessToken: 'access-secret-2b', refreshToken: 'refresh-secret-2b' };
+      expect(await writer.update(spaced, rotated, version)).to.not.equal(null);
+      expect(await woken).to.deep.equal(await writer.get(spaced));
+      await until(() => heard.filter((key) => key === spaced).length === 2, 'the rotation to be told');
+      expect(heard).to.deep.equal(['error', spaced, spaced]);
+      await lock?.release();
     } finally {
       watch.close();
+      await writer.close();
+      await other.end();
     }
   });
 
