@@ -1,20 +1,21 @@
 /**
  * The warm storm: 4 processes x 250 concurrent `accessToken()` calls for one organization whose
  * token has just expired, against the emulator (50 ms token latency) and Redis at 127.0.0.1:6379.
- * The processes have already served the fresh token, refreshed once each and taken part in a few
- * storms (warm connections, warm JIT on the waiting path too), so neither the first connection nor
- * the first fetch nor the first wait is counted; the first storm is reported apart. In the same run, the
- * baseline: a single uncontended refresh (one call, one process). And the wake-up: from the moment
- * the lock holder's write lands (its `refreshed` event) to the moment each caller in another
- * process has the new token. The same storm runs on Redis, then on Postgres (127.0.0.1:5432, database
- * `test`, a schema of its own, dropped after), and a table sets the two side by side.
+ * The processes have already served the fresh token, refreshed once each and run ten rounds like
+ * the measured ones (warm connections, warm JIT on every path a round takes), so neither the first
+ * connection nor the first fetch nor the first wait is counted; the first storm is reported apart.
+ * In the same run, the baseline: a single uncontended refresh (one call, one process). And the
+ * wake-up: from the moment the lock holder's write lands (its `refreshed` event) to the moment each
+ * caller in another process has the new token. The same storm runs on Redis, then on Postgres
+ * (127.0.0.1:5432, database `test`, a schema of its own, dropped after), and a table sets the two
+ * side by side.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFleet } from './fleet.js';
 import { percentile, table, runAlone } from './stats.js';
 import type { Phases, TimedBurst } from './worker.js';
 
-export const STORM = { workers: 4, perWorker: 250, warmUpStorms: 3, rounds: 100, latency: 50 };
+export const STORM = { workers: 4, perWorker: 250, warmUpRounds: 10, rounds: 100, latency: 50 };
 
 /** The workers' TokenManager `skew` (its default): a token is due this long before it expires. */
 const SKEW = 60_000;
@@ -73,15 +74,11 @@ export async function storm(store: StormStore = 'redis'): Promise<StormResult> {
     requests: 0,
   };
   try {
-    // Warm-up: every process serves a fresh token, refreshes one alone, then takes part in a few
-    // storms (the first of which is reported on its own: the waiting path's first run).
+    // Warm-up: every process serves a fresh token and refreshes one alone; then come rounds as the
+    // measured ones, not counted (the first one's storm is reported on its own: the waiting path's
+    // first run). Rounds of storms alone warmed the storm's path but not the baseline's or the bare
+    // call's, whose first runs then fell in the measured rounds.
     await warmUp(STORM.perWorker);
-    for (let i = 0; i < STORM.warmUpStorms; i++) {
-      await seed(-1_000);
-      const bursts = await Promise.all(workers.map((w) => w.timed('1001', STORM.perWorker)));
-      if (i === 0) result.cold = bursts.flatMap((b) => b.latencies);
-    }
-    emulator.resetCounters();
     // The baseline is the common single refresh: a token that falls due (`skew` before it expires)
     // while the process holds it in its credential cache, so the call goes straight to the lock
     // (which reads it again), with no read before. A seeding write drops the cache instead, and
@@ -102,13 +99,17 @@ export async function storm(store: StormStore = 'redis'): Promise<StormResult> {
       return worker.bare(refreshToken);
     };
     // Baselines and storms interleave, one each per round, so that both see the same machine.
-    for (let round = 0; round < STORM.rounds; round++) {
-      result.bare.push(await bare(workers[round % workers.length]));
-      const one = await dueInCache(workers[round % workers.length]);
-      result.baseline.push(...one.latencies);
-      result.baselinePhases.push(one.phases);
+    for (let i = 0; i < STORM.warmUpRounds + STORM.rounds; i++) {
+      if (i === STORM.warmUpRounds) emulator.resetCounters();
+      const bareMs = await bare(workers[i % workers.length]);
+      const one = await dueInCache(workers[i % workers.length]);
       await seed(-1_000);
       const bursts: TimedBurst[] = await Promise.all(workers.map((w) => w.timed('1001', STORM.perWorker)));
+      if (i === 0) result.cold = bursts.flatMap((b) => b.latencies);
+      if (i < STORM.warmUpRounds) continue;
+      result.bare.push(bareMs);
+      result.baseline.push(...one.latencies);
+      result.baselinePhases.push(one.phases);
       for (const burst of bursts) {
         result.storm.push(...burst.latencies);
         result.failed += burst.failed;
