@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { RedisTokenStore, generateSealingKey, type NewCredentials } from 'passport-samsara';
 import { ConfigurationError } from 'passport-samsara/errors';
 import { until } from './support/clock.js';
@@ -33,6 +33,20 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     writer?.disconnect();
     await server?.stop();
   });
+
+  /** Settles once the next wait on `redis` has read the key's state: a write after it only a message can tell. */
+  const nextStateRead = (redis: Redis): Promise<void> => {
+    const commands = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const readState = commands.samsaraTokenState;
+    return new Promise<void>((resolve) => {
+      commands.samsaraTokenState = async (...args) => {
+        commands.samsaraTokenState = readState;
+        const answer = await readState.apply(redis, args);
+        resolve();
+        return answer;
+      };
+    });
+  };
 
   const numsub = async (key: string): Promise<number> => {
     const [, count] = (await writer.pubsub('NUMSUB', `${prefix}{org:${key}}:done`)) as [string, number];
@@ -73,16 +87,7 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     // can wake them within the test. The write comes once the wait has subscribed and read the
     // state (which would see the write instead).
     const holder = await other.lock('w1', 5_000);
-    const commands = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    const readState = commands.samsaraTokenState;
-    const stateRead = new Promise<void>((resolve) => {
-      commands.samsaraTokenState = async (...args) => {
-        commands.samsaraTokenState = readState;
-        const answer = await readState.apply(client, args);
-        resolve();
-        return answer;
-      };
-    });
+    const stateRead = nextStateRead(client);
     const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const timersBefore = timers();
     const woken = store.waitForChange('w1', version, 5_000);
@@ -155,6 +160,36 @@ describe('RedisTokenStore: keys, tombstones, subscriptions', () => {
     expect(performance.now() - left, 'dropped after the linger, not at once').to.be.at.least(90);
     expect((await subscribes()) - before, 'SUBSCRIBE commands for three waits').to.equal(1);
     await lock!.release();
+  });
+
+  it('keeps no failed SUBSCRIBE: a wait right after one subscribes again (here, once the ACL lets it) and is woken', async () => {
+    // A user whose ACL allows no channel: SUBSCRIBE fails with NOPERM, every other command works.
+    await writer.call('ACL', 'SETUSER', 'waiter', 'on', 'nopass', '~*', '+@all', 'resetchannels');
+    const restricted = new Redis({ host: server.host, port: server.port, username: 'waiter', password: 'x' });
+    restricted.on('error', () => {});
+    const waiting = new RedisTokenStore({ client: restricted, keys, prefix, pollInterval: 10_000 });
+    const { version } = await other.replace('acl1', grant, 10);
+    const lock = await other.lock('acl1', 10_000);
+    try {
+      const refused = await waiting.waitForChange('acl1', version, 2_000).then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      );
+      expect(refused).to.match(/NOPERM|subscribe/i);
+      await writer.call('ACL', 'SETUSER', 'waiter', 'allchannels');
+      // Within the linger of the failed subscription: the wait must not reuse it.
+      const stateRead = nextStateRead(restricted);
+      const woken = waiting.waitForChange('acl1', version, 5_000);
+      await stateRead;
+      expect(await numsub('acl1'), 'subscribed').to.equal(1);
+      await other.update('acl1', { ...grant, accessToken: 'a3', refreshToken: 'r3' }, version);
+      expect(await woken).to.deep.equal(await other.get('acl1'));
+    } finally {
+      await lock?.release();
+      await waiting.close();
+      restricted.disconnect();
+      await writer.call('ACL', 'DELUSER', 'waiter');
+    }
   });
 
   it('subscribes while its own connection is still handshaking, without failing the waits (ioredis ready check)', async () => {

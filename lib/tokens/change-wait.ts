@@ -69,7 +69,7 @@ export async function waitForChangeOf(source: ChangeSource, sinceVersion: number
     byMessage = (await Promise.race([message, settle(), clock.sleep(timeoutMs, over.signal)])) === true;
   } finally {
     // Ended by a message: the waiter resumes first, and the timers are cleared and the channel let
-    // go on the next turn of the event loop (an unsubscribe costs another tenth of a millisecond).
+    // go on the next turn of the event loop (the store may unsubscribe later still).
     if (byMessage) nextTurn(cleanUp);
     else cleanUp();
   }

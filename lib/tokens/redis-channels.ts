@@ -52,8 +52,18 @@ export class RedisChannels {
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
       const subscriber = this.#connect();
-      subscription = { listeners: new Set(), subscribed: this.call('subscribe', () => subscriber.subscribe(channel)) };
-      this.#subscriptions.set(channel, subscription);
+      const created: Subscription = {
+        listeners: new Set(),
+        subscribed: this.call('subscribe', () => subscriber.subscribe(channel)),
+      };
+      // A SUBSCRIBE that failed is not kept (its waits fail with it): the next wait tries again.
+      created.subscribed.catch(() => {
+        if (this.#subscriptions.get(channel) !== created) return;
+        clearTimeout(created.idle);
+        this.#subscriptions.delete(channel);
+      });
+      this.#subscriptions.set(channel, created);
+      subscription = created;
     }
     const current = subscription;
     clearTimeout(current.idle);
@@ -65,7 +75,7 @@ export class RedisChannels {
         // Once per listen(): a second call must not arm a second timer.
         if (!current.listeners.delete(listener)) return;
         if (current.listeners.size > 0 || this.#subscriptions.get(channel) !== current) return;
-        // A listen() meanwhile clears it; close() too.
+        // A listen() meanwhile clears it; so do close() and a failed SUBSCRIBE.
         current.idle = setTimeout(() => {
           this.#subscriptions.delete(channel);
           // A failed unsubscribe is moot: the subscription dies with its connection at close().
