@@ -97,6 +97,28 @@ describe('TokenManager: concurrent callers share one store read', () => {
     expect(after).to.be.instanceOf(ReauthorizationRequiredError);
   });
 
+  it('lets callers that arrive while a refresh is in progress join it, with no read of their own', async () => {
+    const slow = await startSamsaraEmulator({ latency: 200 });
+    try {
+      const refreshing = new TokenManager({ store, client: new OAuthClient({ ...clientOf(slow), timeout: 2_000 }) });
+      const old = await seedGrant(slow, store, '1001', -1_000);
+      const reads = sinon.spy(store, 'get');
+      const first = refreshing.accessToken('1001');
+      // The token request is under way (it takes 200 ms): what was read, was read.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const readsBefore = reads.callCount;
+      const later = await Promise.all(Array.from({ length: 10 }, () => refreshing.accessToken('1001')));
+      const token = await first;
+      expect(token).to.not.equal(old.accessToken);
+      expect(new Set(later)).to.deep.equal(new Set([token]));
+      expect(reads.callCount, 'reads by the callers who joined').to.equal(readsBefore);
+      expect(slow.counters.grants.refresh_token).to.equal(1);
+      await refreshing.idle();
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('gives every sharer the same failure, and the next caller a new read', async () => {
     const reads = sinon.spy(store, 'get');
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => manager.accessToken('404')));

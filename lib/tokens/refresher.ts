@@ -47,8 +47,13 @@ const LOCK_MARGIN = 500;
 export class Refresher {
   /** The refresh per key in progress: callers that arrive meanwhile join it. */
   readonly #flights = new SingleFlight<Credentials>();
-  /** The hot path's store read per key in progress: callers that arrive meanwhile share it. */
-  readonly #reads = new SingleFlight<Credentials>();
+  /**
+   * Per key, the work in progress of the callers who reported no token rejected and found nothing
+   * fresh in the cache: one store read and one unseal (a storm of requests, or a busy route), and
+   * the refresh it may need. Callers that arrive meanwhile join it: its answer is no older than
+   * their own read would be by more than that read's round trip.
+   */
+  readonly #current = new SingleFlight<Credentials>();
   /**
    * Refreshed credentials the store failed to take. The refresh already rotated the old refresh
    * token away, so these are the only copy of a working grant: the write is retried in the
@@ -65,11 +70,19 @@ export class Refresher {
   ) {}
 
   /**
-   * The fresh credentials of `key`, refreshed first when needed. One async function, not a wrapper
-   * around another: every caller of a storm waits in it, and each level of them is a frame of its
-   * own on the heap (about 0.4 KB a caller).
+   * The fresh credentials of `key`, refreshed first when needed. Fresh ones in the cache are served
+   * at once. Otherwise a caller who reported no token rejected joins the key's work in progress
+   * (see `#current`) rather than waiting in an async frame of its own: a storm's callers wait on one
+   * promise (an async frame is about 1 KB of heap a caller, and a resumption each).
    */
-  async credentials(key: string, rejected: string | undefined): Promise<Credentials> {
+  credentials(key: string, rejected: string | undefined): Promise<Credentials> {
+    if (rejected !== undefined || this.#unsaved.has(key)) return this.#credentials(key, rejected);
+    const cached = this.cache?.get(key);
+    if (cached && !this.#needsRefresh(cached, undefined)) return Promise.resolve(cached);
+    return this.#current.run(key, () => this.#credentials(key, undefined));
+  }
+
+  async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
     // The hot path reads no clock unless someone listens.
     const started = listening('reauthorize') ? performance.now() : 0;
     try {
@@ -80,7 +93,7 @@ export class Refresher {
       if (rejected !== undefined) this.cache?.invalidate(key);
       const current =
         saved ??
-        (rejected === undefined ? (this.cache?.get(key) ?? (await this.#sharedRead(key))) : await this.#read(key));
+        (rejected === undefined ? (this.cache?.get(key) ?? (await this.#cachedRead(key))) : await this.#read(key));
       if (!this.#needsRefresh(current, rejected)) return current;
       const refreshed = await this.#join(key, current, rejected);
       // A flight started by a caller that could make do with the old token may bring back the
@@ -103,7 +116,7 @@ export class Refresher {
    * a Disconnect, a refresh) must not be hidden by a shared read that began before it landed.
    */
   wrote(key: string): void {
-    this.#reads.drop(key);
+    this.#current.drop(key);
     this.cache?.invalidate(key);
   }
 
@@ -358,14 +371,12 @@ export class Refresher {
   }
 
   /**
-   * One store read and one unseal for every caller of `key` that arrives while it is in progress
-   * (a storm of requests, or a busy route): the answer is no older than the caller's own read would
-   * be by more than that read's round trip. Kept in the cache, when there is one, for the calls
-   * after it. The protocol's own re-reads never share, and never use the cache.
+   * A store read kept in the cache, when there is one, for the calls after it. The protocol's own
+   * re-reads never use the cache.
    */
-  #sharedRead(key: string): Promise<Credentials> {
+  #cachedRead(key: string): Promise<Credentials> {
     const { cache } = this;
-    return this.#reads.run(key, () => (cache ? cache.load(key, () => this.#read(key)) : this.#read(key)));
+    return cache ? cache.load(key, () => this.#read(key)) : this.#read(key);
   }
 
   async #read(key: string): Promise<Credentials> {
