@@ -119,6 +119,35 @@ describe('TokenManager: concurrent callers share one store read', () => {
     }
   });
 
+  it("hands onConnect (and the sign-in's webhook setup) the grant it connected, not a refresh begun before it", async () => {
+    const slow = await startSamsaraEmulator({ latency: 200 });
+    try {
+      let seenByHook: string | undefined;
+      const refreshing: TokenManager = new TokenManager({
+        store,
+        client: new OAuthClient({ ...clientOf(slow), timeout: 2_000 }),
+        onConnect: async ({ orgId }) => {
+          seenByHook = await refreshing.accessToken(orgId);
+        },
+      });
+      await seedGrant(slow, store, '1001', -1_000);
+      // A refresh of the old grant is under way (its token request takes 200 ms) when the sign-in lands.
+      const refresh = refreshing.accessToken('1001').catch((err: unknown) => err);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const grant = slow.issueGrant('1001');
+      await refreshing.connect('1001', {
+        accessToken: grant.accessToken,
+        refreshToken: grant.refreshToken,
+        expiresAt: Date.now() + 3600_000,
+      });
+      expect(seenByHook).to.equal(grant.accessToken);
+      await refresh;
+      await refreshing.idle();
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('gives every sharer the same failure, and the next caller a new read', async () => {
     const reads = sinon.spy(store, 'get');
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => manager.accessToken('404')));

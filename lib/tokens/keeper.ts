@@ -42,8 +42,10 @@ export class GrantKeeper {
    * A sign-in: the grant becomes current; the one it replaces is retired (per grant: revoked). A
    * grant already kept (a verify that connected it before the strategy did) is not written again:
    * its stored tokens may have been refreshed since, and writing it back would retire a newer grant.
+   * `written` is called once the grant is stored, before the webhooks and `onConnect`, whose calls
+   * for the organization's token must see it.
    */
-  async connect(key: string, creds: NewCredentials): Promise<Credentials> {
+  async connect(key: string, creds: NewCredentials, written: () => void): Promise<Credentials> {
     const { store, revocation } = this.settings;
     const before = await guarded('read', () => store.get(key), key);
     if (before?.grantId === creds.grantId) return before;
@@ -51,6 +53,7 @@ export class GrantKeeper {
     if (before && (await guarded('read', () => store.retired(key), key)).some((held) => held.grantId === creds.grantId))
       return before;
     const stored = await this.#replaceDurably(key, creds);
+    written();
     if (revocation === 'grant') await this.#revokeRetired(key);
     const region = stored.region ?? this.settings.clientFor(stored).region;
     const webhook = await this.settings.webhooks?.connected(key);

@@ -236,10 +236,12 @@ export class TokenManager {
   async connect(key: string, tokens: GrantTokens | TokenResponse): Promise<Credentials> {
     const grant = this.#newGrant(tokens);
     return this.#connects.run(`${key}\n${grant.grantId}`, async () => {
+      const written = (): void => this.#refresher.wrote(key);
       try {
-        return await this.#keeper.connect(key, grant);
+        return await this.#keeper.connect(key, grant, written);
       } finally {
-        this.#refresher.wrote(key);
+        // Again when it failed: a write that timed out may have landed all the same.
+        written();
       }
     });
   }
