@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as the Markdown that docs/performance.md
  * quotes; the raw figures go to bench/results.json and the contenders' chart to
- * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, durability, storm, contenders, express, webhooks, sync, sync-scale).
+ * bench/storm-latency.svg. `--only=storm,express` runs some (hot, wake, stampede, durability, waiting, storm, contenders, express, webhooks, sync, sync-scale).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { latencyChart } from './chart.js';
@@ -12,6 +12,7 @@ import { format, resolveConfig } from 'prettier';
 import { DURABILITY, durability } from './durability.js';
 import { EXPRESS, expressPath, type ExpressResult } from './express-path.js';
 import { hotPath } from './hot-path.js';
+import { WAITING_HEAP, waitingHeap, waitingHeapTable, type WaitingHeapResult } from './waiting-heap.js';
 import { wakeUp } from './wake-up.js';
 import { stampede } from './stampede.js';
 import { STORM, storms, stormsTables, type StormResult } from './storm.js';
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
     webhooks?: WebhooksResult;
     sync?: SyncResult[];
     syncScale?: SyncScaleResult;
+    waitingHeap?: WaitingHeapResult;
   } = {
     machine,
     date: new Date().toISOString(),
@@ -65,12 +67,17 @@ async function main(): Promise<void> {
       durability: DURABILITY,
       sync: SYNC,
       syncScale: SYNC_SCALE,
+      waitingHeap: WAITING_HEAP,
     },
   };
   if (wanted('hot')) console.log(`${await hotPath()}\n`);
   if (wanted('wake')) console.log(`${await wakeUp()}\n`);
   if (wanted('stampede')) console.log(`${await stampede()}\n`);
   if (wanted('durability')) console.log(`${await durability()}\n`);
+  if (wanted('waiting')) {
+    raw.waitingHeap = await waitingHeap();
+    console.log(`${waitingHeapTable(raw.waitingHeap)}\n`);
+  }
   if (wanted('storm')) {
     const both = await storms();
     raw.storm = both.redis;
