@@ -79,21 +79,24 @@ export class Refresher {
     if (rejected !== undefined || this.#unsaved.has(key)) return this.#credentials(key, rejected);
     const cached = this.cache?.get(key);
     if (cached && !this.#needsRefresh(cached, undefined)) return Promise.resolve(cached);
-    return this.#current.run(key, () => this.#credentials(key, undefined));
+    return this.#current.run(key, () => this.#credentials(key, undefined, cached));
   }
 
-  async #credentials(key: string, rejected: string | undefined): Promise<Credentials> {
-    // The hot path reads no clock unless someone listens.
+  /** `credentials()` for one caller, or for the key's shared run; `cached`: what the cache held (due). */
+  async #credentials(key: string, rejected: string | undefined, cached?: Credentials): Promise<Credentials> {
+    // No clock read unless someone listens.
     const started = listening('reauthorize') ? performance.now() : 0;
     try {
-      // Checked before awaiting anything: the hot path takes no detour through the event loop.
+      // Checked before awaiting anything: no detour through the event loop.
       const saved = this.#unsaved.has(key) ? await this.#saveOrServe(key, rejected) : null;
       // A caller holding a rejected token needs a read that began after the rejection: its own.
       // And nobody else should be served that token from memory meanwhile.
       if (rejected !== undefined) this.cache?.invalidate(key);
       const current =
         saved ??
-        (rejected === undefined ? (this.cache?.get(key) ?? (await this.#cachedRead(key))) : await this.#read(key));
+        (rejected === undefined
+          ? (cached ?? this.cache?.get(key) ?? (await this.#cachedRead(key)))
+          : await this.#read(key));
       if (!this.#needsRefresh(current, rejected)) return current;
       const refreshed = await this.#join(key, current, rejected);
       // A flight started by a caller that could make do with the old token may bring back the
