@@ -1,7 +1,7 @@
 /**
  * The heap a waiting caller holds: 1,000 `accessToken()` calls in one process for an organization
- * whose token has expired while another process (a second store on the same Redis) holds its
- * refresh lock, so every call waits. The heap is read after a full collection before the calls and
+ * whose token has expired while a second store (its own connection to the same Redis, as another
+ * process would hold) holds its refresh lock, so every call waits. The heap is read after a full collection before the calls and
  * again once they all wait, in a child process whose young generation (64 MB) holds them without a
  * collection in between. Ten rounds after two not counted; the per-caller figure is their median.
  */

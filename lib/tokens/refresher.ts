@@ -116,7 +116,8 @@ export class Refresher {
 
   /**
    * Lets later callers of `key` read the store afresh: a write this process just made (a sign-in,
-   * a Disconnect, a refresh) must not be hidden by a shared read that began before it landed.
+   * a Disconnect, a refresh) must not be hidden by a shared run (`#current`) that began before it
+   * landed.
    */
   wrote(key: string): void {
     this.#current.drop(key);
