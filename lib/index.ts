@@ -23,7 +23,7 @@ export type {
 } from './tokens/lifecycle.js';
 export type { RegionClients, Issuer } from './tokens/clients.js';
 export type { Credentials, NewCredentials, GrantTokens, TokenResponse } from './tokens/credentials.js';
-export type { TokenStore, OrganizationStatus } from './tokens/store.js';
+export type { TokenStore, OrganizationStatus, LockHandle, DueRead } from './tokens/store.js';
 export type { CredentialCacheOptions } from './tokens/credential-cache.js';
 export { MemoryTokenStore } from './tokens/memory-store.js';
 export { RedisTokenStore } from './tokens/redis-store.js';

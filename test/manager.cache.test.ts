@@ -14,14 +14,14 @@ import { ConfigurationError } from 'passport-samsara/errors';
 import { type StoreWatch } from 'passport-samsara/store';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
 import { fakeClock, until } from './support/clock.js';
-import { clientOf, gated, seedGrant } from './support/grants.js';
+import { clientOf, countReads, gated, seedGrant, type Reads } from './support/grants.js';
 import { connect, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './support/redis.js';
 
 /** One process of a fleet: its own Redis connection, store and manager, with its store reads counted. */
 interface Proc {
   manager: TokenManager;
   store: RedisTokenStore;
-  reads: sinon.SinonSpy;
+  reads: Reads;
   /** The keys this process's store told it about (undefined: everything). */
   told: (string | undefined)[];
   /** The watches its manager started. */
@@ -72,13 +72,13 @@ describe('TokenManager: the credential cache, on RedisTokenStore', function () {
       watches.push(started);
       return started;
     });
-    const reads = sinon.spy(store, 'get');
+    const reads = countReads(store);
     const manager = new TokenManager({ store, client: clientOf(emulator), ...options });
     return { manager, store, reads, told, watches };
   }
 
   /** `p`'s next store read reads at once but answers only when the test calls `open()`. */
-  function holdNextRead(p: Proc): { open: () => void; reads: sinon.SinonStub } {
+  function holdNextRead(p: Proc): { open: () => void; reads: Reads } {
     p.reads.restore(); // the spy gives way to the gate's stub, which counts the reads from here on
     return gated(p.store, 1);
   }
@@ -353,7 +353,7 @@ for (const flavor of ['ioredis 5', 'ioredis 6', 'ioredis 5 Cluster'] as const) {
         const store = storeOf('wc:');
         const watch = store.watch(() => undefined);
         await store.replace('1001', grant(1), 10);
-        const reads = sinon.spy(store, 'get');
+        const reads = countReads(store);
         const manager = new TokenManager({ store, client: { clientID: 'c', clientSecret: 's' } });
         for (let i = 0; i < 20; i++) await manager.accessToken('1001');
         expect(reads.callCount).to.equal(20);

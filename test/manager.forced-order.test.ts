@@ -86,9 +86,11 @@ for (const [name, start] of backends) {
       let openA!: () => void;
       const gate = new Promise<void>((resolve) => (openA = resolve));
       let readsA = 0;
-      // A's first read reads at once, and answers only once B is done.
+      // A's first read reads at once, and answers only once B is done. A plain read: one that takes
+      // the lock with it (Redis's getLockingIfDue) cannot answer stale, B would wait for A's lock.
       const a = managerOn(
         seenThrough(storeA, {
+          getLockingIfDue: undefined,
           get: async (key: string) => {
             const creds = await storeA.get(key);
             if (readsA++ === 0) await gate;

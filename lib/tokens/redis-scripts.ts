@@ -218,6 +218,20 @@ return 1`,
 if not redis.call('SET', lockKey, holder, 'PX', ttlMs, 'NX') then return false end
 return { redis.call('HGET', key, F_VERSION) or false, redis.call('HGET', key, F_SEALED) or false }`,
   ),
+  // The read of a refresh that found nothing in memory: { version, sealed, lock }, lock 0 when the
+  // grant is not due by dueBy (its expiry field, ms since the epoch; a record without one is not
+  // due: the caller opens it and locks itself), 1 when it was due and the lock was taken for the
+  // caller, 2 when it was due and someone else holds the lock.
+  samsaraTokenReadLocking: script(
+    ['key', 'lockKey'],
+    ['dueBy', 'holder', 'ttlMs'],
+    `
+local f = redis.call('HMGET', key, F_VERSION, F_SEALED, F_EXPIRES_AT)
+local expiresAt = tonumber(f[3] or '')
+if not f[2] or f[2] == '' or expiresAt == nil or expiresAt > tonumber(dueBy) then return { f[1], f[2], 0 } end
+if not redis.call('SET', lockKey, holder, 'PX', ttlMs, 'NX') then return { f[1], f[2], 2 } end
+return { f[1], f[2], 1 }`,
+  ),
   // 1: held for ttl from now (taken again if it vanished, as in a failover to a replica that
   // never had it); 0: someone else holds it.
   samsaraTokenExtend: script(
@@ -297,6 +311,7 @@ export interface ScriptedClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hgetall(key: string): Promise<Record<string, string>>;
   samsaraTokenLock: Reply<(string | null)[] | null>;
+  samsaraTokenReadLocking: Reply<[string | null, string | null, 0 | 1 | 2]>;
   samsaraTokenWrite: Reply<number | [number, number, number] | null>;
   samsaraTokenRetire: Reply<number>;
   samsaraTokenForget: Reply<number>;

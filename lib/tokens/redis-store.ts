@@ -30,6 +30,7 @@ import { withinTimeout } from './store-failure.js';
 import type { ImportOutcome, SealedGrantRecord, SealedStore } from './sealed-record.js';
 import type {
   ClaimOutcome,
+  DueRead,
   LockHandle,
   OrganizationStatus,
   RevokedGrant,
@@ -161,7 +162,7 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     const [version, sealed] = await this.#call('read', () =>
       this.#commands.hmget(credKey, FIELD.version, FIELD.sealed),
     );
-    return sealed ? { ...this.#open(sealed, credKey), version: Number(version) } : null;
+    return this.#opened(version, sealed, credKey);
   }
 
   async retired(key: string): Promise<NewCredentials[]> {
@@ -252,8 +253,41 @@ export class RedisTokenStore implements TokenStore, SealedStore {
       ),
     );
     if (!taken) return null;
+    return { ...this.#currentAt(taken, credKey), ...this.#held(credKey, lockKey, token) };
+  }
+
+  /** One script: the read, and the lock when the stored expiry says the grant is due. */
+  async getLockingIfDue(key: string, dueBy: number, ttlMs: number): Promise<DueRead> {
+    const credKey = this.#credKey(key);
+    const lockKey = lockKeyOf(credKey);
+    const token = holderName();
+    const [version, sealed, lock] = await this.#call('read', () =>
+      this.#commands.samsaraTokenReadLocking(
+        ...positional(SCRIPTS.samsaraTokenReadLocking, {
+          key: credKey,
+          lockKey,
+          dueBy: Math.floor(dueBy),
+          holder: token,
+          ttlMs: Math.max(1, Math.ceil(ttlMs)),
+        }),
+      ),
+    );
+    const held = lock === 1 ? this.#held(credKey, lockKey, token) : undefined;
+    let credentials: Credentials | null;
+    try {
+      credentials = this.#opened(version, sealed, credKey);
+    } catch (err) {
+      // Nobody can refresh what does not open: the lock goes back.
+      await held?.release().catch(() => undefined);
+      throw err;
+    }
+    if (lock === 0) return { credentials };
+    return { credentials, lock: held ? { ...held, current: credentials } : null };
+  }
+
+  /** A taken lock's `extend` and `release`, by its holder's name. */
+  #held(credKey: string, lockKey: string, token: string): Pick<LockHandle, 'extend' | 'release'> {
     return {
-      ...this.#currentAt(taken, credKey),
       extend: async (ms: number) =>
         (await this.#call('lock extension', () =>
           this.#commands.samsaraTokenExtend(
@@ -490,6 +524,11 @@ export class RedisTokenStore implements TokenStore, SealedStore {
     } catch {
       return {};
     }
+  }
+
+  /** The stored credentials as `get` answers them: opened, or null for none (a tombstone, no key). */
+  #opened(version: string | null, sealed: string | null, credKey: string): Credentials | null {
+    return sealed ? { ...this.#open(sealed, credKey), version: Number(version) } : null;
   }
 
   #seal(creds: NewCredentials, credKey: string): string {

@@ -9,7 +9,7 @@ import { noCredentials, reauthorization, reportReauthorization } from './reautho
 import { guarded } from './store-failure.js';
 import type { ManagerSettings } from './settings.js';
 import { SingleFlight } from './single-flight.js';
-import type { LockHandle } from './store.js';
+import type { LockHandle, TokenStore } from './store.js';
 
 /** What the refresh protocol reads of its manager's settings. */
 export type RefreshSettings = Pick<
@@ -30,6 +30,13 @@ interface Unsaved {
 /** The credentials an unsaved refresh serves from this process meanwhile (the version it read). */
 function servedOf(unsaved: Unsaved): Credentials {
   return { ...unsaved.creds, version: unsaved.expectedVersion };
+}
+
+/** The lock a read took with it (`TokenStore.getLockingIfDue`): null when another process holds it. */
+interface ReadLock {
+  lock: LockHandle | null;
+  /** When the read was sent, by the manager's clock: the lock's ttl runs from then. */
+  at: number;
 }
 
 /** Mean milliseconds between background retries of an unsaved write. */
@@ -92,13 +99,15 @@ export class Refresher {
       // A caller holding a rejected token needs a read that began after the rejection: its own.
       // And nobody else should be served that token from memory meanwhile.
       if (rejected !== undefined) this.cache?.invalidate(key);
-      const current =
-        saved ??
-        (rejected === undefined
-          ? (cached ?? this.cache?.get(key) ?? (await this.#cachedRead(key)))
-          : await this.#read(key));
-      if (!this.#needsRefresh(current, rejected)) return current;
-      const refreshed = await this.#join(key, current, rejected);
+      let locked: ReadLock | undefined;
+      let current = saved ?? (rejected === undefined ? (cached ?? this.cache?.get(key)) : await this.#read(key));
+      current ??= await this.#cachedRead(key, (taken) => (locked = taken));
+      if (!this.#needsRefresh(current, rejected)) {
+        // A store whose expiry field disagrees with the sealed credentials (written by hand, say).
+        if (locked?.lock) this.background(locked.lock.release().catch(() => undefined));
+        return current;
+      }
+      const refreshed = await this.#join(key, current, rejected, locked);
       // A flight started by a caller that could make do with the old token may bring back the
       // very token this caller saw rejected: then it needs a flight of its own.
       return refreshed.accessToken === rejected ? await this.#join(key, refreshed, rejected) : refreshed;
@@ -146,11 +155,17 @@ export class Refresher {
     }
   }
 
-  /** The refresh in flight for `key` in this process, or a new one. */
-  #join(key: string, current: Credentials, rejected: string | undefined): Promise<Credentials> {
-    return this.#flights.run(key, () => {
+  /**
+   * The refresh in flight for `key` in this process, or a new one, which begins with `locked`, the
+   * lock its read took, if any (let go when a refresh already in flight is joined instead).
+   */
+  #join(key: string, current: Credentials, rejected: string | undefined, locked?: ReadLock): Promise<Credentials> {
+    // The read's lock, until a new flight takes it.
+    let untaken = locked?.lock;
+    const flight = this.#flights.run(key, () => {
+      untaken = undefined;
       const about = flightOf(key, current);
-      return this.#refresh(about, current, rejected)
+      return this.#refresh(about, current, rejected, locked)
         .catch((err: unknown) => {
           said(about, 'failed', undefined, codeOf(err));
           reportReauthorization(err, about.startedAt, about.region);
@@ -160,15 +175,24 @@ export class Refresher {
           this.wrote(key);
         });
     });
+    if (untaken) this.background(untaken.release().catch(() => undefined));
+    return flight;
   }
 
-  async #refresh(about: Flight, seen: Credentials, rejected: string | undefined): Promise<Credentials> {
+  async #refresh(
+    about: Flight,
+    seen: Credentials,
+    rejected: string | undefined,
+    locked: ReadLock | undefined,
+  ): Promise<Credentials> {
     const { store, clock, lockTtl, waitTimeout } = this.settings;
     const { key } = about;
     const deadline = clock.now() + waitTimeout;
     for (;;) {
-      const lockedAt = clock.now();
-      const lock = await guarded('lock', () => store.lock(key, lockTtl), key);
+      // The read's lock, the first time round; the store's own lock call after that.
+      const lockedAt = locked?.at ?? clock.now();
+      const lock = locked ? locked.lock : await guarded('lock', () => store.lock(key, lockTtl), key);
+      locked = undefined;
       if (lock) {
         const hold = { keepLock: false };
         try {
@@ -376,11 +400,30 @@ export class Refresher {
 
   /**
    * A store read kept in the cache, when there is one, for the calls after it. The protocol's own
-   * re-reads never use the cache.
+   * re-reads never use the cache. With a cache, a read is a miss (the first call after `maxAge`, or
+   * after a change), where a due grant is likely: on a store that can, the read also takes the
+   * refresh lock when the credentials are due, and hands it to `onLock`. Without one every call
+   * reads, and reads plainly (on Redis a locking read is a script, about 20 µs dearer).
    */
-  #cachedRead(key: string): Promise<Credentials> {
+  #cachedRead(key: string, onLock: (locked: ReadLock) => void): Promise<Credentials> {
     const { cache } = this;
-    return cache ? cache.load(key, () => this.#read(key)) : this.#read(key);
+    if (!cache) return this.#read(key);
+    return cache.load(
+      key,
+      this.settings.store.getLockingIfDue
+        ? (): Promise<Credentials> => this.#readLockingIfDue(key, onLock)
+        : (): Promise<Credentials> => this.#read(key),
+    );
+  }
+
+  async #readLockingIfDue(key: string, onLock: (locked: ReadLock) => void): Promise<Credentials> {
+    const { store, clock, skew, lockTtl } = this.settings;
+    // Only called on a store that has it.
+    const locking = store as Required<Pick<TokenStore, 'getLockingIfDue'>>;
+    const at = clock.now();
+    const read = await guarded('read', () => locking.getLockingIfDue(key, at + skew, lockTtl), key);
+    if (read.lock !== undefined) onLock({ lock: read.lock, at });
+    return this.#present(key, read.credentials);
   }
 
   async #read(key: string): Promise<Credentials> {

@@ -33,6 +33,30 @@ export interface LockHandle {
 }
 
 /**
+ * What {@link TokenStore.getLockingIfDue} read, and the lock it took.
+ *
+ * @example
+ * ```ts
+ * const { credentials, lock } = await store.getLockingIfDue('1001', Date.now() + 60_000, 20_000);
+ * if (lock) {
+ *   // Due, and this caller holds the refresh lock: refresh, write, then lock.release().
+ * } else if (lock === null) {
+ *   // Due, and another process is refreshing: wait for its write (waitForChange).
+ * }
+ * ```
+ */
+export interface DueRead {
+  /** As `get` answers: the current credentials, or null when there are none. */
+  credentials: Credentials | null;
+  /**
+   * Undefined: the credentials are not due (or the store could not tell), and no lock was asked
+   * for. Null: they are due and someone else holds the key's refresh lock. Otherwise the lock,
+   * taken for the caller as `lock` takes it, its `current` the credentials read.
+   */
+  lock?: LockHandle | null;
+}
+
+/**
  * A connected organization as a store lists it: what can be said of its current grant without a
  * token. A key with no current grant (never written, signed out, found dead) is not listed.
  *
@@ -225,6 +249,14 @@ export interface TokenStore {
   remove(key: string, expectedVersion: number): Promise<boolean>;
   /** Takes the key's refresh lock for `ttlMs`, or null when someone else holds it. */
   lock(key: string, ttlMs: number): Promise<LockHandle | null>;
+  /**
+   * Optional: `get`, and in the same atomic step, when the credentials read expire at or before
+   * `dueBy` (ms since the epoch, the caller's clock), their refresh lock taken for `ttlMs` as
+   * `lock` takes it. What saves a refresh whose credentials were not in memory a round trip: its
+   * read is its lock. A store that cannot tell the expiry without opening the credentials answers
+   * no lock (`lock` undefined): the caller opens them and locks itself.
+   */
+  getLockingIfDue?(key: string, dueBy: number, ttlMs: number): Promise<DueRead>;
   /**
    * Resolves once the key's version differs from `sinceVersion`, the key's lock is free, or
    * `timeoutMs` milliseconds have passed, whichever comes first. A span, not a deadline: the

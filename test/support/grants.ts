@@ -27,16 +27,50 @@ export function clientOf(emulator: SamsaraEmulator): { clientID: string; clientS
   return { clientID: emulator.clientID, clientSecret: emulator.clientSecret, baseURL: emulator.baseURL };
 }
 
-/** Makes the store's first `late` reads read at once but answer only when the test calls `open()`. */
-export function gated(store: TokenStore, late: number): { open: () => void; reads: sinon.SinonStub } {
+/** A store's reads as a manager makes them, counted: `get`, and `getLockingIfDue` on a store that has it. */
+export interface Reads {
+  readonly callCount: number;
+  resetHistory(): void;
+  restore(): void;
+}
+
+type ReadMethod = 'get' | 'getLockingIfDue';
+
+/** The read methods `store` has. */
+function readMethods(store: TokenStore): ReadMethod[] {
+  return store.getLockingIfDue ? ['get', 'getLockingIfDue'] : ['get'];
+}
+
+function readsOf(spies: sinon.SinonSpy[]): Reads {
+  return {
+    get callCount() {
+      return spies.reduce((n, spy) => n + spy.callCount, 0);
+    },
+    resetHistory: () => spies.forEach((spy) => spy.resetHistory()),
+    restore: () => spies.forEach((spy) => spy.restore()),
+  };
+}
+
+/** Counts the store's reads (see {@link Reads}). */
+export function countReads(store: TokenStore): Reads {
+  const methods = store as Required<Pick<TokenStore, ReadMethod>>;
+  return readsOf(readMethods(store).map((name) => sinon.spy(methods, name)));
+}
+
+/** Makes the store's first `late` reads (of either kind) read at once but answer only when the test calls `open()`. */
+export function gated(store: TokenStore, late: number): { open: () => void; reads: Reads } {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const get = store.get.bind(store);
-  const reads = sinon.stub(store, 'get').callsFake(async (key: string) => {
-    const n = reads.callCount;
-    const creds = await get(key);
-    if (n <= late) await gate;
-    return creds;
+  const methods = store as Required<Pick<TokenStore, ReadMethod>>;
+  let n = 0;
+  const stubs = readMethods(store).map((name) => {
+    const read = methods[name].bind(store) as (...args: unknown[]) => Promise<unknown>;
+    return sinon.stub(methods, name).callsFake(async (...args: unknown[]) => {
+      const mine = ++n;
+      const answer = await read(...args);
+      if (mine <= late) await gate;
+      return answer as never;
+    });
   });
-  return { open: release, reads };
+  return { open: release, reads: readsOf(stubs) };
 }
