@@ -1,7 +1,7 @@
 import { holderName } from './holder.js';
 import { wholeMs, type BoundedQuery } from './postgres-bounded.js';
 import type { Credentials, NewCredentials } from './credentials.js';
-import type { LockHandle } from './store.js';
+import type { DueRead, LockHandle } from './store.js';
 
 /**
  * `TokenStore.lock` on Postgres: the schema's `lock` function (insert the lease row, or take over
@@ -25,8 +25,59 @@ export async function lockIn(
   }[];
   const row = rows.at(0);
   if (!row?.taken) return null;
+  return { ...currentAt(row, open), ...heldIn(query, s, key, token) };
+}
+
+/**
+ * `TokenStore.getLockingIfDue` on Postgres: one statement reads the key's row and, only when its
+ * expiry column is at or before `dueBy` (a `CASE`, which evaluates its subquery only then), calls
+ * the schema's `lock` function. Taken, the credentials are the ones `lock` read under the lease
+ * (what stands now); otherwise the row read.
+ */
+export async function readLockingIn(
+  query: BoundedQuery,
+  s: string,
+  key: string,
+  dueBy: number,
+  ttlMs: number,
+  open: (sealed: string) => NewCredentials,
+): Promise<DueRead> {
+  const token = holderName();
+  const rows = (await query(
+    'read',
+    `SELECT g.version, g.sealed, CASE WHEN g.sealed IS NOT NULL AND g.expires_at <= $4
+       THEN (SELECT to_json(l) FROM ${s}.lock($1, $2, $3) l) END AS lock
+     FROM ${s}.grants g WHERE g.key = $1`,
+    [key, token, wholeMs(ttlMs), Math.floor(dueBy)],
+  )) as {
+    version: string;
+    sealed: string | null;
+    lock: { taken: boolean; version: number | null; sealed: string | null } | null;
+  }[];
+  const row = rows.at(0);
+  const opened = (version: string | number | null, sealed: string | null): Credentials | null =>
+    sealed ? { ...open(sealed), version: Number(version) } : null;
+  if (!row?.lock) return { credentials: row ? opened(row.version, row.sealed) : null };
+  if (!row.lock.taken) return { credentials: opened(row.version, row.sealed), lock: null };
+  const held = heldIn(query, s, key, token);
+  let credentials: Credentials | null;
+  try {
+    credentials = opened(row.lock.version, row.lock.sealed);
+  } catch (err) {
+    await held.release().catch(() => undefined);
+    throw err;
+  }
+  if (!credentials) {
+    // Removed between the read and the lease: nothing to refresh.
+    await held.release().catch(() => undefined);
+    return { credentials };
+  }
+  return { credentials, lock: { ...held, current: credentials } };
+}
+
+/** A taken lease's `extend` and `release`, by its holder's token. */
+function heldIn(query: BoundedQuery, s: string, key: string, token: string): Pick<LockHandle, 'extend' | 'release'> {
   return {
-    ...currentAt(row, open),
     extend: async (ms) => {
       const held = await query('lock extension', `SELECT ${s}.extend($1, $2, $3) AS held`, [key, token, wholeMs(ms)]);
       return (held.at(0) as { held: boolean } | undefined)?.held ?? false;

@@ -4,7 +4,7 @@ import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } 
 import type { PostgresPoolLike } from './postgres-client.js';
 import { bounded, type BoundedQuery } from './postgres-bounded.js';
 import { claimIn } from './postgres-claims.js';
-import { currentAt, lockIn } from './postgres-lock.js';
+import { currentAt, lockIn, readLockingIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener, type WrittenNotice } from './postgres-listener.js';
@@ -25,6 +25,7 @@ import { saveWebhookIn, webhookIn } from './postgres-webhooks.js';
 import { credKeyOf } from './redis-schema.js';
 import type {
   ClaimOutcome,
+  DueRead,
   LockHandle,
   OrganizationStatus,
   RevokedGrant,
@@ -178,6 +179,10 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
   /** A lease row (`locks`): taken when absent or expired, extended or taken again, released by compare-and-delete. */
   lock(key: string, ttlMs: number): Promise<LockHandle | null> {
     return lockIn(this.#run, this.#s, key, ttlMs, (sealed) => this.#open(sealed, key));
+  }
+  /** One statement: the read, and the lease when the row's expiry says the grant is due. */
+  getLockingIfDue(key: string, dueBy: number, ttlMs: number): Promise<DueRead> {
+    return readLockingIn(this.#run, this.#s, key, dueBy, ttlMs, (sealed) => this.#open(sealed, key));
   }
 
   /**
