@@ -2,20 +2,14 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import type { Cluster, Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import {
-  PostgresTokenStore,
-  RedisTokenStore,
-  TokenManager,
-  generateSealingKey,
-  type NewCredentials,
-} from 'passport-samsara';
+import { PostgresTokenStore, RedisTokenStore, TokenManager, generateSealingKey } from 'passport-samsara';
 import { startSamsaraEmulator, type SamsaraEmulator } from 'passport-samsara/testing';
-import { clientOf, countReads, seedGrant } from './support/grants.js';
+import { until } from './support/clock.js';
+import { clientOf, countReads, seedGrant, type Reads } from './support/grants.js';
 import { dropSchema, pool, testSchema } from './support/postgres.js';
 import { connect, startRedis, startRedisCluster, type RedisFlavor } from './support/redis.js';
 
 const keys = generateSealingKey('read-locking');
-const SKEW = 60_000;
 
 type Store = RedisTokenStore | PostgresTokenStore;
 
@@ -92,84 +86,78 @@ async function postgresBackend(): Promise<Backend> {
   };
 }
 
-const backends: [string, () => Promise<Backend>][] = [
-  ['RedisTokenStore', () => redisBackend('ioredis 5')],
-  ['RedisTokenStore on a Cluster', () => redisBackend('ioredis 5 Cluster')],
-  ['PostgresTokenStore', postgresBackend],
+/** Each backend, and whether its store's watch can be live (never on a Cluster). */
+const backends: [string, () => Promise<Backend>, boolean][] = [
+  ['RedisTokenStore', () => redisBackend('ioredis 5'), true],
+  ['RedisTokenStore on a Cluster', () => redisBackend('ioredis 5 Cluster'), false],
+  ['PostgresTokenStore', postgresBackend, true],
 ];
 
-for (const [name, start] of backends) {
-  describe(`${name}.getLockingIfDue: the read that takes the refresh lock with it`, function () {
+for (const [name, start, watched] of backends) {
+  describe(`TokenManager on ${name}: a due grant read from the store is locked by that read`, function () {
     this.timeout(20_000);
     let backend: Backend;
     let emulator: SamsaraEmulator;
-    let n = 0;
 
     before(async () => {
       backend = await start();
-      emulator = await startSamsaraEmulator();
+      emulator = await startSamsaraEmulator({
+        organizations: ['1001', '1002'].map((id) => ({ id, name: `Org ${id}`, vehicleCount: 0 })),
+      });
     });
     after(async () => {
       await backend.stop();
       await emulator.stop();
     });
 
-    const grantExpiring = (inMs: number): NewCredentials => ({
-      accessToken: `A${String(++n)}`,
-      refreshToken: `R${String(n)}`,
-      expiresAt: Date.now() + inMs,
-      grantId: `g${String(n)}`,
-    });
-
-    it('reads without locking while the grant is not due, and locks in the same step once it is', async () => {
-      const [a, b] = await backend.pair();
-      const stored = await a.replace('1001', grantExpiring(3600_000), 10);
-      const early = await a.getLockingIfDue('1001', Date.now() + SKEW, 5_000);
-      expect(early.credentials).to.deep.equal(stored);
-      expect(early.lock, 'not asked for').to.equal(undefined);
-      const free = await b.lock('1001', 5_000);
-      expect(free, 'the lock is free').to.not.equal(null);
-      await free?.release();
-
-      // Due by the caller's clock: expiring at or before dueBy.
-      const due = await a.getLockingIfDue('1001', stored.expiresAt, 5_000);
-      expect(due.credentials).to.deep.equal(stored);
-      expect(due.lock?.current, 'the handle carries what was read').to.deep.equal(stored);
-      expect(await b.lock('1001', 5_000), 'held for the reader').to.equal(null);
-      const meanwhile = await b.getLockingIfDue('1001', stored.expiresAt, 5_000);
-      expect(meanwhile.lock, "due, and someone else's").to.equal(null);
-      expect(meanwhile.credentials).to.deep.equal(stored);
-
-      expect(await due.lock?.extend?.(5_000)).to.equal(true);
-      await due.lock?.release();
-      const after = await b.lock('1001', 5_000);
-      expect(after, 'released').to.not.equal(null);
-      await after?.release();
-    });
-
-    it('takes no lock where there is nothing to refresh: no key, or a tombstone', async () => {
-      const [a, b] = await backend.pair();
-      expect(await a.getLockingIfDue('1001', Date.now() + SKEW, 5_000)).to.deep.equal({ credentials: null });
-      const stored = await a.replace('1001', grantExpiring(-1_000), 10);
-      expect(await a.remove('1001', stored.version)).to.equal(true);
-      expect(await a.getLockingIfDue('1001', Date.now() + SKEW, 5_000)).to.deep.equal({ credentials: null });
-      const free = await b.lock('1001', 5_000);
-      expect(free).to.not.equal(null);
-      await free?.release();
-    });
-
-    it('a manager refreshes an expired grant with one store call before the token request, and never calls lock()', async () => {
-      const [store] = await backend.pair();
-      const seeded = await seedGrant(emulator, store, '1001', -1_000);
+    /**
+     * A manager with the cache on `store`, its watch live (a call served from memory), and the
+     * store's calls from then on counted: its reads, its locking reads, its lock calls.
+     */
+    async function managerOn(
+      store: Store,
+    ): Promise<{ manager: TokenManager; reads: Reads; locking: sinon.SinonSpy; locks: sinon.SinonSpy }> {
+      const manager = new TokenManager({ store, client: clientOf(emulator), cache: { maxAge: 60_000 } });
+      const warming = countReads(store);
+      await seedGrant(emulator, store, '1002', 3600_000);
+      await until(async () => {
+        const before = warming.callCount;
+        await manager.accessToken('1002');
+        return warming.callCount === before;
+      }, 'the watch live');
+      warming.restore();
       const reads = countReads(store);
-      const locks = sinon.spy(store, 'lock');
-      // A cache of its own, on either store: a read that misses it may lock.
-      const manager = new TokenManager({ store, client: clientOf(emulator), cache: { maxAge: 1_000 } });
+      // countReads spies on both read methods: this one is its spy.
+      const locking = store.getLockingIfDue as unknown as sinon.SinonSpy;
+      return { manager, reads, locking, locks: sinon.spy(store, 'lock') };
+    }
+
+    if (!watched) {
+      it('reads plainly: its watch is never live, so every call reads, and a locking read would be a script a call', async () => {
+        const [store] = await backend.pair();
+        await seedGrant(emulator, store, '1001', -1_000);
+        const locking = sinon.spy(store, 'getLockingIfDue');
+        const manager = new TokenManager({ store, client: clientOf(emulator) });
+        const first = await manager.accessToken('1001');
+        await manager.idle();
+        for (let i = 0; i < 5; i++) expect(await manager.accessToken('1001')).to.equal(first);
+        expect(locking.callCount).to.equal(0);
+        manager.close();
+      });
+      return;
+    }
+
+    it('refreshes an expired grant with one store call before the token request, and never calls lock()', async () => {
+      const [store] = await backend.pair();
+      const { manager, reads, locking, locks } = await managerOn(store);
+      const seeded = await seedGrant(emulator, store, '1001', -1_000);
+      reads.resetHistory(); // the sign-in's own read
       const tokens = await Promise.all(Array.from({ length: 20 }, () => manager.accessToken('1001')));
       await manager.idle();
       expect(new Set(tokens).size).to.equal(1);
       expect(tokens[0]).to.not.equal(seeded.accessToken);
       expect(reads.callCount, 'the one locking read').to.equal(1);
+      expect((await locking.firstCall.returnValue)?.lock, 'the read took the lock').to.not.equal(undefined);
       expect(locks.callCount).to.equal(0);
       expect((await store.get('1001'))?.accessToken).to.equal(tokens[0]);
       const after = await store.lock('1001', 1_000);
@@ -178,41 +166,57 @@ for (const [name, start] of backends) {
       manager.close();
     });
 
-    it('two processes, one expired grant: one token request; the other waits for the write and adopts it', async () => {
+    it('two processes, one expired grant: one token request; the other learns from its read that the lock is held', async () => {
       const [a, b] = await backend.pair();
+      const managers = [await managerOn(a), await managerOn(b)];
       await seedGrant(emulator, a, '1001', -1_000);
       const before = emulator.counters.grants.refresh_token;
       const invalid = emulator.counters.invalidGrant;
-      const managers = [a, b].map(
-        (store) => new TokenManager({ store, client: clientOf(emulator), cache: { maxAge: 1_000 } }),
-      );
       const tokens = await Promise.all(
-        managers.flatMap((m) => Array.from({ length: 10 }, () => m.accessToken('1001'))),
+        managers.flatMap(({ manager }) => Array.from({ length: 10 }, () => manager.accessToken('1001'))),
       );
-      await Promise.all(managers.map((m) => m.idle()));
+      await Promise.all(managers.map(({ manager }) => manager.idle()));
       expect(new Set(tokens).size).to.equal(1);
       expect(emulator.counters.grants.refresh_token - before).to.equal(1);
       expect(emulator.counters.invalidGrant - invalid).to.equal(0);
-      managers.forEach((m) => m.close());
+      expect(
+        managers.map(({ locks }) => locks.callCount),
+        'neither asked for the lock apart from its read',
+      ).to.deep.equal([0, 0]);
+      managers.forEach(({ manager }) => manager.close());
     });
 
     it('lets the lock go when the stored expiry disagrees with the sealed grant and there is nothing to refresh', async () => {
       const [store] = await backend.pair();
+      const { manager, locking } = await managerOn(store);
       const seeded = await seedGrant(emulator, store, '1001', 3600_000);
       // The stored expiry says due; the sealed grant (what the manager trusts) is fresh.
-      await backend.setStoredExpiry(store, '1001', 0);
-      const manager = new TokenManager({ store, client: clientOf(emulator), cache: { maxAge: 1_000 } });
+      await backend.setStoredExpiry(store, '1001', 1);
       const before = emulator.counters.grants.refresh_token;
       expect(await manager.accessToken('1001')).to.equal(seeded.accessToken);
       await manager.idle();
+      expect((await locking.firstCall.returnValue)?.lock, 'the read took the lock').to.not.equal(undefined);
       expect(emulator.counters.grants.refresh_token).to.equal(before);
       const free = await store.lock('1001', 1_000);
-      expect(free, 'the read took the lock and gave it back').to.not.equal(null);
+      expect(free, 'and gave it back').to.not.equal(null);
       await free?.release();
       manager.close();
     });
 
-    it('without the cache (every call reads), a manager reads plainly: no locking read per call', async () => {
+    it('takes no lock on a stored expiry of 0 (an imported grant whose expiry was unknown): the manager opens it and locks itself', async () => {
+      const [store] = await backend.pair();
+      const { manager, locking, locks } = await managerOn(store);
+      const seeded = await seedGrant(emulator, store, '1001', -1_000);
+      await backend.setStoredExpiry(store, '1001', 0);
+      const token = await manager.accessToken('1001');
+      await manager.idle();
+      expect(token).to.not.equal(seeded.accessToken);
+      expect((await locking.firstCall.returnValue)?.lock).to.equal(undefined);
+      expect(locks.callCount, 'the lock, asked for apart').to.equal(1);
+      manager.close();
+    });
+
+    it('without the cache (every call reads), reads plainly: no locking read per call', async () => {
       const [store] = await backend.pair();
       await seedGrant(emulator, store, '1001', -1_000);
       const locking = sinon.spy(store, 'getLockingIfDue');

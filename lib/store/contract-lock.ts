@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { TokenStore } from '../tokens/store.js';
+import type { DueRead, TokenStore } from '../tokens/store.js';
 import {
   MAX,
   freshKey,
@@ -10,8 +10,16 @@ import {
   type ContractTime,
 } from './contract-support.js';
 
-/** Registers the contract's tests of the lock (`LockHandle.extend` too, unless `extend` is false) and waitForChange. */
-export function lockTests({ describe, it, before }: ContractFramework, scope: ContractScope, extend: boolean): void {
+/**
+ * Registers the contract's tests of the lock (`LockHandle.extend` too, unless `extend` is false;
+ * `getLockingIfDue` when `lockingRead` is true) and waitForChange.
+ */
+export function lockTests(
+  { describe, it, before }: ContractFramework,
+  scope: ContractScope,
+  extend: boolean,
+  lockingRead: boolean,
+): void {
   let store!: TokenStore;
   let other!: TokenStore;
   let time!: ContractTime;
@@ -92,6 +100,63 @@ export function lockTests({ describe, it, before }: ContractFramework, scope: Co
       assert.notEqual(await other.lock(key, 5000), null);
     });
   });
+
+  if (lockingRead)
+    describe('getLockingIfDue', () => {
+      /** The store's locking read: these tests are registered only for a store that has one. */
+      const read = (on: TokenStore, key: string, dueBy: number, ttlMs = 5000): Promise<DueRead> => {
+        assert.ok(
+          typeof on.getLockingIfDue === 'function',
+          'the store has no getLockingIfDue (run the contract without lockingRead)',
+        );
+        return on.getLockingIfDue(key, dueBy, ttlMs);
+      };
+
+      it('reads without locking before the grant is due, and takes the lock with the read once it is', async () => {
+        const key = freshKey();
+        const written = await store.replace(key, grant(1), MAX);
+        const early = await read(store, key, written.expiresAt - 1);
+        assert.deepEqual(early, { credentials: await store.get(key) });
+        const free = await other.lock(key, 5000);
+        assert.notEqual(free, null, 'no lock taken by a read before the grant is due');
+        await free!.release();
+
+        const due = await read(store, key, written.expiresAt);
+        assert.deepEqual(due.credentials, await store.get(key));
+        assert.deepEqual(due.lock?.current, due.credentials, "the handle's current is what was read");
+        assert.equal(await other.lock(key, 5000), null, 'held for the reader');
+        const meanwhile = await read(other, key, written.expiresAt);
+        assert.equal(meanwhile.lock, null, 'due, and held by someone else');
+        assert.deepEqual(meanwhile.credentials, due.credentials);
+        await due.lock!.release();
+        const next = await other.lock(key, 5000);
+        assert.notEqual(next, null, 'released');
+        await next!.release();
+      });
+
+      it('takes no lock where there is nothing to refresh: no credentials, or removed ones', async () => {
+        const key = freshKey();
+        assert.deepEqual(await read(store, key, Number.MAX_SAFE_INTEGER), { credentials: null });
+        const written = await store.replace(key, grant(1), MAX);
+        assert.equal(await store.remove(key, written.version), true);
+        assert.deepEqual(await read(store, key, Number.MAX_SAFE_INTEGER), { credentials: null });
+        const free = await other.lock(key, 5000);
+        assert.notEqual(free, null);
+        await free!.release();
+      });
+
+      it("the read's lock expires after its ttl", async () => {
+        const key = freshKey();
+        const written = await store.replace(key, grant(1), MAX);
+        const due = await read(store, key, written.expiresAt, 80);
+        assert.notEqual(due.lock ?? null, null);
+        assert.equal(await other.lock(key, 80), null);
+        await time.outlive(80);
+        const next = await other.lock(key, 5000);
+        assert.notEqual(next, null, 'expired');
+        await next!.release();
+      });
+    });
 
   describe('waitForChange', () => {
     it('wakes on an update by another process', async () => {

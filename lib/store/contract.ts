@@ -10,7 +10,8 @@ import { realTime, type ContractBackend, type ContractFramework, type ContractSc
  * it from a test file of mocha, `node:test`, Jest or Vitest; it checks its results with
  * `node:assert`. `claim`, `webhook` and `saveWebhook` are optional in `TokenStore`, and so is
  * `LockHandle.extend`: for a store without them, pass `{ claim: false }`, `{ webhooks: false }` or
- * `{ extend: false }`.
+ * `{ extend: false }`. `getLockingIfDue` is optional too, and checked only with
+ * `{ lockingRead: true }`.
  *
  * Keys are made up per run (`org-<random>-<n>`), so the backend may be a shared database, yet
  * `list` is checked too: give each run a schema, prefix or table of its own.
@@ -34,7 +35,7 @@ export function runTokenStoreContract(
   name: string,
   start: () => Promise<ContractBackend>,
   framework: ContractFramework,
-  options: { claim?: boolean; webhooks?: boolean; extend?: boolean } = {},
+  options: { claim?: boolean; webhooks?: boolean; extend?: boolean; lockingRead?: boolean } = {},
 ): void {
   framework.describe(`TokenStore contract: ${name}`, () => {
     let backend: ContractBackend | undefined;
@@ -49,7 +50,7 @@ export function runTokenStoreContract(
     });
     grantTests(framework, scope);
     listingTests(framework, scope, options.claim ?? true);
-    lockTests(framework, scope, options.extend ?? true);
+    lockTests(framework, scope, options.extend ?? true, options.lockingRead ?? false);
     if (options.webhooks ?? true) webhookTests(framework, scope);
   });
 }

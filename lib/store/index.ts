@@ -3,6 +3,7 @@
 export type {
   TokenStore,
   LockHandle,
+  DueRead,
   StoreWatch,
   StoreHealth,
   Claim,

@@ -50,6 +50,14 @@ export class CredentialCache {
     this.#maxEntries = settings.maxEntries;
   }
 
+  /**
+   * Whether the store's watch is live: reads fill the cache and entries are served. Not before the
+   * first read starts it, never on a store that cannot tell every change (a Redis Cluster).
+   */
+  get live(): boolean {
+    return this.#watch?.live ?? false;
+  }
+
   /** The cached credentials of `key`, if they may still be served. */
   get(key: string): Credentials | undefined {
     const entry = this.#entries.get(key);

@@ -30,7 +30,8 @@ export async function lockIn(
 
 /**
  * `TokenStore.getLockingIfDue` on Postgres: one statement reads the key's row and, only when its
- * expiry column is at or before `dueBy` (a `CASE`, which evaluates its subquery only then), calls
+ * expiry column is at or before `dueBy` (a `CASE`, which evaluates its subquery only then; 0, as
+ * an import of a grant whose expiry was unknown writes, is not due), calls
  * the schema's `lock` function. Taken, the credentials are the ones `lock` read under the lease
  * (what stands now); otherwise the row read.
  */
@@ -45,7 +46,7 @@ export async function readLockingIn(
   const token = holderName();
   const rows = (await query(
     'read',
-    `SELECT g.version, g.sealed, CASE WHEN g.sealed IS NOT NULL AND g.expires_at <= $4
+    `SELECT g.version, g.sealed, CASE WHEN g.sealed IS NOT NULL AND g.expires_at > 0 AND g.expires_at <= $4
        THEN (SELECT to_json(l) FROM ${s}.lock($1, $2, $3) l) END AS lock
      FROM ${s}.grants g WHERE g.key = $1`,
     [key, token, wholeMs(ttlMs), Math.floor(dueBy)],

@@ -219,8 +219,9 @@ if not redis.call('SET', lockKey, holder, 'PX', ttlMs, 'NX') then return false e
 return { redis.call('HGET', key, F_VERSION) or false, redis.call('HGET', key, F_SEALED) or false }`,
   ),
   // The read of a refresh that found nothing in memory: { version, sealed, lock }, lock 0 when the
-  // grant is not due by dueBy (its expiry field, ms since the epoch; a record without one is not
-  // due: the caller opens it and locks itself), 1 when it was due and the lock was taken for the
+  // grant is not due by dueBy (its expiry field, ms since the epoch; a record without one, or with
+  // 0, as an import of a grant whose expiry was unknown writes, is not due: the caller opens it and
+  // locks itself), 1 when it was due and the lock was taken for the
   // caller, 2 when it was due and someone else holds the lock.
   samsaraTokenReadLocking: script(
     ['key', 'lockKey'],
@@ -228,7 +229,9 @@ return { redis.call('HGET', key, F_VERSION) or false, redis.call('HGET', key, F_
     `
 local f = redis.call('HMGET', key, F_VERSION, F_SEALED, F_EXPIRES_AT)
 local expiresAt = tonumber(f[3] or '')
-if not f[2] or f[2] == '' or expiresAt == nil or expiresAt > tonumber(dueBy) then return { f[1], f[2], 0 } end
+if not f[2] or f[2] == '' or expiresAt == nil or expiresAt <= 0 or expiresAt > tonumber(dueBy) then
+  return { f[1], f[2], 0 }
+end
 if not redis.call('SET', lockKey, holder, 'PX', ttlMs, 'NX') then return { f[1], f[2], 2 } end
 return { f[1], f[2], 1 }`,
   ),

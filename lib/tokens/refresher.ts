@@ -400,17 +400,18 @@ export class Refresher {
 
   /**
    * A store read kept in the cache, when there is one, for the calls after it. The protocol's own
-   * re-reads never use the cache. With a cache, a read is a miss (the first call after `maxAge`, or
-   * after a change), where a due grant is likely: on a store that can, the read also takes the
-   * refresh lock when the credentials are due, and hands it to `onLock`. Without one every call
-   * reads, and reads plainly (on Redis a locking read is a script, about 20 µs dearer).
+   * re-reads never use the cache. While the cache is live, a read is a miss (the first call after
+   * `maxAge`, or after a change), where a due grant is likely: on a store that can, the read also
+   * takes the refresh lock when the credentials are due, and hands it to `onLock`. Otherwise (no
+   * cache, or a watch that is not live: a Cluster, a lost connection) every call reads, and reads
+   * plainly (on Redis a locking read is a script, about 20 µs dearer).
    */
   #cachedRead(key: string, onLock: (locked: ReadLock) => void): Promise<Credentials> {
     const { cache } = this;
     if (!cache) return this.#read(key);
     return cache.load(
       key,
-      this.settings.store.getLockingIfDue
+      cache.live && this.settings.store.getLockingIfDue
         ? (): Promise<Credentials> => this.#readLockingIfDue(key, onLock)
         : (): Promise<Credentials> => this.#read(key),
     );
@@ -422,7 +423,12 @@ export class Refresher {
     const locking = store as Required<Pick<TokenStore, 'getLockingIfDue'>>;
     const at = clock.now();
     const read = await guarded('read', () => locking.getLockingIfDue(key, at + skew, lockTtl), key);
-    if (read.lock !== undefined) onLock({ lock: read.lock, at });
+    if (read.lock && !read.credentials) {
+      // Nothing to refresh (a store of someone else's may lock anyway): the lock goes back.
+      this.background(read.lock.release().catch(() => undefined));
+    } else if (read.lock !== undefined) {
+      onLock({ lock: read.lock, at });
+    }
     return this.#present(key, read.credentials);
   }
 
