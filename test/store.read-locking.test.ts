@@ -186,6 +186,39 @@ for (const [name, start, watched] of backends) {
       managers.forEach(({ manager }) => manager.close());
     });
 
+    it("A's read takes the lock and answers late; B's read, meanwhile, finds it held, waits, and adopts A's write: 1 token request", async () => {
+      const [a, b] = await backend.pair();
+      const [pa, pb] = [await managerOn(a), await managerOn(b)];
+      await seedGrant(emulator, a, '1001', -1_000);
+      const before = emulator.counters.grants.refresh_token;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let answered = false;
+      const read = pa.locking as unknown as NonNullable<Store['getLockingIfDue']>;
+      a.getLockingIfDue = async (...args) => {
+        const answer = await read.apply(a, args);
+        answered = true;
+        await gate;
+        return answer;
+      };
+      const tokenA = pa.manager.accessToken('1001');
+      await until(() => answered, "A's read answered (and held back)");
+      const tokenB = pb.manager.accessToken('1001');
+      await until(() => pb.locking.callCount === 1, "B's read");
+      expect((await pb.locking.firstCall.returnValue)?.lock, 'held by A').to.equal(null);
+      let bDone = false;
+      void tokenB.then(() => (bDone = true));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(bDone, 'B waits for A').to.equal(false);
+      open();
+      const [ta, tb] = await Promise.all([tokenA, tokenB]);
+      await Promise.all([pa.manager.idle(), pb.manager.idle()]);
+      expect(tb).to.equal(ta);
+      expect(emulator.counters.grants.refresh_token - before).to.equal(1);
+      expect([pa.locks.callCount, pb.locks.callCount]).to.deep.equal([0, 0]);
+      [pa, pb].forEach(({ manager }) => manager.close());
+    });
+
     it('lets the lock go when the stored expiry disagrees with the sealed grant and there is nothing to refresh', async () => {
       const [store] = await backend.pair();
       const { manager, locking } = await managerOn(store);
