@@ -42,7 +42,9 @@ async function redisBackend(flavor: RedisFlavor): Promise<Backend> {
       return [made[0], made[1]];
     },
     async setStoredExpiry(store, key, expiresAt) {
-      const { client, prefix } = byStore.get(store) ?? { client: clients[0], prefix: '' };
+      const made = byStore.get(store);
+      if (!made) throw new Error('a store of this backend was expected');
+      const { client, prefix } = made;
       await client.hset(`${prefix}{org:${key}}`, 'e', String(expiresAt));
     },
     async stop() {

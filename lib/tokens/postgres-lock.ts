@@ -31,9 +31,9 @@ export async function lockIn(
 /**
  * `TokenStore.getLockingIfDue` on Postgres: one statement reads the key's row and, only when its
  * expiry column is at or before `dueBy` (a `CASE`, which evaluates its subquery only then; 0, as
- * an import of a grant whose expiry was unknown writes, is not due), calls
- * the schema's `lock` function. Taken, the credentials are the ones `lock` read under the lease
- * (what stands now); otherwise the row read.
+ * an import of a grant whose expiry was unknown writes, is not due), calls the schema's `lock`
+ * function. Taken, the credentials are the ones `lock` read under the lease (what stands now);
+ * otherwise the row read.
  */
 export async function readLockingIn(
   query: BoundedQuery,
@@ -56,14 +56,12 @@ export async function readLockingIn(
     lock: { taken: boolean; version: number | null; sealed: string | null } | null;
   }[];
   const row = rows.at(0);
-  const opened = (version: string | number | null, sealed: string | null): Credentials | null =>
-    sealed ? { ...open(sealed), version: Number(version) } : null;
-  if (!row?.lock) return { credentials: row ? opened(row.version, row.sealed) : null };
-  if (!row.lock.taken) return { credentials: opened(row.version, row.sealed), lock: null };
+  if (!row?.lock) return { credentials: row ? openedRow(row, open) : null };
+  if (!row.lock.taken) return { credentials: openedRow(row, open), lock: null };
   const held = heldIn(query, s, key, token);
   let credentials: Credentials | null;
   try {
-    credentials = opened(row.lock.version, row.lock.sealed);
+    credentials = openedRow(row.lock, open);
   } catch (err) {
     await held.release().catch(() => undefined);
     throw err;
@@ -97,10 +95,17 @@ export function currentAt(
   row: { version: string | number | null; sealed: string | null },
   open: (sealed: string) => NewCredentials,
 ): { current?: Credentials | null } {
-  if (!row.sealed) return { current: null };
   try {
-    return { current: { ...open(row.sealed), version: Number(row.version) } };
+    return { current: openedRow(row, open) };
   } catch {
     return {};
   }
+}
+
+/** A grant's row as `get` answers it: opened, or null for none (no row, a tombstone). */
+export function openedRow(
+  row: { version: string | number | null; sealed: string | null },
+  open: (sealed: string) => NewCredentials,
+): Credentials | null {
+  return row.sealed ? { ...open(row.sealed), version: Number(row.version) } : null;
 }

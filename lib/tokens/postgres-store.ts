@@ -4,7 +4,7 @@ import { fingerprintOf, storedFieldsOf, type Credentials, type NewCredentials } 
 import type { PostgresPoolLike } from './postgres-client.js';
 import { bounded, type BoundedQuery } from './postgres-bounded.js';
 import { claimIn } from './postgres-claims.js';
-import { currentAt, lockIn, readLockingIn } from './postgres-lock.js';
+import { currentAt, lockIn, openedRow, readLockingIn } from './postgres-lock.js';
 import { listOrganizationsIn, type StatusRow } from './postgres-list.js';
 import type { PostgresTokenStoreOptions } from './postgres-options.js';
 import { PostgresListener, type WrittenNotice } from './postgres-listener.js';
@@ -128,7 +128,7 @@ export class PostgresTokenStore implements TokenStore, SealedStore {
       `SELECT version, sealed FROM ${this.#s}.grants WHERE key = $1`,
       [key],
     );
-    return row?.sealed ? { ...this.#open(row.sealed, key), version: Number(row.version) } : null;
+    return row ? openedRow(row, (sealed) => this.#open(sealed, key)) : null;
   }
 
   async retired(key: string): Promise<NewCredentials[]> {

@@ -218,11 +218,11 @@ return 1`,
 if not redis.call('SET', lockKey, holder, 'PX', ttlMs, 'NX') then return false end
 return { redis.call('HGET', key, F_VERSION) or false, redis.call('HGET', key, F_SEALED) or false }`,
   ),
-  // The read of a refresh that found nothing in memory: { version, sealed, lock }, lock 0 when the
+  // The read of a refresh that found nothing in memory: { version, sealed, lock }. lock 0: the
   // grant is not due by dueBy (its expiry field, ms since the epoch; a record without one, or with
-  // 0, as an import of a grant whose expiry was unknown writes, is not due: the caller opens it and
-  // locks itself), 1 when it was due and the lock was taken for the
-  // caller, 2 when it was due and someone else holds the lock.
+  // 0, as an import of a grant whose expiry was unknown writes, is not due: the caller opens it
+  // and locks itself); 1: it was due, and the lock was taken for the caller; 2: it was due, and
+  // someone else holds the lock.
   samsaraTokenReadLocking: script(
     ['key', 'lockKey'],
     ['dueBy', 'holder', 'ttlMs'],

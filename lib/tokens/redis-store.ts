@@ -518,9 +518,8 @@ export class RedisTokenStore implements TokenStore, SealedStore {
 
   /** The credentials read with the lock; none (the holder reads them itself) if they do not open. */
   #currentAt([version, sealed]: (string | null)[], credKey: string): { current?: Credentials | null } {
-    if (!sealed) return { current: null };
     try {
-      return { current: { ...this.#open(sealed, credKey), version: Number(version) } };
+      return { current: this.#opened(version, sealed, credKey) };
     } catch {
       return {};
     }
